@@ -1,0 +1,10 @@
+.PHONY: demo test lint
+
+demo:  ## install, generate a demo chain, run the pipeline, serve on 127.0.0.1:8000
+	bash scripts/demo.sh
+
+test:  ## install what the tests need and run the whole suite
+	bash scripts/test.sh
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "deepflame_web.core"
+    label = "core"
+    verbose_name = "DeepFlame core: runs and access"

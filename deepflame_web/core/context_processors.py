@@ -1,0 +1,15 @@
+from typing import Any
+
+from django.http import HttpRequest
+
+from deepflame_web.core.access import ADMIN, ANALYST, MARKETER, user_roles
+
+
+def roles(request: HttpRequest) -> dict[str, Any]:
+    current = user_roles(request.user)
+    return {
+        "user_roles": sorted(current),
+        "is_admin": ADMIN in current,
+        "can_edit_offers": bool({ADMIN, MARKETER} & current),
+        "is_analyst_only": current == {ANALYST},
+    }

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from deepflame_web.core import apis, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("runs/", views.run_list, name="run_list"),
+    path("runs/system-check/", views.system_check_start_view, name="system_check_start"),
+    path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
+    path("runs/<int:run_id>/cancel/", views.run_cancel_view, name="run_cancel"),
+]
+
+api_urlpatterns = [
+    path("runs/", apis.RunListApi.as_view(), name="api_run_list"),
+    path("runs/<int:pk>/", apis.RunDetailApi.as_view(), name="api_run_detail"),
+    path("auth/token/", apis.TokenObtainApi.as_view(), name="api_token"),
+]

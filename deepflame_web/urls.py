@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from deepflame_web.core.access import EVERYONE_READS
+from deepflame_web.core.urls import api_urlpatterns as core_api
+from deepflame_web.core.urls import urlpatterns as core_pages
+
+
+class SchemaApi(SpectacularAPIView):
+    access = EVERYONE_READS
+
+
+api_v1 = [
+    *core_api,
+    path("schema/", SchemaApi.as_view(), name="api_schema"),
+]
+
+urlpatterns = [
+    *core_pages,
+    path("api/v1/", include(api_v1)),
+    path("django-admin/", admin.site.urls),
+]

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One command from a fresh clone: install, generate a demo chain, run the pipeline, serve.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/prereqs.sh
+bash scripts/venv.sh
+export PATH="$PWD/.venv/bin:$PATH"
+export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+mkdir -p var
+if [ -z "${SECRET_KEY:-}" ]; then
+  [ -f var/secret_key ] || python -c 'import secrets; print(secrets.token_urlsafe(50))' > var/secret_key
+  SECRET_KEY=$(cat var/secret_key); export SECRET_KEY
+fi
+HOST=${DEMO_HOST:-127.0.0.1}
+PORT=${DEMO_PORT:-8000}
+DEMO_CUSTOMERS=${DEMO_CUSTOMERS:-2000}
+DEMO_MONTHS=${DEMO_MONTHS:-6}
+
+python manage.py migrate --noinput
+python manage.py collectstatic --noinput >/dev/null
+python manage.py demo_pipeline --customers "$DEMO_CUSTOMERS" --months "$DEMO_MONTHS"
+login=$(python manage.py create_admin --username admin --reset-password)
+
+celery -A deepflame_web worker -Q default,heavy --concurrency 1 --prefetch-multiplier 1 \
+  --without-mingle --without-gossip --loglevel INFO > var/worker.log 2>&1 &
+worker=$!
+trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
+echo
+echo "DeepFlame is serving on http://$HOST:$PORT/  (worker log: var/worker.log; Ctrl-C stops both)"
+echo "$login"
+echo
+gunicorn deepflame_web.wsgi:application --bind "$HOST:$PORT" --workers 2 --access-logfile - 
