@@ -1,3 +1,1 @@
-"""Settings come from environment variables only (see .env.example); tests use `.test`."""
-
-from deepflame_web.settings.base import *  # noqa: F403
+"""Settings: `base` reads environment variables (both runtimes); `test` is for the suite."""

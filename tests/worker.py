@@ -1,0 +1,93 @@
+"""Starts a real Celery worker process on the test database and broker."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dj_database_url
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    url = {"USER": db["USER"], "PASSWORD": db["PASSWORD"], "HOST": db["HOST"], "PORT": db["PORT"]}
+    auth = url["USER"] + (f":{url['PASSWORD']}" if url["PASSWORD"] else "")
+    return f"postgres://{auth}@{url['HOST'] or '127.0.0.1'}:{url['PORT'] or 5432}/{db['NAME']}"
+
+
+_purged = False
+
+
+def purge_broker_once() -> None:
+    """Drop messages a previous session left: its run ids may exist again in a new test DB."""
+    global _purged
+    if _purged:
+        return
+    from deepflame_web.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in ("default", "heavy"):
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:  # noqa: BLE001 - a queue that does not exist yet is empty
+                pass
+    _purged = True
+
+
+@contextmanager
+def celery_worker(log_path: Path, **env_overrides: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker in its own process group (so a test can kill it like a lost machine)."""
+    dj_database_url.parse(_test_database_url())  # fail early on a URL the worker cannot read
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "deepflame_web.settings.test",
+        "DATABASE_URL": _test_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "VAR_DIR": str(settings.VAR_DIR),
+        "RUN_HEARTBEAT_SECONDS": "1",
+        **env_overrides,
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "deepflame_web", "worker",
+        "-Q", "default,heavy", "--concurrency", "1", "--prefetch-multiplier", "1",
+        "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+        "--include", "tests.worker_tasks", "-n", f"test-{os.getpid()}@%h",
+    ]  # fmt: skip
+    log = log_path.open("wb")
+    worker = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        _wait_until_ready(worker, log_path)
+        yield worker
+    finally:
+        kill_worker(worker)
+        log.close()
+
+
+def _wait_until_ready(worker: subprocess.Popen[bytes], log_path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{log_path.read_text()[-3000:]}")
+        if " ready." in log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"celery worker not ready in {timeout}s:\n{log_path.read_text()[-3000:]}")
+
+
+def kill_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the whole process group: no clean shutdown, as when a machine dies."""
+    if worker.poll() is None:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
