@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from deepflame_web.core.access import EVERYONE_READS
+from deepflame_web.core.access import EVERYONE_READS, RolePermission
 from deepflame_web.core.urls import api_urlpatterns as core_api
 from deepflame_web.core.urls import urlpatterns as core_pages
 
 
 class SchemaApi(SpectacularAPIView):
     access = EVERYONE_READS
+    permission_classes = [RolePermission]
 
 
 api_v1 = [

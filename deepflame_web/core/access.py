@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from rest_framework.permissions import BasePermission
 
 ADMIN = "Admin"
@@ -61,12 +61,12 @@ def user_roles(user: Any) -> set[str]:
     return set(cached)
 
 
-def role_required(access: Access) -> Callable[[Callable[..., HttpResponse]], Any]:
+def role_required(access: Access) -> Callable[[Callable[..., HttpResponseBase]], Any]:
     """Guard a page view: anonymous users go to the login page, others need the role."""
 
-    def decorate(view: Callable[..., HttpResponse]) -> Any:
+    def decorate(view: Callable[..., HttpResponseBase]) -> Any:
         @wraps(view)
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not access.public and not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not access.allows(request.user, request.method or "GET"):

@@ -11,8 +11,20 @@ class RunOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Run
         fields = [
-            "id", "kind", "status", "stage", "progress", "parameters", "result", "started_by",
-            "created_at", "started_at", "finished_at", "heartbeat_at", "log_tail", "error",
+            "id",
+            "kind",
+            "status",
+            "stage",
+            "progress",
+            "parameters",
+            "result",
+            "started_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "log_tail",
+            "error",
         ]
 
 

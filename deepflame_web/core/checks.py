@@ -40,6 +40,8 @@ def _check_writable(folder: Path, what: str) -> None:
 def _java_version() -> str:
     java = shutil.which("java")
     if java is None:
-        raise RuntimeError("Java is not installed: Spark needs Java 17 (apt-get install openjdk-17-jre-headless)")
+        raise RuntimeError(
+            "Java is not installed: Spark needs Java 17 (apt-get install openjdk-17-jre-headless)"
+        )
     completed = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
     return completed.stderr.splitlines()[0] if completed.stderr else "unknown"

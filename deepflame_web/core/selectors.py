@@ -15,7 +15,7 @@ def runs_recent(*, kind: str | None = None, limit: int = 50) -> QuerySet[Run]:
 
 @dataclass(frozen=True)
 class SystemOverview:
-    counts: dict[str, int]
+    counts: list[tuple[str, int]]
     active_segmentation: Any
     active_model: Any
     last_runs: list[Run]
@@ -27,7 +27,7 @@ def system_overview() -> SystemOverview:
     from recommender.selectors import model_version_active
     from segments.selectors import customer_count, segmentation_active
 
-    counts = {**catalog_counts(), "customers": customer_count()}
+    counts = [*catalog_counts().items(), ("customers", customer_count())]
     return SystemOverview(
         counts=counts,
         active_segmentation=segmentation_active(),

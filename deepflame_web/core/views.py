@@ -34,8 +34,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, template or "core/run_detail.html", {"run": run})
 
 
-@require_POST
 @role_required(ADMINS_WRITE)
+@require_POST
 def run_cancel_view(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(Run, pk=run_id)
     run = run_cancel(run=run)
@@ -43,8 +43,8 @@ def run_cancel_view(request: HttpRequest, run_id: int) -> HttpResponse:
     return redirect("run_detail", run_id=run.pk)
 
 
-@require_POST
 @role_required(ADMINS_WRITE)
+@require_POST
 def system_check_start_view(request: HttpRequest) -> HttpResponse:
     try:
         run = system_check_start(started_by=request.user)

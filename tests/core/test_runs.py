@@ -80,8 +80,12 @@ def test_execute_twice_runs_the_work_once() -> None:
     run = run_start(kind=RunKind.SYSTEM_CHECK, task_name=TASK)
     calls: list[int] = []
 
-    run_execute(run_id=run.pk, work=lambda r: calls.append(r.pk) or {})
-    second = run_execute(run_id=run.pk, work=lambda r: calls.append(r.pk) or {})
+    def work(r: Run) -> dict[str, int]:
+        calls.append(r.pk)
+        return {}
+
+    run_execute(run_id=run.pk, work=work)
+    second = run_execute(run_id=run.pk, work=work)
 
     assert calls == [run.pk]
     assert second is None

@@ -42,7 +42,8 @@ def test_worker_moves_a_run_from_queued_to_running_to_succeeded(tmp_path: Path) 
 
     assert run.status == RunStatus.SUCCEEDED
     assert seen >= {RunStatus.QUEUED, RunStatus.SUCCEEDED}
-    assert run.started_at is not None and run.finished_at >= run.started_at
+    assert run.started_at is not None and run.finished_at is not None
+    assert run.finished_at >= run.started_at
     assert run.result["java"].startswith(("openjdk", "java"))
     assert run.worker != ""
 
