@@ -46,8 +46,13 @@ def run_start(
     task_name: str,
     parameters: dict[str, Any] | None = None,
     started_by: Any = None,
+    enqueue: bool = True,
 ) -> Run:
-    """Create a queued run and enqueue its task once the transaction commits."""
+    """Create a queued run and enqueue its task once the transaction commits.
+
+    Management commands pass enqueue=False and execute the run in their own process, so the
+    command line and the browser share one run record and one code path.
+    """
     runs_fail_stale()
     active = Run.objects.filter(kind=kind, status__in=ACTIVE_STATUSES).first()
     if active is not None:
@@ -61,7 +66,8 @@ def run_start(
                 started_by=started_by if getattr(started_by, "is_authenticated", False) else None,
                 stage="queued",
             )
-            transaction.on_commit(lambda: _enqueue(run))
+            if enqueue:
+                transaction.on_commit(lambda: _enqueue(run))
     except IntegrityError:
         # Another process won the race between our check and our insert.
         raise RunAlreadyActive(
