@@ -60,6 +60,7 @@ class Offer(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField()
     image = models.CharField(max_length=300, blank=True, default="")
+    image_sha256 = models.CharField(max_length=64, blank=True, default="")
     category = models.CharField(max_length=100, blank=True, default="", db_index=True)
     pricing_tiers = models.JSONField(default=list, blank=True)
     dayparts = models.JSONField(default=list, blank=True)

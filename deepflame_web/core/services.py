@@ -36,6 +36,10 @@ class RunAlreadyActive(Exception):
         )
 
 
+class RunError(Exception):
+    """A failure the user can act on: recorded with its message only, without a traceback."""
+
+
 class RunCancelled(Exception):
     """Raised inside a worker when the run was cancelled while it was executing."""
 
@@ -138,6 +142,8 @@ def _start_heartbeat(run_id: int) -> Callable[[], None]:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RunError):
+        return str(exc)
     detail = "".join(traceback.format_exception(exc))
     return f"{type(exc).__name__}: {exc}\n\n{detail[-4000:]}"
 

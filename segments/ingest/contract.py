@@ -1,0 +1,165 @@
+"""The tables and columns of DATA_CONTRACT.md, version 1, as data the validator walks."""
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    TEXT = "text"
+    DECIMAL = "decimal"
+    INTEGER = "integer"
+    FLOAT = "float"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+    LIST = "list"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind = Kind.TEXT
+    required: bool = True
+    not_negative: bool = False
+    positive: bool = False
+    not_empty: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    required: bool
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    keeps_extra_columns: bool = False
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _text(name: str, required: bool = True, not_empty: bool = False) -> Column:
+    return Column(name, Kind.TEXT, required=required, not_empty=not_empty)
+
+
+STORES = Table(
+    "stores",
+    required=True,
+    key=("store_id",),
+    columns=(
+        _text("store_id", not_empty=True),
+        _text("name", not_empty=True),
+        _text("pricing_tier", not_empty=True),
+        _text("region", required=False),
+        _text("timezone", required=False),
+        Column("latitude", Kind.FLOAT, required=False),
+        Column("longitude", Kind.FLOAT, required=False),
+    ),
+)
+ITEMS = Table(
+    "items",
+    required=True,
+    key=("item_id",),
+    columns=(
+        _text("item_id", not_empty=True),
+        _text("name", not_empty=True),
+        _text("category", required=False),
+        Column("price", Kind.DECIMAL, required=False, not_negative=True),
+        Column("unit_cost", Kind.DECIMAL, required=False, not_negative=True),
+    ),
+)
+CUSTOMERS = Table(
+    "customers",
+    required=False,
+    key=("customer_id",),
+    keeps_extra_columns=True,
+    columns=(
+        _text("customer_id", not_empty=True),
+        Column("joined_at", Kind.DATE, required=False),
+    ),
+)
+ORDERS = Table(
+    "orders",
+    required=True,
+    key=("order_id",),
+    columns=(
+        _text("order_id", not_empty=True),
+        _text("customer_id"),
+        _text("store_id", not_empty=True),
+        Column("ordered_at", Kind.TIMESTAMP),
+        _text("channel", not_empty=True),
+        Column("total", Kind.DECIMAL),
+        Column("gross_margin", Kind.DECIMAL, required=False),
+    ),
+)
+ORDER_LINES = Table(
+    "order_lines",
+    required=True,
+    key=(),
+    columns=(
+        _text("order_id", not_empty=True),
+        _text("item_id", not_empty=True),
+        Column("quantity", Kind.INTEGER, positive=True),
+        Column("amount", Kind.DECIMAL),
+        _text("offer_id", required=False),
+    ),
+)
+OFFERS = Table(
+    "offers",
+    required=True,
+    key=("offer_id",),
+    columns=(
+        _text("offer_id", not_empty=True),
+        _text("name", not_empty=True),
+        _text("description", not_empty=True),
+        _text("image", required=False),
+        _text("category", required=False),
+        Column("pricing_tiers", Kind.LIST, required=False),
+        Column("dayparts", Kind.LIST, required=False),
+        Column("channels", Kind.LIST, required=False),
+        Column("item_ids", Kind.LIST, required=False),
+        Column("discount_value", Kind.DECIMAL, required=False),
+        Column("valid_from", Kind.DATE, required=False),
+        Column("valid_to", Kind.DATE, required=False),
+    ),
+)
+OFFER_ASSIGNMENTS = Table(
+    "offer_assignments",
+    required=False,
+    key=("customer_id", "offer_id", "assigned_at"),
+    columns=(
+        _text("customer_id", not_empty=True),
+        _text("offer_id", not_empty=True),
+        Column("assigned_at", Kind.TIMESTAMP),
+    ),
+)
+OFFER_REDEMPTIONS = Table(
+    "offer_redemptions",
+    required=False,
+    key=("customer_id", "offer_id", "redeemed_at"),
+    columns=(
+        _text("customer_id", not_empty=True),
+        _text("offer_id", not_empty=True),
+        Column("redeemed_at", Kind.TIMESTAMP),
+        _text("order_id", required=False),
+        _text("store_id", required=False),
+    ),
+)
+WEATHER = Table(
+    "weather",
+    required=False,
+    key=("store_id", "date"),
+    columns=(
+        _text("store_id", not_empty=True),
+        Column("date", Kind.DATE),
+        Column("temp_c", Kind.DECIMAL),
+        Column("precip_mm", Kind.DECIMAL, not_negative=True),
+        _text("condition", required=False),
+    ),
+)
+
+TABLES = (
+    STORES, ITEMS, CUSTOMERS, ORDERS, ORDER_LINES, OFFERS, OFFER_ASSIGNMENTS,
+    OFFER_REDEMPTIONS, WEATHER,
+)  # fmt: skip
+TABLES_BY_NAME = {table.name: table for table in TABLES}
+FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+LIST_SEPARATOR = "|"

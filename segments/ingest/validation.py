@@ -1,0 +1,212 @@
+"""Cross-table checks of an extract against itself and against what was imported before.
+
+Everything here reads; nothing is written until the whole extract is known to be good.
+"""
+
+import io
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from PIL import Image, UnidentifiedImageError
+
+from segments.ingest.parsing import LOCAL, LOCAL_SUFFIX, ROW, UTC, SourceFile, _report
+from segments.ingest.problems import EXAMPLES_PER_CHECK, ProblemLog
+
+WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+TIMEZONES = zoneinfo.available_timezones()
+
+
+@dataclass
+class KnownIds:
+    """Ids that exist before this import (database catalog and the lake)."""
+
+    stores: dict[str, str] = field(default_factory=dict)  # store_id -> timezone
+    items: set[str] = field(default_factory=set)
+    offers: set[str] = field(default_factory=set)
+    customers: set[str] = field(default_factory=set)
+    dayparts: set[str] = field(default_factory=set)
+    tiers: set[str] = field(default_factory=set)
+    order_ids: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+
+
+@dataclass
+class Extract:
+    folder: Path
+    sources: dict[str, SourceFile]
+    tables: dict[str, pa.Table]
+
+    def has(self, name: str) -> bool:
+        return name in self.tables
+
+
+def check_unique(label: str, table: pa.Table, key: tuple[str, ...], log: ProblemLog) -> None:
+    """Report each row whose key was already seen earlier in the same file."""
+    if not key or table.num_rows == 0:
+        return
+    frame = table.select([*key, ROW]).to_pandas()
+    duplicated = frame.duplicated(subset=list(key), keep="first").to_numpy()
+    if not duplicated.any():
+        return
+    frame["first"] = frame.groupby(list(key), dropna=False)[ROW].transform("min")
+    dupes = frame[duplicated]
+    shown = dupes.head(EXAMPLES_PER_CHECK)
+    for record in shown.to_dict("records"):
+        value = "/".join(str(record[k]) for k in key)
+        log.add(label, key[0], f"duplicate {'/'.join(key)} {value!r} (first seen in row "
+                f"{record['first']})", np.array([record[ROW]]))  # fmt: skip
+    log.total += len(dupes) - len(shown)
+
+
+def check_reference(
+    log: ProblemLog,
+    label: str,
+    table: pa.Table,
+    column: str,
+    target: str,
+    known: pa.Array,
+) -> None:
+    """Every non-empty value of `column` must be among `known` ids."""
+    values = table.column(column)
+    if pa.types.is_list(values.type):
+        values = values.combine_chunks()
+        flat = pc.list_flatten(values)
+        missing = pc.invert(pc.is_in(flat, value_set=known))
+        parents = pc.list_parent_indices(values)
+        rows = pc.take(table.column(ROW), pc.filter(parents, missing))
+        names = pc.filter(flat, missing)
+    else:
+        missing = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=known)))
+        missing = pc.fill_null(missing, False)
+        rows = pc.filter(table.column(ROW), missing)
+        names = pc.filter(values, missing)
+    if len(rows):
+        for value in pc.unique(names)[:20].to_pylist():
+            mask = pc.equal(names, value)
+            log.add(label, column, f"refers to {target} {value!r}, which does not exist",
+                    pc.filter(rows, mask).to_numpy())  # fmt: skip
+
+
+def check_timezones(label: str, stores: pa.Table, log: ProblemLog) -> None:
+    zones = stores.column("timezone") if "timezone" in stores.column_names else None
+    if zones is None:
+        return
+    valid = pa.array(sorted(TIMEZONES))
+    bad = pc.and_(pc.is_valid(zones), pc.invert(pc.is_in(zones, value_set=valid)))
+    for zone in pc.unique(pc.filter(zones, pc.fill_null(bad, False))).to_pylist():
+        _report(log, label, "timezone", f"unknown timezone {zone!r} (use an IANA name such as "
+                "America/New_York)", stores.column(ROW), pc.equal(zones, zone))  # fmt: skip
+
+
+def check_offers(
+    label: str, offers: pa.Table, folder: Path, known: KnownIds, log: ProblemLog
+) -> dict[str, bytes]:
+    """Images must exist and be PNG or JPEG; dayparts must be names or HH:MM-HH:MM windows.
+
+    The catalog is small (tens to thousands of offers), so this walks its rows."""
+    images: dict[str, bytes] = {}
+    records = offers.select(
+        [c for c in ("offer_id", "image", "dayparts", "valid_from", "valid_to", ROW)
+         if c in offers.column_names]
+    ).to_pylist()  # fmt: skip
+    for record in records:
+        row = np.array([record[ROW]])
+        if record.get("image"):
+            content = _read_image(folder, record["image"], label, row, log)
+            if content is not None:
+                images[record["offer_id"]] = content
+        for part in record.get("dayparts") or []:
+            if part not in known.dayparts and not WINDOW.match(part):
+                log.add(label, "dayparts", f"unknown daypart {part!r} (known: "
+                        f"{', '.join(sorted(known.dayparts))}, or HH:MM-HH:MM)", row)  # fmt: skip
+        start, end = record.get("valid_from"), record.get("valid_to")
+        if start and end and end < start:
+            log.add(label, "valid_to", f"valid_to {end} is before valid_from {start}", row)
+    return images
+
+
+def _read_image(
+    folder: Path, relative: str, label: str, row: np.ndarray, log: ProblemLog
+) -> bytes | None:
+    path = (folder / relative).resolve()
+    if folder.resolve() not in path.parents:
+        log.add(label, "image", f"image path {relative!r} points outside the folder", row)
+        return None
+    if not path.is_file():
+        log.add(label, "image", f"image {relative!r} is missing", row)
+        return None
+    content = path.read_bytes()
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image.verify()
+            kind = image.format
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        log.add(label, "image", f"image {relative!r} is not an image", row)
+        return None
+    if kind not in ("PNG", "JPEG"):
+        log.add(label, "image", f"image {relative!r} is {kind}, expected PNG or JPEG", row)
+        return None
+    return content
+
+
+def localize(
+    table: pa.Table, column: str, store_ids: pa.Array | None, store_zones: dict[str, str]
+) -> pa.Array:
+    """UTC instants: offsets as given; naive times in the store's zone (UTC without a store)."""
+    given = table.column(column).combine_chunks()
+    local = table.column(column + LOCAL_SUFFIX).combine_chunks()
+    if store_ids is None:
+        zones = pa.nulls(len(local), pa.string())
+    else:
+        zones = pc.take(pa.array(list(store_zones.values()), pa.string()),
+                        pc.index_in(store_ids, value_set=pa.array(list(store_zones))))  # fmt: skip
+    zones = pc.fill_null(zones, "UTC")
+    result = given
+    for zone in pc.unique(zones).to_pylist():
+        mask = pc.and_(pc.equal(zones, zone), pc.is_valid(local))
+        if not pc.any(mask).as_py():
+            continue
+        instants = pc.assume_timezone(
+            local, timezone=zone, ambiguous="earliest", nonexistent="latest"
+        )
+        result = pc.if_else(mask, pc.cast(instants, UTC), result)
+    return result
+
+
+def local_wall_time(table: pa.Table, column: str, zones: pa.Array) -> pa.Array:
+    """The local wall time of each row (given, or the UTC instant seen in its store's zone)."""
+    local = table.column(column + LOCAL_SUFFIX).combine_chunks()
+    instants = table.column(column).combine_chunks()
+    result = local
+    for zone in pc.unique(zones).to_pylist():
+        mask = pc.and_(pc.equal(zones, zone), pc.is_null(local))
+        if not pc.any(pc.fill_null(mask, False)).as_py():
+            continue
+        seen = pc.local_timestamp(pc.cast(instants, pa.timestamp("us", tz=zone)))
+        result = pc.if_else(pc.fill_null(mask, False), pc.cast(seen, LOCAL), result)
+    return result
+
+
+def zones_of(store_ids: pa.Array, store_zones: dict[str, str]) -> pa.Array:
+    index = pc.index_in(store_ids, value_set=pa.array(list(store_zones), pa.string()))
+    return pc.fill_null(pc.take(pa.array(list(store_zones.values()), pa.string()), index), "UTC")
+
+
+def month_of(local_times: pa.Array) -> pa.Array:
+    return pc.strftime(local_times, format="%Y-%m")
+
+
+def as_string_set(*groups: Any) -> pa.Array:
+    values: set[str] = set()
+    for group in groups:
+        if isinstance(group, (pa.Array, pa.ChunkedArray)):
+            values.update(v for v in pc.unique(group).to_pylist() if v is not None)
+        else:
+            values.update(group)
+    return pa.array(sorted(values), pa.string())

@@ -1,0 +1,72 @@
+"""Writes of the segments app: the history import (segmentation comes later)."""
+
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from deepflame_web.core.models import Run, RunKind
+from deepflame_web.core.services import run_advance, run_execute, run_start
+from segments.ingest.importer import history_import
+
+IMPORT_TASK = "segments.tasks.heavy_import_history"
+
+
+def history_import_start(
+    *, folder: Path | None = None, archive: Path | None = None, started_by: Any = None,
+    enqueue: bool = True,
+) -> Run:  # fmt: skip
+    """Queue an import of a contract folder, or of a zip of one uploaded in the browser."""
+    if (folder is None) == (archive is None):
+        raise ValueError("give exactly one of folder or archive")
+    source = {"folder": str(folder)} if folder else {"archive": str(archive)}
+    return run_start(kind=RunKind.IMPORT, task_name=IMPORT_TASK, parameters=source,
+                     started_by=started_by, enqueue=enqueue)  # fmt: skip
+
+
+def history_import_execute(*, run_id: int) -> Run | None:
+    return run_execute(run_id=run_id, work=_import_work)
+
+
+def _import_work(run: Run) -> dict[str, Any]:
+    def progress(stage: str, percent: int) -> None:
+        run_advance(run=run, stage=stage, progress=percent, log=stage)
+
+    if "archive" in run.parameters:
+        with tempfile.TemporaryDirectory(prefix="deepflame-import-") as tmp:
+            folder = _unpack(Path(run.parameters["archive"]), Path(tmp))
+            summary = history_import(folder=folder, run_id=run.pk, progress=progress)
+    else:
+        summary = history_import(folder=Path(run.parameters["folder"]), run_id=run.pk,
+                                 progress=progress)  # fmt: skip
+    for warning in summary.warnings:
+        run_advance(run=run, log=f"warning: {warning}")
+    return summary.as_dict()
+
+
+def _unpack(archive: Path, target: Path) -> Path:
+    """Unpack safely; the tables may sit at the top or inside one folder of the zip."""
+    if not zipfile.is_zipfile(archive):
+        raise ValueError(f"{archive.name} is not a zip archive")
+    with zipfile.ZipFile(archive) as bundle:
+        for member in bundle.namelist():
+            resolved = (target / member).resolve()
+            if target.resolve() not in resolved.parents and resolved != target.resolve():
+                raise ValueError(f"{archive.name} holds a path outside the archive: {member}")
+        bundle.extractall(target)
+    entries = [p for p in target.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return target
+
+
+def upload_store(*, content: Any, name: str) -> Path:
+    from django.conf import settings
+
+    folder = Path(settings.IMPORT_UPLOAD_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=folder, suffix=".zip", delete=False)
+    with handle:
+        shutil.copyfileobj(content, handle)
+    return Path(handle.name)

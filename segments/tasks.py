@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from segments.services import history_import_execute
+
+
+@shared_task(name="segments.tasks.heavy_import_history")
+def heavy_import_history(run_id: int) -> None:
+    history_import_execute(run_id=run_id)
