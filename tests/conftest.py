@@ -1,3 +1,6 @@
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -9,6 +12,29 @@ from tests.worker import purge_broker_once
 @pytest.fixture(scope="session", autouse=True)
 def clean_broker(django_db_setup: None) -> None:
     purge_broker_once()
+
+
+@pytest.fixture(autouse=True)
+def isolated_storage(settings: Any, tmp_path: Path) -> None:
+    """Each test gets its own lake, models and media folders."""
+    settings.LAKE_URI = str(tmp_path / "lake")
+    settings.MODEL_DIR = tmp_path / "models"
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def default_dayparts(request: pytest.FixtureRequest) -> None:
+    """The migration's dayparts (a transactional test's flush removes them)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    transactional = marker.kwargs.get("transaction", False)
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from offers.dayparts import DEFAULT_DAYPARTS
+    from offers.models import Daypart
+
+    for name, start, end in DEFAULT_DAYPARTS:
+        Daypart.objects.get_or_create(name=name, defaults={"start": start, "end": end})
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ class Customers:
     frequency: np.ndarray
     favorites: np.ndarray
     lapse_age: np.ndarray
+    habit: np.ndarray
 
     @property
     def count(self) -> int:
@@ -47,10 +48,15 @@ class Customers:
 
 @dataclass(frozen=True)
 class Visits:
-    """One row per order; `customer` is the chunk position, or -1 for an anonymous order."""
+    """One row per order; `customer` is the chunk position, or -1 for an anonymous order.
+
+    `persona` is the customer's true persona that month; `style` the persona whose habits the
+    order follows (the same, except for lapsing customers, who keep their former habits).
+    """
 
     customer: np.ndarray
     persona: np.ndarray
+    style: np.ndarray
     day: np.ndarray
     second: np.ndarray
     daypart: np.ndarray
@@ -173,6 +179,18 @@ def _lapse_age(rng: np.random.Generator, persona_month: np.ndarray) -> np.ndarra
     return np.arange(months)[None, :] - became[:, None] + already[:, None]
 
 
+def _habits(rng: np.random.Generator, world: World, persona_month: np.ndarray) -> np.ndarray:
+    """The persona whose habits a customer keeps while lapsing: the one they had before the
+    lapse, or for customers lapsing from the start a regular persona drawn by share."""
+    n = len(persona_month)
+    regular_share = np.where(np.arange(len(PERSONAS)) == LAPSING, 0.0, world.personas.share)
+    drawn = rng.choice(len(PERSONAS), size=n, p=regular_share / regular_share.sum())
+    lapsing = persona_month == LAPSING
+    became = lapsing.argmax(axis=1)
+    before = persona_month[np.arange(n), np.maximum(became - 1, 0)]
+    return np.where(lapsing.any(axis=1) & (became > 0), before, drawn)
+
+
 def simulate_customers(
     rng: np.random.Generator, world: World, first_number: int, n: int
 ) -> Customers:
@@ -202,6 +220,7 @@ def simulate_customers(
         frequency=frequency,
         favorites=_favorites(rng, world, n),
         lapse_age=_lapse_age(rng, persona_month),
+        habit=_habits(rng, world, persona_month),
     )
 
 
@@ -258,29 +277,33 @@ def simulate_visits(rng: np.random.Generator, world: World, customers: Customers
     flat = np.repeat(np.arange(counts.size), counts.ravel())
     customer, month = flat // months, flat % months
     persona = customers.persona_month[customer, month].astype(np.int64)
-    daypart = draw_rows(rng, world.personas.daypart_probs[persona])
+    style = np.where(persona == LAPSING, customers.habit[customer], persona)
+    daypart = draw_rows(rng, world.personas.daypart_probs[style])
     at_home = rng.random(len(customer)) < HOME_STORE_SHARE
     visits = Visits(
         customer=customer,
         persona=persona,
-        day=_visit_days(rng, world, month, persona),
+        style=style,
+        day=_visit_days(rng, world, month, style),
         second=_visit_seconds(rng, daypart),
         daypart=daypart,
-        channel=draw_rows(rng, world.personas.channel_probs[persona]),
+        channel=draw_rows(rng, world.personas.channel_probs[style]),
         store=np.where(at_home, customers.home_store[customer], customers.second_store[customer]),
     )
     return visits.take(np.lexsort((visits.second, visits.day, visits.customer)))
 
 
 def simulate_anonymous_visits(rng: np.random.Generator, world: World, n: int) -> Visits:
-    """Walk-in orders without a loyalty id: any persona's habits, no app orders, time order."""
-    persona = rng.choice(len(PERSONAS), size=n, p=world.personas.share)
+    """Walk-in orders without a loyalty id: a regular persona's habits, no app orders."""
+    regular_share = np.where(np.arange(len(PERSONAS)) == LAPSING, 0.0, world.personas.share)
+    persona = rng.choice(len(PERSONAS), size=n, p=regular_share / regular_share.sum())
     daypart = draw_rows(rng, world.personas.daypart_probs[persona])
     channel = draw_rows(rng, world.personas.channel_probs[persona])
     channel[channel == CHANNELS.index("mobile_app")] = CHANNELS.index("kiosk")
     visits = Visits(
         customer=np.full(n, -1),
         persona=persona,
+        style=persona,
         day=rng.integers(0, world.period.days, size=n),
         second=_visit_seconds(rng, daypart),
         daypart=daypart,
@@ -297,7 +320,7 @@ def _sticky_main_category(
     main's category with MAIN_STICKINESS, else it is a fresh pick by persona taste."""
     customer = visits.customer[rows]
     fresh_pick = np.where(
-        rng.random(len(rows)) < world.personas.burger_share[visits.persona[rows]],
+        rng.random(len(rows)) < world.personas.burger_share[visits.style[rows]],
         CATEGORY["burgers"],
         CATEGORY["chicken"],
     )
@@ -334,7 +357,7 @@ def _pick(
     category: np.ndarray,
 ) -> np.ndarray:
     """The customer's favorite of the category when loyal and on sale, else a fresh pick."""
-    persona = visits.persona[rows]
+    persona = visits.style[rows]
     at_breakfast = (visits.daypart[rows] == BREAKFAST).astype(np.int64)
     fresh = draw_items(rng, world, persona, category, at_breakfast)
     customer = visits.customer[rows]
@@ -342,7 +365,7 @@ def _pick(
     favorite = np.full(len(rows), -1, dtype=np.int32)
     favorite[known] = favorites[customer[known], persona[known], category[known]]
     on_sale = world.item_available[visits.daypart[rows], np.maximum(favorite, 0)]
-    loyal = rng.random(len(rows)) < world.personas.favorite_loyalty[persona]
+    loyal = rng.random(len(rows)) < world.personas.favorite_loyalty[visits.persona[rows]]
     return np.where(known & on_sale & loyal, favorite, fresh)
 
 
@@ -437,10 +460,10 @@ def redeem_offers(
         & offers.channel_ok[safe, channel]
         & offers.minute_ok[safe, minute]
     )
-    persona = visits.persona[rows][:, None]
+    persona, style = visits.persona[rows][:, None], visits.style[rows][:, None]
     chance = np.minimum(
         world.personas.offer_response[persona]
-        * world.personas.offer_affinity[persona, offers.category[safe]]
+        * world.personas.offer_affinity[style, offers.category[safe]]
         * offers.appeal[safe],
         MAX_REDEEM_CHANCE,
     )

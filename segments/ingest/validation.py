@@ -50,15 +50,17 @@ def check_unique(label: str, table: pa.Table, key: tuple[str, ...], log: Problem
     """Report each row whose key was already seen earlier in the same file."""
     if not key or table.num_rows == 0:
         return
-    frame = table.select([*key, ROW]).to_pandas()
-    duplicated = frame.duplicated(subset=list(key), keep="first").to_numpy()
+    # A timestamp is parsed into two columns (with an offset, and local); both make the key.
+    columns = [c for k in key for c in (k, k + LOCAL_SUFFIX) if c in table.column_names]
+    frame = table.select([*columns, ROW]).to_pandas()
+    duplicated = frame.duplicated(subset=columns, keep="first").to_numpy()
     if not duplicated.any():
         return
-    frame["first"] = frame.groupby(list(key), dropna=False)[ROW].transform("min")
+    frame["first"] = frame.groupby(columns, dropna=False)[ROW].transform("min")
     dupes = frame[duplicated]
     shown = dupes.head(EXAMPLES_PER_CHECK)
     for record in shown.to_dict("records"):
-        value = "/".join(str(record[k]) for k in key)
+        value = "/".join(str(v) for c in columns if not pd.isna(v := record[c]))
         log.add(label, key[0], f"duplicate {'/'.join(key)} {value!r} (first seen in row "
                 f"{record['first']})", np.array([record[ROW]]))  # fmt: skip
     log.total += len(dupes) - len(shown)
