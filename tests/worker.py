@@ -17,7 +17,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_database_url() -> str:
+def worker_database_url() -> str:
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
@@ -47,11 +47,11 @@ def purge_broker_once() -> None:
 @contextmanager
 def celery_worker(log_path: Path, **env_overrides: str) -> Iterator[subprocess.Popen[bytes]]:
     """A worker in its own process group (so a test can kill it like a lost machine)."""
-    dj_database_url.parse(test_database_url())  # fail early on a URL the worker cannot read
+    dj_database_url.parse(worker_database_url())  # fail early on a URL the worker cannot read
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "deepflame_web.settings.test",
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": worker_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "VAR_DIR": str(settings.VAR_DIR),
         "RUN_HEARTBEAT_SECONDS": "1",

@@ -175,7 +175,7 @@ def _lapse_age(rng: np.random.Generator, persona_month: np.ndarray) -> np.ndarra
     n, months = persona_month.shape
     lapsing = persona_month == LAPSING
     became = np.where(lapsing.any(axis=1), lapsing.argmax(axis=1), 0)
-    already = lapsing[:, 0] * rng.integers(0, 3, size=n)
+    already = lapsing[:, 0] * rng.integers(1, 4, size=n)
     return np.arange(months)[None, :] - became[:, None] + already[:, None]
 
 

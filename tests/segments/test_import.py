@@ -245,6 +245,6 @@ def test_parquet_and_gzipped_csv_read_like_csv(tmp_path: Path) -> None:
 
 
 def _database_url() -> str:
-    from tests.worker import test_database_url
+    from tests.worker import worker_database_url
 
-    return test_database_url()
+    return worker_database_url()
