@@ -19,6 +19,7 @@ api_v1 = [
 
 urlpatterns = [
     *core_pages,
+    path("", include("segments.urls")),
     path("api/v1/", include(api_v1)),
     path("django-admin/", admin.site.urls),
 ]

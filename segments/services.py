@@ -6,6 +6,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import run_advance, run_execute, run_start
 from segments.ingest.importer import history_import
@@ -34,9 +36,13 @@ def _import_work(run: Run) -> dict[str, Any]:
         run_advance(run=run, stage=stage, progress=percent, log=stage)
 
     if "archive" in run.parameters:
-        with tempfile.TemporaryDirectory(prefix="deepflame-import-") as tmp:
-            folder = _unpack(Path(run.parameters["archive"]), Path(tmp))
-            summary = history_import(folder=folder, run_id=run.pk, progress=progress)
+        archive = Path(run.parameters["archive"])
+        try:
+            with tempfile.TemporaryDirectory(prefix="deepflame-import-") as tmp:
+                folder = _unpack(archive, Path(tmp))
+                summary = history_import(folder=folder, run_id=run.pk, progress=progress)
+        finally:
+            archive.unlink(missing_ok=True)
     else:
         summary = history_import(folder=Path(run.parameters["folder"]), run_id=run.pk,
                                  progress=progress)  # fmt: skip
@@ -62,8 +68,7 @@ def _unpack(archive: Path, target: Path) -> Path:
 
 
 def upload_store(*, content: Any, name: str) -> Path:
-    from django.conf import settings
-
+    """Keep an uploaded archive where the worker can read it."""
     folder = Path(settings.IMPORT_UPLOAD_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=folder, suffix=".zip", delete=False)

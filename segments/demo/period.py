@@ -22,7 +22,6 @@ class Period:
     day_month: np.ndarray
     day_weekend: np.ndarray
     day_of_year: np.ndarray
-    day_week: np.ndarray
     month_labels: tuple[str, ...]
     month_fraction: np.ndarray
     week_mondays: tuple[date, ...]
@@ -74,7 +73,6 @@ def build_period(start: date, months: int) -> Period:
         day_month=day_month,
         day_weekend=np.array([d.weekday() >= 5 for d in dates]),
         day_of_year=np.array([d.timetuple().tm_yday for d in dates], dtype=np.int16),
-        day_week=np.array([(d - first_monday).days // 7 for d in dates], dtype=np.int32),
         month_labels=tuple(f"{m.year:04d}-{m.month:02d}" for m in month_starts[:-1]),
         month_fraction=days_in_period / month_lengths,
         week_mondays=tuple(first_monday + timedelta(days=7 * w) for w in range(weeks)),

@@ -47,6 +47,7 @@ class Persona:
     main_extra_quantity: float
     """Poisson mean of extra units of the main (families buy for everyone)."""
     side: float
+    """Chance of a side with a burger main (less with chicken or without a main)."""
     drink: float
     dessert: float
     kids_meal: float
@@ -81,7 +82,7 @@ PERSONAS: tuple[Persona, ...] = (
         main=0.7,
         burger_share=0.5,
         main_extra_quantity=0.0,
-        side=0.1,
+        side=0.4,
         drink=0.85,
         dessert=0.02,
         kids_meal=0.0,
@@ -102,7 +103,7 @@ PERSONAS: tuple[Persona, ...] = (
         main=1.0,
         burger_share=0.6,
         main_extra_quantity=1.0,
-        side=0.7,
+        side=0.85,
         drink=0.6,
         dessert=0.2,
         kids_meal=0.9,
@@ -123,7 +124,7 @@ PERSONAS: tuple[Persona, ...] = (
         main=0.9,
         burger_share=0.55,
         main_extra_quantity=0.1,
-        side=0.5,
+        side=0.65,
         drink=0.3,
         dessert=0.25,
         kids_meal=0.0,
@@ -144,7 +145,7 @@ PERSONAS: tuple[Persona, ...] = (
         main=0.95,
         burger_share=0.5,
         main_extra_quantity=0.05,
-        side=0.2,
+        side=0.35,
         drink=0.25,
         dessert=0.05,
         kids_meal=0.0,
@@ -166,7 +167,7 @@ PERSONAS: tuple[Persona, ...] = (
         main=0.95,
         burger_share=0.6,
         main_extra_quantity=0.05,
-        side=0.45,
+        side=0.65,
         drink=0.65,
         dessert=0.1,
         kids_meal=0.0,
@@ -191,7 +192,7 @@ PERSONAS: tuple[Persona, ...] = (
         main=0.35,
         burger_share=0.5,
         main_extra_quantity=0.0,
-        side=0.25,
+        side=0.3,
         drink=0.6,
         dessert=0.2,
         kids_meal=0.0,

@@ -22,6 +22,11 @@ OFFERS_PER_WEEK = 3
 ANONYMOUS_SHARE = 0.05
 MAX_REDEEM_CHANCE = 0.9
 LOYALTY_TIERS: tuple[str, ...] = ("member", "silver", "gold")
+SIDE_WITH_CHICKEN = 0.75
+SIDE_WITHOUT_MAIN = 0.3
+DRINK_WITHOUT_MAIN = 0.6
+"""A persona's `side` and `drink` chances are those of an order with a burger; other orders
+take a side less often, and a drink less often when there is no main to wash down."""
 
 
 @dataclass(frozen=True)
@@ -382,15 +387,17 @@ def compose_baskets(
     has_main = rng.random(n) < np.where(
         at_breakfast, tables.breakfast_main[persona], tables.main[persona]
     )
-    side = ~at_breakfast & (rng.random(n) < tables.side[persona] * np.where(has_main, 1.0, 0.4))
-    drink = rng.random(n) < tables.drink[persona]
-    dessert = rng.random(n) < tables.dessert[persona] * np.where(at_breakfast, 0.2, 1.0)
-    kids = ~at_breakfast & ~late & (rng.random(n) < tables.kids_meal[persona])
-    drink |= ~(has_main | side | dessert | kids)
-
     main_category = np.full(n, CATEGORY["breakfast"])
     lunch_menu_main = np.flatnonzero(has_main & ~at_breakfast)
     main_category[lunch_menu_main] = _sticky_main_category(rng, world, visits, lunch_menu_main)
+    goes_with_side = np.where(main_category == CATEGORY["burgers"], 1.0, SIDE_WITH_CHICKEN)
+    side_chance = tables.side[persona] * np.where(has_main, goes_with_side, SIDE_WITHOUT_MAIN)
+    side = ~at_breakfast & (rng.random(n) < side_chance)
+    drink_chance = tables.drink[persona] * np.where(has_main, 1.0, DRINK_WITHOUT_MAIN)
+    drink = rng.random(n) < drink_chance
+    dessert = rng.random(n) < tables.dessert[persona] * np.where(at_breakfast, 0.2, 1.0)
+    kids = ~at_breakfast & ~late & (rng.random(n) < tables.kids_meal[persona])
+    drink |= ~(has_main | side | dessert | kids)
     main_quantity = 1 + rng.poisson(tables.main_extra_quantity[persona])
     slots = [
         (has_main, main_category, main_quantity),
@@ -433,6 +440,16 @@ def assign_offers(rng: np.random.Generator, world: World, n: int) -> np.ndarray:
     return assigned
 
 
+def _assignment_week(world: World, visits: Visits, rows: np.ndarray) -> np.ndarray:
+    """The weekly batch an order can redeem from: offers are given out on Mondays at 00:00 UTC
+    and stay usable for seven days, so the week is counted on the order's UTC time."""
+    day, second = visits.day[rows], visits.second[rows]
+    regime = (second >= 5 * 3600).astype(np.int64)
+    offset = world.utc_offset[visits.store[rows], day, regime]
+    since_first_monday = (day + world.period.start.weekday()) * 86400 + second - offset
+    return since_first_monday // (7 * 86400)
+
+
 def redeem_offers(
     rng: np.random.Generator, world: World, visits: Visits, assigned: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -444,9 +461,11 @@ def redeem_offers(
     """
     offers = world.offer
     rows = np.flatnonzero(visits.customer >= 0)
-    customer, week = visits.customer[rows], world.period.day_week[visits.day[rows]]
+    customer, week = visits.customer[rows], _assignment_week(world, visits, rows)
+    in_period = week < world.period.weeks
+    week = np.minimum(week, world.period.weeks - 1)
     candidates = assigned[customer, week].astype(np.int64)
-    valid = candidates >= 0
+    valid = (candidates >= 0) & in_period[:, None]
     safe = np.where(valid, candidates, 0)
     day = visits.day[rows][:, None]
     tier = world.store_tier[visits.store[rows]][:, None]

@@ -7,6 +7,9 @@ each simulated order is answered by fancy indexing instead of Python objects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import numpy as np
 
 from segments.demo.catalog import (
@@ -210,9 +213,26 @@ class World:
     offer: OfferTables
     weather: Weather
     personas: PersonaTables
+    utc_offset: np.ndarray
 
     def item_table(self, persona: int, category: int, at_breakfast: int) -> ItemTable | None:
         return self.item_tables[(persona * len(CATEGORIES) + category) * 2 + at_breakfast]
+
+
+def _utc_offsets(stores: list[Store], period: Period) -> np.ndarray:
+    """[store, day, regime]: seconds that local time is ahead of UTC shortly after midnight
+    (regime 0) and from 05:00 on (regime 1); they differ only on daylight-saving days."""
+    by_zone = {}
+    for zone in sorted({store.city.timezone for store in stores}):
+        tz = ZoneInfo(zone)
+        offsets = np.empty((period.days, 2), dtype=np.int64)
+        for day in range(period.days):
+            when = period.date_of(day)
+            for regime, hour in enumerate((0, 12)):
+                local = datetime(when.year, when.month, when.day, hour, 30, tzinfo=tz)
+                offsets[day, regime] = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
+        by_zone[zone] = offsets
+    return np.stack([by_zone[store.city.timezone] for store in stores])
 
 
 def _tier_weights(personas: PersonaTables, preferred: list[str]) -> np.ndarray:
@@ -264,4 +284,5 @@ def build_world(
         offer=_offer_tables(offers, period, available, price),
         weather=weather,
         personas=personas,
+        utc_offset=_utc_offsets(stores, period),
     )

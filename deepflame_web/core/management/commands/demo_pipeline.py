@@ -1,0 +1,29 @@
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from segments.lake import lake_row_counts
+
+
+class Command(BaseCommand):
+    help = "Generate the demo chain (once) and run the pipeline on it as far as it exists."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--customers", type=int, default=2000)
+        parser.add_argument("--months", type=int, default=6)
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        folder = Path(settings.VAR_DIR) / "demo" / f"chain-{options['customers']}-{options['months']}"
+        if not folder.exists():
+            self.stdout.write(f"Generating the demo chain in {folder} ...")
+            call_command("generate_demo_data", str(folder), customers=options["customers"],
+                         months=options["months"], seed=options["seed"],
+                         start=date(2025, 1, 1))  # fmt: skip
+        self.stdout.write("Importing it (a no-op when it was imported before) ...")
+        call_command("import_data", str(folder))
+        self.stdout.write(f"Lake rows: {lake_row_counts()}")
