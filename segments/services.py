@@ -16,15 +16,23 @@ IMPORT_TASK = "segments.tasks.heavy_import_history"
 
 
 def history_import_start(
-    *, folder: Path | None = None, archive: Path | None = None, started_by: Any = None,
+    *,
+    folder: Path | None = None,
+    archive: Path | None = None,
+    started_by: Any = None,
     enqueue: bool = True,
-) -> Run:  # fmt: skip
+) -> Run:
     """Queue an import of a contract folder, or of a zip of one uploaded in the browser."""
     if (folder is None) == (archive is None):
         raise ValueError("give exactly one of folder or archive")
     source = {"folder": str(folder)} if folder else {"archive": str(archive)}
-    return run_start(kind=RunKind.IMPORT, task_name=IMPORT_TASK, parameters=source,
-                     started_by=started_by, enqueue=enqueue)  # fmt: skip
+    return run_start(
+        kind=RunKind.IMPORT,
+        task_name=IMPORT_TASK,
+        parameters=source,
+        started_by=started_by,
+        enqueue=enqueue,
+    )
 
 
 def history_import_execute(*, run_id: int) -> Run | None:
@@ -44,8 +52,9 @@ def _import_work(run: Run) -> dict[str, Any]:
         finally:
             archive.unlink(missing_ok=True)
     else:
-        summary = history_import(folder=Path(run.parameters["folder"]), run_id=run.pk,
-                                 progress=progress)  # fmt: skip
+        summary = history_import(
+            folder=Path(run.parameters["folder"]), run_id=run.pk, progress=progress
+        )
     for warning in summary.warnings:
         run_advance(run=run, log=f"warning: {warning}")
     return summary.as_dict()
@@ -71,7 +80,6 @@ def upload_store(*, content: Any, name: str) -> Path:
     """Keep an uploaded archive where the worker can read it."""
     folder = Path(settings.IMPORT_UPLOAD_DIR)
     folder.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=folder, suffix=".zip", delete=False)
-    with handle:
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".zip", delete=False) as handle:
         shutil.copyfileobj(content, handle)
     return Path(handle.name)

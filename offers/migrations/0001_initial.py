@@ -5,77 +5,139 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Daypart',
+            name="Daypart",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(unique=True)),
-                ('start', models.TimeField()),
-                ('end', models.TimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(unique=True)),
+                ("start", models.TimeField()),
+                ("end", models.TimeField()),
             ],
             options={
-                'ordering': ['start'],
+                "ordering": ["start"],
             },
         ),
         migrations.CreateModel(
-            name='Store',
+            name="Store",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('store_id', models.CharField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('pricing_tier', models.CharField(db_index=True, max_length=50)),
-                ('region', models.CharField(blank=True, default='', max_length=100)),
-                ('timezone', models.CharField(default='UTC', max_length=64)),
-                ('latitude', models.FloatField(blank=True, null=True)),
-                ('longitude', models.FloatField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("store_id", models.CharField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("pricing_tier", models.CharField(db_index=True, max_length=50)),
+                ("region", models.CharField(blank=True, default="", max_length=100)),
+                ("timezone", models.CharField(default="UTC", max_length=64)),
+                ("latitude", models.FloatField(blank=True, null=True)),
+                ("longitude", models.FloatField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['store_id'],
+                "ordering": ["store_id"],
             },
         ),
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_id', models.CharField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('category', models.CharField(blank=True, db_index=True, default='', max_length=100)),
-                ('price', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, validators=[django.core.validators.MinValueValidator(0)])),
-                ('unit_cost', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True, validators=[django.core.validators.MinValueValidator(0)])),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("item_id", models.CharField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "category",
+                    models.CharField(blank=True, db_index=True, default="", max_length=100),
+                ),
+                (
+                    "price",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=12,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                    ),
+                ),
+                (
+                    "unit_cost",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=12,
+                        null=True,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                    ),
+                ),
             ],
             options={
-                'ordering': ['item_id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('price__gte', 0)), name='item_price_not_negative'), models.CheckConstraint(condition=models.Q(('unit_cost__gte', 0)), name='item_cost_not_negative')],
+                "ordering": ["item_id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("price__gte", 0)), name="item_price_not_negative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("unit_cost__gte", 0)), name="item_cost_not_negative"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Offer',
+            name="Offer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('offer_id', models.CharField(max_length=100, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField()),
-                ('image', models.CharField(blank=True, default='', max_length=300)),
-                ('image_sha256', models.CharField(blank=True, default='', max_length=64)),
-                ('category', models.CharField(blank=True, db_index=True, default='', max_length=100)),
-                ('pricing_tiers', models.JSONField(blank=True, default=list)),
-                ('dayparts', models.JSONField(blank=True, default=list)),
-                ('channels', models.JSONField(blank=True, default=list)),
-                ('item_ids', models.JSONField(blank=True, default=list)),
-                ('discount_value', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('valid_from', models.DateField(blank=True, null=True)),
-                ('valid_to', models.DateField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("offer_id", models.CharField(max_length=100, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField()),
+                ("image", models.CharField(blank=True, default="", max_length=300)),
+                ("image_sha256", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "category",
+                    models.CharField(blank=True, db_index=True, default="", max_length=100),
+                ),
+                ("pricing_tiers", models.JSONField(blank=True, default=list)),
+                ("dayparts", models.JSONField(blank=True, default=list)),
+                ("channels", models.JSONField(blank=True, default=list)),
+                ("item_ids", models.JSONField(blank=True, default=list)),
+                (
+                    "discount_value",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True),
+                ),
+                ("valid_from", models.DateField(blank=True, null=True)),
+                ("valid_to", models.DateField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['offer_id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('valid_from__isnull', True), ('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='offer_valid_to_after_from')],
+                "ordering": ["offer_id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("valid_from__isnull", True),
+                            ("valid_to__isnull", True),
+                            ("valid_to__gte", models.F("valid_from")),
+                            _connector="OR",
+                        ),
+                        name="offer_valid_to_after_from",
+                    )
+                ],
             },
         ),
     ]

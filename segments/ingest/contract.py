@@ -157,9 +157,16 @@ WEATHER = Table(
 )
 
 TABLES = (
-    STORES, ITEMS, CUSTOMERS, ORDERS, ORDER_LINES, OFFERS, OFFER_ASSIGNMENTS,
-    OFFER_REDEMPTIONS, WEATHER,
-)  # fmt: skip
+    STORES,
+    ITEMS,
+    CUSTOMERS,
+    ORDERS,
+    ORDER_LINES,
+    OFFERS,
+    OFFER_ASSIGNMENTS,
+    OFFER_REDEMPTIONS,
+    WEATHER,
+)
 TABLES_BY_NAME = {table.name: table for table in TABLES}
 FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 LIST_SEPARATOR = "|"

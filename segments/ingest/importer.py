@@ -17,15 +17,26 @@ from django.db import transaction
 
 from offers.models import Daypart, Item, Offer, Store
 from segments.ingest.contract import (
-    CUSTOMERS, ITEMS, OFFER_ASSIGNMENTS, OFFER_REDEMPTIONS, OFFERS, ORDER_LINES, ORDERS,
-    STORES, WEATHER,
-)  # fmt: skip
-from segments.ingest.parsing import ROW, UTC, find_files, parse_table, read_raw
+    ITEMS,
+    OFFERS,
+    ORDER_LINES,
+    ORDERS,
+    STORES,
+)
+from segments.ingest.parsing import ROW, find_files, parse_table, read_raw
 from segments.ingest.problems import ImportRejected, ProblemLog
 from segments.ingest.validation import (
-    KnownIds, as_string_set, check_offers, check_reference, check_timezones, check_unique,
-    localize, local_wall_time, month_of, zones_of,
-)  # fmt: skip
+    KnownIds,
+    as_string_set,
+    check_offers,
+    check_reference,
+    check_timezones,
+    check_unique,
+    local_wall_time,
+    localize,
+    month_of,
+    zones_of,
+)
 from segments.lake import lake_read, lake_remove_orphans, lake_write
 from segments.models import Customer, LakeFile
 
@@ -33,9 +44,20 @@ Progress = Callable[[str, int], None]
 CATALOG_FIELDS = {
     "stores": ["name", "pricing_tier", "region", "timezone", "latitude", "longitude"],
     "items": ["name", "category", "price", "unit_cost"],
-    "offers": ["name", "description", "category", "pricing_tiers", "dayparts", "channels",
-               "item_ids", "discount_value", "valid_from", "valid_to", "image_sha256"],
-}  # fmt: skip
+    "offers": [
+        "name",
+        "description",
+        "category",
+        "pricing_tiers",
+        "dayparts",
+        "channels",
+        "item_ids",
+        "discount_value",
+        "valid_from",
+        "valid_to",
+        "image_sha256",
+    ],
+}
 
 
 @dataclass
@@ -45,8 +67,11 @@ class ImportSummary:
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rows_in_files": self.rows_in_files, "rows_added": self.rows_added,
-                "warnings": self.warnings}  # fmt: skip
+        return {
+            "rows_in_files": self.rows_in_files,
+            "rows_added": self.rows_added,
+            "warnings": self.warnings,
+        }
 
 
 def history_import(*, folder: Path, run_id: int, progress: Progress) -> ImportSummary:
@@ -70,8 +95,11 @@ def history_import(*, folder: Path, run_id: int, progress: Progress) -> ImportSu
     if log:
         raise ImportRejected(log)
     progress("writing the lake", 60)
-    files = [f for name, data in plan.lake.items() for f in lake_write(table=name, data=data,
-                                                                        run_id=run_id)]  # fmt: skip
+    files = [
+        f
+        for name, data in plan.lake.items()
+        for f in lake_write(table=name, data=data, run_id=run_id)
+    ]
     progress("writing the catalog", 85)
     _commit(plan, files)
     return ImportSummary(plan.rows_in_files, plan.rows_added, log.warnings)
@@ -86,9 +114,10 @@ def _known_ids() -> KnownIds:
         customers=set(Customer.objects.values_list("customer_id", flat=True)),
         dayparts=set(Daypart.objects.values_list("name", flat=True)),
         tiers=set(Store.objects.values_list("pricing_tier", flat=True)),
-        order_ids=existing_orders.combine_chunks() if len(existing_orders) else
-        pa.array([], pa.string()),
-    )  # fmt: skip
+        order_ids=existing_orders.combine_chunks()
+        if len(existing_orders)
+        else pa.array([], pa.string()),
+    )
 
 
 @dataclass
@@ -137,15 +166,16 @@ def _plan(
     all_orders = as_string_set(file_orders, known.order_ids)
     for name in ("offer_assignments", "offer_redemptions"):
         if name in tables:
-            check_reference(log, label[name], tables[name], "customer_id", "customer",
-                            customer_ids)  # fmt: skip
+            check_reference(log, label[name], tables[name], "customer_id", "customer", customer_ids)
             check_reference(log, label[name], tables[name], "offer_id", "offer", offer_ids)
     if "offer_redemptions" in tables:
         redemptions = tables["offer_redemptions"]
-        check_reference(log, label["offer_redemptions"], redemptions, "order_id", "order",
-                        all_orders)  # fmt: skip
-        check_reference(log, label["offer_redemptions"], redemptions, "store_id", "store",
-                        store_ids)  # fmt: skip
+        check_reference(
+            log, label["offer_redemptions"], redemptions, "order_id", "order", all_orders
+        )
+        check_reference(
+            log, label["offer_redemptions"], redemptions, "store_id", "store", store_ids
+        )
     if "weather" in tables:
         check_reference(log, label["weather"], tables["weather"], "store_id", "store", store_ids)
     if log:
@@ -156,8 +186,9 @@ def _plan(
         "items": _catalog_rows(items, ["item_id", *CATALOG_FIELDS["items"]]),
         "offers": _offer_rows(offers, images),
     }
-    new_catalog = {name: _new_catalog_rows(name, rows, label[name], log)
-                   for name, rows in catalog.items()}  # fmt: skip
+    new_catalog = {
+        name: _new_catalog_rows(name, rows, label[name], log) for name, rows in catalog.items()
+    }
     customer_frame = _customer_frame(customers, orders, implied)
     new_customers = _new_customers(customer_frame, label.get("customers", "orders"), log)
     lake = _lake_tables(tables, store_zones, items, label, log)
@@ -165,10 +196,16 @@ def _plan(
     rows_added = {name: len(rows) for name, rows in new_catalog.items()}
     rows_added["customers"] = len(new_customers)
     rows_added.update({name: t.num_rows for name, t in lake.items()})
-    unknown_tiers = {t for o in catalog["offers"] for t in o["pricing_tiers"]} - {
-        r["pricing_tier"] for r in catalog["stores"]} - known.tiers  # fmt: skip
-    warnings = [f"{label['offers']}: pricing tiers no store has: {', '.join(sorted(unknown_tiers))}"
-                ] if unknown_tiers else []  # fmt: skip
+    unknown_tiers = (
+        {t for o in catalog["offers"] for t in o["pricing_tiers"]}
+        - {r["pricing_tier"] for r in catalog["stores"]}
+        - known.tiers
+    )
+    warnings = (
+        [f"{label['offers']}: pricing tiers no store has: {', '.join(sorted(unknown_tiers))}"]
+        if unknown_tiers
+        else []
+    )
     return Plan(new_catalog, new_customers, images, lake, rows_in_files, rows_added, warnings)
 
 
@@ -190,10 +227,21 @@ def _check_lines_orders(
     rows = lines.column(ROW)
     earlier = pc.and_(pc.invert(in_file), in_lake)
     if pc.any(earlier).as_py():
-        log.add(label, "order_id", "belongs to an order imported earlier that is not in this "
-                "extract (an imported order cannot change)", pc.filter(rows, earlier).to_numpy())
-    check_reference(log, label, lines.filter(pc.invert(pc.or_(in_file, in_lake))), "order_id",
-                    "order", pa.array([], pa.string()))  # fmt: skip
+        log.add(
+            label,
+            "order_id",
+            "belongs to an order imported earlier that is not in this "
+            "extract (an imported order cannot change)",
+            pc.filter(rows, earlier).to_numpy(),
+        )
+    check_reference(
+        log,
+        label,
+        lines.filter(pc.invert(pc.or_(in_file, in_lake))),
+        "order_id",
+        "order",
+        pa.array([], pa.string()),
+    )
 
 
 def _catalog_rows(table: pa.Table, columns: list[str]) -> list[dict[str, Any]]:
@@ -245,27 +293,34 @@ def _new_catalog_rows(
         if before is None:
             new.append(row)
             continue
-        differs = [c for c, a, b in zip(CATALOG_FIELDS[name], _comparable(name, before),
-                                        _comparable(name, row), strict=True) if a != b]  # fmt: skip
+        differs = [
+            c
+            for c, a, b in zip(
+                CATALOG_FIELDS[name], _comparable(name, before), _comparable(name, row), strict=True
+            )
+            if a != b
+        ]
         if differs:
-            log.add(label, differs[0], f"{key} {row[key]!r} exists already with different "
-                    f"content ({', '.join(differs)}); a change is not an overwrite",
-                    np.array([row[ROW]]))  # fmt: skip
+            log.add(
+                label,
+                differs[0],
+                f"{key} {row[key]!r} exists already with different "
+                f"content ({', '.join(differs)}); a change is not an overwrite",
+                np.array([row[ROW]]),
+            )
     return new
 
 
-def _customer_frame(
-    customers: pa.Table | None, orders: pa.Table, implied: bool
-) -> pd.DataFrame:
+def _customer_frame(customers: pa.Table | None, orders: pa.Table, implied: bool) -> pd.DataFrame:
     if customers is None:
         ids = pc.unique(pc.drop_null(orders.column("customer_id"))).to_pylist()
-        return pd.DataFrame({"customer_id": ids, "joined_at": None, "attributes": "{}",
-                             ROW: 0})  # fmt: skip
+        return pd.DataFrame({"customer_id": ids, "joined_at": None, "attributes": "{}", ROW: 0})
     frame = customers.to_pandas()
     extra = [c for c in frame.columns if c not in ("customer_id", "joined_at", ROW)]
     if extra:
-        frame["attributes"] = [json.dumps(r, sort_keys=True, default=str)
-                               for r in frame[extra].to_dict("records")]  # fmt: skip
+        frame["attributes"] = [
+            json.dumps(r, sort_keys=True, default=str) for r in frame[extra].to_dict("records")
+        ]
     else:
         frame["attributes"] = "{}"
     frame["joined_at"] = frame.get("joined_at")
@@ -275,9 +330,10 @@ def _customer_frame(
 def _new_customers(frame: pd.DataFrame, label: str, log: ProblemLog) -> pd.DataFrame:
     existing = pd.DataFrame.from_records(
         Customer.objects.values_list("customer_id", "joined_at", "attributes").iterator(
-            chunk_size=50_000),
+            chunk_size=50_000
+        ),
         columns=["customer_id", "joined_at_before", "attributes_before"],
-    )  # fmt: skip
+    )
     if existing.empty:
         return frame
     merged = frame.merge(existing, on="customer_id", how="left", indicator=True)
@@ -287,12 +343,18 @@ def _new_customers(frame: pd.DataFrame, label: str, log: ProblemLog) -> pd.DataF
     changed = seen.copy()
     changed[seen] = ~implied_only & (
         (before != merged.loc[seen, "attributes"])
-        | (merged.loc[seen, "joined_at"].astype(str) != merged.loc[seen, "joined_at_before"]
-           .astype(str))
-    )  # fmt: skip
+        | (
+            merged.loc[seen, "joined_at"].astype(str)
+            != merged.loc[seen, "joined_at_before"].astype(str)
+        )
+    )
     if changed.any():
-        log.add(label, "customer_id", "customer exists already with different content; a "
-                "change is not an overwrite", merged.loc[changed, ROW].to_numpy())  # fmt: skip
+        log.add(
+            label,
+            "customer_id",
+            "customer exists already with different content; a change is not an overwrite",
+            merged.loc[changed, ROW].to_numpy(),
+        )
     return frame[~seen.to_numpy()]
 
 
@@ -311,25 +373,40 @@ def _lake_tables(
     orders, lines = _orders_and_lines(tables["orders"], tables["order_lines"], store_zones, items)
     lake = {"orders": orders, "order_lines": lines}
     if "offer_assignments" in tables:
-        lake["offer_assignments"] = _timed(tables["offer_assignments"], "assigned_at", None,
-                                           store_zones, ["customer_id", "offer_id"])  # fmt: skip
+        lake["offer_assignments"] = _timed(
+            tables["offer_assignments"],
+            "assigned_at",
+            None,
+            store_zones,
+            ["customer_id", "offer_id"],
+        )
     if "offer_redemptions" in tables:
         lake["offer_redemptions"] = _timed(
-            tables["offer_redemptions"], "redeemed_at", "store_id", store_zones,
-            ["customer_id", "offer_id", "order_id", "store_id"])  # fmt: skip
+            tables["offer_redemptions"],
+            "redeemed_at",
+            "store_id",
+            store_zones,
+            ["customer_id", "offer_id", "order_id", "store_id"],
+        )
     if "weather" in tables:
         weather = tables["weather"]
-        lake["weather"] = pa.table({
-            **{c: weather.column(c) for c in ("store_id", "date", "temp_c", "precip_mm")},
-            "condition": weather.column("condition") if "condition" in weather.column_names
-            else pa.nulls(weather.num_rows, pa.string()),
-            "month": pc.strftime(weather.column("date"), format="%Y-%m"),
-            ROW: weather.column(ROW),
-        })  # fmt: skip
-    keys = {"orders": ["order_id"], "order_lines": None,
-            "offer_assignments": ["customer_id", "offer_id", "assigned_at"],
-            "offer_redemptions": ["customer_id", "offer_id", "redeemed_at"],
-            "weather": ["store_id", "date"]}  # fmt: skip
+        lake["weather"] = pa.table(
+            {
+                **{c: weather.column(c) for c in ("store_id", "date", "temp_c", "precip_mm")},
+                "condition": weather.column("condition")
+                if "condition" in weather.column_names
+                else pa.nulls(weather.num_rows, pa.string()),
+                "month": pc.strftime(weather.column("date"), format="%Y-%m"),
+                ROW: weather.column(ROW),
+            }
+        )
+    keys = {
+        "orders": ["order_id"],
+        "order_lines": None,
+        "offer_assignments": ["customer_id", "offer_id", "assigned_at"],
+        "offer_redemptions": ["customer_id", "offer_id", "redeemed_at"],
+        "weather": ["store_id", "date"],
+    }
     result = {}
     for name, data in lake.items():
         result[name] = _drop_existing(name, data, keys[name], lake, label.get(name, name), log)
@@ -342,89 +419,139 @@ def _orders_and_lines(
     orders: pa.Table, lines: pa.Table, store_zones: dict[str, str], items: pa.Table
 ) -> tuple[pa.Table, pa.Table]:
     zones = zones_of(orders.column("store_id").combine_chunks(), store_zones)
-    ordered_at = localize(orders, "ordered_at", orders.column("store_id").combine_chunks(),
-                          store_zones)  # fmt: skip
-    local = local_wall_time(orders.set_column(orders.column_names.index("ordered_at"),
-                                              "ordered_at", ordered_at), "ordered_at", zones)  # fmt: skip
+    ordered_at = localize(
+        orders, "ordered_at", orders.column("store_id").combine_chunks(), store_zones
+    )
+    local = local_wall_time(
+        orders.set_column(orders.column_names.index("ordered_at"), "ordered_at", ordered_at),
+        "ordered_at",
+        zones,
+    )
     month = month_of(local)
     position = pc.index_in(lines.column("order_id"), value_set=orders.column("order_id"))
     cost = _line_cost(lines, items)
-    line_hash = _content_hash(lines, ["order_id", "item_id", "quantity", "amount", "offer_id"]
-                              if "offer_id" in lines.column_names else
-                              ["order_id", "item_id", "quantity", "amount"])  # fmt: skip
+    line_hash = _content_hash(
+        lines,
+        ["order_id", "item_id", "quantity", "amount", "offer_id"]
+        if "offer_id" in lines.column_names
+        else ["order_id", "item_id", "quantity", "amount"],
+    )
     positions = position.to_numpy(zero_copy_only=False)
     lines_hash = np.zeros(orders.num_rows, dtype=np.uint64)
     np.add.at(lines_hash, positions, line_hash)
     order_cost = np.zeros(orders.num_rows)
     np.add.at(order_cost, positions, np.nan_to_num(cost, nan=np.inf))
     total = orders.column("total").to_numpy(zero_copy_only=False)
-    given_margin = (orders.column("gross_margin").to_numpy(zero_copy_only=False)
-                    if "gross_margin" in orders.column_names else np.full(orders.num_rows, np.nan))  # fmt: skip
+    given_margin = (
+        orders.column("gross_margin").to_numpy(zero_copy_only=False)
+        if "gross_margin" in orders.column_names
+        else np.full(orders.num_rows, np.nan)
+    )
     derived = np.where(np.isfinite(order_cost), total - order_cost, np.nan)
     margin = np.where(np.isnan(given_margin), derived, given_margin)
-    order_hash = _content_hash(orders, [c for c in ("customer_id", "store_id", "ordered_at",
-                                        "ordered_at__local", "channel", "total", "gross_margin")
-                                        if c in orders.column_names])  # fmt: skip
-    lake_orders = pa.table({
-        "order_id": orders.column("order_id"),
-        "customer_id": orders.column("customer_id"),
-        "store_id": orders.column("store_id"),
-        "ordered_at": ordered_at,
-        "ordered_at_local": local,
-        "channel": orders.column("channel"),
-        "total": orders.column("total"),
-        "gross_margin": pa.array(margin, mask=np.isnan(margin)),
-        "month": month,
-        "row_hash": pa.array(order_hash ^ (lines_hash * np.uint64(0x9E3779B97F4A7C15))),
-        ROW: orders.column(ROW),
-    })  # fmt: skip
-    lake_lines = pa.table({
-        "order_id": lines.column("order_id"),
-        "item_id": lines.column("item_id"),
-        "quantity": pc.cast(lines.column("quantity"), pa.int32()),
-        "amount": lines.column("amount"),
-        "offer_id": lines.column("offer_id") if "offer_id" in lines.column_names
-        else pa.nulls(lines.num_rows, pa.string()),
-        "ordered_at": pc.take(ordered_at, position),
-        "month": pc.take(month, position),
-        ROW: lines.column(ROW),
-    })  # fmt: skip
+    order_hash = _content_hash(
+        orders,
+        [
+            c
+            for c in (
+                "customer_id",
+                "store_id",
+                "ordered_at",
+                "ordered_at__local",
+                "channel",
+                "total",
+                "gross_margin",
+            )
+            if c in orders.column_names
+        ],
+    )
+    lake_orders = pa.table(
+        {
+            "order_id": orders.column("order_id"),
+            "customer_id": orders.column("customer_id"),
+            "store_id": orders.column("store_id"),
+            "ordered_at": ordered_at,
+            "ordered_at_local": local,
+            "channel": orders.column("channel"),
+            "total": orders.column("total"),
+            "gross_margin": pa.array(margin, mask=np.isnan(margin)),
+            "month": month,
+            "row_hash": pa.array(order_hash ^ (lines_hash * np.uint64(0x9E3779B97F4A7C15))),
+            ROW: orders.column(ROW),
+        }
+    )
+    lake_lines = pa.table(
+        {
+            "order_id": lines.column("order_id"),
+            "item_id": lines.column("item_id"),
+            "quantity": pc.cast(lines.column("quantity"), pa.int32()),
+            "amount": lines.column("amount"),
+            "offer_id": lines.column("offer_id")
+            if "offer_id" in lines.column_names
+            else pa.nulls(lines.num_rows, pa.string()),
+            "ordered_at": pc.take(ordered_at, position),
+            "month": pc.take(month, position),
+            ROW: lines.column(ROW),
+        }
+    )
     return lake_orders, lake_lines
 
 
 def _line_cost(lines: pa.Table, items: pa.Table) -> np.ndarray:
     known_costs = {i: c for i, c in Item.objects.values_list("item_id", "unit_cost")}
     if "unit_cost" in items.column_names:
-        known_costs.update(zip(items.column("item_id").to_pylist(),
-                               items.column("unit_cost").to_pylist(), strict=True))  # fmt: skip
+        known_costs.update(
+            zip(
+                items.column("item_id").to_pylist(),
+                items.column("unit_cost").to_pylist(),
+                strict=True,
+            )
+        )
     ids = pa.array(list(known_costs), pa.string())
-    costs = pa.array([float(c) if c is not None else None for c in known_costs.values()],
-                     pa.float64())  # fmt: skip
+    costs = pa.array(
+        [float(c) if c is not None else None for c in known_costs.values()], pa.float64()
+    )
     unit = pc.take(costs, pc.index_in(lines.column("item_id"), value_set=ids))
     quantity = pc.cast(lines.column("quantity"), pa.float64())
     return pc.multiply(unit, quantity).to_numpy(zero_copy_only=False).astype(float)
 
 
 def _timed(
-    table: pa.Table, column: str, store_column: str | None, zones: dict[str, str],
+    table: pa.Table,
+    column: str,
+    store_column: str | None,
+    zones: dict[str, str],
     keep: list[str],
-) -> pa.Table:  # fmt: skip
-    stores = table.column(store_column).combine_chunks() if store_column and \
-        store_column in table.column_names else None  # fmt: skip
+) -> pa.Table:
+    stores = (
+        table.column(store_column).combine_chunks()
+        if store_column and store_column in table.column_names
+        else None
+    )
     instants = localize(table, column, stores, zones)
-    store_zone = zones_of(stores, zones) if stores is not None else \
-        pa.array(["UTC"] * table.num_rows, pa.string())  # fmt: skip
-    local = local_wall_time(table.set_column(table.column_names.index(column), column, instants),
-                            column, store_zone)  # fmt: skip
-    data = {c: table.column(c) if c in table.column_names else pa.nulls(table.num_rows,
-            pa.string()) for c in keep}  # fmt: skip
+    store_zone = (
+        zones_of(stores, zones)
+        if stores is not None
+        else pa.array(["UTC"] * table.num_rows, pa.string())
+    )
+    local = local_wall_time(
+        table.set_column(table.column_names.index(column), column, instants), column, store_zone
+    )
+    data = {
+        c: table.column(c) if c in table.column_names else pa.nulls(table.num_rows, pa.string())
+        for c in keep
+    }
     return pa.table({**data, column: instants, "month": month_of(local), ROW: table.column(ROW)})
 
 
 def _drop_existing(
-    name: str, data: pa.Table, key: list[str] | None, lake: dict[str, pa.Table], label: str,
+    name: str,
+    data: pa.Table,
+    key: list[str] | None,
+    lake: dict[str, pa.Table],
+    label: str,
     log: ProblemLog,
-) -> pa.Table:  # fmt: skip
+) -> pa.Table:
     """Rows already in the lake are skipped when identical and refused when changed."""
     if key is None:
         return data
@@ -438,11 +565,14 @@ def _drop_existing(
     position = pc.index_in(data.column("row_key"), value_set=before.column("row_key"))
     seen = pc.is_valid(position)
     before_hash = pc.take(before.column("row_hash"), position)
-    changed = pc.fill_null(pc.and_(seen, pc.not_equal(before_hash, data.column("row_hash"))),
-                           False)  # fmt: skip
+    changed = pc.fill_null(pc.and_(seen, pc.not_equal(before_hash, data.column("row_hash"))), False)
     if pc.any(changed).as_py():
-        log.add(label, key[0], f"{'/'.join(key)} exists already with different content; a "
-                "change is not an overwrite", pc.filter(data.column(ROW), changed).to_numpy())
+        log.add(
+            label,
+            key[0],
+            f"{'/'.join(key)} exists already with different content; a change is not an overwrite",
+            pc.filter(data.column(ROW), changed).to_numpy(),
+        )
     return data.filter(pc.invert(seen))
 
 
@@ -480,10 +610,12 @@ def _fields(row: dict[str, Any]) -> dict[str, Any]:
 def _insert_customers(frame: pd.DataFrame) -> None:
     batch = 50_000
     for start in range(0, len(frame), batch):
-        chunk = frame.iloc[start:start + batch]
+        chunk = frame.iloc[start : start + batch]
         Customer.objects.bulk_create(
-            Customer(customer_id=r.customer_id,
-                     joined_at=None if pd.isna(r.joined_at) else r.joined_at,
-                     attributes=json.loads(r.attributes))
+            Customer(
+                customer_id=r.customer_id,
+                joined_at=None if pd.isna(r.joined_at) else r.joined_at,
+                attributes=json.loads(r.attributes),
+            )
             for r in chunk.itertuples(index=False)
-        )  # fmt: skip
+        )

@@ -23,7 +23,9 @@ NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*$"
 INTEGER = r"^\s*[-+]?\d+\s*$"
 DATE = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
 NAIVE_TIMESTAMP = r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?\s*$"
-OFFSET_TIMESTAMP = r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})\s*$"
+OFFSET_TIMESTAMP = (
+    r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})\s*$"
+)
 LOCAL_SUFFIX = "__local"
 UTC = pa.timestamp("us", tz="UTC")
 LOCAL = pa.timestamp("us")
@@ -51,8 +53,12 @@ def find_files(folder: Path, log: ProblemLog) -> dict[str, SourceFile]:
         elif present:
             found[table.name] = SourceFile(table, present[0])
         elif table.required:
-            log.add(f"{table.name}.csv", "", f"required file is missing (expected one of "
-                    f"{', '.join(p.name for p in candidates)})")  # fmt: skip
+            log.add(
+                f"{table.name}.csv",
+                "",
+                f"required file is missing (expected one of "
+                f"{', '.join(p.name for p in candidates)})",
+            )
     return found
 
 
@@ -71,7 +77,7 @@ def read_raw(source: SourceFile) -> pa.Table:
 
 def _csv_header(path: Path) -> list[str]:
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
         return next(csv.reader(handle), [])
 
 

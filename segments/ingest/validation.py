@@ -61,8 +61,12 @@ def check_unique(label: str, table: pa.Table, key: tuple[str, ...], log: Problem
     shown = dupes.head(EXAMPLES_PER_CHECK)
     for record in shown.to_dict("records"):
         value = "/".join(str(v) for c in columns if not pd.isna(v := record[c]))
-        log.add(label, key[0], f"duplicate {'/'.join(key)} {value!r} (first seen in row "
-                f"{record['first']})", np.array([record[ROW]]))  # fmt: skip
+        log.add(
+            label,
+            key[0],
+            f"duplicate {'/'.join(key)} {value!r} (first seen in row {record['first']})",
+            np.array([record[ROW]]),
+        )
     log.total += len(dupes) - len(shown)
 
 
@@ -91,8 +95,12 @@ def check_reference(
     if len(rows):
         for value in pc.unique(names)[:20].to_pylist():
             mask = pc.equal(names, value)
-            log.add(label, column, f"refers to {target} {value!r}, which does not exist",
-                    pc.filter(rows, mask).to_numpy())  # fmt: skip
+            log.add(
+                label,
+                column,
+                f"refers to {target} {value!r}, which does not exist",
+                pc.filter(rows, mask).to_numpy(),
+            )
 
 
 def check_timezones(label: str, stores: pa.Table, log: ProblemLog) -> None:
@@ -102,8 +110,14 @@ def check_timezones(label: str, stores: pa.Table, log: ProblemLog) -> None:
     valid = pa.array(sorted(TIMEZONES))
     bad = pc.and_(pc.is_valid(zones), pc.invert(pc.is_in(zones, value_set=valid)))
     for zone in pc.unique(pc.filter(zones, pc.fill_null(bad, False))).to_pylist():
-        _report(log, label, "timezone", f"unknown timezone {zone!r} (use an IANA name such as "
-                "America/New_York)", stores.column(ROW), pc.equal(zones, zone))  # fmt: skip
+        _report(
+            log,
+            label,
+            "timezone",
+            f"unknown timezone {zone!r} (use an IANA name such as America/New_York)",
+            stores.column(ROW),
+            pc.equal(zones, zone),
+        )
 
 
 def check_offers(
@@ -114,9 +128,12 @@ def check_offers(
     The catalog is small (tens to thousands of offers), so this walks its rows."""
     images: dict[str, bytes] = {}
     records = offers.select(
-        [c for c in ("offer_id", "image", "dayparts", "valid_from", "valid_to", ROW)
-         if c in offers.column_names]
-    ).to_pylist()  # fmt: skip
+        [
+            c
+            for c in ("offer_id", "image", "dayparts", "valid_from", "valid_to", ROW)
+            if c in offers.column_names
+        ]
+    ).to_pylist()
     for record in records:
         row = np.array([record[ROW]])
         if record.get("image"):
@@ -125,8 +142,13 @@ def check_offers(
                 images[record["offer_id"]] = content
         for part in record.get("dayparts") or []:
             if part not in known.dayparts and not WINDOW.match(part):
-                log.add(label, "dayparts", f"unknown daypart {part!r} (known: "
-                        f"{', '.join(sorted(known.dayparts))}, or HH:MM-HH:MM)", row)  # fmt: skip
+                log.add(
+                    label,
+                    "dayparts",
+                    f"unknown daypart {part!r} (known: "
+                    f"{', '.join(sorted(known.dayparts))}, or HH:MM-HH:MM)",
+                    row,
+                )
         start, end = record.get("valid_from"), record.get("valid_to")
         if start and end and end < start:
             log.add(label, "valid_to", f"valid_to {end} is before valid_from {start}", row)
@@ -166,8 +188,10 @@ def localize(
     if store_ids is None:
         zones = pa.nulls(len(local), pa.string())
     else:
-        zones = pc.take(pa.array(list(store_zones.values()), pa.string()),
-                        pc.index_in(store_ids, value_set=pa.array(list(store_zones))))  # fmt: skip
+        zones = pc.take(
+            pa.array(list(store_zones.values()), pa.string()),
+            pc.index_in(store_ids, value_set=pa.array(list(store_zones))),
+        )
     zones = pc.fill_null(zones, "UTC")
     result = given
     for zone in pc.unique(zones).to_pylist():

@@ -18,8 +18,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def zipped(folder: Path) -> Path:
-    return Path(shutil.make_archive(str(folder), "zip", root_dir=folder.parent,
-                                    base_dir=folder.name))  # fmt: skip
+    return Path(
+        shutil.make_archive(str(folder), "zip", root_dir=folder.parent, base_dir=folder.name)
+    )
 
 
 def test_admin_uploads_a_bad_then_a_good_extract(

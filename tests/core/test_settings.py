@@ -52,8 +52,12 @@ def test_production_without_a_secret_key_refuses_to_start() -> None:
 
 
 def test_production_reads_database_broker_spark_lake_and_models_from_the_environment() -> None:
-    env = {**PRODUCTION, "SPARK_MASTER": "spark://spark-master.internal:7077", "LAKE_URI": "s3a://chain/lake",
-           "MODEL_DIR": "/srv/models"}  # fmt: skip
+    env = {
+        **PRODUCTION,
+        "SPARK_MASTER": "spark://spark-master.internal:7077",
+        "LAKE_URI": "s3a://chain/lake",
+        "MODEL_DIR": "/srv/models",
+    }
 
     assert setting("DATABASES['default']['ENGINE']", env) == "django.db.backends.postgresql"
     assert setting("CELERY_BROKER_URL", env) == "redis://127.0.0.1:6379/0"

@@ -43,10 +43,16 @@ def test_a_good_extract_lands_in_the_database_and_the_lake(tmp_path: Path) -> No
     assert Customer.objects.get(customer_id="C1").attributes == {"loyalty_tier": "gold"}
     assert Offer.objects.get(offer_id="O2").channels == ["mobile_app", "kiosk"]
     assert Offer.objects.get(offer_id="O1").image.startswith("offers/")
-    assert lake_row_counts() == {"orders": 3, "order_lines": 4, "offer_assignments": 1,
-                                 "offer_redemptions": 1, "weather": 2}  # fmt: skip
-    orders = lake_read(table="orders", columns=["order_id", "month", "gross_margin",
-                                                "customer_id"]).to_pylist()  # fmt: skip
+    assert lake_row_counts() == {
+        "orders": 3,
+        "order_lines": 4,
+        "offer_assignments": 1,
+        "offer_redemptions": 1,
+        "weather": 2,
+    }
+    orders = lake_read(
+        table="orders", columns=["order_id", "month", "gross_margin", "customer_id"]
+    ).to_pylist()
     by_id = {o["order_id"]: o for o in orders}
     # 23:30 in New York on Jan 31 is Feb 1 in UTC, but it belongs to January there.
     assert by_id["A1"]["month"] == "2025-01"
@@ -73,11 +79,20 @@ def test_importing_the_same_folder_twice_changes_nothing(tmp_path: Path) -> None
 def test_a_later_extract_adds_only_what_is_new(tmp_path: Path) -> None:
     import_folder(write_folder(tmp_path / "first"))
     tables = copy_tables()
-    tables["orders"].append({"order_id": "A4", "customer_id": "C2", "store_id": "NY1",
-                             "ordered_at": "2025-03-02T12:00:00", "channel": "counter",
-                             "total": "2.99", "gross_margin": ""})  # fmt: skip
-    tables["order_lines"].append({"order_id": "A4", "item_id": "FRY", "quantity": "1",
-                                  "amount": "2.99", "offer_id": ""})  # fmt: skip
+    tables["orders"].append(
+        {
+            "order_id": "A4",
+            "customer_id": "C2",
+            "store_id": "NY1",
+            "ordered_at": "2025-03-02T12:00:00",
+            "channel": "counter",
+            "total": "2.99",
+            "gross_margin": "",
+        }
+    )
+    tables["order_lines"].append(
+        {"order_id": "A4", "item_id": "FRY", "quantity": "1", "amount": "2.99", "offer_id": ""}
+    )
 
     import_folder(write_folder(tmp_path / "second", tables))
 
@@ -112,44 +127,83 @@ def _duplicate(table: str, row: int) -> Callable[[Tables], None]:
 
 
 BAD_INPUTS = {
-    "missing required column": (_drop_column("stores", "pricing_tier"), None,
-                                "stores.csv, column pricing_tier: required column is missing"),
-    "bad type": (_edit("orders", 1, total="nine"), None,
-                 "orders.csv, row 3, column total: is not a decimal number"),
-    "bad timestamp": (_edit("orders", 0, ordered_at="31/01/2025 23:30"), None,
-                      "orders.csv, row 2, column ordered_at: is not an ISO 8601 timestamp"),
-    "impossible date": (_edit("weather", 0, date="2025-02-30"), None,
-                        "weather.csv, row 2, column date: is not a date (YYYY-MM-DD)"),
-    "duplicate id": (_duplicate("items", 1), None,
-                     "items.csv, row 5, column item_id: duplicate item_id 'FRY' (first seen in "
-                     "row 3)"),
-    "missing store": (_edit("orders", 2, store_id="SF9"), None,
-                      "orders.csv, row 4, column store_id: refers to store 'SF9', which does "
-                      "not exist"),
-    "missing item": (_edit("order_lines", 1, item_id="SHAKE"), None,
-                     "order_lines.csv, row 3, column item_id: refers to item 'SHAKE', which "
-                     "does not exist"),
-    "missing order": (_edit("order_lines", 3, order_id="Z9"), None,
-                      "order_lines.csv, row 5, column order_id: refers to order 'Z9', which "
-                      "does not exist"),
-    "missing customer": (_edit("orders", 0, customer_id="C404"), None,
-                         "orders.csv, row 2, column customer_id: refers to customer 'C404', "
-                         "which does not exist"),
-    "missing offer": (_edit("offer_redemptions", 0, offer_id="O77"), None,
-                      "offer_redemptions.csv, row 2, column offer_id: refers to offer 'O77', "
-                      "which does not exist"),
-    "negative quantity": (_edit("order_lines", 0, quantity="-2"), None,
-                          "order_lines.csv, row 2, column quantity: must be greater than 0"),
-    "unknown timezone": (_edit("stores", 1, timezone="Pacific/Atlantis"), None,
-                         "stores.csv, row 3, column timezone: unknown timezone "
-                         "'Pacific/Atlantis'"),
-    "missing image": (_edit("offers", 1, image="images/gone.png"), None,
-                      "offers.csv, row 3, column image: image 'images/gone.png' is missing"),
-    "not an image": (None, lambda f: (f / "images" / "o1.png").write_text("not a png"),
-                     "offers.csv, row 2, column image: image 'images/o1.png' is not an image"),
-    "missing required file": (None, _drop_file("order_lines"),
-                              "order_lines.csv: required file is missing"),
-}  # fmt: skip
+    "missing required column": (
+        _drop_column("stores", "pricing_tier"),
+        None,
+        "stores.csv, column pricing_tier: required column is missing",
+    ),
+    "bad type": (
+        _edit("orders", 1, total="nine"),
+        None,
+        "orders.csv, row 3, column total: is not a decimal number",
+    ),
+    "bad timestamp": (
+        _edit("orders", 0, ordered_at="31/01/2025 23:30"),
+        None,
+        "orders.csv, row 2, column ordered_at: is not an ISO 8601 timestamp",
+    ),
+    "impossible date": (
+        _edit("weather", 0, date="2025-02-30"),
+        None,
+        "weather.csv, row 2, column date: is not a date (YYYY-MM-DD)",
+    ),
+    "duplicate id": (
+        _duplicate("items", 1),
+        None,
+        "items.csv, row 5, column item_id: duplicate item_id 'FRY' (first seen in row 3)",
+    ),
+    "missing store": (
+        _edit("orders", 2, store_id="SF9"),
+        None,
+        "orders.csv, row 4, column store_id: refers to store 'SF9', which does not exist",
+    ),
+    "missing item": (
+        _edit("order_lines", 1, item_id="SHAKE"),
+        None,
+        "order_lines.csv, row 3, column item_id: refers to item 'SHAKE', which does not exist",
+    ),
+    "missing order": (
+        _edit("order_lines", 3, order_id="Z9"),
+        None,
+        "order_lines.csv, row 5, column order_id: refers to order 'Z9', which does not exist",
+    ),
+    "missing customer": (
+        _edit("orders", 0, customer_id="C404"),
+        None,
+        "orders.csv, row 2, column customer_id: refers to customer 'C404', which does not exist",
+    ),
+    "missing offer": (
+        _edit("offer_redemptions", 0, offer_id="O77"),
+        None,
+        "offer_redemptions.csv, row 2, column offer_id: refers to offer 'O77', "
+        "which does not exist",
+    ),
+    "negative quantity": (
+        _edit("order_lines", 0, quantity="-2"),
+        None,
+        "order_lines.csv, row 2, column quantity: must be greater than 0",
+    ),
+    "unknown timezone": (
+        _edit("stores", 1, timezone="Pacific/Atlantis"),
+        None,
+        "stores.csv, row 3, column timezone: unknown timezone 'Pacific/Atlantis'",
+    ),
+    "missing image": (
+        _edit("offers", 1, image="images/gone.png"),
+        None,
+        "offers.csv, row 3, column image: image 'images/gone.png' is missing",
+    ),
+    "not an image": (
+        None,
+        lambda f: (f / "images" / "o1.png").write_text("not a png"),
+        "offers.csv, row 2, column image: image 'images/o1.png' is not an image",
+    ),
+    "missing required file": (
+        None,
+        _drop_file("order_lines"),
+        "order_lines.csv: required file is missing",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
@@ -201,10 +255,15 @@ def test_the_command_exits_non_zero_and_reports_the_total(tmp_path: Path) -> Non
 
     done = subprocess.run(
         [sys.executable, "manage.py", "import_data", str(folder)],
-        capture_output=True, text=True, timeout=120,
-        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "deepflame_web.settings.test",
-             "DATABASE_URL": _database_url()},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **__import__("os").environ,
+            "DJANGO_SETTINGS_MODULE": "deepflame_web.settings.test",
+            "DATABASE_URL": _database_url(),
+        },
+    )
 
     assert done.returncode == 1
     assert "4 problem(s) found, nothing was written" in done.stderr
@@ -230,8 +289,9 @@ def test_parquet_and_gzipped_csv_read_like_csv(tmp_path: Path) -> None:
     import pyarrow.csv as pacsv
 
     folder = write_folder(tmp_path / "mixed")
-    orders = pacsv.read_csv(folder / "orders.csv",
-                            convert_options=pacsv.ConvertOptions(strings_can_be_null=False))  # fmt: skip
+    orders = pacsv.read_csv(
+        folder / "orders.csv", convert_options=pacsv.ConvertOptions(strings_can_be_null=False)
+    )
     pq.write_table(orders.cast(orders.schema), folder / "orders.parquet")
     (folder / "orders.csv").unlink()
     with (folder / "items.csv").open("rb") as raw, gzip.open(folder / "items.csv.gz", "wb") as gz:

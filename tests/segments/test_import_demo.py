@@ -52,13 +52,20 @@ def test_generated_chain_imports_with_counts_equal_to_the_files(demo_folder: Pat
 
 
 def test_a_killed_import_leaves_nothing_and_the_next_import_is_whole(demo_folder: Path) -> None:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "deepflame_web.settings.test",
-           "DATABASE_URL": worker_database_url(), "LAKE_URI": settings.LAKE_URI,
-           "MEDIA_ROOT": str(settings.MEDIA_ROOT)}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "deepflame_web.settings.test",
+        "DATABASE_URL": worker_database_url(),
+        "LAKE_URI": settings.LAKE_URI,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
     importer = subprocess.Popen(
         [sys.executable, "manage.py", "import_data", str(demo_folder)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     killed_after_lake_files = _kill_once_lake_files_appear(importer)
 
     assert killed_after_lake_files, "the import finished before it could be killed"

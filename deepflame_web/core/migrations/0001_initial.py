@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,29 +14,79 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('import', 'Import'), ('segmentation', 'Segmentation'), ('training', 'Training'), ('assignment', 'Assignment'), ('preview', 'Rule preview'), ('system_check', 'System check')], max_length=32)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('stage', models.CharField(blank=True, default='', max_length=200)),
-                ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('task_name', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('worker', models.CharField(blank=True, default='', max_length=200)),
-                ('log_tail', models.TextField(blank=True, default='')),
-                ('error', models.TextField(blank=True, default='')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("import", "Import"),
+                            ("segmentation", "Segmentation"),
+                            ("training", "Training"),
+                            ("assignment", "Assignment"),
+                            ("preview", "Rule preview"),
+                            ("system_check", "System check"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("stage", models.CharField(blank=True, default="", max_length=200)),
+                ("progress", models.PositiveSmallIntegerField(default=0)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("task_name", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("worker", models.CharField(blank=True, default="", max_length=200)),
+                ("log_tail", models.TextField(blank=True, default="")),
+                ("error", models.TextField(blank=True, default="")),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['kind', '-created_at'], name='core_run_kind_39ac34_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'running'])), fields=('kind',), name='one_active_run_per_kind'), models.CheckConstraint(condition=models.Q(('progress__lte', 100)), name='run_progress_0_100')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["kind", "-created_at"], name="core_run_kind_39ac34_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["queued", "running"])),
+                        fields=("kind",),
+                        name="one_active_run_per_kind",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__lte", 100)), name="run_progress_0_100"
+                    ),
+                ],
             },
         ),
     ]

@@ -30,5 +30,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"warning: {warning}"))
         added = done.result["rows_added"]
         for table, rows in done.result["rows_in_files"].items():
-            self.stdout.write(f"  {table:<18} {rows:>10} rows in file, {added.get(table, 0):>10} new")
+            self.stdout.write(
+                f"  {table:<18} {rows:>10} rows in file, {added.get(table, 0):>10} new"
+            )
         self.stdout.write(self.style.SUCCESS(f"Import run #{run.pk} succeeded."))

@@ -18,12 +18,19 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        folder = Path(settings.VAR_DIR) / "demo" / f"chain-{options['customers']}-{options['months']}"
+        folder = (
+            Path(settings.VAR_DIR) / "demo" / f"chain-{options['customers']}-{options['months']}"
+        )
         if not folder.exists():
             self.stdout.write(f"Generating the demo chain in {folder} ...")
-            call_command("generate_demo_data", str(folder), customers=options["customers"],
-                         months=options["months"], seed=options["seed"],
-                         start=date(2025, 1, 1))  # fmt: skip
+            call_command(
+                "generate_demo_data",
+                str(folder),
+                customers=options["customers"],
+                months=options["months"],
+                seed=options["seed"],
+                start=date(2025, 1, 1),
+            )
         self.stdout.write("Importing it (a no-op when it was imported before) ...")
         call_command("import_data", str(folder))
         self.stdout.write(f"Lake rows: {lake_row_counts()}")
