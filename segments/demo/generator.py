@@ -76,9 +76,7 @@ class DemoSummary:
     drifting_customers: int
 
     def row_counts(self) -> dict[str, int]:
-        return {
-            name: value for name, value in asdict(self).items() if not name.endswith("_dir")
-        }
+        return {name: value for name, value in asdict(self).items() if not name.endswith("_dir")}
 
 
 @dataclass
@@ -182,7 +180,15 @@ def _write_csv(path: Path, header: list[str], rows: Iterator[list[Any]] | list[l
 def _write_stores(path: Path, stores: list[Store]) -> None:
     header = ["store_id", "name", "pricing_tier", "region", "timezone", "latitude", "longitude"]
     rows = [
-        [s.store_id, s.name, s.pricing_tier, s.city.region, s.city.timezone, s.latitude, s.longitude]
+        [
+            s.store_id,
+            s.name,
+            s.pricing_tier,
+            s.city.region,
+            s.city.timezone,
+            s.latitude,
+            s.longitude,
+        ]
         for s in stores
     ]
     _write_csv(path, header, rows)
@@ -323,7 +329,9 @@ def _write_chunk(
                 "item_id": take_strings([item.item_id for item in ITEMS], lines.item),
                 "quantity": lines.quantity,
                 "amount": lines.amount,
-                "offer_id": take_strings([*offer_ids, ""], np.where(lines.offer >= 0, lines.offer, len(offer_ids))),
+                "offer_id": take_strings(
+                    [*offer_ids, ""], np.where(lines.offer >= 0, lines.offer, len(offer_ids))
+                ),
             },
             schema=ORDER_LINES_SCHEMA,
         )

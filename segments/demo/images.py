@@ -7,6 +7,7 @@ plus the price tag, keeps offers of one category from being identical.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,72 +34,102 @@ PALETTES: dict[str, tuple[tuple[int, int, int], tuple[int, int, int], tuple[int,
 Color = tuple[int, int, int]
 
 
-def _burger(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, main: Color, acc: Color) -> None:
-    draw.pieslice((cx - r, cy - r, cx + r, cy + r // 2), 180, 360, fill=main)
-    draw.rectangle((cx - r, cy - r // 4, cx + r, cy + r // 6), fill=acc)
-    draw.rectangle((cx - r, cy + r // 6, cx + r, cy + r // 3), fill=(60, 170, 60))
-    draw.rounded_rectangle((cx - r, cy + r // 3, cx + r, cy + r // 1.5), 6, fill=main)
+@dataclass(frozen=True)
+class Sketch:
+    """Where and in which colors a pictogram is drawn."""
+
+    draw: ImageDraw.ImageDraw
+    cx: int
+    cy: int
+    r: int
+    main: Color
+    accent: Color
 
 
-def _chicken(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, main: Color, acc: Color) -> None:
-    draw.ellipse((cx - r, cy - r, cx + r // 3, cy + r // 2), fill=main)
-    draw.polygon([(cx, cy), (cx + r, cy + r), (cx + r // 2, cy + r)], fill=acc)
-    draw.ellipse((cx + r - 10, cy + r - 10, cx + r + 6, cy + r + 6), fill=acc)
+def _burger(s: Sketch) -> None:
+    cx, cy, r = s.cx, s.cy, s.r
+    s.draw.pieslice((cx - r, cy - r, cx + r, cy + r // 2), 180, 360, fill=s.main)
+    s.draw.rectangle((cx - r, cy - r // 4, cx + r, cy + r // 6), fill=s.accent)
+    s.draw.rectangle((cx - r, cy + r // 6, cx + r, cy + r // 3), fill=(60, 170, 60))
+    s.draw.rounded_rectangle((cx - r, cy + r // 3, cx + r, cy + r * 2 // 3), 6, fill=s.main)
 
 
-def _breakfast(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, main: Color, acc: Color) -> None:
+def _chicken(s: Sketch) -> None:
+    cx, cy, r = s.cx, s.cy, s.r
+    s.draw.ellipse((cx - r, cy - r, cx + r // 3, cy + r // 2), fill=s.main)
+    s.draw.polygon([(cx, cy), (cx + r, cy + r), (cx + r // 2, cy + r)], fill=s.accent)
+    s.draw.ellipse((cx + r - 10, cy + r - 10, cx + r + 6, cy + r + 6), fill=s.accent)
+
+
+def _breakfast(s: Sketch) -> None:
+    cx, cy, r = s.cx, s.cy, s.r
     for angle in np.linspace(0, 2 * np.pi, 12, endpoint=False):
-        x, y = cx + 1.5 * r * np.cos(angle), cy + 1.5 * r * np.sin(angle)
-        draw.line((cx, cy, x, y), fill=main, width=4)
-    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=main)
-    draw.ellipse((cx - r // 2, cy - r // 2, cx + r // 2, cy + r // 2), fill=acc)
+        end = (cx + 1.5 * r * np.cos(angle), cy + 1.5 * r * np.sin(angle))
+        s.draw.line((cx, cy, *end), fill=s.main, width=4)
+    s.draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=s.main)
+    s.draw.ellipse((cx - r // 2, cy - r // 2, cx + r // 2, cy + r // 2), fill=s.accent)
 
 
-def _sides(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, main: Color, acc: Color) -> None:
+def _sides(s: Sketch) -> None:
+    cx, cy, r = s.cx, s.cy, s.r
     for offset in range(-r + 4, r - 4, 9):
-        draw.rectangle((cx + offset, cy - r, cx + offset + 6, cy + r // 3), fill=main)
-    draw.polygon([(cx - r, cy), (cx + r, cy), (cx + r * 0.7, cy + r), (cx - r * 0.7, cy + r)],
-                 fill=acc)  # fmt: skip
+        s.draw.rectangle((cx + offset, cy - r, cx + offset + 6, cy + r // 3), fill=s.main)
+    carton = [(cx - r, cy), (cx + r, cy), (cx + r * 0.7, cy + r), (cx - r * 0.7, cy + r)]
+    s.draw.polygon(carton, fill=s.accent)
 
 
-def _drinks(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, main: Color, acc: Color) -> None:
-    draw.polygon([(cx - r * 0.7, cy - r), (cx + r * 0.7, cy - r), (cx + r * 0.5, cy + r),
-                  (cx - r * 0.5, cy + r)], fill=main)  # fmt: skip
-    draw.line((cx + 4, cy - r, cx + r // 2, cy - r - 18), fill=acc, width=5)
-    draw.rectangle((cx - r * 0.7, cy - r * 0.3, cx + r * 0.7, cy), fill=acc)
+def _drinks(s: Sketch) -> None:
+    cx, cy, r = s.cx, s.cy, s.r
+    cup = [
+        (cx - r * 0.7, cy - r),
+        (cx + r * 0.7, cy - r),
+        (cx + r * 0.5, cy + r),
+        (cx - r * 0.5, cy + r),
+    ]
+    s.draw.polygon(cup, fill=s.main)
+    s.draw.line((cx + 4, cy - r, cx + r // 2, cy - r - 18), fill=s.accent, width=5)
+    s.draw.rectangle((cx - r * 0.7, cy - r * 0.3, cx + r * 0.7, cy), fill=s.accent)
 
 
-def _hot_drinks(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, main: Color, acc: Color) -> None:
-    draw.rounded_rectangle((cx - r, cy - r // 2, cx + r // 2, cy + r), 8, fill=main)
-    draw.arc((cx + r // 4, cy - r // 4, cx + r, cy + r // 2), 270, 90, fill=main, width=6)
+def _hot_drinks(s: Sketch) -> None:
+    cx, cy, r = s.cx, s.cy, s.r
+    s.draw.rounded_rectangle((cx - r, cy - r // 2, cx + r // 2, cy + r), 8, fill=s.main)
+    s.draw.arc((cx + r // 4, cy - r // 4, cx + r, cy + r // 2), 270, 90, fill=s.main, width=6)
     for offset in (-r // 2, -r // 6, r // 6):
-        draw.arc((cx + offset - 6, cy - r - 22, cx + offset + 6, cy - r // 2 - 4), 90, 270,
-                 fill=acc, width=3)  # fmt: skip
+        steam = (cx + offset - 6, cy - r - 22, cx + offset + 6, cy - r // 2 - 4)
+        s.draw.arc(steam, 90, 270, fill=s.accent, width=3)
 
 
-def _frozen_drinks(
-    draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, main: Color, acc: Color
-) -> None:
-    draw.polygon([(cx - r // 2, cy - r // 2), (cx + r // 2, cy - r // 2), (cx + r // 3, cy + r),
-                  (cx - r // 3, cy + r)], fill=acc)  # fmt: skip
-    draw.ellipse((cx - r // 2, cy - r, cx + r // 2, cy - r // 4), fill=main)
-    draw.line((cx, cy - r, cx + r // 3, cy - r - 20), fill=main, width=4)
+def _frozen_drinks(s: Sketch) -> None:
+    cx, cy, r = s.cx, s.cy, s.r
+    glass = [
+        (cx - r // 2, cy - r // 2),
+        (cx + r // 2, cy - r // 2),
+        (cx + r // 3, cy + r),
+        (cx - r // 3, cy + r),
+    ]
+    s.draw.polygon(glass, fill=s.accent)
+    s.draw.ellipse((cx - r // 2, cy - r, cx + r // 2, cy - r // 4), fill=s.main)
+    s.draw.line((cx, cy - r, cx + r // 3, cy - r - 20), fill=s.main, width=4)
 
 
-def _desserts(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, main: Color, acc: Color) -> None:
-    draw.polygon([(cx - r // 2, cy), (cx + r // 2, cy), (cx, cy + r + 8)], fill=main)
-    draw.ellipse((cx - r // 2 - 4, cy - r, cx + r // 2 + 4, cy + 6), fill=acc)
-    draw.ellipse((cx - r // 3, cy - r - 14, cx + r // 3, cy - r // 2), fill=acc)
+def _desserts(s: Sketch) -> None:
+    cx, cy, r = s.cx, s.cy, s.r
+    s.draw.polygon([(cx - r // 2, cy), (cx + r // 2, cy), (cx, cy + r + 8)], fill=s.main)
+    s.draw.ellipse((cx - r // 2 - 4, cy - r, cx + r // 2 + 4, cy + 6), fill=s.accent)
+    s.draw.ellipse((cx - r // 3, cy - r - 14, cx + r // 3, cy - r // 2), fill=s.accent)
 
 
-def _kids_meals(draw: ImageDraw.ImageDraw, cx: int, cy: int, r: int, main: Color, acc: Color) -> None:
-    star = [
-        (cx + r * np.cos(a) * (1 if i % 2 == 0 else 0.45), cy + r * np.sin(a) * (1 if i % 2 == 0 else 0.45))
-        for i, a in enumerate(np.linspace(-np.pi / 2, 1.5 * np.pi, 10, endpoint=False))
-    ]  # fmt: skip
-    draw.polygon(star, fill=main)
-    draw.ellipse((cx + r // 2, cy - r - 10, cx + r + 10, cy - r // 3), fill=acc)
-    draw.line((cx + r * 0.75, cy - r // 3, cx + r // 2, cy + r), fill=acc, width=2)
+def _kids_meals(s: Sketch) -> None:
+    cx, cy, r = s.cx, s.cy, s.r
+    angles = np.linspace(-np.pi / 2, 1.5 * np.pi, 10, endpoint=False)
+    reach = np.where(np.arange(10) % 2 == 0, 1.0, 0.45) * r
+    s.draw.polygon(
+        list(zip(cx + reach * np.cos(angles), cy + reach * np.sin(angles), strict=True)),
+        fill=s.main,
+    )
+    s.draw.ellipse((cx + r // 2, cy - r - 10, cx + r + 10, cy - r // 3), fill=s.accent)
+    s.draw.line((cx + r * 0.75, cy - r // 3, cx + r // 2, cy + r), fill=s.accent, width=2)
 
 
 PICTOGRAMS = {
@@ -139,7 +170,7 @@ def draw_offer_image(offer: Offer, seed: int) -> Image.Image:
     draw.rectangle((0, stripe, SIZE, stripe + 10), fill=tuple(min(c + 30, 255) for c in tinted))
     cx, cy = (int(v) for v in rng.integers(52, 77, size=2))
     radius = int(rng.integers(24, 33))
-    PICTOGRAMS[offer.spec.category](draw, cx, cy, radius, main, accent)
+    PICTOGRAMS[offer.spec.category](Sketch(draw, cx, cy, radius, main, accent))
     draw.rectangle((0, SIZE - 22, SIZE, SIZE), fill=(20, 20, 20))
     draw.text((6, SIZE - 18), _price_tag(offer), fill=(255, 255, 255))
     return image

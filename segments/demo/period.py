@@ -84,7 +84,7 @@ def build_period(start: date, months: int) -> Period:
 
 @cache
 def time_of_day_chars() -> np.ndarray:
-    """"THH:MM:SS" for every second of the day, as ASCII rows to glue onto dates."""
+    """ "THH:MM:SS" for every second of the day, as ASCII rows to glue onto dates."""
     seconds = np.arange(86400)
     parts = [seconds // 3600, seconds // 60 % 60, seconds % 60]
     chars = np.empty((86400, 9), dtype=np.uint8)

@@ -348,9 +348,7 @@ def _drink_category(rng: np.random.Generator, world: World, visits: Visits) -> n
     weights[chilly] *= [1.0, 4.0, 0.35]
     weights[temp > HOT_C] *= [1.0, 0.25, 3.0]
     choice = draw_rows(rng, weights)
-    return np.array([CATEGORY["drinks"], CATEGORY["hot_drinks"], CATEGORY["frozen_drinks"]])[
-        choice
-    ]
+    return np.array([CATEGORY["drinks"], CATEGORY["hot_drinks"], CATEGORY["frozen_drinks"]])[choice]
 
 
 def _pick(

@@ -359,8 +359,15 @@ def _new_customers(frame: pd.DataFrame, label: str, log: ProblemLog) -> pd.DataF
 
 
 def _content_hash(table: pa.Table, columns: list[str]) -> np.ndarray:
-    frame = pd.DataFrame({c: table.column(c).to_pandas().astype(str) for c in columns})
+    frame = pd.DataFrame({c: _hashable(table.column(c)) for c in columns})
     return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def _hashable(values: pa.ChunkedArray | pa.Array) -> Any:
+    """Numbers and instants as integers, text as text: hashing never formats a value."""
+    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+        values = pc.cast(values, pa.int64())
+    return values.to_pandas()
 
 
 def _lake_tables(
@@ -577,10 +584,16 @@ def _drop_existing(
 
 
 def _row_key(data: pa.Table, key: list[str]) -> pa.Array:
-    parts = [pc.cast(data.column(c), pa.string()) for c in key]
+    parts = [pc.cast(_as_integer_if_time(data.column(c)), pa.string()) for c in key]
     if len(parts) == 1:
         return parts[0]
     return pc.binary_join_element_wise(*parts, "\x1f")
+
+
+def _as_integer_if_time(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+        return pc.cast(values, pa.int64())
+    return values
 
 
 def _commit(plan: Plan, files: list[LakeFile]) -> None:

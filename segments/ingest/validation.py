@@ -225,7 +225,11 @@ def zones_of(store_ids: pa.Array, store_zones: dict[str, str]) -> pa.Array:
 
 
 def month_of(local_times: pa.Array) -> pa.Array:
-    return pc.strftime(local_times, format="%Y-%m")
+    """YYYY-MM of each time; via integer months, since strftime on millions of rows is slow."""
+    months = pc.add(pc.multiply(pc.year(local_times), 100), pc.month(local_times))
+    distinct = pc.unique(months).drop_null()
+    labels = pa.array([f"{m // 100:04d}-{m % 100:02d}" for m in distinct.to_pylist()], pa.string())
+    return pc.take(labels, pc.index_in(months, value_set=distinct))
 
 
 def as_string_set(*groups: Any) -> pa.Array:

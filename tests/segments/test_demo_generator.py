@@ -169,9 +169,7 @@ def test_one_png_per_offer_whose_colors_differ_by_category(
 ) -> None:
     offers = tables["offers"]
     assert (offers.image == "images/" + offers.offer_id + ".png").all()
-    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(
-        offers.offer_id + ".png"
-    )
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(offers.offer_id + ".png")
     colors = []
     for path in offers.image:
         with Image.open(out / path) as image:
@@ -443,7 +441,10 @@ def test_kmeans_recovers_the_personas_from_monthly_behavior(
     out: Path, tables: dict[str, pd.DataFrame]
 ) -> None:
     truth = pd.read_parquet(out.parent / "chain.truth" / "personas.parquet")
-    drifting = {d["customer_id"] for d in json.loads((out.parent / "chain.truth" / "params.json").read_text())["drifts"]}
+    drifting = {
+        d["customer_id"]
+        for d in json.loads((out.parent / "chain.truth" / "params.json").read_text())["drifts"]
+    }
     features = truth.set_index(["customer_id", "month"]).join(customer_month_features(tables))
     features = features[~features.index.get_level_values(0).isin(drifting)].fillna(0.0)
     month_end = {"2025-04": 30, "2025-05": 61, "2025-06": 91}
@@ -456,9 +457,7 @@ def test_kmeans_recovers_the_personas_from_monthly_behavior(
     assert adjusted_rand_score(features.persona, labels) >= 0.8
 
 
-def test_same_seed_same_bytes_other_seed_other_history(
-    out: Path, tmp_path: Path
-) -> None:
+def test_same_seed_same_bytes_other_seed_other_history(out: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     generate(again)
     other = tmp_path / "other"

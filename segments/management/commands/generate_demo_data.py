@@ -22,9 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=2000)
         parser.add_argument("--months", type=int, default=6)
         parser.add_argument("--seed", type=int, default=7)
-        parser.add_argument(
-            "--start", type=_iso_date, default=date(2025, 1, 1), help="YYYY-MM-DD"
-        )
+        parser.add_argument("--start", type=_iso_date, default=date(2025, 1, 1), help="YYYY-MM-DD")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
