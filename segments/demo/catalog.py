@@ -537,8 +537,8 @@ OFFER_SPECS: tuple[OfferSpec, ...] = (
         dayparts=NB,
     ),
     _offer(
-        "Half-price 8 pc Nuggets week",
-        "Half-price eight-piece nuggets this week only.",
+        "Half-price 8 pc Nuggets, while it lasts",
+        "Half-price eight-piece chicken nuggets while the promotion lasts.",
         "chicken",
         "CHK04",
         "percent",

@@ -289,6 +289,17 @@ def _write_history(out_dir: Path, truth_dir: Path, world: World) -> _Counts:
     return counts
 
 
+@dataclass(frozen=True)
+class _ChunkStrings:
+    """The string columns several tables of a chunk share, built once."""
+
+    customer_ids: pa.Array
+    order_ids: pa.Array
+    ordered_at: pa.Array
+    store_ids: list[str]
+    offer_ids: list[str]
+
+
 def _write_chunk(
     world: World,
     chunk: Chunk,
@@ -296,68 +307,79 @@ def _write_chunk(
     customers_csv: pacsv.CSVWriter,
     counts: _Counts,
 ) -> None:
-    period, customers, visits = world.period, chunk.customers, chunk.visits
+    """Append one chunk to every table; order ids continue where the last chunk stopped."""
+    customers, visits = chunk.customers, chunk.visits
     numbers = customers.first_number + np.arange(customers.count)
-    customer_ids = numbered_ids("C", numbers, _customer_id_width(world.customers))
-    with_blank = pa.concat_arrays([customer_ids, pa.array([""], type=pa.string())])
-    order_ids = numbered_ids("O", counts.orders + 1 + np.arange(visits.count), ORDER_ID_WIDTH)
-    ordered_at = local_timestamps(period, visits.day, visits.second)
-    store_ids = [store.store_id for store in world.stores]
-    offer_ids = [offer.offer_id for offer in world.offers]
-    customer_of_order = np.where(visits.customer >= 0, visits.customer, customers.count)
-
-    customers_csv.write_table(_customers_table(world, chunk, customer_ids))
-    writers["orders"].write_table(
-        pa.table(
-            {
-                "order_id": order_ids,
-                "customer_id": with_blank.take(pa.array(customer_of_order)),
-                "store_id": take_strings(store_ids, visits.store),
-                "ordered_at": ordered_at,
-                "channel": take_strings(CHANNELS, visits.channel),
-                "total": chunk.total,
-                "gross_margin": chunk.gross_margin,
-            },
-            schema=ORDERS_SCHEMA,
-        )
+    strings = _ChunkStrings(
+        customer_ids=numbered_ids("C", numbers, _customer_id_width(world.customers)),
+        order_ids=numbered_ids("O", counts.orders + 1 + np.arange(visits.count), ORDER_ID_WIDTH),
+        ordered_at=local_timestamps(world.period, visits.day, visits.second),
+        store_ids=[store.store_id for store in world.stores],
+        offer_ids=[offer.offer_id for offer in world.offers],
     )
-    lines = chunk.lines
-    writers["order_lines"].write_table(
-        pa.table(
-            {
-                "order_id": order_ids.take(pa.array(lines.order)),
-                "item_id": take_strings([item.item_id for item in ITEMS], lines.item),
-                "quantity": lines.quantity,
-                "amount": lines.amount,
-                "offer_id": take_strings(
-                    [*offer_ids, ""], np.where(lines.offer >= 0, lines.offer, len(offer_ids))
-                ),
-            },
-            schema=ORDER_LINES_SCHEMA,
-        )
-    )
-    rows = chunk.redeemed_orders
-    writers["offer_redemptions"].write_table(
-        pa.table(
-            {
-                "customer_id": customer_ids.take(pa.array(visits.customer[rows])),
-                "offer_id": take_strings(offer_ids, chunk.redeemed_offers),
-                "redeemed_at": ordered_at.take(pa.array(rows)),
-                "order_id": order_ids.take(pa.array(rows)),
-                "store_id": take_strings(store_ids, visits.store[rows]),
-            },
-            schema=REDEMPTIONS_SCHEMA,
-        )
-    )
+    customers_csv.write_table(_customers_table(world, chunk, strings.customer_ids))
+    writers["orders"].write_table(_orders_table(chunk, strings))
+    writers["order_lines"].write_table(_order_lines_table(chunk, strings))
+    writers["offer_redemptions"].write_table(_redemptions_table(chunk, strings))
     counts.offer_assignments += _write_assignments(
-        writers["offer_assignments"], period, chunk.assigned, customer_ids, offer_ids
+        writers["offer_assignments"], world.period, chunk.assigned, strings
     )
-    writers["personas"].write_table(_personas_table(period, chunk, customer_ids))
-    counts.drift.extend(_drift_records(period, chunk, customer_ids))
+    writers["personas"].write_table(_personas_table(world.period, chunk, strings.customer_ids))
+    counts.drift.extend(_drift_records(world.period, chunk, strings.customer_ids))
     counts.customers += customers.count
     counts.orders += visits.count
-    counts.order_lines += len(lines.order)
-    counts.offer_redemptions += len(rows)
+    counts.order_lines += len(chunk.lines.order)
+    counts.offer_redemptions += len(chunk.redeemed_orders)
+
+
+def _orders_table(chunk: Chunk, strings: _ChunkStrings) -> pa.Table:
+    visits = chunk.visits
+    blank = pa.concat_arrays([strings.customer_ids, pa.array([""], type=pa.string())])
+    customer = np.where(visits.customer >= 0, visits.customer, chunk.customers.count)
+    return pa.table(
+        {
+            "order_id": strings.order_ids,
+            "customer_id": blank.take(pa.array(customer)),
+            "store_id": take_strings(strings.store_ids, visits.store),
+            "ordered_at": strings.ordered_at,
+            "channel": take_strings(CHANNELS, visits.channel),
+            "total": chunk.total,
+            "gross_margin": chunk.gross_margin,
+        },
+        schema=ORDERS_SCHEMA,
+    )
+
+
+def _order_lines_table(chunk: Chunk, strings: _ChunkStrings) -> pa.Table:
+    lines = chunk.lines
+    no_offer = len(strings.offer_ids)
+    return pa.table(
+        {
+            "order_id": strings.order_ids.take(pa.array(lines.order)),
+            "item_id": take_strings([item.item_id for item in ITEMS], lines.item),
+            "quantity": lines.quantity,
+            "amount": lines.amount,
+            "offer_id": take_strings(
+                [*strings.offer_ids, ""], np.where(lines.offer >= 0, lines.offer, no_offer)
+            ),
+        },
+        schema=ORDER_LINES_SCHEMA,
+    )
+
+
+def _redemptions_table(chunk: Chunk, strings: _ChunkStrings) -> pa.Table:
+    """A redemption happens on its order: same customer, store and (local) time."""
+    rows = chunk.redeemed_orders
+    return pa.table(
+        {
+            "customer_id": strings.customer_ids.take(pa.array(chunk.visits.customer[rows])),
+            "offer_id": take_strings(strings.offer_ids, chunk.redeemed_offers),
+            "redeemed_at": strings.ordered_at.take(pa.array(rows)),
+            "order_id": strings.order_ids.take(pa.array(rows)),
+            "store_id": take_strings(strings.store_ids, chunk.visits.store[rows]),
+        },
+        schema=REDEMPTIONS_SCHEMA,
+    )
 
 
 def _customers_table(world: World, chunk: Chunk, customer_ids: pa.Array) -> pa.Table:
@@ -375,13 +397,10 @@ def _customers_table(world: World, chunk: Chunk, customer_ids: pa.Array) -> pa.T
 
 
 def _write_assignments(
-    writer: pq.ParquetWriter,
-    period: Period,
-    assigned: np.ndarray,
-    customer_ids: pa.Array,
-    offer_ids: list[str],
+    writer: pq.ParquetWriter, period: Period, assigned: np.ndarray, strings: _ChunkStrings
 ) -> int:
-    """Every Monday's offers, written in slices of customers to keep the strings small."""
+    """Every Monday's offers (given out at 00:00 UTC, hence the explicit offset), written in
+    slices of customers to keep the strings small."""
     mondays = [f"{monday.isoformat()}T00:00:00+00:00" for monday in period.week_mondays]
     written = 0
     for first in range(0, assigned.shape[0], ASSIGNMENT_SLICE):
@@ -391,8 +410,8 @@ def _write_assignments(
         writer.write_table(
             pa.table(
                 {
-                    "customer_id": customer_ids.take(pa.array(first + customer)),
-                    "offer_id": take_strings(offer_ids, offer),
+                    "customer_id": strings.customer_ids.take(pa.array(first + customer)),
+                    "offer_id": take_strings(strings.offer_ids, offer),
                     "assigned_at": take_strings(mondays, week),
                 },
                 schema=ASSIGNMENTS_SCHEMA,
@@ -416,19 +435,22 @@ def _personas_table(period: Period, chunk: Chunk, customer_ids: pa.Array) -> pa.
 
 
 def _drift_records(period: Period, chunk: Chunk, customer_ids: pa.Array) -> list[dict[str, str]]:
-    customers = chunk.customers
-    records = []
-    for row in np.flatnonzero(customers.drift_month >= 0):
-        month = int(customers.drift_month[row])
-        records.append(
-            {
-                "customer_id": customer_ids[int(row)].as_py(),
-                "month": period.month_labels[month],
-                "from": PERSONAS[customers.persona_month[row, month - 1]].name,
-                "to": PERSONAS[customers.persona_month[row, month]].name,
-            }
-        )
-    return records
+    """Who switched persona, in which month, from what to what."""
+    persona_month = chunk.customers.persona_month
+    rows = np.flatnonzero(chunk.customers.drift_month >= 0)
+    month = chunk.customers.drift_month[rows].astype(np.int64)
+    ids = customer_ids.take(pa.array(rows)).to_pylist()
+    before = persona_month[rows, month - 1]
+    after = persona_month[rows, month]
+    return [
+        {
+            "customer_id": ids[k],
+            "month": period.month_labels[month[k]],
+            "from": PERSONAS[before[k]].name,
+            "to": PERSONAS[after[k]].name,
+        }
+        for k in range(len(rows))
+    ]
 
 
 def _write_params(path: Path, world: World, start: date, counts: _Counts) -> None:

@@ -3,6 +3,8 @@
 Each persona is a small table of behavior parameters. They are deliberately far apart on the
 features a behavior segmentation looks at (daypart, channel, spend, margin, frequency, weekend
 share, basket size, offer response), so that K-Means can find them again in the generated data.
+About half of the members are lapsing, as in a real loyalty base; regulars visit at least once a
+month, which keeps the history near two order lines per customer and month.
 """
 
 from __future__ import annotations
@@ -63,10 +65,6 @@ class Persona:
     `lapse_decay` each month. Daypart, channel, weekend share and item taste stay those of
     the customer's habit persona."""
     lapse_decay: float = 1.0
-
-    @property
-    def is_lapsing(self) -> bool:
-        return self.lapse_decay < 1.0
 
 
 PERSONAS: tuple[Persona, ...] = (

@@ -526,36 +526,38 @@ def build_lines(
     redeemed_rows: np.ndarray,
     redeemed_offers: np.ndarray,
 ) -> Lines:
-    """Price the basket and add the redemptions: an offer on an item already in the basket
-    turns that line into the offer line, otherwise the offer line is added."""
+    """Price the basket and add one line per redemption. An offer on an item already in the
+    basket takes over those units (any extra units stay at the regular price), so the offer
+    changes the price of what was bought rather than doubling it."""
     order, item, quantity = basket
-    amount = np.round(world.tier_price[item, world.store_tier[visits.store[order]]] * quantity, 2)
-    offer = np.full(len(order), -1, dtype=np.int64)
     offer_item, offer_quantity, offer_amount = _offer_lines(
         rng, world, visits, redeemed_rows, redeemed_offers
     )
     width = len(world.item_cost)
     line_key = order.astype(np.int64) * width + item
     by_key = np.argsort(line_key, kind="stable")
-    line_key, order, item = line_key[by_key], order[by_key], item[by_key]
-    quantity, amount = quantity[by_key], amount[by_key]
+    line_key, order, item, quantity = (
+        line_key[by_key],
+        order[by_key],
+        item[by_key],
+        quantity[by_key],
+    )
     offer_key = redeemed_rows.astype(np.int64) * width + offer_item
-    position = np.searchsorted(line_key, offer_key)
-    position = np.minimum(position, len(line_key) - 1)
+    position = np.minimum(np.searchsorted(line_key, offer_key), max(len(line_key) - 1, 0))
     found = line_key[position] == offer_key if len(line_key) else np.zeros(0, dtype=bool)
-    replaced = position[found]
-    offer[replaced] = redeemed_offers[found]
-    quantity[replaced] = offer_quantity[found]
-    amount[replaced] = offer_amount[found]
-    added = ~found
-    all_order = np.concatenate([order, redeemed_rows[added]])
+    taken = np.zeros(len(order), dtype=np.int64)
+    taken[position[found]] = offer_quantity[found]
+    regular = np.maximum(quantity - taken, 0)
+    kept = regular > 0
+    unit_price = world.tier_price[item, world.store_tier[visits.store[order]]]
+    all_order = np.concatenate([order[kept], redeemed_rows])
     sort = np.argsort(all_order, kind="stable")
     return Lines(
         order=all_order[sort],
-        item=np.concatenate([item, offer_item[added]])[sort],
-        quantity=np.concatenate([quantity, offer_quantity[added]])[sort].astype(np.int32),
-        amount=np.concatenate([amount, offer_amount[added]])[sort],
-        offer=np.concatenate([offer, redeemed_offers[added]])[sort],
+        item=np.concatenate([item[kept], offer_item])[sort],
+        quantity=np.concatenate([regular[kept], offer_quantity])[sort].astype(np.int32),
+        amount=np.concatenate([np.round(unit_price * regular, 2)[kept], offer_amount])[sort],
+        offer=np.concatenate([np.full(kept.sum(), -1), redeemed_offers])[sort],
     )
 
 

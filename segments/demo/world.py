@@ -7,7 +7,7 @@ each simulated order is answered by fancy indexing instead of Python objects.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -19,6 +19,7 @@ from segments.demo.catalog import (
     PRICING_TIERS,
     TIER_PRICE_FACTOR,
     Offer,
+    OfferSpec,
     Store,
 )
 from segments.demo.period import Period
@@ -139,37 +140,41 @@ class OfferTables:
     live_in_week: list[np.ndarray]
 
 
+def _offer_minutes(
+    spec: OfferSpec, available: np.ndarray, minute_daypart: np.ndarray
+) -> np.ndarray:
+    """Minutes of the day the offer can be redeemed: its dayparts (all day when empty), and
+    only while one of its items is on the menu."""
+    minutes = np.ones(1440, dtype=bool)
+    if spec.dayparts:
+        minutes = np.logical_or.reduce([daypart_minutes(d) for d in spec.dayparts])
+    item_index = {item.item_id: index for index, item in enumerate(ITEMS)}
+    columns = [item_index[item_id] for item_id in spec.item_ids]
+    sold = np.asarray(available[:, columns].any(axis=1))
+    return minutes & sold[minute_daypart]
+
+
+def _listed(chosen: tuple[str, ...], names: tuple[str, ...]) -> np.ndarray:
+    """Membership mask over `names`; an empty restriction allows every name."""
+    return np.array([not chosen or name in chosen for name in names])
+
+
+def _day_number(when: date | None, period: Period, default: int) -> int:
+    return default if when is None else (when - period.start).days
+
+
 def _offer_tables(
     offers: list[Offer], period: Period, available: np.ndarray, regular_price: np.ndarray
 ) -> OfferTables:
     item_index = {item.item_id: index for index, item in enumerate(ITEMS)}
-    n = len(offers)
     minute_daypart = minute_dayparts()
     widest = max(len(offer.spec.item_ids) for offer in offers)
-    pool = np.zeros((n, widest), dtype=np.int32)
-    tables = {
-        "tier_ok": np.ones((n, len(PRICING_TIERS)), dtype=bool),
-        "channel_ok": np.ones((n, len(CHANNELS)), dtype=bool),
-        "minute_ok": np.ones((n, 1440), dtype=bool),
-    }
-    first_day = np.full(n, -NEVER)
-    last_day = np.full(n, NEVER)
+    pool = np.zeros((len(offers), widest), dtype=np.int32)
     for row, offer in enumerate(offers):
-        spec = offer.spec
-        items = [item_index[item_id] for item_id in spec.item_ids]
+        items = [item_index[item_id] for item_id in offer.spec.item_ids]
         pool[row, : len(items)] = items
-        if spec.tiers:
-            tables["tier_ok"][row] = [tier in spec.tiers for tier in PRICING_TIERS]
-        if spec.channels:
-            tables["channel_ok"][row] = [channel in spec.channels for channel in CHANNELS]
-        if spec.dayparts:
-            tables["minute_ok"][row] = np.any([daypart_minutes(d) for d in spec.dayparts], axis=0)
-        sold = available[:, items].any(axis=1)
-        tables["minute_ok"][row] &= sold[minute_daypart]
-        if offer.valid_from is not None:
-            first_day[row] = (offer.valid_from - period.start).days
-        if offer.valid_to is not None:
-            last_day[row] = (offer.valid_to - period.start).days
+    first_day = np.array([_day_number(o.valid_from, period, -NEVER) for o in offers])
+    last_day = np.array([_day_number(o.valid_to, period, NEVER) for o in offers])
     regular = np.array([regular_price[pool[r, 0]] * o.spec.quantity for r, o in enumerate(offers)])
     discount = np.array([offer.discount_value for offer in offers])
     week_first = np.array([(monday - period.start).days for monday in period.week_mondays])
@@ -188,7 +193,9 @@ def _offer_tables(
         quantity=np.array([offer.spec.quantity for offer in offers]),
         appeal=0.7 + 0.6 * np.minimum(discount / regular / 0.5, 1.0),
         live_in_week=live,
-        **tables,
+        tier_ok=np.stack([_listed(o.spec.tiers, PRICING_TIERS) for o in offers]),
+        channel_ok=np.stack([_listed(o.spec.channels, CHANNELS) for o in offers]),
+        minute_ok=np.stack([_offer_minutes(o.spec, available, minute_daypart) for o in offers]),
     )
 
 
@@ -204,7 +211,6 @@ class World:
     store_neighbors: np.ndarray
     store_neighbor_count: np.ndarray
     store_tier_weight: np.ndarray
-    item_category: np.ndarray
     item_cost: np.ndarray
     tier_price: np.ndarray
     item_tables: list[ItemTable | None]
@@ -214,9 +220,6 @@ class World:
     weather: Weather
     personas: PersonaTables
     utc_offset: np.ndarray
-
-    def item_table(self, persona: int, category: int, at_breakfast: int) -> ItemTable | None:
-        return self.item_tables[(persona * len(CATEGORIES) + category) * 2 + at_breakfast]
 
 
 def _utc_offsets(stores: list[Store], period: Period) -> np.ndarray:
@@ -275,7 +278,6 @@ def build_world(
         store_neighbors=neighbor_table,
         store_neighbor_count=np.array([len(group) for group in neighbors]),
         store_tier_weight=_tier_weights(personas, preferred_tiers),
-        item_category=np.array([CATEGORY[item.category] for item in ITEMS]),
         item_cost=np.array([item.unit_cost for item in ITEMS]),
         tier_price=tier_price,
         item_tables=_item_tables(personas, available),

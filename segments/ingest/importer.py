@@ -366,7 +366,7 @@ def _content_hash(table: pa.Table, columns: list[str]) -> np.ndarray:
 def _hashable(values: pa.ChunkedArray | pa.Array) -> Any:
     """Numbers and instants as integers, text as text: hashing never formats a value."""
     if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-        values = pc.cast(values, pa.int64())
+        values = _as_integer_if_time(values)
     return values.to_pandas()
 
 
@@ -590,8 +590,10 @@ def _row_key(data: pa.Table, key: list[str]) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "\x1f")
 
 
-def _as_integer_if_time(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+def _as_integer_if_time(values: Any) -> Any:
+    if pa.types.is_date32(values.type):
+        return pc.cast(pc.cast(values, pa.int32()), pa.int64())
+    if pa.types.is_timestamp(values.type):
         return pc.cast(values, pa.int64())
     return values
 

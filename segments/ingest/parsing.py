@@ -170,6 +170,10 @@ def _parse_scalar(
             return pa.nulls(len(values), target)
     else:
         text = _as_text(values)
+        parsed = _cast_clean(text, target)
+        if parsed is not None:
+            _check_bounds(label, column, parsed, rows, log)
+            return parsed
         looks_right = pc.fill_null(pc.match_substring_regex(text, pattern), True)
         candidates = pc.if_else(looks_right, text, pa.scalar(None, pa.string()))
         parsed, failed = _cast_locating_failures(pc.utf8_trim_whitespace(candidates), target)
@@ -218,6 +222,10 @@ def _parse_timestamp(
         log.add(label, name, f"has type {values.type}, expected an ISO 8601 timestamp")
         return {name: pa.nulls(len(values), UTC), local_name: pa.nulls(len(values), LOCAL)}
     text = pc.utf8_trim_whitespace(values)
+    local_only = _cast_clean(text, LOCAL)
+    if local_only is not None:
+        _report(log, label, name, "is empty", rows, pc.is_null(values))
+        return {name: pa.nulls(len(values), UTC), local_name: local_only}
     naive = pc.fill_null(pc.match_substring_regex(text, NAIVE_TIMESTAMP), False)
     offset = pc.fill_null(pc.match_substring_regex(text, OFFSET_TIMESTAMP), False)
     local, local_failed = _cast_locating_failures(
@@ -232,6 +240,18 @@ def _parse_timestamp(
     _report(log, label, name, "is not an ISO 8601 timestamp", rows, bad)
     _report(log, label, name, "is empty", rows, pc.is_null(values))
     return {name: utc, local_name: local}
+
+
+def _cast_clean(text: pa.Array, target: pa.DataType) -> pa.Array | None:
+    """The fast path for clean data: one cast of the whole column; None when any value
+    does not parse (or parses to a non-finite number), so the checking path takes over."""
+    try:
+        parsed = pc.cast(text, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pa.types.is_floating(target) and pc.any(pc.invert(pc.is_finite(parsed))).as_py():
+        return None
+    return parsed
 
 
 def _cast_locating_failures(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, np.ndarray]:

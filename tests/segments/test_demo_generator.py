@@ -60,7 +60,14 @@ PARQUET_SCHEMAS = {
         ("order_id", pa.string()), ("store_id", pa.string()),
     ],
 }  # fmt: skip
-BREAKFAST = (5 * 60, 10 * 60 + 30)
+DAYPART_WINDOWS = {
+    "breakfast": (300, 630),
+    "lunch": (630, 840),
+    "afternoon": (840, 1020),
+    "dinner": (1020, 1260),
+    "late_night": (1260, 300),
+}
+BREAKFAST = DAYPART_WINDOWS["breakfast"]
 
 
 def generate(folder: Path, seed: int = 11) -> DemoSummary:
@@ -107,6 +114,14 @@ def lines(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def minute_of_day(stamps: pd.Series) -> pd.Series:
     return stamps.str[11:13].astype(int) * 60 + stamps.str[14:16].astype(int)
+
+
+def daypart_span(daypart: str) -> tuple[int, int]:
+    """The contract's default daypart windows, or an HH:MM-HH:MM window, in minutes."""
+    if daypart in DAYPART_WINDOWS:
+        return DAYPART_WINDOWS[daypart]
+    start, end = daypart.split("-")
+    return int(start[:2]) * 60 + int(start[3:]), int(end[:2]) * 60 + int(end[3:])
 
 
 def in_window(minutes: pd.Series, window: tuple[int, int]) -> pd.Series:
@@ -274,13 +289,9 @@ def test_redemptions_respect_tier_channel_daypart_and_dates(
     offers = tables["offers"].set_index("offer_id")
     stores = tables["stores"].set_index("store_id")
     orders = tables["orders"].set_index("order_id")
-    windows = {
-        "breakfast": (300, 630), "lunch": (630, 840), "afternoon": (840, 1020),
-        "dinner": (1020, 1260), "late_night": (1260, 300),
-    }  # fmt: skip
     for row in tables["offer_redemptions"].itertuples():
         offer, order = offers.loc[row.offer_id], orders.loc[row.order_id]
-        minute = int(row.redeemed_at[11:13]) * 60 + int(row.redeemed_at[14:16])
+        minute = pd.Series([minute_of_day(pd.Series([row.redeemed_at])).iloc[0]])
         day = row.redeemed_at[:10]
         if offer.pricing_tiers:
             assert stores.loc[row.store_id].pricing_tier in offer.pricing_tiers.split("|")
@@ -289,11 +300,8 @@ def test_redemptions_respect_tier_channel_daypart_and_dates(
         if offer.valid_from:
             assert offer.valid_from <= day <= offer.valid_to
         if offer.dayparts:
-            spans = [
-                windows.get(part) or tuple(int(t[:2]) * 60 + int(t[3:]) for t in part.split("-"))
-                for part in offer.dayparts.split("|")
-            ]
-            assert any(in_window(pd.Series([minute]), span).iloc[0] for span in spans), row
+            spans = [daypart_span(part) for part in offer.dayparts.split("|")]
+            assert any(in_window(minute, span).iloc[0] for span in spans), row
 
 
 def test_breakfast_only_offers_are_redeemed_in_breakfast_hours(
