@@ -25,8 +25,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--data", type=Path, default=ROOT / "var" / "bench")
+    parser.add_argument("--folder", type=Path, help="an already generated chain to import")
     args = parser.parse_args()
-    folder = args.data / f"chain-{args.customers}-{args.months}"
+    folder = args.folder or args.data / f"chain-{args.customers}-{args.months}"
     python = sys.executable
     if not folder.exists():
         generated = measure([python, "manage.py", "generate_demo_data", str(folder),
