@@ -13,7 +13,9 @@ class Measured:
     returncode: int
 
 
-def measure(command: list[str], env: dict[str, str] | None = None, cwd: str | None = None) -> Measured:
+def measure(
+    command: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+) -> Measured:
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=cwd)
     _, status, usage = os.wait4(process.pid, 0)

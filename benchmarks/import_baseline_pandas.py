@@ -66,8 +66,13 @@ def main(folder: Path) -> int:
     assert lines is not None and offers is not None
     unique(stores, "stores", ["store_id"])
     zones = zoneinfo.available_timezones()
-    bad(stores, ~stores["timezone"].isin(zones) & (stores["timezone"] != ""), "stores",
-        "timezone", "unknown timezone")
+    bad(
+        stores,
+        ~stores["timezone"].isin(zones) & (stores["timezone"] != ""),
+        "stores",
+        "timezone",
+        "unknown timezone",
+    )
     unique(items, "items", ["item_id"])
     number(items, "items", "price", required=False)
     number(items, "items", "unit_cost", required=False)
@@ -92,8 +97,10 @@ def main(folder: Path) -> int:
                     opened.verify()
             except OSError:
                 problems.append(f"offers, row {row}, column image: not an image")
-    for table, frame, column in (("offer_assignments", assignments, "assigned_at"),
-                                 ("offer_redemptions", redemptions, "redeemed_at")):
+    for table, frame, column in (
+        ("offer_assignments", assignments, "assigned_at"),
+        ("offer_redemptions", redemptions, "redeemed_at"),
+    ):
         if frame is not None:
             unique(frame, table, ["customer_id", "offer_id", column])
             timestamp(frame, table, column)

@@ -30,9 +30,20 @@ def main() -> None:
     folder = args.folder or args.data / f"chain-{args.customers}-{args.months}"
     python = sys.executable
     if not folder.exists():
-        generated = measure([python, "manage.py", "generate_demo_data", str(folder),
-                             "--customers", str(args.customers), "--months", str(args.months)],
-                            env=_env(None), cwd=str(ROOT))
+        generated = measure(
+            [
+                python,
+                "manage.py",
+                "generate_demo_data",
+                str(folder),
+                "--customers",
+                str(args.customers),
+                "--months",
+                str(args.months),
+            ],
+            env=_env(None),
+            cwd=str(ROOT),
+        )
         print(f"generate: {generated.seconds:.1f} s, peak {generated.peak_gib:.2f} GiB")
     work = Path(tempfile.mkdtemp(prefix="deepflame-import-bench-"))
     try:
@@ -40,16 +51,19 @@ def main() -> None:
         migrated = measure([python, "manage.py", "migrate", "-v0"], env=env, cwd=str(ROOT))
         assert migrated.returncode == 0
         ours = measure([python, "manage.py", "import_data", str(folder)], env=env, cwd=str(ROOT))
-        baseline = measure([python, "benchmarks/import_baseline_pandas.py", str(folder)],
-                           env=env, cwd=str(ROOT))
+        baseline = measure(
+            [python, "benchmarks/import_baseline_pandas.py", str(folder)], env=env, cwd=str(ROOT)
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print()
     print(f"{'':<28}{'wall s':>10}{'peak GiB':>10}")
     print(f"{'import_data (validate+write)':<28}{ours.seconds:>10.1f}{ours.peak_gib:>10.2f}")
     print(f"{'pandas validation only':<28}{baseline.seconds:>10.1f}{baseline.peak_gib:>10.2f}")
-    print(f"ratio import / baseline: {ours.seconds / baseline.seconds:.2f} (target <= 1.5); "
-          f"import peak {ours.peak_gib:.2f} GiB (target <= 4)")
+    print(
+        f"ratio import / baseline: {ours.seconds / baseline.seconds:.2f} (target <= 1.5); "
+        f"import peak {ours.peak_gib:.2f} GiB (target <= 4)"
+    )
     if ours.returncode != 0:
         sys.exit("the import failed")
 

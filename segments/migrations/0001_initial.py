@@ -5,40 +5,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
+        ("core", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('customer_id', models.CharField(max_length=100, unique=True)),
-                ('joined_at', models.DateField(blank=True, null=True)),
-                ('attributes', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("customer_id", models.CharField(max_length=100, unique=True)),
+                ("joined_at", models.DateField(blank=True, null=True)),
+                ("attributes", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['customer_id'],
+                "ordering": ["customer_id"],
             },
         ),
         migrations.CreateModel(
-            name='LakeFile',
+            name="LakeFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('table', models.CharField(max_length=50)),
-                ('month', models.CharField(max_length=7)),
-                ('path', models.CharField(max_length=500, unique=True)),
-                ('rows', models.PositiveBigIntegerField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lake_files', to='core.run')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("table", models.CharField(max_length=50)),
+                ("month", models.CharField(max_length=7)),
+                ("path", models.CharField(max_length=500, unique=True)),
+                ("rows", models.PositiveBigIntegerField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lake_files",
+                        to="core.run",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['table', 'month', 'path'],
-                'indexes': [models.Index(fields=['table', 'month'], name='segments_la_table_180d40_idx')],
+                "ordering": ["table", "month", "path"],
+                "indexes": [
+                    models.Index(fields=["table", "month"], name="segments_la_table_180d40_idx")
+                ],
             },
         ),
     ]
