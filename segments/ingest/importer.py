@@ -496,6 +496,8 @@ def _orders_and_lines(
             "offer_id": lines.column("offer_id")
             if "offer_id" in lines.column_names
             else pa.nulls(lines.num_rows, pa.string()),
+            "customer_id": pc.take(orders.column("customer_id"), position),
+            "store_id": pc.take(orders.column("store_id"), position),
             "ordered_at": pc.take(ordered_at, position),
             "month": pc.take(month, position),
             ROW: lines.column(ROW),
