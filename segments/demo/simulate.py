@@ -19,6 +19,7 @@ from segments.demo.world import BREAKFAST, CATEGORY, LATE_NIGHT, VISIT_WINDOWS, 
 HOME_STORE_SHARE = 0.85
 MAIN_STICKINESS = 0.7
 OFFERS_PER_WEEK = 3
+ASSIGNMENT_CADENCE_WEEKS = 4
 ANONYMOUS_SHARE = 0.05
 MAX_REDEEM_CHANCE = 0.9
 LOYALTY_TIERS: tuple[str, ...] = ("member", "silver", "gold")
@@ -429,23 +430,40 @@ def _distinct_offers(rng: np.random.Generator, pool: np.ndarray, n: int, k: int)
 
 
 def assign_offers(rng: np.random.Generator, world: World, n: int) -> np.ndarray:
-    """[customer, week, slot]: a few distinct offers live that week, given to every customer
-    every Monday (a random policy, so that redemptions reveal taste rather than targeting)."""
+    """[customer, week, slot]: a few distinct offers live that week, given on Mondays to one
+    customer in ASSIGNMENT_CADENCE_WEEKS (staggered, so each customer gets a batch every few
+    weeks, as a chain's campaign calendar does); a random policy, so that redemptions reveal
+    taste rather than targeting."""
     assigned = np.full((n, world.period.weeks, OFFERS_PER_WEEK), -1, dtype=np.int16)
+    cohort = rng.integers(0, ASSIGNMENT_CADENCE_WEEKS, size=n)
     for week, live in enumerate(world.offer.live_in_week):
         picked = _distinct_offers(rng, live, n, OFFERS_PER_WEEK)
+        picked[cohort != week % ASSIGNMENT_CADENCE_WEEKS] = -1
         assigned[:, week, : picked.shape[1]] = picked
     return assigned
 
 
 def _assignment_week(world: World, visits: Visits, rows: np.ndarray) -> np.ndarray:
     """The weekly batch an order can redeem from: offers are given out on Mondays at 00:00 UTC
-    and stay usable for seven days, so the week is counted on the order's UTC time."""
+    and stay usable until the customer's next batch, so the week is counted on the order's UTC
+    time."""
     day, second = visits.day[rows], visits.second[rows]
     regime = (second >= 5 * 3600).astype(np.int64)
     offset = world.utc_offset[visits.store[rows], day, regime]
     since_first_monday = (day + world.period.start.weekday()) * 86400 + second - offset
     return since_first_monday // (7 * 86400)
+
+
+def _latest_batch_week(assigned: np.ndarray, customer: np.ndarray, week: np.ndarray) -> np.ndarray:
+    """The customer's most recent batch of offers (they stay usable until the next batch,
+    ASSIGNMENT_CADENCE_WEEKS later); -1 when none was given yet."""
+    batch = np.full(len(week), -1, dtype=np.int64)
+    for back in range(ASSIGNMENT_CADENCE_WEEKS):
+        candidate = week - back
+        open_rows = np.flatnonzero((candidate >= 0) & (batch < 0))
+        given = assigned[customer[open_rows], candidate[open_rows], 0] >= 0
+        batch[open_rows[given]] = candidate[open_rows[given]]
+    return batch
 
 
 def redeem_offers(
@@ -461,9 +479,9 @@ def redeem_offers(
     rows = np.flatnonzero(visits.customer >= 0)
     customer, week = visits.customer[rows], _assignment_week(world, visits, rows)
     in_period = week < world.period.weeks
-    week = np.minimum(week, world.period.weeks - 1)
-    candidates = assigned[customer, week].astype(np.int64)
-    valid = (candidates >= 0) & in_period[:, None]
+    week = _latest_batch_week(assigned, customer, np.minimum(week, world.period.weeks - 1))
+    candidates = assigned[customer, np.maximum(week, 0)].astype(np.int64)
+    valid = (candidates >= 0) & (in_period & (week >= 0))[:, None]
     safe = np.where(valid, candidates, 0)
     day = visits.day[rows][:, None]
     tier = world.store_tier[visits.store[rows]][:, None]

@@ -18,6 +18,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
 from segments.demo import DemoArgumentError, DemoSummary, demo_chain_generate
+from segments.demo.simulate import ASSIGNMENT_CADENCE_WEEKS
 
 START = date(2025, 4, 1)
 END = date(2025, 7, 1)
@@ -265,7 +266,7 @@ def test_redemptions_are_offer_lines_of_their_order(
     assert len(offer_lines) == len(redemptions)
 
 
-def test_only_assigned_offers_are_redeemed_within_their_week(
+def test_only_assigned_offers_are_redeemed_before_the_next_batch(
     tables: dict[str, pd.DataFrame],
 ) -> None:
     zones = dict(zip(tables["stores"].store_id, tables["stores"].timezone, strict=True))
@@ -277,7 +278,8 @@ def test_only_assigned_offers_are_redeemed_within_their_week(
         axis=1,
     )
     assigned = pairs.assigned_at.map(datetime.fromisoformat)
-    pairs["fits"] = (assigned <= redeemed) & (redeemed < assigned + timedelta(days=7))
+    usable = timedelta(days=7 * ASSIGNMENT_CADENCE_WEEKS)
+    pairs["fits"] = (assigned <= redeemed) & (redeemed < assigned + usable)
 
     assert pairs.groupby(["order_id", "offer_id"]).fits.any().all()
     assert pairs.order_id.nunique() == len(redemptions)
