@@ -18,7 +18,6 @@ from segments.models import LakeFile
 
 logger = logging.getLogger(__name__)
 RUN_FILE = re.compile(r"^run-(\d+)-\d+\.parquet$")
-MAX_ROWS_PER_FILE = 2_000_000
 
 
 def lake_root() -> Path:
@@ -46,26 +45,6 @@ def lake_row_counts() -> dict[str, int]:
     return {row["table"]: int(row["rows"]) for row in totals}
 
 
-def lake_write(*, table: str, data: pa.Table, run_id: int) -> list[LakeFile]:
-    """Write one file per month (split when large); return unsaved manifest rows."""
-    written: list[LakeFile] = []
-    if data.num_rows == 0:
-        return written
-    months = data.column("month")
-    for month in sorted(pc.unique(months).to_pylist()):
-        part = data.filter(pc.equal(months, month))
-        for n, start in enumerate(range(0, part.num_rows, MAX_ROWS_PER_FILE)):
-            chunk = part.slice(start, MAX_ROWS_PER_FILE)
-            relative = f"{table}/month={month}/run-{run_id}-{n}.parquet"
-            target = lake_root() / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(chunk, target, compression="zstd")
-            written.append(
-                LakeFile(run_id=run_id, table=table, month=month, path=relative, rows=len(chunk))
-            )
-    return written
-
-
 def lake_remove_orphans() -> int:
     """Delete files that no committed import owns (left by a killed or failed import)."""
     root = lake_root()
@@ -83,3 +62,39 @@ def lake_remove_orphans() -> int:
     if removed:
         logger.info("removed %d orphaned lake files", removed)
     return removed
+
+
+class LakeStage:
+    """Files one run writes before its commit; invisible until their LakeFile rows commit."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.files: list[LakeFile] = []
+        self._parts: dict[tuple[str, str], int] = {}
+
+    def write(self, *, table: str, data: pa.Table) -> int:
+        if data.num_rows == 0:
+            return 0
+        months = data.column("month")
+        for month in sorted(pc.unique(months).to_pylist()):
+            part = data.filter(pc.equal(months, month))
+            number = self._parts.get((table, month), 0)
+            self._parts[(table, month)] = number + 1
+            relative = f"{table}/month={month}/run-{self.run_id}-{number}.parquet"
+            target = lake_root() / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(part, target, compression="zstd")
+            self.files.append(
+                LakeFile(
+                    run_id=self.run_id, table=table, month=month, path=relative, rows=part.num_rows
+                )
+            )
+        return data.num_rows
+
+    def rows(self, table: str) -> int:
+        return sum(f.rows for f in self.files if f.table == table)
+
+    def discard(self) -> None:
+        for lake_file in self.files:
+            (lake_root() / lake_file.path).unlink(missing_ok=True)
+        self.files = []

@@ -65,7 +65,7 @@ def find_files(folder: Path, log: ProblemLog) -> dict[str, SourceFile]:
 def read_raw(source: SourceFile) -> pa.Table:
     if source.path.suffix == ".parquet":
         return pq.read_table(source.path)
-    header = _csv_header(source.path)
+    header = csv_header(source.path)
     return pacsv.read_csv(
         source.path,
         convert_options=pacsv.ConvertOptions(
@@ -75,26 +75,31 @@ def read_raw(source: SourceFile) -> pa.Table:
     )
 
 
-def _csv_header(path: Path) -> list[str]:
+def csv_header(path: Path) -> list[str]:
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8", newline="") as handle:
         return next(csv.reader(handle), [])
 
 
-def parse_table(source: SourceFile, raw: pa.Table, log: ProblemLog) -> pa.Table | None:
-    """Typed columns plus the source row number; None when a required column is missing."""
+def parse_table(
+    source: SourceFile, raw: pa.Table, log: ProblemLog, first_row: int = 2
+) -> pa.Table | None:
+    """Typed columns plus the source row number; None when a required column is missing.
+
+    A table read in batches passes each batch's first row number; only the first batch
+    reports missing or unknown columns."""
     table = source.table
     present = set(raw.column_names)
     missing = [c.name for c in table.columns if c.required and c.name not in present]
-    for name in missing:
+    for name in missing if first_row == 2 else []:
         log.add(source.label, name, "required column is missing")
     if missing:
         return None
     known = {c.name for c in table.columns}
     extra = [name for name in raw.column_names if name not in known]
-    if extra and not table.keeps_extra_columns:
+    if extra and not table.keeps_extra_columns and first_row == 2:
         log.warn(f"{source.label}: unknown columns ignored: {', '.join(extra)}")
-    rows = pa.array(np.arange(2, raw.num_rows + 2, dtype=np.int64))
+    rows = pa.array(np.arange(first_row, first_row + raw.num_rows, dtype=np.int64))
     arrays: dict[str, pa.Array] = {ROW: rows}
     for column in table.columns:
         if column.name not in present:

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, UnidentifiedImageError
 
 from segments.ingest.parsing import LOCAL, LOCAL_SUFFIX, ROW, UTC, SourceFile, _report
-from segments.ingest.problems import EXAMPLES_PER_CHECK, ProblemLog
+from segments.ingest.problems import ProblemLog
 
 WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 TIMEZONES = zoneinfo.available_timezones()
@@ -44,30 +43,6 @@ class Extract:
 
     def has(self, name: str) -> bool:
         return name in self.tables
-
-
-def check_unique(label: str, table: pa.Table, key: tuple[str, ...], log: ProblemLog) -> None:
-    """Report each row whose key was already seen earlier in the same file."""
-    if not key or table.num_rows == 0:
-        return
-    # A timestamp is parsed into two columns (with an offset, and local); both make the key.
-    columns = [c for k in key for c in (k, k + LOCAL_SUFFIX) if c in table.column_names]
-    frame = table.select([*columns, ROW]).to_pandas()
-    duplicated = frame.duplicated(subset=columns, keep="first").to_numpy()
-    if not duplicated.any():
-        return
-    frame["first"] = frame.groupby(columns, dropna=False)[ROW].transform("min")
-    dupes = frame[duplicated]
-    shown = dupes.head(EXAMPLES_PER_CHECK)
-    for record in shown.to_dict("records"):
-        value = "/".join(str(v) for c in columns if not pd.isna(v := record[c]))
-        log.add(
-            label,
-            key[0],
-            f"duplicate {'/'.join(key)} {value!r} (first seen in row {record['first']})",
-            np.array([record[ROW]]),
-        )
-    log.total += len(dupes) - len(shown)
 
 
 def check_reference(

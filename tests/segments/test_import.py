@@ -218,6 +218,8 @@ def test_bad_input_is_named_and_nothing_is_written(case: str, tmp_path: Path) ->
         for record in table:
             if record.get("order_id") in ("A1", "A2", "A3"):
                 record["order_id"] = "N" + record["order_id"]
+            if "redeemed_at" in record:  # the redemption of the renamed order is a new event
+                record["redeemed_at"] = "2025-02-01T07:16:00"
     folder = write_folder(tmp_path / "bad", tables)
     if edit_folder:
         edit_folder(folder)
