@@ -35,3 +35,136 @@ class LakeFile(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class SegmentDefinition(models.Model):
+    """A frozen feature transform plus K-Means centroids: how customers are put in segments.
+
+    Every segmentation run makes one; a run without refit copies the active definition's
+    transform and centroids, so every period is assigned by the same frozen rule. Exactly one
+    definition is active; the switch happens in the transaction that writes its results.
+    """
+
+    run = models.OneToOneField(
+        "core.Run", on_delete=models.PROTECT, related_name="segment_definition"
+    )
+    version = models.PositiveIntegerField(unique=True)
+    is_active = models.BooleanField(default=False)
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="successors"
+    )
+    refit = models.BooleanField(default=True, help_text="fitted anew, not copied")
+    k = models.PositiveSmallIntegerField()
+    lookback_months = models.PositiveSmallIntegerField(default=1)
+    periods = models.JSONField(default=list)
+    transform = models.JSONField(default=dict)
+    centroids = models.JSONField(default=list, help_text="scaled space, one row per position")
+    k_curve = models.JSONField(default=list, blank=True)
+    fit_rows = models.PositiveIntegerField(default=0)
+    refit_changed = models.PositiveIntegerField(
+        null=True, blank=True, help_text="customer-periods moved by the refit alone"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=models.Q(is_active=True),
+                name="one_active_segment_definition",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Segmentation v{self.version}: {self.k} segments, {len(self.periods)} periods"
+
+
+class Segment(models.Model):
+    """One segment of a definition; `key` is its identity, carried across refits."""
+
+    definition = models.ForeignKey(
+        SegmentDefinition, on_delete=models.CASCADE, related_name="segments"
+    )
+    key = models.PositiveIntegerField(help_text="stable id across definitions")
+    position = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="centroid row; empty for a vanished segment"
+    )
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, default="")
+    is_new = models.BooleanField(default=False)
+    is_vanished = models.BooleanField(default=False)
+    size = models.PositiveIntegerField(default=0, help_text="customer-periods")
+    profile = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["definition", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["definition", "key"], name="segment_key_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.key})"
+
+
+class SegmentMembership(models.Model):
+    """A customer's segment in one period under one definition, and why (distance, features).
+
+    The customer is its chain id rather than a foreign key: memberships are written by COPY
+    in millions, straight from the feature job's rows.
+    """
+
+    definition = models.ForeignKey(
+        SegmentDefinition, on_delete=models.CASCADE, related_name="memberships"
+    )
+    customer_id = models.CharField(max_length=100)
+    period = models.CharField(max_length=7)
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    distance = models.FloatField()
+    features = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["definition", "customer_id", "period"], name="membership_once"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["definition", "period", "segment"]),
+        ]
+
+
+class SegmentSize(models.Model):
+    definition = models.ForeignKey(
+        SegmentDefinition, on_delete=models.CASCADE, related_name="sizes"
+    )
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="sizes")
+    period = models.CharField(max_length=7)
+    customers = models.PositiveIntegerField()
+    means = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["period", "segment__key"]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "period"], name="segment_size_once")
+        ]
+
+
+class SegmentTransition(models.Model):
+    """Customers moving between consecutive periods; an empty side means not active then."""
+
+    definition = models.ForeignKey(
+        SegmentDefinition, on_delete=models.CASCADE, related_name="transitions"
+    )
+    period_from = models.CharField(max_length=7)
+    period_to = models.CharField(max_length=7)
+    from_segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    to_segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    customers = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["period_from", "from_segment__key", "to_segment__key"]

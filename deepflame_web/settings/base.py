@@ -181,6 +181,14 @@ RUN_HEARTBEAT_SECONDS = int(os.environ.get("RUN_HEARTBEAT_SECONDS", "10"))
 RUN_STALE_AFTER_SECONDS = int(os.environ.get("RUN_STALE_AFTER_SECONDS", "120"))
 
 SPARK_MASTER = os.environ.get("SPARK_MASTER", "local[*]")
+SPARK_LOCAL_IP = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
+# Beyond 8 partitions only hurts on 2 cores (docs: ENVIRONMENT.md).
+SPARK_SHUFFLE_PARTITIONS = int(os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"))
+SPARK_EXECUTOR_MEMORY = os.environ.get("SPARK_EXECUTOR_MEMORY", "2g")
+# Segmentation: months of history in each period's features (1 = the calendar month), and
+# how many customer-months the K-Means fit samples on the driver.
+SEGMENT_LOOKBACK_MONTHS = int(os.environ.get("SEGMENT_LOOKBACK_MONTHS", "1"))
+SEGMENT_FIT_SAMPLE = int(os.environ.get("SEGMENT_FIT_SAMPLE", "200000"))
 LAKE_URI = os.environ.get("LAKE_URI", str(VAR_DIR / "lake"))
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", VAR_DIR / "models"))
 IMPORT_UPLOAD_DIR = VAR_DIR / "uploads"

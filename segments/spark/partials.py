@@ -137,3 +137,14 @@ def _channel_counts(db: duckdb.DuckDBPyConnection, task: MonthTask) -> pa.Table:
 def _join_channels(base: pa.Table, channels: pa.Table) -> pa.Table:
     joined = base.join(channels, keys="customer_id", join_type="left outer")
     return joined.sort_by("customer_id")
+
+
+def run_month(task: dict[str, object]) -> dict[str, object]:
+    """The function Spark maps: plain dicts in and out, so nothing is pickled by reference."""
+    result = month_partials(MonthTask(**task))  # type: ignore[arg-type]
+    return {
+        "month": result.month,
+        "path": result.path,
+        "customers": result.customers,
+        "channels": result.channels,
+    }

@@ -1,0 +1,144 @@
+"""A segment definition's arithmetic: the frozen transform, K-Means, assignment, K suggestion.
+
+Everything here is plain numpy and scikit-learn so it is tested without a JVM or a database.
+Fitting runs on a sample on the driver: scikit-learn fitted 1M x 8 in 1 s where Spark MLlib
+took 16 s on 2 cores (ENVIRONMENT.md; re-measured by benchmarks/segmentation_fit_compare.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from segments.spark.combine import COUNT_FEATURES
+
+ASSIGN_CHUNK = 500_000
+SILHOUETTE_SAMPLE = 5_000
+SILHOUETTE_TOLERANCE = 0.05
+"""The suggested K is the fewest segments whose silhouette is within 5% of the best one:
+marketers write one rule per segment, so fewer segments win a near tie."""
+K_RANGE = (3, 10)
+
+
+@dataclass(frozen=True)
+class FrozenTransform:
+    """log1p on heavy-tailed features, then standard scaling with stored parameters."""
+
+    names: list[str]
+    log1p: list[str]
+    center: list[float]
+    scale: list[float]
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, names: list[str]) -> FrozenTransform:
+        logged = [n for n in names if n in COUNT_FEATURES]
+        raw = _logged(frame, names, logged)
+        center = raw.mean(axis=0)
+        scale = raw.std(axis=0)
+        scale[~(scale > 1e-9)] = 1.0
+        return cls(names, logged, center.tolist(), scale.tolist())
+
+    def apply(self, frame: pd.DataFrame) -> np.ndarray:
+        """Scaled features; a column the frame lacks (a channel seen later) counts as zero."""
+        raw = _logged(frame, self.names, self.log1p)
+        return ((raw - np.asarray(self.center)) / np.asarray(self.scale)).astype(np.float64)
+
+    def inverse(self, scaled: np.ndarray) -> np.ndarray:
+        """Back to feature units: centroids become readable means, and comparable across fits."""
+        raw = scaled * np.asarray(self.scale) + np.asarray(self.center)
+        for index, name in enumerate(self.names):
+            if name in self.log1p:
+                raw[:, index] = np.expm1(raw[:, index])
+        return raw
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "names": self.names,
+            "log1p": self.log1p,
+            "center": self.center,
+            "scale": self.scale,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FrozenTransform:
+        return cls(list(data["names"]), list(data["log1p"]), data["center"], data["scale"])
+
+
+def _logged(frame: pd.DataFrame, names: list[str], logged: list[str]) -> np.ndarray:
+    raw = frame.reindex(columns=names, fill_value=0.0).to_numpy(dtype=np.float64, copy=True)
+    for index, name in enumerate(names):
+        if name in logged:
+            raw[:, index] = np.log1p(np.maximum(raw[:, index], 0.0))
+    return raw
+
+
+def fit_sample_mask(customer_ids: np.ndarray, *, fraction: float) -> np.ndarray:
+    """A deterministic sample of customers (by a hash of the id), all their periods included.
+
+    Customers outside it never shape the centroids, so a check of the segments against
+    anything can be made on customers the fit did not see.
+    """
+    if fraction >= 1.0:
+        return np.ones(len(customer_ids), dtype=bool)
+    hashed = pd.util.hash_array(np.asarray(customer_ids, dtype=object), hash_key="segment-fit-0001")
+    return (hashed % np.uint64(1_000_000)) < np.uint64(int(fraction * 1_000_000))
+
+
+def sample_rows(count: int, *, limit: int, seed: int) -> np.ndarray:
+    if count <= limit:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, size=limit, replace=False))
+
+
+def kmeans_fit(scaled: np.ndarray, *, k: int, seed: int) -> tuple[np.ndarray, float]:
+    """Centroids (in scaled space), sorted so the same data gives the same order, and inertia."""
+    model = KMeans(n_clusters=k, n_init=8, random_state=seed).fit(scaled)
+    centroids = model.cluster_centers_
+    order = np.lexsort(centroids.T[::-1])
+    return centroids[order], float(model.inertia_)
+
+
+def k_curve(
+    scaled: np.ndarray, *, k_range: tuple[int, int] = K_RANGE, seed: int
+) -> list[dict[str, float]]:
+    """Inertia and silhouette for each K, on the fit sample, for the chart and the suggestion."""
+    rows = sample_rows(len(scaled), limit=SILHOUETTE_SAMPLE, seed=seed + 1)
+    curve = []
+    for k in range(k_range[0], min(k_range[1], len(scaled) - 1) + 1):
+        model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(scaled)
+        silhouette = silhouette_score(scaled[rows], model.labels_[rows])
+        curve.append({"k": k, "inertia": float(model.inertia_), "silhouette": float(silhouette)})
+    return curve
+
+
+def suggest_k(curve: list[dict[str, float]]) -> int:
+    best = max(point["silhouette"] for point in curve)
+    near = [p for p in curve if p["silhouette"] >= best * (1 - SILHOUETTE_TOLERANCE)]
+    return int(min(point["k"] for point in near))
+
+
+def assign(scaled: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid and its distance for every row, in chunks to bound memory."""
+    labels = np.empty(len(scaled), dtype=np.int32)
+    distances = np.empty(len(scaled), dtype=np.float64)
+    squared_centroids = (centroids**2).sum(axis=1)
+    for start in range(0, len(scaled), ASSIGN_CHUNK):
+        block = scaled[start : start + ASSIGN_CHUNK]
+        squared = (
+            (block**2).sum(axis=1)[:, None] - 2.0 * block @ centroids.T + squared_centroids[None]
+        )
+        nearest = squared.argmin(axis=1)
+        labels[start : start + len(block)] = nearest
+        best = squared[np.arange(len(block)), nearest]
+        distances[start : start + len(block)] = np.sqrt(np.maximum(best, 0.0))
+    return labels, distances
+
+
+def digest(values: list[Any]) -> str:
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:12]

@@ -1,0 +1,417 @@
+"""Segmentation runs: features on Spark, a frozen definition, assignment, one-transaction switch.
+
+`segmentation_run_start` queues the run (or the command executes it in-process);
+`segmentation_run_execute` does the work inside `run_execute`, so a failed or killed run
+leaves the previous active segmentation as it was: nothing is written before the final
+transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from deepflame_web.core.models import Run, RunKind
+from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
+from segments.models import Segment, SegmentDefinition, SegmentSize, SegmentTransition
+from segments.segmentation.definition import (
+    FrozenTransform,
+    assign,
+    fit_sample_mask,
+    k_curve,
+    kmeans_fit,
+    sample_rows,
+    suggest_k,
+)
+from segments.segmentation.matching import centroids_match
+from segments.segmentation.profiles import (
+    segment_description,
+    segment_name,
+    segment_profiles,
+    unique_names,
+)
+from segments.segmentation.writer import memberships_write
+from segments.spark.combine import month_shift
+from segments.spark.features import (
+    FeatureSet,
+    features_compute,
+    lake_months,
+    scratch_folder,
+    scratch_remove,
+)
+
+SEGMENTATION_TASK = "segments.tasks.heavy_run_segmentation"
+CURVE_SAMPLE = 50_000
+SEED = 20250101
+
+
+def segmentation_run_start(
+    *,
+    k: int | None = None,
+    refit: bool = False,
+    until: date | None = None,
+    fit_fraction: float = 1.0,
+    started_by: Any = None,
+    enqueue: bool = True,
+) -> Run:
+    """Queue a segmentation run; `k` and `refit` only matter when a definition is fitted."""
+    if k is not None and not 2 <= k <= 30:
+        raise ValueError("k must be between 2 and 30")
+    if not 0.0 < fit_fraction <= 1.0:
+        raise ValueError("fit_fraction must be in (0, 1]")
+    return run_start(
+        kind=RunKind.SEGMENTATION,
+        task_name=SEGMENTATION_TASK,
+        parameters={
+            "k": k,
+            "refit": refit,
+            "until": until.isoformat() if until else None,
+            "fit_fraction": fit_fraction,
+            "lookback_months": settings.SEGMENT_LOOKBACK_MONTHS,
+        },
+        started_by=started_by,
+        enqueue=enqueue,
+    )
+
+
+def segmentation_run_execute(*, run_id: int) -> Run | None:
+    return run_execute(run_id=run_id, work=_segmentation_work)
+
+
+def periods_until(*, until: date | None) -> list[str]:
+    """Whole calendar months with orders, ending on or before `until` (all when None)."""
+    months = lake_months()
+    if until is None:
+        return months
+    return [m for m in months if date.fromisoformat(f"{month_shift(m, 1)}-01") <= _next_day(until)]
+
+
+def _next_day(day: date) -> date:
+    return date.fromordinal(day.toordinal() + 1)
+
+
+@dataclass
+class Fitted:
+    transform: FrozenTransform
+    centroids: np.ndarray
+    curve: list[dict[str, float]]
+    fit_rows: int
+    refit: bool
+
+
+def _segmentation_work(run: Run) -> dict[str, Any]:
+    params = run.parameters
+    until = date.fromisoformat(params["until"]) if params.get("until") else None
+    periods = periods_until(until=until)
+    if not periods:
+        raise RunError("No complete month of orders in the lake up to the given date: import first.")
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    def progress(stage: str, percent: int) -> None:
+        run_advance(run=run, stage=stage, progress=percent, log=stage)
+
+    scratch = scratch_folder(run.pk)
+    try:
+        features = features_compute(
+            periods=periods,
+            lookback=int(params.get("lookback_months") or 1),
+            scratch=scratch,
+            progress=progress,
+        )
+    finally:
+        scratch_remove(scratch)
+    timings["features_s"] = round(time.monotonic() - started, 2)
+    if features.frame.empty:
+        raise RunError("No known customer ordered in the selected months.")
+    active = SegmentDefinition.objects.filter(is_active=True).first()
+    progress("fitting the segment definition", 45)
+    mark = time.monotonic()
+    fitted = _fit_or_reuse(features, active, params)
+    timings["fit_s"] = round(time.monotonic() - mark, 2)
+    progress(f"assigning {len(features.frame):,} customer-periods", 60)
+    mark = time.monotonic()
+    scaled = fitted.transform.apply(features.frame)
+    labels, distances = assign(scaled, fitted.centroids)
+    timings["assign_s"] = round(time.monotonic() - mark, 2)
+    progress("writing memberships, sizes and transitions", 75)
+    mark = time.monotonic()
+    definition = _commit(run, features, fitted, labels, distances, active)
+    timings["write_s"] = round(time.monotonic() - mark, 2)
+    return {
+        "definition": definition.pk,
+        "version": definition.version,
+        "k": definition.k,
+        "refit": fitted.refit,
+        "periods": periods,
+        "customer_periods": int(len(features.frame)),
+        "refit_changed": definition.refit_changed,
+        "new_segments": list(
+            definition.segments.filter(is_new=True).values_list("key", flat=True)
+        ),
+        "vanished_segments": list(
+            definition.segments.filter(is_vanished=True).values_list("key", flat=True)
+        ),
+        "timings": timings,
+    }
+
+
+def _fit_or_reuse(
+    features: FeatureSet, active: SegmentDefinition | None, params: dict[str, Any]
+) -> Fitted:
+    """Fit when asked, when nothing is active, or when a different K is asked for."""
+    k = params.get("k")
+    wants_fit = params.get("refit") or active is None or (k is not None and k != active.k)
+    if not wants_fit and active is not None:
+        return Fitted(
+            transform=FrozenTransform.from_json(active.transform),
+            centroids=np.asarray(active.centroids, dtype=np.float64),
+            curve=active.k_curve,
+            fit_rows=active.fit_rows,
+            refit=False,
+        )
+    return fit_definition(
+        frame=features.frame,
+        names=features.names,
+        k=k,
+        fit_fraction=float(params.get("fit_fraction") or 1.0),
+        sample_limit=settings.SEGMENT_FIT_SAMPLE,
+    )
+
+
+def fit_definition(
+    *,
+    frame: pd.DataFrame,
+    names: list[str],
+    k: int | None,
+    fit_fraction: float,
+    sample_limit: int,
+) -> Fitted:
+    """Transform and centroids from a sample of customer-periods, fitted on the driver."""
+    eligible = np.flatnonzero(
+        fit_sample_mask(frame["customer_id"].to_numpy(), fraction=fit_fraction)
+    )
+    rows = eligible[sample_rows(len(eligible), limit=sample_limit, seed=SEED)]
+    if len(rows) < 10:
+        raise RunError("Too few customer-periods to fit segments (fewer than 10).")
+    sample = frame.iloc[rows]
+    transform = FrozenTransform.fit(sample, names)
+    scaled = transform.apply(sample)
+    curve_rows = sample_rows(len(scaled), limit=CURVE_SAMPLE, seed=SEED)
+    curve = k_curve(scaled[curve_rows], seed=SEED)
+    chosen = int(k) if k is not None else suggest_k(curve)
+    if chosen >= len(scaled):
+        raise RunError(f"Cannot make {chosen} segments from {len(scaled)} customer-periods.")
+    centroids, _ = kmeans_fit(scaled, k=chosen, seed=SEED)
+    return Fitted(transform, centroids, curve, len(rows), True)
+
+
+@dataclass
+class SegmentPlan:
+    keys: list[int]
+    names: list[str]
+    descriptions: list[str]
+    new: list[bool]
+    vanished: list[Segment]
+
+
+def _plan_segments(
+    active: SegmentDefinition | None, fitted: Fitted, profiles: list[dict[str, Any]]
+) -> SegmentPlan:
+    k = len(fitted.centroids)
+    generated = unique_names([segment_name(p) for p in profiles])
+    descriptions = [segment_description(p) for p in profiles]
+    next_key = (Segment.objects.aggregate(top=Max("key"))["top"] or 0) + 1
+    if active is None:
+        return SegmentPlan(list(range(next_key, next_key + k)), generated, descriptions, [True] * k, [])
+    old = {s.position: s for s in active.segments.filter(is_vanished=False)}
+    if not fitted.refit:
+        return SegmentPlan(
+            [old[i].key for i in range(k)],
+            [old[i].name for i in range(k)],
+            [old[i].description for i in range(k)],
+            [False] * k,
+            [],
+        )
+    matching = centroids_match(
+        old_transform=FrozenTransform.from_json(active.transform),
+        old_centroids=np.asarray(active.centroids, dtype=np.float64),
+        new_transform=fitted.transform,
+        new_centroids=fitted.centroids,
+    )
+    keys, names, descs, new = [], [], [], []
+    for position in range(k):
+        previous = old.get(matching.pairs.get(position, -1))
+        if previous is not None:
+            keys.append(previous.key)
+            names.append(previous.name)
+            descs.append(previous.description)
+            new.append(False)
+        else:
+            keys.append(next_key)
+            next_key += 1
+            names.append(generated[position])
+            descs.append(descriptions[position])
+            new.append(True)
+    vanished = [old[j] for j in matching.vanished if j in old]
+    return SegmentPlan(keys, unique_names(names), descs, new, vanished)
+
+
+def _commit(
+    run: Run,
+    features: FeatureSet,
+    fitted: Fitted,
+    labels: np.ndarray,
+    distances: np.ndarray,
+    active: SegmentDefinition | None,
+) -> SegmentDefinition:
+    """Everything the run produced, and the switch of the active definition, in one transaction."""
+    frame = features.frame
+    k = len(fitted.centroids)
+    profiles = segment_profiles(features=frame, names=features.names, labels=labels, k=k)
+    with transaction.atomic():
+        plan = _plan_segments(active, fitted, profiles)
+        refit_changed = (
+            _count_refit_moves(active, frame, labels, plan)
+            if active is not None and fitted.refit
+            else None
+        )
+        version = (SegmentDefinition.objects.aggregate(top=Max("version"))["top"] or 0) + 1
+        definition = SegmentDefinition.objects.create(
+            run=run,
+            version=version,
+            previous=active,
+            refit=fitted.refit,
+            k=k,
+            lookback_months=int(run.parameters.get("lookback_months") or 1),
+            periods=features.periods,
+            transform=fitted.transform.as_json(),
+            centroids=fitted.centroids.tolist(),
+            k_curve=fitted.curve,
+            fit_rows=fitted.fit_rows,
+            refit_changed=refit_changed,
+        )
+        segments = _create_segments(definition, plan, profiles)
+        segment_ids = np.asarray([segments[p].pk for p in range(k)], dtype=np.int64)
+        memberships_write(
+            definition_id=definition.pk,
+            customer_ids=frame["customer_id"].to_numpy(),
+            periods=frame["period"].to_numpy(),
+            segment_ids=segment_ids[labels],
+            distances=distances,
+            features=frame[fitted.transform.names].to_numpy(dtype=np.float64)
+            if set(fitted.transform.names) <= set(frame.columns)
+            else frame.reindex(columns=fitted.transform.names, fill_value=0.0).to_numpy(),
+        )
+        _write_sizes(definition, segments, frame, fitted.transform.names, labels)
+        _write_transitions(definition, segments, frame, labels)
+        SegmentDefinition.objects.filter(is_active=True).update(is_active=False)
+        SegmentDefinition.objects.filter(pk=definition.pk).update(is_active=True)
+    definition.refresh_from_db()
+    return definition
+
+
+def _count_refit_moves(
+    active: SegmentDefinition, frame: pd.DataFrame, labels: np.ndarray, plan: SegmentPlan
+) -> int:
+    """Customer-periods whose segment id differs between the old and the new definition on
+    the very same features: moves made by the refit, not by behavior."""
+    old_transform = FrozenTransform.from_json(active.transform)
+    old_labels, _ = assign(
+        old_transform.apply(frame), np.asarray(active.centroids, dtype=np.float64)
+    )
+    old_keys = dict(active.segments.filter(position__isnull=False).values_list("position", "key"))
+    old_key_of = np.asarray([old_keys[i] for i in range(len(active.centroids))])
+    new_key_of = np.asarray(plan.keys)
+    return int((old_key_of[old_labels] != new_key_of[labels]).sum())
+
+
+def _create_segments(
+    definition: SegmentDefinition, plan: SegmentPlan, profiles: list[dict[str, Any]]
+) -> dict[int, Segment]:
+    created = {}
+    for position, profile in enumerate(profiles):
+        created[position] = Segment.objects.create(
+            definition=definition,
+            key=plan.keys[position],
+            position=position,
+            name=plan.names[position],
+            description=plan.descriptions[position],
+            is_new=plan.new[position],
+            size=profile["size"],
+            profile=profile,
+        )
+    for gone in plan.vanished:
+        Segment.objects.create(
+            definition=definition,
+            key=gone.key,
+            position=None,
+            name=gone.name,
+            description=gone.description,
+            is_vanished=True,
+            profile=gone.profile,
+        )
+    return created
+
+
+def _write_sizes(
+    definition: SegmentDefinition,
+    segments: dict[int, Segment],
+    frame: pd.DataFrame,
+    names: list[str],
+    labels: np.ndarray,
+) -> None:
+    present = [n for n in names if n in frame.columns]
+    grouped = frame[present].groupby([frame["period"].to_numpy(), labels])
+    means = grouped.mean().round(4)
+    counts = grouped.size()
+    SegmentSize.objects.bulk_create(
+        SegmentSize(
+            definition=definition,
+            segment=segments[int(position)],
+            period=period,
+            customers=int(counts.loc[(period, position)]),
+            means={k: (None if pd.isna(v) else float(v)) for k, v in row.items()},
+        )
+        for (period, position), row in means.iterrows()
+    )
+
+
+def _write_transitions(
+    definition: SegmentDefinition,
+    segments: dict[int, Segment],
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+) -> None:
+    """Counts of (segment in period p) -> (segment in the next period), entries and exits."""
+    placed = pd.DataFrame(
+        {"customer_id": frame["customer_id"].to_numpy(), "period": frame["period"].to_numpy(),
+         "label": labels}
+    )  # fmt: skip
+    periods = sorted(placed["period"].unique())
+    rows = []
+    for before, after in zip(periods, periods[1:], strict=False):
+        left = placed[placed["period"] == before][["customer_id", "label"]]
+        right = placed[placed["period"] == after][["customer_id", "label"]]
+        moves = left.merge(right, on="customer_id", how="outer", suffixes=("_from", "_to"))
+        counts = moves.groupby(["label_from", "label_to"], dropna=False).size()
+        for (source, target), customers in counts.items():
+            rows.append(
+                SegmentTransition(
+                    definition=definition,
+                    period_from=before,
+                    period_to=after,
+                    from_segment=None if pd.isna(source) else segments[int(source)],
+                    to_segment=None if pd.isna(target) else segments[int(target)],
+                    customers=int(customers),
+                )
+            )
+    SegmentTransition.objects.bulk_create(rows, batch_size=1000)
