@@ -64,6 +64,11 @@ def lake_remove_orphans() -> int:
     return removed
 
 
+DICTIONARY_COLUMNS = frozenset({"store_id", "channel", "item_id", "offer_id", "month", "condition"})
+"""Columns with few distinct values: dictionary encoding pays there and only costs write
+time on ids such as order_id or customer_id."""
+
+
 class LakeStage:
     """Files one run writes before its commit; invisible until their LakeFile rows commit."""
 
@@ -83,7 +88,12 @@ class LakeStage:
             relative = f"{table}/month={month}/run-{self.run_id}-{number}.parquet"
             target = lake_root() / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(part, target, compression="zstd")
+            pq.write_table(
+                part,
+                target,
+                compression="snappy",
+                use_dictionary=[c for c in part.column_names if c in DICTIONARY_COLUMNS],
+            )
             self.files.append(
                 LakeFile(
                     run_id=self.run_id, table=table, month=month, path=relative, rows=part.num_rows

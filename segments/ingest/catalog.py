@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from deepflame_web.core.bulk import bulk_insert
 from offers.models import Item, Offer, Store
 from segments.ingest.parsing import ROW
 from segments.ingest.problems import ProblemLog
@@ -160,14 +161,12 @@ def fields(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def insert_customers(frame: pd.DataFrame) -> None:
-    batch = 50_000
-    for start in range(0, len(frame), batch):
-        chunk = frame.iloc[start : start + batch]
-        Customer.objects.bulk_create(
-            Customer(
-                customer_id=r.customer_id,
-                joined_at=None if pd.isna(r.joined_at) else r.joined_at,
-                attributes=json.loads(r.attributes),
-            )
-            for r in chunk.itertuples(index=False)
-        )
+    joined = pd.to_datetime(frame["joined_at"], errors="coerce").dt.strftime("%Y-%m-%d")
+    rows = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].to_numpy(),
+            "joined_at": joined.to_numpy(),
+            "attributes": frame["attributes"].to_numpy(),
+        }
+    )
+    bulk_insert(table=Customer._meta.db_table, frame=rows)

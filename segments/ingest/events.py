@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from segments.ingest.hashing import ExistingKeys, KeyCollector, hash_rows
+from segments.ingest.hashing import ExistingKeys, IdIndex, KeyCollector, hash_rows
 from segments.ingest.parsing import ROW, SourceFile, csv_header, parse_table
 from segments.ingest.problems import EXAMPLES_PER_CHECK, ProblemLog
 from segments.ingest.validation import (
@@ -143,13 +143,14 @@ def lines_stream(
     costs = ctx.unit_costs
     order_ids = orders.table.column("order_id").combine_chunks()
     in_lake_before = pc.is_in(order_ids, value_set=ctx.lake_order_ids)
+    index = IdIndex(order_ids)
     total = 0
     for first_row, raw in batches(source):
         lines = parse_table(source, raw, log, first_row=first_row)
         if lines is None:
             return 0
         total += lines.num_rows
-        position = pc.index_in(lines.column("order_id"), value_set=order_ids)
+        position = index.positions(lines.column("order_id"))
         _check_line_orders(source.label, lines, position, ctx, log)
         check_reference(log, source.label, lines, "item_id", "item", ctx.item_ids)
         check_reference(log, source.label, lines, "offer_id", "offer", ctx.offer_ids)

@@ -3,6 +3,7 @@
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def hash_rows(table: pa.Table, columns: list[str]) -> np.ndarray:
@@ -19,6 +20,34 @@ def hash_rows(table: pa.Table, columns: list[str]) -> np.ndarray:
     finally:
         connection.close()
     return result.column("h").to_numpy()
+
+
+class IdIndex:
+    """Positions of ids in a large array, found through a sorted 64-bit hash.
+
+    Lines look up their order among millions of orders batch after batch; `pc.index_in`
+    would rebuild its hash table over all orders for every batch.
+    """
+
+    def __init__(self, ids: pa.Array):
+        self._ids = ids
+        hashes = hash_rows(pa.table({"id": ids}), ["id"])
+        self._order = np.argsort(hashes)
+        self._sorted = hashes[self._order]
+
+    def positions(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """The index of each value among the ids; null where it is not one of them."""
+        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if len(self._sorted) == 0 or len(values) == 0:
+            return pa.nulls(len(values), pa.int64())
+        hashes = hash_rows(pa.table({"id": values}), ["id"])
+        at = np.minimum(np.searchsorted(self._sorted, hashes), len(self._sorted) - 1)
+        position = self._order[at]
+        candidate = self._ids.take(pa.array(position))
+        # A hash match is confirmed on the id itself, so a collision cannot misplace a line.
+        same = pc.fill_null(pc.equal(candidate, values), False).to_numpy(zero_copy_only=False)
+        found = (self._sorted[at] == hashes) & same
+        return pa.array(position, mask=~found)
 
 
 class KeyCollector:

@@ -208,10 +208,14 @@ def month_of(local_times: pa.Array) -> pa.Array:
 
 
 def as_string_set(*groups: Any) -> pa.Array:
-    values: set[str] = set()
+    """The distinct non-empty ids of Arrow columns and Python collections, as one array
+    (a `value_set` for membership checks); millions of ids never become Python strings."""
+    arrays: list[pa.Array] = []
     for group in groups:
-        if isinstance(group, (pa.Array, pa.ChunkedArray)):
-            values.update(v for v in pc.unique(group).to_pylist() if v is not None)
+        if isinstance(group, pa.ChunkedArray):
+            arrays.extend(chunk.cast(pa.string()) for chunk in group.chunks)
+        elif isinstance(group, pa.Array):
+            arrays.append(group.cast(pa.string()))
         else:
-            values.update(group)
-    return pa.array(sorted(values), pa.string())
+            arrays.append(pa.array(list(group), pa.string()))
+    return pc.unique(pa.chunked_array(arrays, pa.string())).drop_null()

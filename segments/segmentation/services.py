@@ -51,6 +51,8 @@ from segments.spark.features import (
 SEGMENTATION_TASK = "segments.tasks.heavy_run_segmentation"
 CURVE_SAMPLE = 50_000
 SEED = 20250101
+MIN_FIT_ROWS = 4
+"""The fewest customer-periods that make a K curve (K = 3 needs a fourth row to score)."""
 
 
 def segmentation_run_start(
@@ -112,7 +114,7 @@ def _segmentation_work(run: Run) -> dict[str, Any]:
     until = date.fromisoformat(params["until"]) if params.get("until") else None
     periods = periods_until(until=until)
     if not periods:
-        raise RunError("No complete month of orders in the lake up to the given date: import first.")
+        raise RunError("No month of orders in the lake up to the given date: import first.")
     timings: dict[str, float] = {}
     started = time.monotonic()
 
@@ -200,8 +202,10 @@ def fit_definition(
         fit_sample_mask(frame["customer_id"].to_numpy(), fraction=fit_fraction)
     )
     rows = eligible[sample_rows(len(eligible), limit=sample_limit, seed=SEED)]
-    if len(rows) < 10:
-        raise RunError("Too few customer-periods to fit segments (fewer than 10).")
+    if len(rows) < MIN_FIT_ROWS:
+        raise RunError(
+            f"Too few customer-periods to fit segments ({len(rows)}; at least {MIN_FIT_ROWS})."
+        )
     sample = frame.iloc[rows]
     transform = FrozenTransform.fit(sample, names)
     scaled = transform.apply(sample)
@@ -231,7 +235,8 @@ def _plan_segments(
     descriptions = [segment_description(p) for p in profiles]
     next_key = (Segment.objects.aggregate(top=Max("key"))["top"] or 0) + 1
     if active is None:
-        return SegmentPlan(list(range(next_key, next_key + k)), generated, descriptions, [True] * k, [])
+        keys = list(range(next_key, next_key + k))
+        return SegmentPlan(keys, generated, descriptions, [True] * k, [])
     old = {s.position: s for s in active.segments.filter(is_vanished=False)}
     if not fitted.refit:
         return SegmentPlan(

@@ -111,6 +111,7 @@ def test_the_same_job_runs_on_a_standalone_cluster(
     ).frame
 
     settings.SPARK_MASTER = standalone_cluster
+    settings.SPARK_EXECUTOR_MEMORY = "512m"  # each worker offers 1 GiB
     on_cluster = features_compute(
         periods=["2025-01", "2025-02"], lookback=1, scratch=tmp_path / "cluster"
     ).frame
