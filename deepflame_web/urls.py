@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from deepflame_web.core.access import EVERYONE_READS, RolePermission
 from deepflame_web.core.urls import api_urlpatterns as core_api
 from deepflame_web.core.urls import urlpatterns as core_pages
+from segments.urls import api_urlpatterns as segments_api
 
 
 class SchemaApi(SpectacularAPIView):
@@ -14,6 +15,7 @@ class SchemaApi(SpectacularAPIView):
 
 api_v1 = [
     *core_api,
+    *segments_api,
     path("schema/", SchemaApi.as_view(), name="api_schema"),
 ]
 

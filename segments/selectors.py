@@ -1,7 +1,10 @@
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count
+import numpy as np
+import pandas as pd
+from django.db.models import Count, QuerySet
 
 from segments.models import (
     Customer,
@@ -126,3 +129,100 @@ def segment_sizes_by_period(
 
 def membership_count(*, definition: SegmentDefinition) -> int:
     return SegmentMembership.objects.filter(definition=definition).aggregate(n=Count("id"))["n"]
+
+
+def segment_get(*, key: int, definition: SegmentDefinition | None = None) -> Segment | None:
+    """A segment of the (active) definition by its stable key."""
+    chosen = _definition(definition)
+    if chosen is None:
+        return None
+    return chosen.segments.filter(key=key).first()
+
+
+def population_means(*, definition: SegmentDefinition) -> dict[str, float]:
+    """Feature means over every customer-period, from the per-period segment means."""
+    return _weighted_means(
+        SegmentSize.objects.filter(definition=definition).values_list("customers", "means")
+    )
+
+
+def population_means_by_period(*, definition: SegmentDefinition) -> dict[str, dict[str, float]]:
+    """Feature means over all customers of each period: the line a segment is compared to."""
+    rows: dict[str, list[tuple[int, dict[str, float | None]]]] = {}
+    for period, customers, means in SegmentSize.objects.filter(definition=definition).values_list(
+        "period", "customers", "means"
+    ):
+        rows.setdefault(period, []).append((customers, means))
+    return {period: _weighted_means(rows[period]) for period in sorted(rows)}
+
+
+def _weighted_means(rows: Iterable[tuple[int, dict[str, float | None]]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for customers, means in rows:
+        for name, value in means.items():
+            if value is None:
+                continue
+            totals[name] = totals.get(name, 0.0) + value * customers
+            counts[name] = counts.get(name, 0) + customers
+    return {name: totals[name] / counts[name] for name in totals if counts[name]}
+
+
+def customers_search(*, prefix: str = "") -> QuerySet[Customer]:
+    customers = Customer.objects.order_by("customer_id")
+    if prefix:
+        customers = customers.filter(customer_id__startswith=prefix)
+    return customers
+
+
+def customers_latest_segment(
+    *, customer_ids: list[str], definition: SegmentDefinition | None = None
+) -> dict[str, tuple[str, Segment]]:
+    """Each customer's last period and segment under the (active) definition."""
+    chosen = _definition(definition)
+    if chosen is None or not customer_ids:
+        return {}
+    latest: dict[str, tuple[str, Segment]] = {}
+    rows = (
+        SegmentMembership.objects.filter(definition=chosen, customer_id__in=customer_ids)
+        .select_related("segment")
+        .order_by("period")
+    )
+    for membership in rows:
+        latest[membership.customer_id] = (membership.period, membership.segment)
+    return latest
+
+
+def customer_trajectory_explained(
+    *, customer_id: str, definition: SegmentDefinition | None = None, reasons: int = 3
+) -> list[dict[str, Any]]:
+    """The trajectory, each period with the features that placed the customer there.
+
+    A feature places a customer when the customer and the segment's centroid both sit on the
+    same side of average, far from it (the product of their scaled values): the segment's
+    distinctive traits that this customer showed that month.
+    """
+    # Imported here: the definition module loads scikit-learn, which other pages never need.
+    from segments.segmentation.definition import FrozenTransform
+
+    chosen = _definition(definition)
+    steps = customer_trajectory(customer_id=customer_id, definition=chosen)
+    if chosen is None or not steps or not chosen.transform:
+        return steps
+    transform = FrozenTransform.from_json(chosen.transform)
+    centroids = np.asarray(chosen.centroids, dtype=np.float64)
+    positions = dict(chosen.segments.filter(position__isnull=False).values_list("key", "position"))
+    scaled = transform.apply(pd.DataFrame([step["features"] for step in steps]))
+    for step, values in zip(steps, scaled, strict=True):
+        position = positions.get(step["segment_key"])
+        shared = values * centroids[position] if position is not None else np.abs(values)
+        order = [i for i in np.argsort(-shared) if shared[i] > 0][:reasons]
+        step["reasons"] = [
+            {
+                "feature": transform.names[i],
+                "value": step["features"].get(transform.names[i]),
+                "z": round(float(values[i]), 2),
+            }
+            for i in order
+        ]
+    return steps

@@ -1,4 +1,7 @@
-"""Writes of the segments app: the history import (segmentation comes later)."""
+"""Writes of the segments app: the history import and marketer edits of segments.
+
+The segmentation run itself lives in `segments.segmentation.services`.
+"""
 
 import shutil
 import tempfile
@@ -7,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import run_advance, run_execute, run_start
 from segments.ingest.importer import history_import
+from segments.models import Segment
 
 IMPORT_TASK = "segments.tasks.heavy_import_history"
 
@@ -83,3 +88,22 @@ def upload_store(*, content: Any, name: str) -> Path:
     with tempfile.NamedTemporaryFile(dir=folder, suffix=".zip", delete=False) as handle:
         shutil.copyfileobj(content, handle)
     return Path(handle.name)
+
+
+def segment_rename(*, segment: Segment, name: str, description: str | None = None) -> Segment:
+    """Give a segment a marketer's name; its key, and so its identity and rules, stay."""
+    segment.name = name.strip()
+    if description is not None:
+        segment.description = description.strip()
+    clash = (
+        Segment.objects.filter(definition_id=segment.definition_id, name__iexact=segment.name)
+        .exclude(pk=segment.pk)
+        .first()
+    )
+    if clash is not None:
+        raise ValidationError(
+            {"name": f"Segment #{clash.key} of this segmentation is already called {clash.name!r}."}
+        )
+    segment.full_clean()
+    segment.save(update_fields=["name", "description"])
+    return segment

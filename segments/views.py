@@ -1,13 +1,49 @@
+from typing import Any
+
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 
-from deepflame_web.core.access import ADMINS_ONLY, role_required
+from deepflame_web.core.access import (
+    ADMIN,
+    ADMINS_ONLY,
+    EVERYONE_READS,
+    MARKETER,
+    MARKETERS_WRITE,
+    role_required,
+    user_roles,
+)
 from deepflame_web.core.services import RunAlreadyActive
-from segments.services import history_import_start, upload_store
+from segments.forms import SegmentationRunForm, SegmentRenameForm
+from segments.models import Customer, Segment, SegmentDefinition
+from segments.segmentation.profiles import feature_label, segment_description
+from segments.segmentation.services import segmentation_run_start
+from segments.selectors import (
+    customer_trajectory_explained,
+    customers_latest_segment,
+    customers_search,
+    population_means,
+    population_means_by_period,
+    segment_get,
+    segment_movements,
+    segment_profile_over_time,
+    segment_sizes_by_period,
+    segmentation_active,
+    segments_current,
+)
+from segments.services import history_import_start, segment_rename, upload_store
 
 MAX_UPLOAD_BYTES = 2 << 30
+CUSTOMERS_PER_PAGE = 50
+PROFILE_CHART_FEATURES = 3
+PALETTE = [
+    "#d35400", "#2e86c1", "#28b463", "#8e44ad", "#c0392b",
+    "#17a589", "#b7950b", "#5d6d7e", "#e67e22", "#1abc9c",
+]  # fmt: skip
+NOT_ACTIVE = "not active"
 
 
 class ImportUploadForm(forms.Form):
@@ -36,3 +72,336 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("run_detail", run_id=run.pk)
     return render(request, "segments/import_upload.html", {"form": form})
+
+
+@role_required(EVERYONE_READS)
+def segment_list(request: HttpRequest) -> HttpResponse:
+    definition = segmentation_active()
+    if definition is None:
+        return render(request, "segments/segment_list.html", {"definition": None})
+    segments = segments_current(definition=definition)
+    live = [s for s in segments if not s.is_vanished]
+    total = sum(s.size for s in live) or 1
+    sizes = segment_sizes_by_period(definition=definition)
+    periods = sorted(set(definition.periods) | set(sizes))
+    context = {
+        "definition": definition,
+        "cards": [_card(s, total) for s in segments],
+        "new_count": sum(s.is_new for s in segments),
+        "vanished": [s for s in segments if s.is_vanished],
+        "charts": {
+            "periods": periods,
+            "series": [
+                {
+                    "name": s.name,
+                    "color": segment_color(s.key),
+                    "customers": [sizes.get(p, {}).get(s.key, 0) for p in periods],
+                }
+                for s in live
+            ],
+            "k_curve": definition.k_curve,
+            "k": definition.k,
+        },
+    }
+    return render(request, "segments/segment_list.html", context)
+
+
+@role_required(MARKETERS_WRITE)
+def segment_detail(request: HttpRequest, key: int) -> HttpResponse:
+    definition = segmentation_active()
+    segment = segment_get(key=key, definition=definition)
+    if definition is None or segment is None:
+        raise Http404("No segment with this key in the active segmentation.")
+    can_rename = bool({ADMIN, MARKETER} & user_roles(request.user))
+    form = SegmentRenameForm(
+        request.POST or None,
+        initial={"name": segment.name, "description": segment.description},
+    )
+    if request.method == "POST" and form.is_valid():
+        old_name = segment.name
+        try:
+            segment_rename(
+                segment=segment,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+            )
+        except ValidationError as exc:
+            _add_model_errors(form, exc)
+            segment.refresh_from_db()
+        else:
+            messages.success(
+                request, f"Segment #{segment.key} renamed: {old_name} → {segment.name}."
+            )
+            return redirect("segment_detail", key=segment.key)
+    context = {
+        "definition": definition,
+        "segment": segment,
+        "color": segment_color(segment.key),
+        "form": form,
+        "can_rename": can_rename,
+        "features": _feature_rows(segment, population_means(definition=definition)),
+        "top": _top_words(segment),
+        "chart": _profile_chart(segment, definition),
+    }
+    return render(request, "segments/segment_detail.html", context)
+
+
+@role_required(EVERYONE_READS)
+def movements(request: HttpRequest) -> HttpResponse:
+    definition = segmentation_active()
+    if definition is None:
+        return render(request, "segments/movements.html", {"definition": None})
+    periods = sorted(definition.periods)
+    context: dict[str, Any] = {"definition": definition, "periods": periods}
+    if len(periods) < 2:
+        context["error"] = "Movements need two periods; this segmentation has one."
+        return render(request, "segments/movements.html", context)
+    period_from = request.GET.get("from") or periods[-2]
+    period_to = request.GET.get("to") or periods[-1]
+    if period_from not in periods or period_to not in periods:
+        context["error"] = (
+            f"Pick periods of this segmentation ({periods[0]} to {periods[-1]}); "
+            "showing the last two instead."
+        )
+        period_from, period_to = periods[-2], periods[-1]
+    elif period_from == period_to:
+        context["error"] = "Pick two different periods; showing the last two instead."
+        period_from, period_to = periods[-2], periods[-1]
+    moves = segment_movements(period_from=period_from, period_to=period_to, definition=definition)
+    segments = {s.key: s for s in segments_current(definition=definition)}
+    context.update(
+        period_from=period_from,
+        period_to=period_to,
+        **_matrix(moves.matrix, segments),
+        movers=[
+            {
+                "customer_id": customer,
+                "before": segments[before],
+                "after": segments[after],
+                "before_color": segment_color(before),
+                "after_color": segment_color(after),
+            }
+            for customer, before, after in moves.movers
+        ],
+    )
+    return render(request, "segments/movements.html", context)
+
+
+@role_required(ADMINS_ONLY)
+def segmentation_run_new(request: HttpRequest) -> HttpResponse:
+    form = SegmentationRunForm(request.POST or None)
+    active_run = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = segmentation_run_start(
+                k=form.cleaned_data["k"],
+                refit=form.cleaned_data["refit"],
+                until=form.cleaned_data["until"],
+                started_by=request.user,
+            )
+        except RunAlreadyActive as exc:
+            form.add_error(None, str(exc))
+            active_run = exc.active
+        except ValueError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Segmentation run #{run.pk} is queued.")
+            return redirect("run_detail", run_id=run.pk)
+    context = {"form": form, "definition": segmentation_active(), "active_run": active_run}
+    return render(request, "segments/segmentation_run_new.html", context)
+
+
+@role_required(EVERYONE_READS)
+def customer_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    page = Paginator(customers_search(prefix=query), CUSTOMERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    latest = customers_latest_segment(customer_ids=[c.customer_id for c in page])
+    rows = []
+    for customer in page:
+        period, segment = latest.get(customer.customer_id, (None, None))
+        color = segment_color(segment.key) if segment is not None else None
+        rows.append({"customer": customer, "period": period, "segment": segment, "color": color})
+    context = {"query": query, "page": page, "rows": rows}
+    return render(request, "segments/customer_search.html", context)
+
+
+@role_required(EVERYONE_READS)
+def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
+    customer = get_object_or_404(Customer, customer_id=customer_id)
+    definition = segmentation_active()
+    trajectory = []
+    if definition is not None:
+        for step in customer_trajectory_explained(
+            customer_id=customer.customer_id, definition=definition
+        ):
+            trajectory.append(
+                {
+                    **step,
+                    "color": segment_color(step["segment_key"]),
+                    "reasons": [
+                        {
+                            "label": feature_label(r["feature"]),
+                            "value": format_value(r["feature"], r["value"]),
+                            "z": r["z"],
+                            "words": z_words(r["z"]),
+                        }
+                        for r in step.get("reasons", [])
+                    ],
+                    "values": [
+                        (feature_label(name), format_value(name, value))
+                        for name, value in step["features"].items()
+                    ],
+                }
+            )
+    context = {
+        "customer": customer,
+        "attributes": sorted(customer.attributes.items()),
+        "definition": definition,
+        "trajectory": trajectory,
+    }
+    return render(request, "segments/customer_detail.html", context)
+
+
+def segment_color(key: int) -> str:
+    """One color per stable key, so a segment looks the same on every page and chart."""
+    return PALETTE[(key - 1) % len(PALETTE)]
+
+
+def z_words(z: float | None) -> str:
+    """A z-score as a marketer says it."""
+    if z is None:
+        return "no data"
+    size = abs(z)
+    side = "above" if z > 0 else "below"
+    if size >= 1.5:
+        return f"far {side} average"
+    if size >= 0.75:
+        return f"well {side} average"
+    if size >= 0.25:
+        return f"{side} average"
+    return "about average"
+
+
+def format_value(name: str, value: float | None) -> str:
+    """Shares as percentages, days and counts as plain numbers, money with two decimals."""
+    if value is None:
+        return "—"
+    if "share" in name:
+        return f"{value:.0%}"
+    if name.endswith("_days"):
+        return f"{value:,.0f}"
+    if name == "offer_rate":
+        return f"{value:.2f}"
+    return f"{value:,.1f}" if name in ("visits", "items_per_order") else f"{value:,.2f}"
+
+
+def _top_words(segment: Segment) -> list[dict[str, Any]]:
+    return [
+        {"label": t["label"], "z": t["z"], "words": z_words(t["z"])}
+        for t in segment.profile.get("top", [])
+    ]
+
+
+def _card(segment: Segment, total: int) -> dict[str, Any]:
+    return {
+        "segment": segment,
+        "color": segment_color(segment.key),
+        "share": f"{segment.size / total:.0%}" if not segment.is_vanished else None,
+        "top": _top_words(segment),
+        "custom_description": segment.description
+        if segment.profile.get("top") is None
+        or segment.description != segment_description(segment.profile)
+        else "",
+    }
+
+
+def _feature_rows(segment: Segment, population: dict[str, float]) -> list[dict[str, Any]]:
+    means = segment.profile.get("means", {})
+    zs = segment.profile.get("z", {})
+    rows = [
+        {
+            "feature": name,
+            "label": feature_label(name),
+            "segment": format_value(name, means.get(name)),
+            "population": format_value(name, population.get(name)),
+            "z": zs.get(name),
+            "words": z_words(zs.get(name)),
+        }
+        for name in means
+    ]
+    return sorted(rows, key=lambda row: -abs(row["z"] or 0.0))
+
+
+def _profile_chart(segment: Segment, definition: SegmentDefinition) -> dict[str, Any]:
+    over_time = segment_profile_over_time(segment_key=segment.key, definition=definition)
+    population = population_means_by_period(definition=definition)
+    periods = [p["period"] for p in over_time]
+    features = [t["feature"] for t in segment.profile.get("top", [])][:PROFILE_CHART_FEATURES]
+    return {
+        "periods": periods,
+        "customers": [p["customers"] for p in over_time],
+        "color": segment_color(segment.key),
+        "features": [
+            {
+                "label": feature_label(name),
+                "percent": "share" in name,
+                "segment": [p["means"].get(name) for p in over_time],
+                "population": [population.get(period, {}).get(name) for period in periods],
+            }
+            for name in features
+        ],
+    }
+
+
+def _matrix(
+    matrix: dict[tuple[int | None, int | None], int], segments: dict[int, Segment]
+) -> dict[str, Any]:
+    """The movement matrix as table rows, each cell shaded by its share of the row.
+
+    Vanished segments hold nobody under this definition, so they get no row or column.
+    """
+    sides: list[int | None] = [
+        *sorted(k for k, s in segments.items() if not s.is_vanished),
+        None,
+    ]
+    rows = []
+    for source in sides:
+        total = sum(matrix.get((source, target), 0) for target in sides)
+        cells = [
+            {
+                "to": target,
+                "count": matrix.get((source, target), 0),
+                "stay": source == target and source is not None,
+                "void": source is None and target is None,
+                "shade": round(matrix.get((source, target), 0) / total, 2) if total else 0,
+            }
+            for target in sides
+        ]
+        rows.append({"side": _side(source, segments), "cells": cells, "total": total})
+    movers_total = sum(
+        n for (a, b), n in matrix.items() if a is not None and b is not None and a != b
+    )
+    return {
+        "columns": [_side(k, segments) for k in sides],
+        "rows": rows,
+        "column_totals": [sum(matrix.get((source, t), 0) for source in sides) for t in sides],
+        "grand_total": sum(matrix.values()),
+        "movers_total": movers_total,
+    }
+
+
+def _side(key: int | None, segments: dict[int, Segment]) -> dict[str, Any]:
+    if key is None:
+        return {"key": None, "name": NOT_ACTIVE, "color": "#bbb"}
+    return {"key": key, "name": segments[key].name, "color": segment_color(key)}
+
+
+def _add_model_errors(form: forms.Form, error: ValidationError) -> None:
+    """Model errors onto the form: on their field when the form has it, else above the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, problems in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, problems)

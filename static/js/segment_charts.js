@@ -1,0 +1,116 @@
+// Segment charts: each <div data-chart="kind" data-source="json-script-id"> is drawn with the
+// vendored plotly. Data comes from Django's json_script, never from another origin.
+(function () {
+  "use strict";
+
+  var FONT = { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 12, color: "#1f2328" };
+  var CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"] };
+  var GRID = "#eee9e2";
+
+  function base(extra) {
+    var layout = {
+      font: FONT,
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      margin: { l: 56, r: 24, t: 16, b: 40 },
+      legend: { orientation: "h", y: -0.18 },
+      hoverlabel: { font: FONT },
+    };
+    return Object.assign(layout, extra || {});
+  }
+
+  function sizes(el, data) {
+    var traces = data.series.map(function (s) {
+      return {
+        type: "bar", name: s.name, x: data.periods, y: s.customers,
+        marker: { color: s.color },
+        hovertemplate: "%{x}<br>" + s.name.replace(/%/g, "%%") + ": %{y:,} customers<extra></extra>",
+      };
+    });
+    Plotly.newPlot(el, traces, base({
+      barmode: "stack",
+      height: 360,
+      xaxis: { type: "category", gridcolor: GRID },
+      yaxis: { title: { text: "customers" }, gridcolor: GRID, tickformat: "~s" },
+      legend: { orientation: "h", y: -0.22 },
+    }), CONFIG);
+  }
+
+  function kCurve(el, data) {
+    var ks = data.k_curve.map(function (p) { return p.k; });
+    var chosen = data.k_curve.filter(function (p) { return p.k === data.k; })[0];
+    var traces = [
+      { type: "scatter", mode: "lines+markers", name: "inertia (lower is tighter)", x: ks,
+        y: data.k_curve.map(function (p) { return p.inertia; }), line: { color: "#5d6d7e" },
+        hovertemplate: "K=%{x}<br>inertia %{y:,.0f}<extra></extra>" },
+      { type: "scatter", mode: "lines+markers", name: "silhouette (higher is better separated)", x: ks,
+        y: data.k_curve.map(function (p) { return p.silhouette; }), yaxis: "y2",
+        line: { color: "#d35400" }, hovertemplate: "K=%{x}<br>silhouette %{y:.3f}<extra></extra>" },
+    ];
+    var layout = base({
+      height: 360,
+      xaxis: { title: { text: "number of segments (K)" }, dtick: 1, gridcolor: GRID },
+      yaxis: { title: { text: "inertia" }, gridcolor: GRID, tickformat: "~s" },
+      yaxis2: { title: { text: "silhouette" }, overlaying: "y", side: "right", showgrid: false },
+      margin: { l: 56, r: 56, t: 28, b: 40 },
+      legend: { orientation: "h", y: -0.3 },
+      shapes: [{ type: "line", x0: data.k, x1: data.k, yref: "paper", y0: 0, y1: 1,
+                 line: { color: "#2b1d14", dash: "dot", width: 1.5 } }],
+      annotations: [{ x: data.k, yref: "paper", y: 1.02, yanchor: "bottom", showarrow: false,
+                      text: "chosen K = " + data.k + (chosen ? "" : " (not on the curve)") }],
+    });
+    Plotly.newPlot(el, traces, layout, CONFIG);
+  }
+
+  function profile(el, data) {
+    var rows = 1 + data.features.length;
+    var traces = [{
+      type: "scatter", mode: "lines+markers", name: "customers", x: data.periods, y: data.customers,
+      line: { color: data.color, width: 3 }, showlegend: false,
+      hovertemplate: "%{x}<br>%{y:,} customers<extra></extra>",
+    }];
+    var annotations = [{ text: "<b>customers</b>", xref: "paper", x: 0, xanchor: "left",
+                         yref: "y domain", y: 1.0, yanchor: "bottom", showarrow: false }];
+    var layout = base({
+      height: 170 * rows + 40,
+      grid: { rows: rows, columns: 1, pattern: "coupled", roworder: "top to bottom", ygap: 0.45 },
+      xaxis: { type: "category", gridcolor: GRID },
+      yaxis: { gridcolor: GRID, tickformat: "~s", rangemode: "tozero" },
+      margin: { l: 56, r: 24, t: 24, b: 40 },
+      legend: { orientation: "h", y: -0.08 },
+    });
+    data.features.forEach(function (f, i) {
+      var axis = "y" + (i + 2);
+      var format = f.percent ? ".0%" : ",.2f";
+      traces.push({
+        type: "scatter", mode: "lines+markers", name: "this segment", legendgroup: "segment",
+        showlegend: i === 0, x: data.periods, y: f.segment, yaxis: axis,
+        line: { color: data.color, width: 2.5 },
+        hovertemplate: "%{x}<br>" + f.label + ": %{y:" + format + "}<extra>segment</extra>",
+      });
+      traces.push({
+        type: "scatter", mode: "lines", name: "all customers", legendgroup: "population",
+        showlegend: i === 0, x: data.periods, y: f.population, yaxis: axis,
+        line: { color: "#9aa0a6", dash: "dash", width: 1.5 },
+        hovertemplate: "%{x}<br>" + f.label + ": %{y:" + format + "}<extra>all customers</extra>",
+      });
+      layout["yaxis" + (i + 2)] = { gridcolor: GRID, tickformat: f.percent ? ".0%" : "~s", rangemode: "tozero" };
+      annotations.push({ text: "<b>" + f.label + "</b>", xref: "paper", x: 0, xanchor: "left",
+                         yref: axis + " domain", y: 1.0, yanchor: "bottom", showarrow: false });
+    });
+    layout.annotations = annotations;
+    Plotly.newPlot(el, traces, layout, CONFIG);
+  }
+
+  var KINDS = { sizes: sizes, kCurve: kCurve, profile: profile };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-chart]").forEach(function (el) {
+      var source = document.getElementById(el.dataset.source);
+      var draw = KINDS[el.dataset.chart];
+      if (!source || !draw || typeof Plotly === "undefined") { return; }
+      draw(el, JSON.parse(source.textContent));
+      el.dataset.drawn = "true";
+    });
+  });
+})();
