@@ -4,6 +4,7 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from typing import IO
 
 
 @dataclass(frozen=True)
@@ -14,10 +15,13 @@ class Measured:
 
 
 def measure(
-    command: list[str], env: dict[str, str] | None = None, cwd: str | None = None
+    command: list[str],
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    stdout: IO[bytes] | None = None,
 ) -> Measured:
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd)
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=stdout)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)

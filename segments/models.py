@@ -114,12 +114,16 @@ class SegmentMembership(models.Model):
     in millions, straight from the feature job's rows.
     """
 
+    # No single-column indexes: the unique constraint and the index below lead with the
+    # definition, and every extra index slows the COPY of millions of rows.
     definition = models.ForeignKey(
-        SegmentDefinition, on_delete=models.CASCADE, related_name="memberships"
+        SegmentDefinition, on_delete=models.CASCADE, related_name="memberships", db_index=False
     )
     customer_id = models.CharField(max_length=100)
     period = models.CharField(max_length=7)
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     distance = models.FloatField()
     features = models.JSONField(default=dict)
 
@@ -132,6 +136,9 @@ class SegmentMembership(models.Model):
         indexes = [
             models.Index(fields=["definition", "period", "segment"]),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.period}: segment {self.segment_id}"
 
 
 class SegmentSize(models.Model):
@@ -148,6 +155,9 @@ class SegmentSize(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["segment", "period"], name="segment_size_once")
         ]
+
+    def __str__(self) -> str:
+        return f"segment {self.segment_id} in {self.period}: {self.customers}"
 
 
 class SegmentTransition(models.Model):
@@ -168,3 +178,6 @@ class SegmentTransition(models.Model):
 
     class Meta:
         ordering = ["period_from", "from_segment__key", "to_segment__key"]
+
+    def __str__(self) -> str:
+        return f"{self.period_from} -> {self.period_to}: {self.customers}"

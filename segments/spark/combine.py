@@ -135,9 +135,13 @@ def _features(
     }
     for name in dayparts:
         out[f"{DAYPART_SHARE}{name}"] = totals[f"{DAYPART_PREFIX}{name}"].to_numpy() / visits
-    channel_counts = np.column_stack(
-        [totals[f"{CHANNEL_PREFIX}{name}"].to_numpy(dtype=np.float64) for name in channels]
-    ) if channels else np.zeros((len(totals), 0))
+    channel_counts = (
+        np.column_stack(
+            [totals[f"{CHANNEL_PREFIX}{name}"].to_numpy(dtype=np.float64) for name in channels]
+        )
+        if channels
+        else np.zeros((len(totals), 0))
+    )
     for index, name in enumerate(channels):
         out[f"{CHANNEL_SHARE}{name}"] = channel_counts[:, index] / visits
     primary = (

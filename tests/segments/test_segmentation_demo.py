@@ -86,7 +86,10 @@ def test_segments_recover_personas_and_drifting_customers_move(demo_folder: Path
     )
     stored = SegmentTransition.objects.filter(definition=definition, period_from="2025-03")
     assert {
-        (t.from_segment.key if t.from_segment else None, t.to_segment.key if t.to_segment else None): t.customers  # noqa: E501
+        (
+            t.from_segment.key if t.from_segment else None,
+            t.to_segment.key if t.to_segment else None,
+        ): t.customers  # noqa: E501
         for t in stored
     } == moves.matrix
     key = Segment.objects.filter(definition=definition).first().key  # type: ignore[union-attr]
@@ -150,4 +153,5 @@ def test_a_refit_on_one_more_month_keeps_segment_ids(demo_folder: Path) -> None:
     common = memberships(first).merge(after, on=["customer_id", "period"])
     moved_in_common = int((common["segment_x"] != common["segment_y"]).sum())
     new_month_rows = int((after["period"] == MONTHS[5]).sum())
+    assert second.refit_changed is not None
     assert moved_in_common <= second.refit_changed <= moved_in_common + new_month_rows

@@ -72,8 +72,20 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         for n in (1, 2):
             processes.append(
                 _spark_class(
-                    [worker, master_url, "--host", "127.0.0.1", "--cores", "1", "--memory", "1g",
-                     "--webui-port", str(_free_port()), "--work-dir", str(logs / f"work{n}")],
+                    [
+                        worker,
+                        master_url,
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        "1",
+                        "--memory",
+                        "1g",
+                        "--webui-port",
+                        str(_free_port()),
+                        "--work-dir",
+                        str(logs / f"work{n}"),
+                    ],
                     logs / f"worker{n}.log",
                 )  # fmt: skip
             )

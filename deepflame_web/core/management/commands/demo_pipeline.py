@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from segments.lake import lake_row_counts
+from segments.selectors import segmentation_active
 
 
 class Command(BaseCommand):
@@ -34,3 +35,8 @@ class Command(BaseCommand):
         self.stdout.write("Importing it (a no-op when it was imported before) ...")
         call_command("import_data", str(folder))
         self.stdout.write(f"Lake rows: {lake_row_counts()}")
+        if segmentation_active() is None:
+            self.stdout.write("Segmenting customers by behavior (Spark) ...")
+            call_command("run_segmentation")
+        else:
+            self.stdout.write("A segmentation is active already; run_segmentation refreshes it.")
