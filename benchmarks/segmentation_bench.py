@@ -43,7 +43,7 @@ def main() -> None:
             f"{base.seconds:>12.1f}{base.peak_gib:>7.2f}{ours.seconds / base.seconds:>7.2f}"
         )
     print("\nstages of our run (s): features on Spark / fit / assign / database write")
-    for size, (ours, base) in results.items():
+    for size, (_, base) in results.items():
         stage = STAGES[size]
         compute = stage["features_s"] + stage["fit_s"] + stage["assign_s"]
         print(

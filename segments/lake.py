@@ -77,7 +77,7 @@ class LakeStage:
         self.files: list[LakeFile] = []
         self._parts: dict[tuple[str, str], int] = {}
 
-    def write(self, *, table: str, data: pa.Table) -> int:
+    def write(self, *, table: str, data: pa.Table, row_group_rows: int | None = None) -> int:
         if data.num_rows == 0:
             return 0
         months = data.column("month")
@@ -93,6 +93,7 @@ class LakeStage:
                 target,
                 compression="snappy",
                 use_dictionary=[c for c in part.column_names if c in DICTIONARY_COLUMNS],
+                row_group_size=row_group_rows,
             )
             self.files.append(
                 LakeFile(

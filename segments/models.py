@@ -107,38 +107,31 @@ class Segment(models.Model):
         return f"{self.name} (#{self.key})"
 
 
-class SegmentMembership(models.Model):
-    """A customer's segment in one period under one definition, and why (distance, features).
+class CustomerSegment(models.Model):
+    """A customer's latest segment under one definition: the period they were last active in.
 
-    The customer is its chain id rather than a foreign key: memberships are written by COPY
-    in millions, straight from the feature job's rows.
+    Every customer-period's membership (with the features that placed it) is in the lake
+    table `segment_memberships`; this is the one row per customer that pages and the
+    assignment engine join on, written by COPY.
     """
 
-    # No single-column indexes: the unique constraint and the index below lead with the
-    # definition, and every extra index slows the COPY of millions of rows.
     definition = models.ForeignKey(
-        SegmentDefinition, on_delete=models.CASCADE, related_name="memberships", db_index=False
+        SegmentDefinition, on_delete=models.CASCADE, related_name="current", db_index=False
     )
     customer_id = models.CharField(max_length=100)
     period = models.CharField(max_length=7)
-    segment = models.ForeignKey(
-        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False
-    )
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="current")
     distance = models.FloatField()
-    features = models.JSONField(default=dict)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["definition", "customer_id", "period"], name="membership_once"
+                fields=["definition", "customer_id"], name="current_segment_once"
             )
-        ]
-        indexes = [
-            models.Index(fields=["definition", "period", "segment"]),
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} in {self.period}: segment {self.segment_id}"
+        return f"{self.customer_id}: segment {self.segment_id} ({self.period})"
 
 
 class SegmentSize(models.Model):

@@ -111,7 +111,7 @@ def k_curve(
     rows = sample_rows(len(scaled), limit=SILHOUETTE_SAMPLE, seed=seed + 1)
     curve = []
     for k in range(k_range[0], min(k_range[1], len(scaled) - 1) + 1):
-        model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(scaled)
+        model = KMeans(n_clusters=k, n_init=2, random_state=seed).fit(scaled)
         silhouette = silhouette_score(scaled[rows], model.labels_[rows])
         curve.append({"k": k, "inertia": float(model.inertia_), "silhouette": float(silhouette)})
     return curve

@@ -21,7 +21,8 @@ from django.db.models import Max
 
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
-from segments.models import Segment, SegmentDefinition, SegmentSize, SegmentTransition
+from segments.lake import LakeStage
+from segments.models import LakeFile, Segment, SegmentDefinition, SegmentSize, SegmentTransition
 from segments.segmentation.definition import (
     FrozenTransform,
     assign,
@@ -38,7 +39,7 @@ from segments.segmentation.profiles import (
     segment_profiles,
     unique_names,
 )
-from segments.segmentation.writer import memberships_write
+from segments.segmentation.writer import current_segments_write, memberships_stage
 from segments.spark.combine import month_shift
 from segments.spark.features import (
     FeatureSet,
@@ -277,50 +278,93 @@ def _commit(
     distances: np.ndarray,
     active: SegmentDefinition | None,
 ) -> SegmentDefinition:
-    """Everything the run produced, and the switch of the active definition, in one transaction."""
+    """Everything the run produced, and the switch of the active definition, in one
+    transaction; the lake files it staged are removed when that transaction fails."""
+    stage = LakeStage(run.pk)
+    try:
+        definition = _commit_atomic(run, features, fitted, labels, distances, active, stage)
+    except BaseException:
+        stage.discard()
+        raise
+    definition.refresh_from_db()
+    return definition
+
+
+@transaction.atomic
+def _commit_atomic(
+    run: Run,
+    features: FeatureSet,
+    fitted: Fitted,
+    labels: np.ndarray,
+    distances: np.ndarray,
+    active: SegmentDefinition | None,
+    stage: LakeStage,
+) -> SegmentDefinition:
     frame = features.frame
     k = len(fitted.centroids)
     profiles = segment_profiles(features=frame, names=features.names, labels=labels, k=k)
-    with transaction.atomic():
-        plan = _plan_segments(active, fitted, profiles)
-        refit_changed = (
-            _count_refit_moves(active, frame, labels, plan)
-            if active is not None and fitted.refit
-            else None
-        )
-        version = (SegmentDefinition.objects.aggregate(top=Max("version"))["top"] or 0) + 1
-        definition = SegmentDefinition.objects.create(
-            run=run,
-            version=version,
-            previous=active,
-            refit=fitted.refit,
-            k=k,
-            lookback_months=int(run.parameters.get("lookback_months") or 1),
-            periods=features.periods,
-            transform=fitted.transform.as_json(),
-            centroids=fitted.centroids.tolist(),
-            k_curve=fitted.curve,
-            fit_rows=fitted.fit_rows,
-            refit_changed=refit_changed,
-        )
-        segments = _create_segments(definition, plan, profiles)
-        segment_ids = np.asarray([segments[p].pk for p in range(k)], dtype=np.int64)
-        memberships_write(
-            definition_id=definition.pk,
-            customer_ids=frame["customer_id"].to_numpy(),
-            periods=frame["period"].to_numpy(),
-            segment_ids=segment_ids[labels],
-            distances=distances,
-            features=frame[fitted.transform.names].to_numpy(dtype=np.float64)
-            if set(fitted.transform.names) <= set(frame.columns)
-            else frame.reindex(columns=fitted.transform.names, fill_value=0.0).to_numpy(),
-        )
-        _write_sizes(definition, segments, frame, fitted.transform.names, labels)
-        _write_transitions(definition, segments, frame, labels)
-        SegmentDefinition.objects.filter(is_active=True).update(is_active=False)
-        SegmentDefinition.objects.filter(pk=definition.pk).update(is_active=True)
-    definition.refresh_from_db()
+    plan = _plan_segments(active, fitted, profiles)
+    refit_changed = (
+        _count_refit_moves(active, frame, labels, plan)
+        if active is not None and fitted.refit
+        else None
+    )
+    version = (SegmentDefinition.objects.aggregate(top=Max("version"))["top"] or 0) + 1
+    definition = SegmentDefinition.objects.create(
+        run=run,
+        version=version,
+        previous=active,
+        refit=fitted.refit,
+        k=k,
+        lookback_months=int(run.parameters.get("lookback_months") or 1),
+        periods=features.periods,
+        transform=fitted.transform.as_json(),
+        centroids=fitted.centroids.tolist(),
+        k_curve=fitted.curve,
+        fit_rows=fitted.fit_rows,
+        refit_changed=refit_changed,
+    )
+    segments = _create_segments(definition, plan, profiles)
+    _write_memberships(stage, definition, segments, frame, fitted, labels, distances)
+    _write_sizes(definition, segments, frame, fitted.transform.names, labels)
+    _write_transitions(definition, segments, frame, labels)
+    SegmentDefinition.objects.filter(is_active=True).update(is_active=False)
+    SegmentDefinition.objects.filter(pk=definition.pk).update(is_active=True)
     return definition
+
+
+def _write_memberships(
+    stage: LakeStage,
+    definition: SegmentDefinition,
+    segments: dict[int, Segment],
+    frame: pd.DataFrame,
+    fitted: Fitted,
+    labels: np.ndarray,
+    distances: np.ndarray,
+) -> None:
+    """Every customer-period to the lake (listed in the manifest by this transaction), each
+    customer's latest one to the database."""
+    positions = range(len(fitted.centroids))
+    customer_ids = frame["customer_id"].to_numpy()
+    periods = frame["period"].to_numpy()
+    memberships_stage(
+        stage=stage,
+        customer_ids=customer_ids,
+        periods=periods,
+        segment_keys=np.asarray([segments[p].key for p in positions])[labels],
+        distances=distances,
+        features=frame.reindex(columns=fitted.transform.names, fill_value=0.0).to_numpy(
+            dtype=np.float64
+        ),
+    )
+    LakeFile.objects.bulk_create(stage.files, batch_size=1000)
+    current_segments_write(
+        definition_id=definition.pk,
+        customer_ids=customer_ids,
+        periods=periods,
+        segment_ids=np.asarray([segments[p].pk for p in positions])[labels],
+        distances=distances,
+    )
 
 
 def _count_refit_moves(

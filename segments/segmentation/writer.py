@@ -1,59 +1,72 @@
-"""Bulk writes of a segmentation's memberships (COPY on PostgreSQL).
+"""Where a segmentation's rows go: every customer-period to the lake, the current one to the
+database.
 
-Called inside the transaction that activates the definition, so readers see the old
-segmentation or the whole new one, never a half-written one.
+Memberships (millions of customer-periods, each with the features that placed it) are staged
+as Parquet, one file per period sorted by customer, and join the lake through the manifest in
+the transaction that activates the definition; each customer's latest membership is copied
+into the database (COPY on PostgreSQL) for the pages and the assignment engine. A failed or
+killed run leaves staged files nobody lists, removed by the next import.
 """
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from deepflame_web.core.bulk import bulk_insert
-from segments.models import SegmentMembership
+from segments.lake import LakeStage
+from segments.models import CustomerSegment
 
-COPY_CHUNK = 250_000
+MEMBERSHIPS = "segment_memberships"
+"""The lake table of memberships; its `month` column is the period."""
+ROW_GROUP_ROWS = 50_000
+"""Small row groups sorted by customer: a trajectory reads one group per period."""
 
 
-def memberships_write(
+def memberships_stage(
+    *,
+    stage: LakeStage,
+    customer_ids: np.ndarray,
+    periods: np.ndarray,
+    segment_keys: np.ndarray,
+    distances: np.ndarray,
+    features: np.ndarray,
+) -> int:
+    """Stage one membership per row; `features` holds the values that placed the customer."""
+    rows, width = features.shape
+    flat = pa.array(np.nan_to_num(features).astype(np.float32).ravel())
+    table = pa.table(
+        {
+            "customer_id": pa.array(customer_ids, pa.string()),
+            "month": pa.array(periods, pa.string()),
+            "segment_key": pa.array(segment_keys.astype(np.int32)),
+            "distance": pa.array(distances.astype(np.float32)),
+            "features": pa.FixedSizeListArray.from_arrays(flat, width),
+        }
+    )
+    order = pc.sort_indices(table, sort_keys=[("month", "ascending"), ("customer_id", "ascending")])
+    return stage.write(table=MEMBERSHIPS, data=table.take(order), row_group_rows=ROW_GROUP_ROWS)
+
+
+def current_segments_write(
     *,
     definition_id: int,
     customer_ids: np.ndarray,
     periods: np.ndarray,
     segment_ids: np.ndarray,
     distances: np.ndarray,
-    features: np.ndarray,
 ) -> int:
-    """Write one membership per row; `features` holds the values that placed the customer."""
-    rows = len(customer_ids)
-    for start in range(0, rows, COPY_CHUNK):
-        end = min(start + COPY_CHUNK, rows)
-        chunk = pd.DataFrame(
-            {
-                "definition_id": definition_id,
-                "customer_id": customer_ids[start:end],
-                "period": periods[start:end],
-                "segment_id": segment_ids[start:end],
-                "distance": np.round(distances[start:end], 6),
-                "features": _json_lists(features[start:end]).to_numpy(zero_copy_only=False),
-            }
-        )
-        bulk_insert(table=SegmentMembership._meta.db_table, frame=chunk)
-    return rows
-
-
-def _json_lists(values: np.ndarray) -> pa.Array:
-    """Rows of floats as JSON arrays, formatted by DuckDB's list-to-text cast (6x faster
-    than pandas' CSV writer; a Python loop would be slower still)."""
-    rows, width = values.shape
-    if width == 0:
-        return pa.array(["[]"] * rows, pa.string())
-    flat = pa.array(np.nan_to_num(np.round(values, 4)).ravel())
-    offsets = pa.array(np.arange(0, rows * width + 1, width, dtype=np.int64))
-    table = pa.table({"features": pa.LargeListArray.from_arrays(offsets, flat)})
-    with duckdb.connect() as db:
-        db.register("rows", table)
-        text = db.sql("SELECT features::VARCHAR AS features FROM rows").fetch_arrow_table()
-    return text.column("features").combine_chunks()
+    """Each customer's latest period and segment, in bulk, inside the caller's transaction."""
+    frame = pd.DataFrame(
+        {
+            "definition_id": definition_id,
+            "customer_id": customer_ids,
+            "period": periods,
+            "segment_id": segment_ids,
+            "distance": np.round(distances, 6),
+        }
+    )
+    latest = frame.sort_values("period", kind="stable").drop_duplicates("customer_id", keep="last")
+    return bulk_insert(table=CustomerSegment._meta.db_table, frame=latest)

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
+from segments.lake import LakeStage
 from segments.models import (
     Customer,
+    LakeFile,
     Segment,
     SegmentDefinition,
-    SegmentMembership,
     SegmentSize,
 )
 from segments.segmentation.definition import FrozenTransform, assign
@@ -27,6 +28,8 @@ from segments.segmentation.profiles import (
     segment_profiles,
     unique_names,
 )
+from segments.segmentation.writer import current_segments_write, memberships_stage
+from segments.selectors import customer_trajectory
 
 PERIODS = ["2025-01", "2025-02", "2025-03", "2025-04"]
 DAYPARTS = ["breakfast", "lunch", "afternoon", "dinner", "late_night"]
@@ -164,19 +167,22 @@ def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
         name="Lapsed weekend brunch",
         is_vanished=True,
     )
-    values = frame[NAMES].to_numpy(dtype=np.float64)
-    SegmentMembership.objects.bulk_create(
-        SegmentMembership(
-            definition=definition,
-            customer_id=customer,
-            period=period,
-            segment=segments[position],
-            distance=float(distance),
-            features=values[i].tolist(),
-        )
-        for i, (customer, period, position, distance) in enumerate(
-            zip(frame["customer_id"], frame["period"], positions, distances, strict=True)
-        )
+    stage = LakeStage(run.pk)
+    memberships_stage(
+        stage=stage,
+        customer_ids=frame["customer_id"].to_numpy(),
+        periods=frame["period"].to_numpy(),
+        segment_keys=np.asarray([segment.key for segment in segments])[positions],
+        distances=distances,
+        features=frame[NAMES].to_numpy(dtype=np.float64),
+    )
+    LakeFile.objects.bulk_create(stage.files)
+    current_segments_write(
+        definition_id=definition.pk,
+        customer_ids=frame["customer_id"].to_numpy(),
+        periods=frame["period"].to_numpy(),
+        segment_ids=np.asarray([segment.pk for segment in segments])[positions],
+        distances=distances,
     )
     grouped = frame[NAMES].groupby([frame["period"], positions])
     counts = grouped.size()
@@ -194,6 +200,9 @@ def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
 
 
 def segment_of(definition: SegmentDefinition, customer: str, period: str) -> Segment:
-    return SegmentMembership.objects.get(
-        definition=definition, customer_id=customer, period=period
-    ).segment
+    step = next(
+        t
+        for t in customer_trajectory(customer_id=customer, definition=definition)
+        if t["period"] == period
+    )
+    return definition.segments.get(key=step["segment_key"])

@@ -18,10 +18,11 @@ from sklearn.metrics import adjusted_rand_score
 
 from deepflame_web.core.models import Run, RunStatus
 from segments.demo import demo_chain_generate
-from segments.models import Segment, SegmentDefinition, SegmentMembership, SegmentTransition
+from segments.models import Segment, SegmentDefinition, SegmentTransition
 from segments.segmentation.definition import fit_sample_mask
 from segments.selectors import (
     customer_trajectory,
+    memberships_frame,
     segment_movements,
     segment_profile_over_time,
     segmentation_active,
@@ -46,10 +47,7 @@ def truth(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def memberships(definition: SegmentDefinition) -> pd.DataFrame:
-    rows = SegmentMembership.objects.filter(definition=definition).values_list(
-        "customer_id", "period", "segment__key"
-    )
-    return pd.DataFrame(list(rows), columns=["customer_id", "period", "segment"])
+    return memberships_frame(definition=definition)
 
 
 def held_out(frame: pd.DataFrame) -> pd.DataFrame:

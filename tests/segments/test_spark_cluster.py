@@ -20,7 +20,8 @@ import pyspark
 import pytest
 from django.core.management import call_command
 
-from segments.models import SegmentDefinition, SegmentMembership
+from segments.models import SegmentDefinition
+from segments.selectors import membership_count
 from segments.spark.features import features_compute
 from segments.spark.session import spark_session, spark_stop
 from tests.segments.test_features import hand_made_extract
@@ -133,5 +134,5 @@ def test_the_same_job_runs_on_a_standalone_cluster(
     pd.testing.assert_frame_equal(on_cluster, local)
     call_command("run_segmentation", "--k", "2")
     definition = SegmentDefinition.objects.get(is_active=True)
-    assert SegmentMembership.objects.filter(definition=definition).count() == 4
+    assert membership_count(definition=definition) == 4
     spark_stop()
