@@ -19,7 +19,7 @@ from sklearn.metrics import silhouette_score
 from segments.spark.combine import COUNT_FEATURES
 
 ASSIGN_CHUNK = 500_000
-SILHOUETTE_SAMPLE = 5_000
+SILHOUETTE_SAMPLE = 2_000
 SILHOUETTE_TOLERANCE = 0.05
 """The suggested K is the fewest segments whose silhouette is within 5% of the best one:
 marketers write one rule per segment, so fewer segments win a near tie."""

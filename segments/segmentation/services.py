@@ -48,6 +48,7 @@ from segments.spark.features import (
     scratch_folder,
     scratch_remove,
 )
+from segments.spark.session import spark_session
 
 SEGMENTATION_TASK = "segments.tasks.heavy_run_segmentation"
 CURVE_SAMPLE = 20_000
@@ -163,6 +164,7 @@ def _segmentation_work(run: Run) -> dict[str, Any]:
             definition.segments.filter(is_vanished=True).values_list("key", flat=True)
         ),
         "timings": timings,
+        "spark_application": spark_session().sparkContext.applicationId,
     }
 
 
@@ -440,26 +442,27 @@ def _write_transitions(
     labels: np.ndarray,
 ) -> None:
     """Counts of (segment in period p) -> (segment in the next period), entries and exits."""
-    placed = pd.DataFrame(
-        {"customer_id": frame["customer_id"].to_numpy(), "period": frame["period"].to_numpy(),
-         "label": labels}
-    )  # fmt: skip
-    periods = sorted(placed["period"].unique())
+    customer_codes, customers = pd.factorize(frame["customer_id"])
+    period_codes, periods = pd.factorize(frame["period"], sort=True)
+    # customers x periods grid of centroid positions; -1 where the customer was not active
+    grid = np.full((len(customers), len(periods)), -1, dtype=np.int32)
+    grid[customer_codes, period_codes] = labels
+    k = len(segments)
     rows = []
-    for before, after in zip(periods, periods[1:], strict=False):
-        left = placed[placed["period"] == before][["customer_id", "label"]]
-        right = placed[placed["period"] == after][["customer_id", "label"]]
-        moves = left.merge(right, on="customer_id", how="outer", suffixes=("_from", "_to"))
-        counts = moves.groupby(["label_from", "label_to"], dropna=False).size()
-        for (source, target), customers in counts.items():
+    for index in range(len(periods) - 1):
+        before, after = grid[:, index], grid[:, index + 1]
+        seen = (before >= 0) | (after >= 0)
+        pairs = np.bincount((before[seen] + 1) * (k + 1) + after[seen] + 1, minlength=(k + 1) ** 2)
+        for code in np.flatnonzero(pairs):
+            source, target = divmod(int(code), k + 1)
             rows.append(
                 SegmentTransition(
                     definition=definition,
-                    period_from=before,
-                    period_to=after,
-                    from_segment=None if pd.isna(source) else segments[int(source)],
-                    to_segment=None if pd.isna(target) else segments[int(target)],
-                    customers=int(customers),
+                    period_from=periods[index],
+                    period_to=periods[index + 1],
+                    from_segment=segments[source - 1] if source else None,
+                    to_segment=segments[target - 1] if target else None,
+                    customers=int(pairs[code]),
                 )
             )
     SegmentTransition.objects.bulk_create(rows, batch_size=1000)

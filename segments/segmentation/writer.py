@@ -59,14 +59,24 @@ def current_segments_write(
     distances: np.ndarray,
 ) -> int:
     """Each customer's latest period and segment, in bulk, inside the caller's transaction."""
+    latest = _latest_rows(customer_ids, periods)
     frame = pd.DataFrame(
         {
             "definition_id": definition_id,
-            "customer_id": customer_ids,
-            "period": periods,
-            "segment_id": segment_ids,
-            "distance": np.round(distances, 6),
+            "customer_id": customer_ids[latest],
+            "period": periods[latest],
+            "segment_id": segment_ids[latest],
+            "distance": np.round(distances[latest], 6),
         }
     )
-    latest = frame.sort_values("period", kind="stable").drop_duplicates("customer_id", keep="last")
-    return bulk_insert(table=CustomerSegment._meta.db_table, frame=latest)
+    return bulk_insert(table=CustomerSegment._meta.db_table, frame=frame)
+
+
+def _latest_rows(customer_ids: np.ndarray, periods: np.ndarray) -> np.ndarray:
+    """The index of each customer's row in their latest period."""
+    customer_codes, customers = pd.factorize(customer_ids)
+    period_codes, _ = pd.factorize(periods, sort=True)
+    by_period = np.argsort(period_codes, kind="stable")
+    latest = np.full(len(customers), -1, dtype=np.int64)
+    np.maximum.at(latest, customer_codes[by_period], np.arange(len(by_period)))
+    return by_period[latest]

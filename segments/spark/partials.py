@@ -56,17 +56,24 @@ def month_partials(task: MonthTask) -> MonthResult:
     """Aggregate one month per customer and write it as one Parquet file at `task.output`."""
     with duckdb.connect(config={"threads": task.threads}) as db:
         db.execute("SET preserve_insertion_order = false")
-        base = db.sql(_base_query(task)).arrow()
-        if isinstance(base, pa.RecordBatchReader):
-            base = base.read_all()
-        channels = _channel_counts(db, task)
-    table = _join_channels(base, channels)
+        channels = _month_channels(db, task)
+        table = db.sql(_base_query(task, channels)).arrow()
+        if isinstance(table, pa.RecordBatchReader):
+            table = table.read_all()
     Path(task.output).parent.mkdir(parents=True, exist_ok=True)
     tmp = f"{task.output}.tmp-{os.getpid()}"
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, task.output)
-    names = [c.removeprefix(CHANNEL_PREFIX) for c in channels.column_names[1:]]
-    return MonthResult(task.month, task.output, table.num_rows, names)
+    return MonthResult(task.month, task.output, table.num_rows, channels)
+
+
+def _month_channels(db: duckdb.DuckDBPyConnection, task: MonthTask) -> list[str]:
+    """The chain's own channel names seen this month (one column of counts each)."""
+    rows = db.sql(
+        f"""SELECT DISTINCT channel FROM read_parquet({_files(task.orders)})
+            WHERE customer_id IS NOT NULL AND channel IS NOT NULL ORDER BY channel"""
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _files(paths: list[str]) -> str:
@@ -83,9 +90,16 @@ def _daypart_sql(name: str, start: int, end: int) -> str:
     return f'count(*) FILTER (WHERE {condition}) AS "{DAYPART_PREFIX}{name}"'
 
 
-def _base_query(task: MonthTask) -> str:
+def _channel_sql(name: str) -> str:
+    literal = name.replace("'", "''")
+    column = f"{CHANNEL_PREFIX}{name}".replace('"', '""')
+    return f"count(*) FILTER (WHERE channel = '{literal}')::DOUBLE AS \"{column}\""
+
+
+def _base_query(task: MonthTask, channels: list[str]) -> str:
     """Orders of known customers joined to their line totals, then summed per customer."""
     dayparts = ",\n".join(_daypart_sql(*part) for part in task.dayparts)
+    channel_counts = "".join(f",\n{_channel_sql(name)}" for name in channels)
     lines = (
         f"""SELECT order_id, sum(quantity) AS items, count(offer_id) AS offer_lines
             FROM read_parquet({_files(task.order_lines)})
@@ -95,7 +109,7 @@ def _base_query(task: MonthTask) -> str:
     )
     return f"""
         WITH o AS (
-            SELECT order_id, customer_id, total, gross_margin, ordered_at_local,
+            SELECT order_id, customer_id, channel, total, gross_margin, ordered_at_local,
                    hour(ordered_at_local) * 60 + minute(ordered_at_local) AS minute_of_day,
                    isodow(ordered_at_local) >= 6 AS weekend
             FROM read_parquet({_files(task.orders)})
@@ -109,34 +123,13 @@ def _base_query(task: MonthTask) -> str:
                coalesce(sum(l.items), 0)::DOUBLE AS items,
                coalesce(sum(l.offer_lines), 0)::DOUBLE AS offer_lines,
                count(*) FILTER (WHERE weekend)::DOUBLE AS weekend_visits,
-               {dayparts},
+               {dayparts}{channel_counts},
                min(ordered_at_local) AS first_visit,
                max(ordered_at_local) AS last_visit
         FROM o LEFT JOIN l USING (order_id)
         GROUP BY customer_id
+        ORDER BY customer_id
     """
-
-
-def _channel_counts(db: duckdb.DuckDBPyConnection, task: MonthTask) -> pa.Table:
-    """Visits per customer and channel, pivoted wide: channels are the chain's own names."""
-    long = db.sql(
-        f"""SELECT customer_id, channel, count(*)::DOUBLE AS n
-            FROM read_parquet({_files(task.orders)})
-            WHERE customer_id IS NOT NULL GROUP BY customer_id, channel"""
-    ).arrow()
-    if isinstance(long, pa.RecordBatchReader):
-        long = long.read_all()
-    frame = long.to_pandas().pivot_table(
-        index="customer_id", columns="channel", values="n", aggfunc="sum", fill_value=0.0
-    )
-    frame = frame[sorted(frame.columns)]
-    frame.columns = [f"{CHANNEL_PREFIX}{c}" for c in frame.columns]
-    return pa.Table.from_pandas(frame.reset_index(), preserve_index=False)
-
-
-def _join_channels(base: pa.Table, channels: pa.Table) -> pa.Table:
-    joined = base.join(channels, keys="customer_id", join_type="left outer")
-    return joined.sort_by("customer_id")
 
 
 def run_month(task: dict[str, object]) -> dict[str, object]:
