@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from deepflame_web.core.access import EVERYONE_READS, RolePermission
 from deepflame_web.core.urls import api_urlpatterns as core_api
 from deepflame_web.core.urls import urlpatterns as core_pages
+from offers.api_urls import api_urlpatterns as offers_api
 from segments.urls import api_urlpatterns as segments_api
 
 
@@ -16,12 +17,14 @@ class SchemaApi(SpectacularAPIView):
 api_v1 = [
     *core_api,
     *segments_api,
+    *offers_api,
     path("schema/", SchemaApi.as_view(), name="api_schema"),
 ]
 
 urlpatterns = [
     *core_pages,
     path("", include("segments.urls")),
+    path("", include("offers.urls")),
     path("api/v1/", include(api_v1)),
     path("django-admin/", admin.site.urls),
 ]

@@ -1,8 +1,11 @@
 """A segment definition's arithmetic: the frozen transform, K-Means, assignment, K suggestion.
 
 Everything here is plain numpy and scikit-learn so it is tested without a JVM or a database.
-Fitting runs on a sample on the driver: scikit-learn fitted 1M x 8 in 1 s where Spark MLlib
-took 16 s on 2 cores (ENVIRONMENT.md; re-measured by benchmarks/segmentation_fit_compare.py).
+Fitting runs on a sample on the driver, chosen by measurement
+(benchmarks/segmentation_fit_compare.py, 250k customers x 12 months = 1.5M customer-periods,
+k = 8, 2 cores): scikit-learn on a 200k sample 3.4 s, Spark MLlib on the same sample 24.1 s and
+on all rows 21.7 s; inertia over all rows 11.97M, 12.51M and 12.03M. The sample fits as well,
+7x faster. Assignment of every row then runs at scale with numpy.
 """
 
 from __future__ import annotations

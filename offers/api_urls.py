@@ -1,0 +1,43 @@
+"""API routes of the offers app (the catalog pages' routes are in offers/urls.py)."""
+
+from django.urls import path
+
+from offers import apis
+
+api_urlpatterns = [
+    path("offers/", apis.OfferListApi.as_view(), name="api_offer_list"),
+    path("offers/<str:offer_id>/", apis.OfferDetailApi.as_view(), name="api_offer_detail"),
+    path("rule-sets/", apis.RuleSetListApi.as_view(), name="api_rule_set_list"),
+    path("rule-sets/<int:pk>/", apis.RuleSetDetailApi.as_view(), name="api_rule_set_detail"),
+    path(
+        "rule-sets/<int:pk>/validate/",
+        apis.RuleSetValidateApi.as_view(),
+        name="api_rule_set_validate",
+    ),
+    path(
+        "rule-sets/<int:pk>/suggest/", apis.RuleSetSuggestApi.as_view(), name="api_rule_set_suggest"
+    ),
+    path(
+        "rule-sets/<int:pk>/preview/", apis.RuleSetPreviewApi.as_view(), name="api_rule_set_preview"
+    ),
+    path(
+        "rule-sets/<int:pk>/publish/", apis.RuleSetPublishApi.as_view(), name="api_rule_set_publish"
+    ),
+    path("rule-sets/<int:pk>/diff/", apis.RuleVersionDiffApi.as_view(), name="api_rule_diff"),
+    path(
+        "rule-sets/<int:pk>/versions/",
+        apis.RuleVersionListApi.as_view(),
+        name="api_rule_version_list",
+    ),
+    path(
+        "rule-sets/<int:pk>/versions/<int:number>/",
+        apis.RuleVersionDetailApi.as_view(),
+        name="api_rule_version_detail",
+    ),
+    path(
+        "rule-sets/<int:pk>/versions/<int:number>/rollback/",
+        apis.RuleVersionRollbackApi.as_view(),
+        name="api_rule_version_rollback",
+    ),
+    path("audit/", apis.AuditEntryListApi.as_view(), name="api_audit_list"),
+]

@@ -1,0 +1,201 @@
+"""Where and when an offer may run: pricing tier, daypart (store local time), channel and date.
+
+An offer's empty list means "any". A daypart entry is a daypart name or an "HH:MM-HH:MM"
+window; a window whose end is not after its start wraps midnight (late night 22:00-05:00).
+The local time comes from a UTC instant and the store's IANA zone, so daylight saving time is
+the zone database's business, not ours.
+
+`EligibilityTable` evaluates many offers against many contexts at once with numpy: each
+offer's daypart entries become a 1,440-minute mask, tiers and channels become small lookup
+tables, so a matrix of offers x contexts costs a few array operations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from offers.models import Daypart, Offer, Store
+from offers.validators import parse_window
+
+MINUTES_PER_DAY = 1440
+NO_DATE_LOW = np.iinfo(np.int64).min
+NO_DATE_HIGH = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class Context:
+    """One moment at one store on one channel, in the store's local time."""
+
+    pricing_tier: str
+    local: dt.datetime
+    channel: str
+
+    @property
+    def minute(self) -> int:
+        return self.local.hour * 60 + self.local.minute
+
+    @property
+    def date(self) -> dt.date:
+        return self.local.date()
+
+
+def store_local_time(*, instant: dt.datetime, timezone: str) -> dt.datetime:
+    """The wall-clock time at a store for a UTC instant (naive instants are taken as UTC)."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=dt.UTC)
+    return instant.astimezone(ZoneInfo(timezone))
+
+
+def store_context(*, store: Store, instant: dt.datetime, channel: str) -> Context:
+    return Context(
+        pricing_tier=store.pricing_tier,
+        local=store_local_time(instant=instant, timezone=store.timezone),
+        channel=channel,
+    )
+
+
+def daypart_windows() -> dict[str, tuple[int, int]]:
+    """The chain's dayparts as (start, end) minutes of the local day."""
+    return {
+        d.name: (d.start.hour * 60 + d.start.minute, d.end.hour * 60 + d.end.minute)
+        for d in Daypart.objects.all()
+    }
+
+
+def window_mask(start: int, end: int) -> np.ndarray:
+    """Minutes of the day inside [start, end); end <= start wraps midnight (equal: all day)."""
+    minutes = np.arange(MINUTES_PER_DAY)
+    if start < end:
+        return (minutes >= start) & (minutes < end)
+    return (minutes >= start) | (minutes < end)
+
+
+def entries_mask(entries: Iterable[str], dayparts: dict[str, tuple[int, int]]) -> np.ndarray:
+    """The minutes covered by daypart names and windows; no entries means the whole day.
+
+    An unknown daypart name covers nothing: such an offer never runs until it is fixed
+    (validation reports it).
+    """
+    entries = list(entries)
+    if not entries:
+        return np.ones(MINUTES_PER_DAY, dtype=bool)
+    mask = np.zeros(MINUTES_PER_DAY, dtype=bool)
+    for entry in entries:
+        window = parse_window(entry) or dayparts.get(entry)
+        if window is not None:
+            mask |= window_mask(*window)
+    return mask
+
+
+def daypart_at(local: dt.datetime | dt.time, dayparts: dict[str, tuple[int, int]]) -> str | None:
+    """The name of the daypart a local time falls in (the first by start time if several)."""
+    minute = local.hour * 60 + local.minute
+    for name, (start, end) in sorted(dayparts.items(), key=lambda item: item[1]):
+        if window_mask(start, end)[minute]:
+            return name
+    return None
+
+
+def _ordinal(value: dt.date | None, missing: int) -> int:
+    return value.toordinal() if value is not None else missing
+
+
+class EligibilityTable:
+    """Offers prepared once, then checked against any number of contexts."""
+
+    def __init__(
+        self, offers: Sequence[Offer], *, dayparts: dict[str, tuple[int, int]] | None = None
+    ):
+        self.dayparts = daypart_windows() if dayparts is None else dayparts
+        self.offers = list(offers)
+        self.offer_ids = [o.offer_id for o in self.offers]
+        count = len(self.offers)
+        self.minutes = np.zeros((count, MINUTES_PER_DAY), dtype=bool)
+        for row, offer in enumerate(self.offers):
+            self.minutes[row] = entries_mask(offer.dayparts, self.dayparts)
+        self.valid_from = np.array(
+            [_ordinal(o.valid_from, NO_DATE_LOW) for o in self.offers], dtype=np.int64
+        )
+        self.valid_to = np.array(
+            [_ordinal(o.valid_to, NO_DATE_HIGH) for o in self.offers], dtype=np.int64
+        )
+        self._tiers = [frozenset(o.pricing_tiers) for o in self.offers]
+        self._channels = [frozenset(o.channels) for o in self.offers]
+
+    @staticmethod
+    def _allowed(sets: list[frozenset[str]], values: Sequence[str]) -> np.ndarray:
+        """offers x contexts: the context's value is in the offer's set, or the set is empty."""
+        vocabulary, codes = np.unique(
+            np.asarray(values, dtype=object).astype(str), return_inverse=True
+        )
+        table = np.array(
+            [[not allowed or value in allowed for value in vocabulary] for allowed in sets],
+            dtype=bool,
+        ).reshape(len(sets), len(vocabulary))
+        return table[:, codes]
+
+    def matrix(
+        self,
+        *,
+        tiers: Sequence[str],
+        minutes: Sequence[int] | np.ndarray,
+        channels: Sequence[str],
+        dates: Sequence[dt.date],
+    ) -> np.ndarray:
+        """Boolean offers x contexts; the four sequences describe the contexts column-wise."""
+        count = len(tiers)
+        if not (len(minutes) == len(channels) == len(dates) == count):
+            raise ValueError("tiers, minutes, channels and dates must have the same length")
+        if count == 0 or not self.offers:
+            return np.zeros((len(self.offers), count), dtype=bool)
+        ordinals = np.array([d.toordinal() for d in dates], dtype=np.int64)
+        in_dates = (self.valid_from[:, None] <= ordinals[None, :]) & (
+            ordinals[None, :] <= self.valid_to[:, None]
+        )
+        in_time = self.minutes[:, np.asarray(minutes, dtype=np.int64)]
+        return (
+            in_dates
+            & in_time
+            & self._allowed(self._tiers, tiers)
+            & self._allowed(self._channels, channels)
+        )
+
+    def for_contexts(self, contexts: Sequence[Context]) -> np.ndarray:
+        return self.matrix(
+            tiers=[c.pricing_tier for c in contexts],
+            minutes=[c.minute for c in contexts],
+            channels=[c.channel for c in contexts],
+            dates=[c.date for c in contexts],
+        )
+
+    def overlaps_dayparts(self, entries: Iterable[str]) -> np.ndarray:
+        """Per offer: may it run at some minute of the given dayparts or windows?"""
+        mask = entries_mask(entries, self.dayparts)
+        return (self.minutes & mask[None, :]).any(axis=1)
+
+    def runs_in_tiers(self, tiers: Iterable[str]) -> np.ndarray:
+        """Per offer: may it run in at least one of the tiers (no tiers given: any)?"""
+        wanted = set(tiers)
+        return np.array([not wanted or not t or bool(t & wanted) for t in self._tiers], dtype=bool)
+
+    def runs_on_channels(self, channels: Iterable[str]) -> np.ndarray:
+        wanted = set(channels)
+        return np.array(
+            [not wanted or not c or bool(c & wanted) for c in self._channels], dtype=bool
+        )
+
+    def valid_between(self, start: dt.date | None, end: dt.date | None) -> np.ndarray:
+        """Per offer: is it valid on at least one day of [start, end] (None: open)?"""
+        low = _ordinal(start, NO_DATE_LOW)
+        high = _ordinal(end, NO_DATE_HIGH)
+        return (self.valid_from <= high) & (self.valid_to >= low)
+
+
+def offer_is_eligible(offer: Offer, context: Context) -> bool:
+    """One offer in one context; for many, build an EligibilityTable once."""
+    return bool(EligibilityTable([offer]).for_contexts([context])[0, 0])

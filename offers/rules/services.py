@@ -1,0 +1,245 @@
+"""The rules lifecycle: draft -> validate -> preview -> publish, with diff and rollback.
+
+Every write here records an audit entry in the same transaction. Saves use optimistic
+locking: the caller names the revision it loaded and a save on top of a newer one is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from deepflame_web.core.models import Run, RunKind
+from deepflame_web.core.services import run_start
+from offers.models import RuleSet, RuleVersion
+from offers.rules.diff import rules_diff
+from offers.rules.document import document_normalize, empty_document
+from offers.rules.validation import Issue, issues_have_errors, rules_validate
+from offers.services import audit_record
+from segments.models import SegmentDefinition
+
+PREVIEW_TASK = "offers.tasks.heavy_rule_preview"
+
+
+class DraftConflict(Exception):
+    """The draft changed since the caller loaded it; nothing was saved."""
+
+    def __init__(self, *, rule_set: RuleSet, expected_revision: int):
+        self.rule_set = rule_set
+        self.expected_revision = expected_revision
+        who = rule_set.updated_by.get_username() if rule_set.updated_by else "someone"
+        super().__init__(
+            f"The draft was changed by {who} at {rule_set.updated_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"(revision {rule_set.revision}) after you loaded revision {expected_revision}. "
+            "Nothing was saved: reload the draft to see their changes, then apply yours again."
+        )
+
+
+class RulesInvalid(Exception):
+    """Publishing refused because validation found errors."""
+
+    def __init__(self, issues: list[Issue]):
+        self.issues = issues
+        errors = [i.message for i in issues if i.level == "error"]
+        super().__init__(
+            f"The draft has {len(errors)} error(s) and cannot be published: " + " ".join(errors)
+        )
+
+
+def _username(user: Any) -> str:
+    return user.get_username() if getattr(user, "is_authenticated", False) else ""
+
+
+def _user_or_none(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def rule_set_draft_create(
+    *, definition: SegmentDefinition, user: Any, document: Any = None
+) -> RuleSet:
+    """The rule set of a definition, created with a draft (by default empty) if it has none.
+
+    A new segmentation starts from the previous one's draft: segment keys are stable across
+    refits, so the marketer's rules carry over.
+    """
+    existing = RuleSet.objects.filter(definition=definition).first()
+    if existing is not None:
+        return existing
+    if document is None:
+        previous = (
+            RuleSet.objects.filter(definition__version__lt=definition.version)
+            .order_by("-definition__version")
+            .first()
+        )
+        document = previous.document if previous else empty_document()
+    normalized = document_normalize(document)
+    with transaction.atomic():
+        rule_set = RuleSet.objects.create(
+            definition=definition, document=normalized, updated_by=_user_or_none(user)
+        )
+        audit_record(
+            user=user,
+            action="draft_create",
+            object_type="rule_set",
+            object_id=rule_set.pk,
+            object_repr=str(rule_set),
+            after={"revision": rule_set.revision, "document": normalized},
+        )
+    return rule_set
+
+
+def rule_set_draft_update(
+    *, rule_set: RuleSet, document: Any, expected_revision: int, user: Any
+) -> RuleSet:
+    """Save a new draft document if nobody saved since `expected_revision`; else DraftConflict.
+
+    The compare-and-set is one UPDATE ... WHERE revision = expected, so two concurrent saves
+    of the same revision cannot both win.
+    """
+    normalized = document_normalize(document)
+    with transaction.atomic():
+        before = RuleSet.objects.filter(pk=rule_set.pk).values("document", "revision").get()
+        updated = RuleSet.objects.filter(pk=rule_set.pk, revision=expected_revision).update(
+            document=normalized,
+            revision=F("revision") + 1,
+            updated_by=_user_or_none(user),
+            updated_at=timezone.now(),
+        )
+        if not updated:
+            current = RuleSet.objects.select_related("updated_by").get(pk=rule_set.pk)
+            raise DraftConflict(rule_set=current, expected_revision=expected_revision)
+        saved = RuleSet.objects.select_related("definition", "updated_by").get(pk=rule_set.pk)
+        audit_record(
+            user=user,
+            action="draft_update",
+            object_type="rule_set",
+            object_id=saved.pk,
+            object_repr=str(saved),
+            before=before,
+            after={"document": normalized, "revision": saved.revision},
+        )
+    return saved
+
+
+def rule_set_validate(*, rule_set: RuleSet, on: dt.date | None = None) -> list[Issue]:
+    return rules_validate(document=rule_set.document, definition=rule_set.definition, on=on)
+
+
+def rule_version_latest(*, rule_set: RuleSet) -> RuleVersion | None:
+    """The version in force: the highest number."""
+    return rule_set.versions.order_by("-number").first()
+
+
+def _version_create(
+    *,
+    rule_set: RuleSet,
+    document: dict[str, Any],
+    author: Any,
+    note: str,
+    action: str,
+    restored_from: RuleVersion | None = None,
+    draft_revision: int | None = None,
+) -> RuleVersion:
+    # Lock the rule set row so two publishes cannot take the same number.
+    RuleSet.objects.select_for_update().filter(pk=rule_set.pk).get()
+    previous = rule_version_latest(rule_set=rule_set)
+    number = (rule_set.versions.aggregate(top=Max("number"))["top"] or 0) + 1
+    version = RuleVersion(
+        rule_set=rule_set,
+        number=number,
+        document=document,
+        note=note,
+        author=_user_or_none(author),
+        restored_from=restored_from,
+        draft_revision=draft_revision,
+    )
+    version.full_clean()
+    version.save()
+    audit_record(
+        user=author,
+        action=action,
+        object_type="rule_version",
+        object_id=f"{rule_set.pk}:{number}",
+        object_repr=f"{rule_set} v{number}",
+        before={"number": previous.number, "document": previous.document} if previous else None,
+        after={"number": number, "document": document, "note": note},
+    )
+    return version
+
+
+def rule_set_publish(
+    *, rule_set: RuleSet, author: Any, note: str = "", expected_revision: int | None = None
+) -> RuleVersion:
+    """Publish the draft as the next immutable version; refused on any validation error.
+
+    With `expected_revision`, the draft the marketer reviewed is the one published.
+    """
+    with transaction.atomic():
+        current = RuleSet.objects.select_for_update().select_related("definition", "updated_by")
+        draft = current.get(pk=rule_set.pk)
+        if expected_revision is not None and draft.revision != expected_revision:
+            raise DraftConflict(rule_set=draft, expected_revision=expected_revision)
+        issues = rule_set_validate(rule_set=draft)
+        if issues_have_errors(issues):
+            raise RulesInvalid(issues)
+        return _version_create(
+            rule_set=draft,
+            document=document_normalize(draft.document),
+            author=author,
+            note=note,
+            action="publish",
+            draft_revision=draft.revision,
+        )
+
+
+def rule_version_rollback(*, version: RuleVersion, author: Any, note: str = "") -> RuleVersion:
+    """Republish an old version's content as a new version; the draft is left as it is."""
+    with transaction.atomic():
+        return _version_create(
+            rule_set=version.rule_set,
+            document=version.document,
+            author=author,
+            note=note or f"Rollback to version {version.number}",
+            action="rollback",
+            restored_from=version,
+        )
+
+
+def rule_versions_diff(*, before: RuleVersion, after: RuleVersion) -> dict[str, Any]:
+    return {
+        "before": before.number,
+        "after": after.number,
+        **rules_diff(before.document, after.document),
+    }
+
+
+def rule_set_suggest(*, rule_set: RuleSet, user: Any, expected_revision: int) -> RuleSet:
+    """Replace the draft with a suggestion from segment profiles and redemption history."""
+    from offers.rules.suggest import rules_suggest
+
+    document = rules_suggest(definition=rule_set.definition)
+    return rule_set_draft_update(
+        rule_set=rule_set, document=document, expected_revision=expected_revision, user=user
+    )
+
+
+def rule_preview_start(
+    *, rule_set: RuleSet, user: Any, on: dt.date | None = None, enqueue: bool = True
+) -> Run:
+    """Queue a preview of the draft as saved now (its revision is recorded with the run)."""
+    return run_start(
+        kind=RunKind.PREVIEW,
+        task_name=PREVIEW_TASK,
+        parameters={
+            "rule_set_id": rule_set.pk,
+            "revision": rule_set.revision,
+            "document": rule_set.document,
+            "on": (on or dt.date.today()).isoformat(),
+        },
+        started_by=user,
+        enqueue=enqueue,
+    )

@@ -1,0 +1,234 @@
+"""Validation of a rules document against the catalog: every issue names its segment and slot.
+
+Errors block publishing (an unknown offer, category or daypart, a slot no offer can fill);
+warnings do not (an expired offer, more slots than eligible offers, a tier or daypart where a
+slot stays empty, a segment without a rule).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from offers.rules.catalog import OfferCatalog, catalog_load, slot_candidates, slot_filter
+from offers.rules.document import DocumentInvalid, RulesDocument, Slot, document_parse
+from segments.models import Segment, SegmentDefinition
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Issue:
+    level: str
+    code: str
+    segment_key: int | None
+    segment: str
+    slot: int | None
+    slot_label: str
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Collector:
+    def __init__(self, names: dict[int, str]):
+        self.names = names
+        self.issues: list[Issue] = []
+
+    def segment_name(self, key: int | None) -> str:
+        if key is None:
+            return "No segment yet"
+        return f"{self.names.get(key, 'Unknown segment')} (#{key})"
+
+    def add(
+        self,
+        level: str,
+        code: str,
+        text: str,
+        *,
+        key: int | None,
+        position: int | None = None,
+        slot: Slot | None = None,
+    ) -> None:
+        segment = self.segment_name(key)
+        where = f"{segment}, slot {position} \u201c{slot.label}\u201d" if slot else segment
+        self.issues.append(
+            Issue(
+                level=level,
+                code=code,
+                segment_key=key,
+                segment=segment,
+                slot=position,
+                slot_label=slot.label if slot else "",
+                message=f"{where}: {text}",
+            )
+        )
+
+
+def rules_validate(
+    *,
+    document: Any,
+    definition: SegmentDefinition,
+    on: dt.date | None = None,
+    catalog: OfferCatalog | None = None,
+) -> list[Issue]:
+    """All errors and warnings of a document, as of `on` (default today)."""
+    on = on or dt.date.today()
+    segments = {s.key: s for s in Segment.objects.filter(definition=definition)}
+    collector = _Collector({key: s.name for key, s in segments.items()})
+    try:
+        parsed = document_parse(document)
+    except DocumentInvalid as invalid:
+        for problem in invalid.problems:
+            collector.issues.append(Issue(ERROR, "schema", None, "", None, "", problem))
+        return collector.issues
+    catalog = catalog or catalog_load()
+    _check_coverage_of_segments(collector, parsed, segments)
+    for rule in parsed.segments:
+        key = rule.segment_key
+        if key is not None and key not in segments:
+            collector.add(
+                ERROR, "unknown_segment", "no such segment in this segmentation.", key=key
+            )
+            continue
+        if key is not None and segments[key].is_vanished:
+            collector.add(
+                WARNING, "vanished_segment", "this segment has no customers any more.", key=key
+            )
+        if not rule.slots:
+            collector.add(WARNING, "no_slots", "the rule has no slots, so gives no offer.", key=key)
+        union = np.zeros(len(catalog.offers), dtype=bool)
+        for position, slot in enumerate(rule.slots, start=1):
+            union |= _check_slot(collector, catalog, slot, key=key, position=position, on=on)
+        wanted = sum(slot.count for slot in rule.slots)
+        available = int(union.sum())
+        if rule.slots and available < wanted:
+            collector.add(
+                WARNING,
+                "more_slots_than_offers",
+                f"the slots ask for {wanted} offers but only {available} different offers are "
+                "eligible, so customers get fewer.",
+                key=key,
+            )
+    return collector.issues
+
+
+def _check_coverage_of_segments(
+    collector: _Collector, parsed: RulesDocument, segments: dict[int, Segment]
+) -> None:
+    ruled = {rule.segment_key for rule in parsed.segments}
+    for key, segment in sorted(segments.items()):
+        if key not in ruled and not segment.is_vanished:
+            collector.add(
+                WARNING, "segment_without_rule", "no rule, so its customers get no offer.", key=key
+            )
+    if None not in ruled:
+        collector.add(
+            WARNING,
+            "no_rule_for_unsegmented",
+            "no rule, so customers without a segment get no offer.",
+            key=None,
+        )
+
+
+def _check_slot(
+    collector: _Collector,
+    catalog: OfferCatalog,
+    slot: Slot,
+    *,
+    key: int | None,
+    position: int,
+    on: dt.date,
+) -> np.ndarray:
+    def add(level: str, code: str, text: str) -> None:
+        collector.add(level, code, text, key=key, position=position, slot=slot)
+
+    unknown_offers = [
+        offer_id
+        for offer_id in [*slot.include_offers, *slot.exclude_offers, slot.fallback_offer]
+        if offer_id and offer_id not in catalog.index
+    ]
+    if unknown_offers:
+        add(ERROR, "unknown_offer", f"unknown offers {', '.join(unknown_offers)}.")
+    unknown_categories = [c for c in slot.categories if c not in catalog.known_categories]
+    if unknown_categories:
+        add(ERROR, "unknown_category", f"unknown categories {', '.join(unknown_categories)}.")
+    unknown_dayparts = [d for d in slot.dayparts if ":" not in d and d not in catalog.daypart_names]
+    if unknown_dayparts:
+        add(ERROR, "unknown_daypart", f"unknown dayparts {', '.join(unknown_dayparts)}.")
+    unknown_tiers = [t for t in slot.tiers if t not in catalog.tiers]
+    if unknown_tiers:
+        add(WARNING, "unknown_tier", f"no store has pricing tier {', '.join(unknown_tiers)}.")
+    for offer_id in [*slot.include_offers, slot.fallback_offer]:
+        if offer_id in catalog.index:
+            offer = catalog.offers[catalog.index[offer_id]]
+            if offer.valid_to is not None and offer.valid_to < on:
+                add(WARNING, "expired_offer", f"offer {offer_id} expired on {offer.valid_to}.")
+
+    candidates = slot_candidates(catalog, slot, on=on)
+    count = int(candidates.sum())
+    if count == 0:
+        filtered = int(slot_filter(catalog, slot).sum())
+        reason = (
+            "no offer matches its filter"
+            if filtered == 0
+            else f"{filtered} offers match its filter but none may run within its "
+            "tiers, dayparts, channels and dates"
+        )
+        add(ERROR, "slot_unfillable", f"no offer can fill this slot: {reason}.")
+        return candidates
+    if count < slot.count:
+        add(
+            WARNING,
+            "more_slots_than_offers",
+            f"asks for {slot.count} offers but only {count} are eligible.",
+        )
+    gaps = _coverage_gaps(catalog, slot, candidates)
+    if gaps:
+        add(
+            WARNING,
+            "coverage_gap",
+            "no offer can fill it in " + ", ".join(f"tier {t} at {d}" for t, d in gaps) + ".",
+        )
+    if slot.fallback_offer in catalog.index and not candidates[catalog.index[slot.fallback_offer]]:
+        fallback_only = Slot(
+            label=slot.label,
+            tiers=slot.tiers,
+            dayparts=slot.dayparts,
+            channels=slot.channels,
+            valid_from=slot.valid_from,
+            valid_to=slot.valid_to,
+        )
+        if not slot_candidates(catalog, fallback_only, on=on)[catalog.index[slot.fallback_offer]]:
+            add(
+                WARNING,
+                "fallback_not_eligible",
+                f"fallback offer {slot.fallback_offer} may not run within the slot's "
+                "tiers, dayparts, channels and dates.",
+            )
+    return candidates
+
+
+def _coverage_gaps(
+    catalog: OfferCatalog, slot: Slot, candidates: np.ndarray
+) -> list[tuple[str, str]]:
+    """(tier, daypart) pairs of the slot's reach where none of its candidates may run."""
+    tiers = slot.tiers or catalog.tiers
+    dayparts = slot.dayparts or catalog.daypart_names
+    table = catalog.table
+    gaps = []
+    for tier in tiers:
+        in_tier = candidates & table.runs_in_tiers([tier])
+        for daypart in dayparts:
+            if not (in_tier & table.overlaps_dayparts([daypart])).any():
+                gaps.append((tier, daypart))
+    return gaps
+
+
+def issues_have_errors(issues: list[Issue]) -> bool:
+    return any(issue.level == ERROR for issue in issues)

@@ -1,0 +1,252 @@
+"""Catalog pages: offers (list, detail, create, edit, image), stores by tier, dayparts."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from deepflame_web.core.access import EVERYONE_READS, MARKETERS_WRITE, role_required
+from offers import catalog
+from offers.forms import OfferFilterForm, OfferForm
+from offers.models import Offer
+
+OFFERS_PER_PAGE = 24
+NON_FIELD = "__all__"
+SLOTS = [*OfferForm.base_fields, NON_FIELD]
+
+
+@role_required(EVERYONE_READS)
+def offer_list(request: HttpRequest) -> HttpResponse:
+    form = OfferFilterForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    filters = catalog.OfferFilters(
+        query=(data.get("q") or "").strip(),
+        category=data.get("category") or "",
+        tier=data.get("tier") or "",
+        daypart=data.get("daypart") or "",
+        channel=data.get("channel") or "",
+        status=data.get("status") or "",
+        on=data.get("on"),
+    )
+    today = catalog.today()
+    day = filters.on or today
+    offers = catalog.offers_search(filters=filters, today=today)
+    page = Paginator(offers, OFFERS_PER_PAGE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "filters": filters,
+        "day": day,
+        "is_today": day == today,
+        "page": page,
+        "rows": [{"offer": o, "status": catalog.offer_status(o, day)} for o in page],
+        "querystring": params.urlencode(),
+        "filtered": any(params.get(k) for k in ("q", "category", "tier", "daypart", "channel"))
+        or bool(filters.status),
+        "options": {
+            "categories": catalog.known_categories(),
+            "tiers": catalog.known_tiers(),
+            "dayparts": list(catalog.daypart_windows()),
+            "channels": [(c, catalog.channel_label(c)) for c in catalog.known_channels()],
+            "statuses": catalog.STATUSES,
+        },
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "offers/partials/offer_results.html", context)
+    return render(request, "offers/offer_list.html", context)
+
+
+@role_required(EVERYONE_READS)
+def offer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    offer = get_object_or_404(Offer, pk=pk)
+    context = {"offer": offer, "reach": catalog.offer_reach(offer=offer, today=catalog.today())}
+    return render(request, "offers/offer_detail.html", context)
+
+
+@role_required(MARKETERS_WRITE)
+def offer_create(request: HttpRequest) -> HttpResponse:
+    return _offer_form_page(request, offer=None)
+
+
+@role_required(MARKETERS_WRITE)
+def offer_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _offer_form_page(request, offer=get_object_or_404(Offer, pk=pk))
+
+
+@role_required(MARKETERS_WRITE)
+@require_POST
+def offer_validate(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """The live check while the marketer types: error slots only, so no input is replaced."""
+    offer = get_object_or_404(Offer, pk=pk) if pk is not None else None
+    image = _image(request)
+    if request.POST.get("only") == "image":
+        problem = catalog.image_problem(image) if image is not None else ""
+        context = {"name": "image", "errs": [problem] if problem else [], "oob": False}
+        return render(request, "offers/partials/field_errors.html", context)
+    form = _bound_form(request, offer)
+    errors = _check(form, offer, None, live=True)
+    return _feedback(request, errors, live=True, skip={"image"})
+
+
+@role_required(EVERYONE_READS)
+def offer_image(request: HttpRequest, pk: int) -> FileResponse:
+    """Offer images are served to signed-in users only, never from a public media URL."""
+    offer = get_object_or_404(Offer, pk=pk)
+    try:
+        if request.GET.get("size") == "thumb":
+            path = catalog.offer_thumbnail_path(offer=offer)
+        else:
+            path = catalog.offer_image_path(offer=offer)
+    except OSError as exc:
+        raise Http404("The offer image cannot be read.") from exc
+    if path is None:
+        raise Http404("This offer has no image.")
+    response = FileResponse(path.open("rb"))
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@role_required(EVERYONE_READS)
+def store_list(request: HttpRequest) -> HttpResponse:
+    groups = catalog.stores_by_tier(now=timezone.now())
+    context = {
+        "groups": groups,
+        "stores_total": sum(len(g.stores) for g in groups),
+        "zones_total": len({zone for g in groups for zone, _, _ in g.zones}),
+    }
+    return render(request, "offers/store_list.html", context)
+
+
+@role_required(EVERYONE_READS)
+def daypart_list(request: HttpRequest) -> HttpResponse:
+    context = {
+        "rows": catalog.dayparts_overview(),
+        "hours": [(h, round(h / 24 * 100, 3)) for h in range(0, 25, 3)],
+    }
+    return render(request, "offers/daypart_list.html", context)
+
+
+def _image(request: HttpRequest) -> UploadedFile | None:
+    image = request.FILES.get("image")
+    return image if isinstance(image, UploadedFile) else None
+
+
+def _initial(offer: Offer | None) -> dict[str, Any]:
+    if offer is None:
+        return {}
+    return {name: getattr(offer, name) for name in catalog.EDITABLE_FIELDS}
+
+
+def _bound_form(request: HttpRequest, offer: Offer | None) -> OfferForm:
+    return OfferForm(
+        request.POST, request.FILES, initial=_initial(offer), editing=offer is not None
+    )
+
+
+def _check(
+    form: OfferForm, offer: Offer | None, image: UploadedFile | None, *, live: bool
+) -> dict[str, list[str]]:
+    """Parse errors first, then the catalog service's verdict on the fields that parsed.
+
+    While typing (`live`), an empty field is not reported yet: the save reports it.
+    """
+    form.is_valid()
+    errors: dict[str, list[str]] = {
+        name: [str(m) for e in found for m in e.messages]
+        for name, found in form.errors.as_data().items()
+    }
+    try:
+        catalog.offer_validate(fields=form.offer_fields(), offer=offer, image=image)
+    except ValidationError as exc:
+        for name, found in exc.message_dict.items():
+            errors.setdefault(name if name in SLOTS else NON_FIELD, []).extend(
+                [] if name in form.errors else found
+            )
+    if live:
+        errors = {
+            name: found
+            for name, found in errors.items()
+            if name == NON_FIELD or str(form.data.get(name, "")).strip()
+        }
+    return {name: found for name, found in errors.items() if found}
+
+
+def _feedback(
+    request: HttpRequest, errors: dict[str, list[str]], *, live: bool, skip: set[str]
+) -> HttpResponse:
+    context = {
+        "errors": errors,
+        "live": live,
+        "slots": [{"name": n, "errs": errors.get(n, [])} for n in SLOTS if n not in skip],
+        "labels": _labels(errors),
+    }
+    return render(request, "offers/partials/form_feedback.html", context)
+
+
+def _labels(errors: dict[str, list[str]]) -> list[str]:
+    fields = OfferForm.base_fields
+    return [
+        str(fields[n].label or n.replace("_", " ").capitalize()) if n in fields else "the offer"
+        for n in errors
+    ]
+
+
+def _offer_form_page(request: HttpRequest, *, offer: Offer | None) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = _bound_form(request, offer)
+        image = _image(request)
+        errors = _check(form, offer, image, live=False)
+        if not errors:
+            try:
+                saved = _save(form, offer, image)
+            except ValidationError as exc:
+                errors = {n if n in SLOTS else NON_FIELD: m for n, m in exc.message_dict.items()}
+            else:
+                verb = "created" if offer is None else "saved"
+                messages.success(request, f"Offer {saved.offer_id} {verb}.")
+                url = reverse("offer_detail", args=[saved.pk])
+                if request.headers.get("HX-Request"):
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = url
+                    return response
+                return redirect(url)
+        if request.headers.get("HX-Request"):
+            return _feedback(request, errors, live=False, skip=set())
+    else:
+        form = OfferForm(initial=_initial(offer), editing=offer is not None)
+    context = {
+        "offer": offer,
+        "form": form,
+        "errors": errors,
+        "fields": {
+            name: {"bound": form[name], "errs": errors.get(name, [])} for name in SLOTS[:-1]
+        },
+        "non_field": errors.get(NON_FIELD, []),
+        "labels": _labels(errors),
+        "validate_url": reverse("offer_validate", args=[offer.pk])
+        if offer
+        else reverse("offer_validate_new"),
+        "known": {
+            "tiers": catalog.known_tiers(),
+            "dayparts": catalog.daypart_windows(),
+            "channels": catalog.known_channels(),
+            "categories": catalog.known_categories(),
+        },
+    }
+    return render(request, "offers/offer_form.html", context)
+
+
+def _save(form: OfferForm, offer: Offer | None, image: UploadedFile | None) -> Offer:
+    fields = form.offer_fields()
+    if offer is None:
+        return catalog.offer_create(fields=fields, image=image)
+    return catalog.offer_update(offer=offer, fields=fields, image=image)
