@@ -176,7 +176,7 @@ def _check(
             for name, found in errors.items()
             if name == NON_FIELD or str(form.data.get(name, "")).strip()
         }
-    return {name: found for name, found in errors.items() if found}
+    return {name: errors[name] for name in SLOTS if errors.get(name)}
 
 
 def _feedback(
