@@ -71,6 +71,8 @@ def rule_fill(
             if window[fallback_row]:
                 taken[fallback_row] = True
                 picks.append(
-                    Pick(fallback, position, slot.label, round(float(scores[fallback_row]), 6), True)
+                    Pick(
+                        fallback, position, slot.label, round(float(scores[fallback_row]), 6), True
+                    )
                 )
     return picks

@@ -107,7 +107,7 @@ def rules_validate(
             union |= _check_slot(collector, catalog, slot, key=key, position=position, on=on)
         wanted = sum(slot.count for slot in rule.slots)
         available = int(union.sum())
-        if rule.slots and available < wanted:
+        if len(rule.slots) > 1 and 0 < available < wanted:
             collector.add(
                 WARNING,
                 "more_slots_than_offers",
@@ -177,7 +177,7 @@ def _check_slot(
         reason = (
             "no offer matches its filter"
             if filtered == 0
-            else f"{filtered} offers match its filter but none may run within its "
+            else f"its filter matches {filtered} offer(s) but none may run within its "
             "tiers, dayparts, channels and dates"
         )
         add(ERROR, "slot_unfillable", f"no offer can fill this slot: {reason}.")

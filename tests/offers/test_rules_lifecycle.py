@@ -1,0 +1,244 @@
+"""Draft, optimistic locking, publish, diff, rollback and the audit log."""
+
+from typing import Any
+
+import pytest
+
+from offers.models import AuditEntry, RuleSet, RuleVersion
+from offers.rules.document import DocumentInvalid
+from offers.rules.services import (
+    DraftConflict,
+    RulesInvalid,
+    rule_set_draft_create,
+    rule_set_draft_update,
+    rule_set_publish,
+    rule_version_latest,
+    rule_version_rollback,
+    rule_versions_diff,
+)
+from segments.models import SegmentDefinition
+from tests.factories import UserFactory
+from tests.offers.factories import segmentation_create
+from tests.offers.test_validation import full_rules, slot
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rule_set(catalog: dict[str, Any], definition: SegmentDefinition, marketer: Any) -> RuleSet:
+    return rule_set_draft_create(definition=definition, user=marketer, document=full_rules())
+
+
+def test_a_new_draft_is_revision_one_and_audited(rule_set: RuleSet, marketer: Any) -> None:
+    entry = AuditEntry.objects.get()
+
+    assert (rule_set.revision, rule_set.updated_by, rule_set.versions.count()) == (1, marketer, 0)
+    assert (entry.user, entry.action, entry.object_type, entry.object_id) == (
+        marketer, "draft_create", "rule_set", str(rule_set.pk)
+    )  # fmt: skip
+    assert entry.before is None
+    assert entry.after == {"revision": 1, "document": rule_set.document}
+
+
+def test_creating_again_returns_the_existing_draft(rule_set: RuleSet, marketer: Any) -> None:
+    again = rule_set_draft_create(definition=rule_set.definition, user=marketer)
+
+    assert again.pk == rule_set.pk
+    assert AuditEntry.objects.count() == 1
+
+
+def test_a_new_segmentation_starts_from_the_previous_draft(
+    rule_set: RuleSet, marketer: Any
+) -> None:
+    newer = segmentation_create({1: ("Breakfast regulars", {})}, version=2, active=False)
+
+    draft = rule_set_draft_create(definition=newer, user=marketer)
+
+    assert draft.document == rule_set.document
+    assert draft.pk != rule_set.pk
+
+
+def test_saving_with_the_loaded_revision_bumps_it_and_audits_before_and_after(
+    rule_set: RuleSet, marketer: Any
+) -> None:
+    document = full_rules(**{"1": [slot("Breakfast", categories=["breakfast"], count=2)]})
+
+    saved = rule_set_draft_update(
+        rule_set=rule_set, document=document, expected_revision=1, user=marketer
+    )
+
+    assert saved.revision == 2
+    assert saved.document["segments"][0]["slots"][0]["count"] == 2
+    entry = AuditEntry.objects.filter(action="draft_update").get()
+    assert entry.before == {"document": rule_set.document, "revision": 1}
+    assert entry.after == {"document": saved.document, "revision": 2}
+
+
+def test_a_stale_save_is_refused_naming_who_saved_and_nothing_is_lost(
+    rule_set: RuleSet, marketer: Any, roles: None
+) -> None:
+    other = UserFactory(username="maria", role="Marketer")
+    first = full_rules(**{"1": [slot("Maria's", categories=["breakfast"])]})
+    rule_set_draft_update(rule_set=rule_set, document=first, expected_revision=1, user=other)
+    saved = RuleSet.objects.get()
+    audits = AuditEntry.objects.count()
+
+    with pytest.raises(DraftConflict) as raised:
+        rule_set_draft_update(
+            rule_set=rule_set,
+            document=full_rules(**{"1": [slot("Mine", categories=["breakfast"])]}),
+            expected_revision=1,
+            user=marketer,
+        )
+
+    when = saved.updated_at
+    assert str(raised.value) == (
+        f"The draft was changed by maria at {when:%Y-%m-%d %H:%M:%S} UTC (revision 2) after "
+        "you loaded revision 1. Nothing was saved: reload the draft to see their changes, then "
+        "apply yours again."
+    )
+    unchanged = RuleSet.objects.get()
+    assert (unchanged.revision, unchanged.document) == (2, saved.document)
+    assert unchanged.document["segments"][0]["slots"][0]["label"] == "Maria's"
+    assert AuditEntry.objects.count() == audits
+
+
+def test_an_invalid_document_is_refused_and_nothing_is_written(
+    rule_set: RuleSet, marketer: Any
+) -> None:
+    with pytest.raises(DocumentInvalid):
+        rule_set_draft_update(
+            rule_set=rule_set,
+            document={"segments": [{"segment_key": 1, "slots": [{"count": 3}]}]},
+            expected_revision=1,
+            user=marketer,
+        )
+
+    assert RuleSet.objects.get().revision == 1
+    assert AuditEntry.objects.count() == 1
+
+
+def test_publish_makes_numbered_immutable_versions(rule_set: RuleSet, marketer: Any) -> None:
+    first = rule_set_publish(rule_set=rule_set, author=marketer, note="Spring rules")
+    rule_set_draft_update(
+        rule_set=rule_set,
+        document=full_rules(**{"1": [slot("Breakfast", categories=["breakfast"], count=2)]}),
+        expected_revision=1,
+        user=marketer,
+    )
+    second = rule_set_publish(rule_set=rule_set, author=marketer, expected_revision=2)
+
+    assert [(v.number, v.note, v.draft_revision) for v in RuleVersion.objects.all()] == [
+        (2, "", 2),
+        (1, "Spring rules", 1),
+    ]
+    assert first.document == full_rules_normalized()
+    assert rule_version_latest(rule_set=rule_set) == second
+    entry = AuditEntry.objects.filter(action="publish").first()
+    assert entry is not None
+    before, after = entry.before or {}, entry.after or {}
+    assert (entry.object_id, before["number"], after["number"]) == (
+        f"{rule_set.pk}:2", 1, 2
+    )  # fmt: skip
+
+
+def full_rules_normalized() -> dict[str, Any]:
+    from offers.rules.document import document_normalize
+
+    return document_normalize(full_rules())
+
+
+def test_publishing_a_draft_with_errors_is_refused_and_writes_nothing(
+    rule_set: RuleSet, marketer: Any
+) -> None:
+    rule_set_draft_update(
+        rule_set=rule_set,
+        document=full_rules(**{"3": [slot("Sushi", categories=["sushi"])]}),
+        expected_revision=1,
+        user=marketer,
+    )
+    audits = AuditEntry.objects.count()
+
+    with pytest.raises(RulesInvalid) as raised:
+        rule_set_publish(rule_set=rule_set, author=marketer)
+
+    assert str(raised.value) == (
+        "The draft has 2 error(s) and cannot be published: Big spenders (#3), slot 1 "
+        "\u201cSushi\u201d: unknown categories sushi. Big spenders (#3), slot 1 \u201cSushi\u201d: "
+        "no offer can fill this slot: no offer matches its filter."
+    )
+    assert RuleVersion.objects.count() == 0
+    assert AuditEntry.objects.count() == audits
+
+
+def test_publishing_a_revision_that_changed_is_refused(rule_set: RuleSet, marketer: Any) -> None:
+    rule_set_draft_update(
+        rule_set=rule_set, document=full_rules(), expected_revision=1, user=marketer
+    )
+
+    with pytest.raises(DraftConflict):
+        rule_set_publish(rule_set=rule_set, author=marketer, expected_revision=1)
+
+    assert RuleVersion.objects.count() == 0
+
+
+def test_diff_of_two_versions_per_segment_and_slot(rule_set: RuleSet, marketer: Any) -> None:
+    first = rule_set_publish(rule_set=rule_set, author=marketer)
+    changed = full_rules(
+        **{
+            "1": [
+                slot("Breakfast", categories=["breakfast"], dayparts=["breakfast"], count=2,
+                     goal="margin"),
+                slot("Extra", categories=["burgers"]),
+            ],
+        }
+    )  # fmt: skip
+    changed["segments"] = [s for s in changed["segments"] if s["segment_key"] != 3]
+    rule_set_draft_update(rule_set=rule_set, document=changed, expected_revision=1, user=marketer)
+    second = rule_set_publish(rule_set=rule_set, author=marketer)
+
+    diff = rule_versions_diff(before=first, after=second)
+
+    assert (diff["before"], diff["after"], diff["changed"]) == (1, 2, True)
+    by_key = {s["segment_key"]: s for s in diff["segments"]}
+    assert [s["segment_key"] for s in diff["segments"]] == [None, 1, 2, 3]
+    assert {k: s["status"] for k, s in by_key.items()} == {
+        None: "same", 1: "changed", 2: "same", 3: "removed"
+    }  # fmt: skip
+    assert by_key[1]["slots"][0] == {
+        "position": 1,
+        "label": "Breakfast",
+        "status": "changed",
+        "changes": {
+            "count": {"before": 1, "after": 2},
+            "goal": {"before": "redemption", "after": "margin"},
+        },
+    }
+    assert by_key[1]["slots"][1]["status"] == "added"
+    assert by_key[1]["slots"][1]["after"]["label"] == "Extra"
+    assert by_key[3]["slots"][0]["status"] == "removed"
+    assert rule_versions_diff(before=first, after=first)["changed"] is False
+
+
+def test_rollback_republishes_old_content_as_a_new_version(
+    rule_set: RuleSet, marketer: Any
+) -> None:
+    first = rule_set_publish(rule_set=rule_set, author=marketer)
+    rule_set_draft_update(
+        rule_set=rule_set,
+        document=full_rules(**{"1": [slot("Breakfast", categories=["breakfast"], count=2)]}),
+        expected_revision=1,
+        user=marketer,
+    )
+    rule_set_publish(rule_set=rule_set, author=marketer)
+
+    third = rule_version_rollback(version=first, author=marketer)
+
+    assert (third.number, third.restored_from, third.note) == (3, first, "Rollback to version 1")
+    assert third.document == first.document
+    assert rule_version_latest(rule_set=rule_set) == third
+    assert RuleSet.objects.get().revision == 2  # the draft is left as it was
+    entry = AuditEntry.objects.filter(action="rollback").get()
+    before, after = entry.before or {}, entry.after or {}
+    assert (before["number"], after["number"]) == (2, 3)
+    assert rule_versions_diff(before=first, after=third)["changed"] is False
