@@ -5,7 +5,7 @@ import io
 from decimal import Decimal
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from offers.models import Item, Offer, Store
 
@@ -27,9 +27,15 @@ ITEMS = [
 
 
 def png_bytes(color: str = "#d35400", text: str = "", size: tuple[int, int] = (320, 200)) -> bytes:
+    """A flat offer picture: a colored card, a plate and the offer's words."""
+    width, height = size
     image = Image.new("RGB", size, color)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((width - 150, height - 150, width + 30, height + 30), fill="#fff3e0")
+    draw.ellipse((width - 120, height - 120, width, height), fill="#f5b041")
     if text:
-        ImageDraw.Draw(image).text((16, size[1] // 2 - 8), text, fill="white")
+        font = ImageFont.load_default(size=30)
+        draw.multiline_text((18, 18), text.replace(" ", "\n", 2), fill="white", font=font)
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()

@@ -285,7 +285,7 @@ def test_live_validation_names_each_problem_without_touching_inputs(
     assert slot(html, "item_ids") == "no menu item has id 'XX9'"
     assert slot(html, "name") == "" and 'id="errors-image"' not in html
     assert 'hx-swap-oob="true"' in html
-    assert "To fix Offer id, Pricing tiers, Dayparts, Channels, Menu items, Valid to." in html
+    assert "To fix: Offer id, Pricing tiers, Dayparts, Channels, Menu items, Valid to." in html
     assert Offer.objects.count() == 4
 
 
@@ -380,7 +380,7 @@ def test_create_rejects_a_file_that_is_not_an_image_and_keeps_what_was_typed(
     assert slot(html, "image") == "tacos.jpg is not an image; upload a PNG or JPEG"
     assert 'value="Two Tacos Tuesday"' in html and 'value="lunch, 22:00-02:00"' in html
     assert "Two crunchy tacos for $3 every Tuesday.</textarea>" in html
-    assert "Not saved: fix Image." in html
+    assert "Not saved. To fix: Image." in html
     assert not Offer.objects.filter(offer_id="OF-900").exists()
     assert not (Path(settings.MEDIA_ROOT) / "offers").exists()
 
@@ -428,7 +428,7 @@ def test_htmx_save_redirects_on_success_and_answers_errors_in_place(
     html = failed.content.decode()
     assert failed.status_code == 200 and "<input" not in html
     assert "unknown daypart 'brunch'" in slot(html, "dayparts")
-    assert 'id="errors-image"' in html and "Not saved: fix Dayparts." in html
+    assert 'id="errors-image"' in html and "Not saved. To fix: Dayparts." in html
     offer = Offer.objects.get(offer_id="OF-900")
     assert saved.status_code == 204 and saved["HX-Redirect"] == f"/offers/{offer.pk}/"
     assert offer.dayparts == ["lunch", "22:00-02:00"]
