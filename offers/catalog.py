@@ -31,6 +31,7 @@ from offers.models import Daypart, Item, Offer, Store
 DEFAULT_CHANNELS = ("counter", "delivery", "drive_thru", "kiosk", "mobile_app")
 CHANNEL_LABELS = {"drive_thru": "Drive-thru", "mobile_app": "Mobile app"}
 IMAGE_MAX_BYTES = 2 * 1024 * 1024
+IMAGE_MAX_PIXELS = 16_000_000
 IMAGE_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg"}
 THUMBNAIL_PX = 160
 WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
@@ -470,19 +471,31 @@ def _names(values: Iterable[str]) -> str:
 
 
 def image_problem(image: File) -> str:
-    """Why an upload is not a usable offer image, or "" when it is a PNG or JPEG."""
+    """Why an upload is not a usable offer image, or "" when it is a whole PNG or JPEG.
+
+    The pixel count is checked before decoding, so a small file that unpacks to a huge
+    picture cannot exhaust the web process's memory.
+    """
     size = image.size or 0
     if size > IMAGE_MAX_BYTES:
         return f"the image is {size / 2**20:.1f} MiB; the limit is {IMAGE_MAX_BYTES // 2**20} MiB"
     content = _read(image)
+    not_an_image = f"{Path(image.name or 'the file').name} is not an image; upload a PNG or JPEG"
     try:
         with Image.open(io.BytesIO(content)) as opened:
+            kind, (width, height) = opened.format, opened.size
+            if kind not in IMAGE_SUFFIXES:
+                return f"the image is {kind}; upload a PNG or JPEG"
+            if width * height > IMAGE_MAX_PIXELS:
+                return (
+                    f"the image is {width}×{height} pixels; "
+                    f"the limit is {IMAGE_MAX_PIXELS // 1_000_000} million pixels"
+                )
             opened.verify()
-            kind = opened.format
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        return f"{Path(image.name or 'the file').name} is not an image; upload a PNG or JPEG"
-    if kind not in IMAGE_SUFFIXES:
-        return f"the image is {kind}; upload a PNG or JPEG"
+        with Image.open(io.BytesIO(content)) as opened:
+            opened.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return not_an_image
     return ""
 
 

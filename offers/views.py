@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from PIL import Image
 
 from deepflame_web.core.access import EVERYONE_READS, MARKETERS_WRITE, role_required
 from offers import catalog
@@ -105,7 +106,7 @@ def offer_image(request: HttpRequest, pk: int) -> FileResponse:
             path = catalog.offer_thumbnail_path(offer=offer)
         else:
             path = catalog.offer_image_path(offer=offer)
-    except OSError as exc:
+    except (OSError, Image.DecompressionBombError) as exc:
         raise Http404("The offer image cannot be read.") from exc
     if path is None:
         raise Http404("This offer has no image.")

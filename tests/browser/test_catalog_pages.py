@@ -94,6 +94,8 @@ def test_marketer_searches_opens_and_edits_an_offer_with_live_validation(
     expect(page.locator(".messages")).to_contain_text("Offer OF-200 saved.")
     expect(page.locator("#offer-name")).to_have_text("Night Owl Burger Deal")
     expect(page.locator("#reach-dates")).to_contain_text("From 1 Jan 2026 to 31 Dec 2026")
+    expect(page.locator(".image-card img")).to_have_js_property("complete", True)
+    screenshot(page, "offer-detail")
     offer = Offer.objects.get(offer_id="OF-200")
     assert offer.name == "Night Owl Burger Deal"
     assert offer.dayparts == ["late_night"] and offer.valid_to == dt.date(2026, 12, 31)

@@ -404,6 +404,25 @@ def test_create_rejects_a_gif_and_an_oversized_image(
     assert not Offer.objects.filter(offer_id="OF-900").exists()
 
 
+def test_create_rejects_a_truncated_png_and_a_picture_with_too_many_pixels(
+    client: Client, marketer: Any, offers: dict[str, Offer]
+) -> None:
+    client.force_login(marketer)
+    truncated = png_bytes("#2e86c1", "tacos")[:400]
+    huge = io.BytesIO()
+    Image.new("1", (5000, 4000)).save(huge, "PNG")
+
+    cut = client.post("/offers/new/", {**new_offer_data(), "image": png_upload(content=truncated)})
+    too_wide = png_upload(content=huge.getvalue())
+    wide = client.post("/offers/new/", {**new_offer_data(), "image": too_wide})
+
+    assert slot(cut.content.decode(), "image") == "tacos.png is not an image; upload a PNG or JPEG"
+    assert slot(wide.content.decode(), "image") == (
+        "the image is 5000×4000 pixels; the limit is 16 million pixels"
+    )
+    assert not Offer.objects.filter(offer_id="OF-900").exists()
+
+
 def test_create_reports_every_missing_field_and_writes_nothing(
     client: Client, marketer: Any, offers: dict[str, Offer]
 ) -> None:
