@@ -41,7 +41,9 @@ class SegmentHistory:
 
     def category_shares(self, segment_key: int | None) -> list[tuple[str, float]]:
         key = NO_SEGMENT if segment_key is None else segment_key
-        rows = self.categories[self.categories["segment_key"] == key]
+        rows = self.categories[
+            (self.categories["segment_key"] == key) & (self.categories["redeemed"] > 0)
+        ]
         total = float(rows["redeemed"].sum())
         if total <= 0:
             return []

@@ -4,11 +4,13 @@ from typing import Any
 
 import pytest
 
-from segments.models import SegmentDefinition
+from segments.models import Customer, SegmentDefinition
 from tests.offers.factories import (
     ItemFactory,
     OfferFactory,
     StoreFactory,
+    lake_events_write,
+    members_write,
     segmentation_create,
 )
 
@@ -59,4 +61,25 @@ def definition(db: None) -> SegmentDefinition:
             2: ("Lapsing", {"recency_days": 1.2, "visits": -0.8}),
             3: ("Big spenders", {"avg_spend": 1.1}),
         }
+    )
+
+
+@pytest.fixture
+def customers(catalog: dict[str, Any], definition: SegmentDefinition) -> None:
+    """Five breakfast regulars, three lapsing, two big spenders, one customer without one.
+
+    Breakfast regulars redeemed B2 often and B1 rarely; everybody redeemed L1 now and then.
+    """
+    members = {f"A{n}": 1 for n in range(5)} | {f"L{n}": 2 for n in range(3)}
+    members |= {"S0": 3, "S1": 3}
+    members_write(definition, members)
+    Customer.objects.create(customer_id="NEW")
+    lake_events_write(
+        "offer_assignments",
+        [(f"A{n}", "B1") for n in range(5)] + [(f"A{n}", "B2") for n in range(5)]
+        + [("A0", "L1"), ("NEW", "L1"), ("NEW", "P1")],
+    )  # fmt: skip
+    lake_events_write(
+        "offer_redemptions",
+        [("A0", "B1")] + [(f"A{n}", "B2") for n in range(4)] + [("A0", "L1"), ("NEW", "L1")],
     )
