@@ -527,11 +527,20 @@ def offer_create(*, fields: dict[str, Any], image: File | None = None) -> Offer:
     return _offer_save(offer=None, fields=fields, image=image)
 
 
-def offer_update(*, offer: Offer, fields: dict[str, Any], image: File | None = None) -> Offer:
-    return _offer_save(offer=offer, fields=fields, image=image)
+def offer_update(
+    *,
+    offer: Offer,
+    fields: dict[str, Any],
+    image: File | None = None,
+    remove_image: bool = False,
+) -> Offer:
+    """Save an edit; a new image replaces the old one, `remove_image` alone drops it."""
+    return _offer_save(offer=offer, fields=fields, image=image, remove_image=remove_image)
 
 
-def _offer_save(*, offer: Offer | None, fields: dict[str, Any], image: File | None) -> Offer:
+def _offer_save(
+    *, offer: Offer | None, fields: dict[str, Any], image: File | None, remove_image: bool = False
+) -> Offer:
     with transaction.atomic():
         before = None
         if offer is not None:
@@ -539,6 +548,8 @@ def _offer_save(*, offer: Offer | None, fields: dict[str, Any], image: File | No
         target = offer_validate(fields=fields, offer=offer, image=image)
         if image is not None:
             _store_image(target, image)
+        elif remove_image:
+            target.image, target.image_sha256 = "", ""
         try:
             with transaction.atomic():
                 target.save()

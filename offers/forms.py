@@ -65,6 +65,8 @@ class OfferForm(forms.Form):
         help_text=f"PNG or JPEG, at most {IMAGE_MAX_BYTES // 2**20} MiB",
     )
 
+    remove_image = forms.BooleanField(label="Remove the current image", required=False)
+
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if editing:
@@ -74,7 +76,9 @@ class OfferForm(forms.Form):
     def offer_fields(self) -> dict[str, Any]:
         """The parsed values of the fields that parsed, for the service to check and save."""
         cleaned = getattr(self, "cleaned_data", {})
-        return {name: value for name, value in cleaned.items() if name != "image"}
+        return {
+            name: value for name, value in cleaned.items() if name not in ("image", "remove_image")
+        }
 
 
 class OfferFilterForm(forms.Form):

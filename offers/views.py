@@ -250,4 +250,9 @@ def _save(form: OfferForm, offer: Offer | None, image: UploadedFile | None) -> O
     fields = form.offer_fields()
     if offer is None:
         return catalog.offer_create(fields=fields, image=image)
-    return catalog.offer_update(offer=offer, fields=fields, image=image)
+    return catalog.offer_update(
+        offer=offer,
+        fields=fields,
+        image=image,
+        remove_image=bool(form.cleaned_data.get("remove_image")),
+    )

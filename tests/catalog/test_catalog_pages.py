@@ -552,6 +552,30 @@ def test_service_calls_the_embedding_hook_only_when_text_or_image_changes(
     assert changed == ["OF-300", "OF-300", "OF-901"]
 
 
+def test_marketer_removes_an_image_and_a_new_one_replaces_it(
+    client: Client, marketer: Any, offers: dict[str, Offer]
+) -> None:
+    client.force_login(marketer)
+    late = offers["late"]
+    url = f"/offers/{late.pk}/edit/"
+    client.post(url, {**_current(late), "image": png_upload(content=png_bytes("#c0392b"))})
+    late.refresh_from_db()
+    first = late.image_sha256
+    form = html_of(client, url)
+
+    client.post(url, {**_current(late), "image": png_upload(content=png_bytes("#8e44ad"))})
+    late.refresh_from_db()
+    second = late.image_sha256
+    client.post(url, {**_current(late), "remove_image": "on"})
+    late.refresh_from_db()
+
+    assert 'name="remove_image"' in form
+    assert first and second and first != second
+    assert late.image == "" and late.image_sha256 == ""
+    assert client.get(f"/offers/{late.pk}/image/").status_code == 404
+    assert 'id="no-image"' in html_of(client, f"/offers/{late.pk}/")
+
+
 def test_an_image_path_outside_media_root_is_never_served(
     client: Client, analyst: Any, offers: dict[str, Offer]
 ) -> None:
