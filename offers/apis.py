@@ -70,15 +70,16 @@ class OfferSerializer(serializers.ModelSerializer):
     class Meta:
         model = Offer
         fields = list(OFFER_FIELDS)
+        read_only_fields = ["image"]
 
 
 class OfferInputSerializer(serializers.Serializer):
-    """Plain input: shapes only; the service runs the model's full validation."""
+    """Plain input: shapes only; the service runs the catalog's full validation. Images are
+    uploaded on the offer pages; here `image` is read-only."""
 
     offer_id = serializers.CharField(max_length=100)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField()
-    image = serializers.CharField(max_length=300, required=False, allow_blank=True)
     category = serializers.CharField(max_length=100, required=False, allow_blank=True)
     pricing_tiers = serializers.ListField(child=serializers.CharField(), required=False)
     dayparts = serializers.ListField(child=serializers.CharField(), required=False)
@@ -129,7 +130,7 @@ class OfferListApi(APIView):
         data = OfferInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            offer = offer_create(user=request.user, **data.validated_data)
+            offer = offer_create(user=request.user, fields=dict(data.validated_data))
         except DjangoValidationError as error:
             return _invalid(error)
         return Response(OfferSerializer(offer).data, status=201)
@@ -156,7 +157,7 @@ class OfferDetailApi(APIView):
         data = OfferInputSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         try:
-            offer = offer_update(offer=offer, user=request.user, data=dict(data.validated_data))
+            offer = offer_update(offer=offer, user=request.user, fields=dict(data.validated_data))
         except DjangoValidationError as error:
             return _invalid(error)
         return Response(OfferSerializer(offer).data)

@@ -1,14 +1,20 @@
-"""Writes to the offer catalog and the audit log; every change here leaves an audit entry."""
+"""Writes to the offer catalog and the audit log; every change here leaves an audit entry.
+
+Offer validation, images and the embedding hook live in `offers.catalog` (the catalog pages
+use them); these wrappers add marketer tags and the audit entry, and are what the API calls.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files.base import File
 from django.db import transaction
 from django.forms.models import model_to_dict
 
-from offers.models import AuditEntry, Daypart, Offer
+from offers import catalog
+from offers.models import AuditEntry, Offer, OfferTag
 
 OFFER_FIELDS = (
     "offer_id",
@@ -60,61 +66,63 @@ def offer_snapshot(offer: Offer) -> dict[str, Any]:
     return data
 
 
-def _offer_check(offer: Offer) -> None:
-    offer.full_clean()
-    names = set(Daypart.objects.values_list("name", flat=True))
-    unknown = [d for d in offer.dayparts if ":" not in d and d not in names]
+def _tag_errors(fields: dict[str, Any]) -> list[str]:
+    tags = fields.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return ["give a list of tags"]
+    allowed = (OfferTag.HIGH_MARGIN, OfferTag.WIN_BACK)
+    unknown = [t for t in tags if t not in allowed]
     if unknown:
-        raise ValidationError(
-            {
-                "dayparts": [
-                    f"Unknown daypart {', '.join(unknown)}; known: {', '.join(sorted(names))}."
-                ]
-            }
-        )
+        return [f"unknown tag {', '.join(unknown)} (known: {', '.join(allowed)})"]
+    return []
 
 
-def offer_create(*, user: Any, **fields: Any) -> Offer:
-    unknown = set(fields) - set(OFFER_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown offer fields {sorted(unknown)}")
-    offer = Offer(**fields)
-    _offer_check(offer)
+def _offer_write(
+    *, offer: Offer | None, user: Any, fields: dict[str, Any], image: File | None
+) -> Offer:
+    """The catalog's save (its validation, image handling and embedding hook) plus the tags
+    and an audit entry, in one transaction; tag errors are reported with the others."""
+    fields = dict(fields)
+    tags = fields.pop("tags", None)
+    tag_errors = _tag_errors({"tags": tags}) if tags is not None else []
+    before = offer_snapshot(offer) if offer is not None else None
     with transaction.atomic():
-        offer.save()
-        audit_record(
-            user=user,
-            action="offer_create",
-            object_type="offer",
-            object_id=offer.offer_id,
-            object_repr=str(offer),
-            after=offer_snapshot(offer),
-        )
-    return offer
-
-
-def offer_update(*, offer: Offer, user: Any, data: dict[str, Any]) -> Offer:
-    """Change the given fields; the offer id stays (assignments and history refer to it)."""
-    unknown = set(data) - set(OFFER_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown offer fields {sorted(unknown)}")
-    if "offer_id" in data and data["offer_id"] != offer.offer_id:
-        raise ValidationError({"offer_id": ["An offer's id cannot change."]})
-    before = offer_snapshot(offer)
-    for name, value in data.items():
-        setattr(offer, name, value)
-    _offer_check(offer)
-    with transaction.atomic():
-        offer.save()
-        after = offer_snapshot(offer)
+        try:
+            if offer is None:
+                saved = catalog.offer_create(fields=fields, image=image)
+            else:
+                saved = catalog.offer_update(offer=offer, fields=fields, image=image)
+        except ValidationError as error:
+            if tag_errors:
+                raise ValidationError({**error.message_dict, "tags": tag_errors}) from error
+            raise
+        if tag_errors:
+            raise ValidationError({"tags": tag_errors})
+        if tags is not None and tags != saved.tags:
+            saved.tags = list(dict.fromkeys(tags))
+            saved.save(update_fields=["tags"])
+        after = offer_snapshot(saved)
         if after != before:
             audit_record(
                 user=user,
-                action="offer_update",
+                action="offer_create" if offer is None else "offer_update",
                 object_type="offer",
-                object_id=offer.offer_id,
-                object_repr=str(offer),
+                object_id=saved.offer_id,
+                object_repr=str(saved),
                 before=before,
                 after=after,
             )
-    return offer
+    return saved
+
+
+def offer_create(*, user: Any, fields: dict[str, Any], image: File | None = None) -> Offer:
+    return _offer_write(offer=None, user=user, fields=fields, image=image)
+
+
+def offer_update(
+    *, offer: Offer, user: Any, fields: dict[str, Any], image: File | None = None
+) -> Offer:
+    """Change the given fields; the offer id stays (assignments and history refer to it)."""
+    if "offer_id" in fields and fields["offer_id"] != offer.offer_id:
+        raise ValidationError({"offer_id": ["An offer's id cannot change."]})
+    return _offer_write(offer=offer, user=user, fields=fields, image=image)

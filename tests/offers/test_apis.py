@@ -89,9 +89,10 @@ def test_a_marketer_creates_and_edits_an_offer_and_both_are_audited(
 @pytest.mark.parametrize(
     ("change", "field", "message"),
     [
-        ({"dayparts": ["brunch"]}, "dayparts", "Unknown daypart brunch"),
-        ({"dayparts": ["24:00-02:00"]}, "dayparts", "neither a daypart name nor a window"),
-        ({"valid_to": "2026-02-01"}, "__all__", "Constraint"),
+        ({"dayparts": ["brunch"]}, "dayparts", "unknown daypart 'brunch'"),
+        ({"pricing_tiers": ["gold"]}, "pricing_tiers", "no store has pricing tier 'gold'"),
+        ({"valid_to": "2026-02-01"}, "valid_to", "valid to (2026-02-01) is before valid from"),
+        ({"tags": ["cheap"]}, "tags", "unknown tag cheap (known: high_margin, win_back)"),
     ],
 )
 def test_an_invalid_offer_is_refused_naming_the_field_and_nothing_is_written(
@@ -334,3 +335,42 @@ def test_the_schema_lists_the_offer_and_rule_endpoints(analyst: Any) -> None:
         "/api/v1/rule-sets/{id}/versions/{number}/rollback/",
         "/api/v1/audit/",
     } <= set(paths)
+
+
+def test_tags_are_saved_and_a_save_that_changes_nothing_is_not_audited(
+    catalog: dict[str, Any], marketer: Any
+) -> None:
+    client = client_for(marketer)
+    client.post(
+        "/api/v1/offers/", {**NEW_OFFER, "tags": ["win_back"]}, content_type="application/json"
+    )
+
+    same = client.patch("/api/v1/offers/T1/", {"name": NEW_OFFER["name"]}, "application/json")
+
+    assert same.status_code == 200
+    assert Offer.objects.get(offer_id="T1").tags == ["win_back"]
+    assert list(AuditEntry.objects.values_list("action", flat=True)) == ["offer_create"]
+
+
+def test_tag_errors_come_with_the_other_field_errors(
+    catalog: dict[str, Any], marketer: Any
+) -> None:
+    response = client_for(marketer).patch(
+        "/api/v1/offers/B1/",
+        {"tags": ["cheap"], "channels": ["carrier_pigeon"]},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"tags", "channels"}
+    assert Offer.objects.get(offer_id="B1").channels == []
+    assert not AuditEntry.objects.exists()
+
+
+def test_an_offer_id_cannot_change(catalog: dict[str, Any], marketer: Any) -> None:
+    response = client_for(marketer).patch(
+        "/api/v1/offers/B1/", {"offer_id": "B9"}, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"offer_id": ["An offer's id cannot change."]}
