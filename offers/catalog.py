@@ -392,6 +392,8 @@ def offer_validate(
         if name not in EDITABLE_FIELDS or (offer is not None and name == "offer_id"):
             continue
         setattr(target, name, value)
+    if fields.get("image") == "":
+        target.image, target.image_sha256 = "", ""
     errors: dict[str, list[str]] = defaultdict(list)
     _check_catalog_terms(target, previous, errors)
     _check_dates_and_money(target, errors)
@@ -527,20 +529,12 @@ def offer_create(*, fields: dict[str, Any], image: File | None = None) -> Offer:
     return _offer_save(offer=None, fields=fields, image=image)
 
 
-def offer_update(
-    *,
-    offer: Offer,
-    fields: dict[str, Any],
-    image: File | None = None,
-    remove_image: bool = False,
-) -> Offer:
-    """Save an edit; a new image replaces the old one, `remove_image` alone drops it."""
-    return _offer_save(offer=offer, fields=fields, image=image, remove_image=remove_image)
+def offer_update(*, offer: Offer, fields: dict[str, Any], image: File | None = None) -> Offer:
+    """Save an edit; a new image replaces the old one, and `fields["image"] == ""` drops it."""
+    return _offer_save(offer=offer, fields=fields, image=image)
 
 
-def _offer_save(
-    *, offer: Offer | None, fields: dict[str, Any], image: File | None, remove_image: bool = False
-) -> Offer:
+def _offer_save(*, offer: Offer | None, fields: dict[str, Any], image: File | None) -> Offer:
     with transaction.atomic():
         before = None
         if offer is not None:
@@ -548,8 +542,6 @@ def _offer_save(
         target = offer_validate(fields=fields, offer=offer, image=image)
         if image is not None:
             _store_image(target, image)
-        elif remove_image:
-            target.image, target.image_sha256 = "", ""
         try:
             with transaction.atomic():
                 target.save()

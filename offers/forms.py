@@ -3,7 +3,10 @@ from typing import Any
 from django import forms
 
 from offers.catalog import IMAGE_MAX_BYTES, STATUSES
-from offers.models import Offer
+from offers.models import Offer, OfferTag
+
+# The tags a marketer sets; cross-category is worked out per customer, never set by hand.
+MARKETER_TAGS = [(t.value, t.label) for t in (OfferTag.HIGH_MARGIN, OfferTag.WIN_BACK)]
 
 
 class ListField(forms.CharField):
@@ -66,6 +69,9 @@ class OfferForm(forms.Form):
     )
 
     remove_image = forms.BooleanField(label="Remove the current image", required=False)
+    tags = forms.MultipleChoiceField(
+        required=False, choices=MARKETER_TAGS, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -74,11 +80,17 @@ class OfferForm(forms.Form):
             self.fields["offer_id"].disabled = True
 
     def offer_fields(self) -> dict[str, Any]:
-        """The parsed values of the fields that parsed, for the service to check and save."""
+        """The parsed values of the fields that parsed, for the service to check and save.
+
+        A ticked "remove" becomes `image: ""`, which the catalog save reads as "no image".
+        """
         cleaned = getattr(self, "cleaned_data", {})
-        return {
+        fields = {
             name: value for name, value in cleaned.items() if name not in ("image", "remove_image")
         }
+        if cleaned.get("remove_image") and not cleaned.get("image"):
+            fields["image"] = ""
+        return fields
 
 
 class OfferFilterForm(forms.Form):

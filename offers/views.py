@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST
 from PIL import Image
 
 from deepflame_web.core.access import EVERYONE_READS, MARKETERS_WRITE, role_required
-from offers import catalog
+from offers import catalog, services
 from offers.forms import OfferFilterForm, OfferForm
-from offers.models import Offer
+from offers.models import Offer, OfferTag
 
 OFFERS_PER_PAGE = 24
 NON_FIELD = "__all__"
@@ -68,7 +68,11 @@ def offer_list(request: HttpRequest) -> HttpResponse:
 @role_required(EVERYONE_READS)
 def offer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     offer = get_object_or_404(Offer, pk=pk)
-    context = {"offer": offer, "reach": catalog.offer_reach(offer=offer, today=catalog.today())}
+    context = {
+        "offer": offer,
+        "reach": catalog.offer_reach(offer=offer, today=catalog.today()),
+        "tags": [OfferTag(t).label if t in OfferTag.values else t for t in offer.tags],
+    }
     return render(request, "offers/offer_detail.html", context)
 
 
@@ -143,7 +147,7 @@ def _image(request: HttpRequest) -> UploadedFile | None:
 def _initial(offer: Offer | None) -> dict[str, Any]:
     if offer is None:
         return {}
-    return {name: getattr(offer, name) for name in catalog.EDITABLE_FIELDS}
+    return {name: getattr(offer, name) for name in (*catalog.EDITABLE_FIELDS, "tags")}
 
 
 def _bound_form(request: HttpRequest, offer: Offer | None) -> OfferForm:
@@ -208,7 +212,7 @@ def _offer_form_page(request: HttpRequest, *, offer: Offer | None) -> HttpRespon
         errors = _check(form, offer, image, live=False)
         if not errors:
             try:
-                saved = _save(form, offer, image)
+                saved = _save(request, form, offer, image)
             except ValidationError as exc:
                 errors = {n if n in SLOTS else NON_FIELD: m for n, m in exc.message_dict.items()}
             else:
@@ -246,13 +250,12 @@ def _offer_form_page(request: HttpRequest, *, offer: Offer | None) -> HttpRespon
     return render(request, "offers/offer_form.html", context)
 
 
-def _save(form: OfferForm, offer: Offer | None, image: UploadedFile | None) -> Offer:
+def _save(
+    request: HttpRequest, form: OfferForm, offer: Offer | None, image: UploadedFile | None
+) -> Offer:
+    """Through the offer services, which add the tags and the audit entry to the catalog save."""
     fields = form.offer_fields()
     if offer is None:
-        return catalog.offer_create(fields=fields, image=image)
-    return catalog.offer_update(
-        offer=offer,
-        fields=fields,
-        image=image,
-        remove_image=bool(form.cleaned_data.get("remove_image")),
-    )
+        return services.offer_create(user=request.user, fields=fields, image=image)
+    fields.pop("offer_id", None)
+    return services.offer_update(offer=offer, user=request.user, fields=fields, image=image)

@@ -16,7 +16,7 @@ from django.test import Client
 from PIL import Image
 
 from offers import catalog
-from offers.models import Offer
+from offers.models import AuditEntry, Offer
 from tests.catalog.catalog_data import TODAY, catalog_create, offer_create, png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -467,6 +467,27 @@ def _current(offer: Offer) -> dict[str, Any]:
         "valid_from": offer.valid_from.isoformat() if offer.valid_from else "",
         "valid_to": offer.valid_to.isoformat() if offer.valid_to else "",
     }
+
+
+def test_page_saves_set_tags_and_leave_an_audit_entry(
+    client: Client, marketer: Any, offers: dict[str, Offer]
+) -> None:
+    client.force_login(marketer)
+    late = offers["late"]
+
+    client.post(
+        f"/offers/{late.pk}/edit/",
+        {**_current(late), "name": "Night Owl", "tags": ["high_margin", "win_back"]},
+    )
+
+    late.refresh_from_db()
+    assert late.tags == ["high_margin", "win_back"] and late.name == "Night Owl"
+    entry = AuditEntry.objects.get(object_type="offer", object_id="OF-200")
+    assert entry.action == "offer_update" and entry.user == marketer
+    assert (entry.before or {})["name"] == "Midnight Burger Deal"
+    assert (entry.after or {})["name"] == "Night Owl"
+    detail = html_of(client, f"/offers/{late.pk}/")
+    assert '<span class="chip">High margin</span><span class="chip">Win-back</span>' in detail
 
 
 def test_marketer_edits_an_offer_and_its_id_stays(
