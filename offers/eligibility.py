@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -126,6 +127,7 @@ class EligibilityTable:
         )
         self._tiers = [frozenset(o.pricing_tiers) for o in self.offers]
         self._channels = [frozenset(o.channels) for o in self.offers]
+        self._cache: dict[tuple[str, frozenset[str]], np.ndarray] = {}
 
     @staticmethod
     def _allowed(sets: list[frozenset[str]], values: Sequence[str]) -> np.ndarray:
@@ -173,21 +175,40 @@ class EligibilityTable:
             dates=[c.date for c in contexts],
         )
 
+    def _cached(self, kind: str, values: Iterable[str], compute: Any) -> np.ndarray:
+        """Validation asks the same few questions for every slot; answer each once."""
+        key = (kind, frozenset(values))
+        if key not in self._cache:
+            self._cache[key] = compute(key[1])
+            self._cache[key].flags.writeable = False
+        return self._cache[key]
+
     def overlaps_dayparts(self, entries: Iterable[str]) -> np.ndarray:
         """Per offer: may it run at some minute of the given dayparts or windows?"""
-        mask = entries_mask(entries, self.dayparts)
-        return (self.minutes & mask[None, :]).any(axis=1)
+
+        def compute(wanted: frozenset[str]) -> np.ndarray:
+            mask = entries_mask(sorted(wanted), self.dayparts)
+            return self.minutes[:, mask].any(axis=1)
+
+        return self._cached("dayparts", entries, compute)
 
     def runs_in_tiers(self, tiers: Iterable[str]) -> np.ndarray:
         """Per offer: may it run in at least one of the tiers (no tiers given: any)?"""
-        wanted = set(tiers)
-        return np.array([not wanted or not t or bool(t & wanted) for t in self._tiers], dtype=bool)
+
+        def compute(wanted: frozenset[str]) -> np.ndarray:
+            return np.array(
+                [not wanted or not t or bool(t & wanted) for t in self._tiers], dtype=bool
+            )
+
+        return self._cached("tiers", tiers, compute)
 
     def runs_on_channels(self, channels: Iterable[str]) -> np.ndarray:
-        wanted = set(channels)
-        return np.array(
-            [not wanted or not c or bool(c & wanted) for c in self._channels], dtype=bool
-        )
+        def compute(wanted: frozenset[str]) -> np.ndarray:
+            return np.array(
+                [not wanted or not c or bool(c & wanted) for c in self._channels], dtype=bool
+            )
+
+        return self._cached("channels", channels, compute)
 
     def valid_between(self, start: dt.date | None, end: dt.date | None) -> np.ndarray:
         """Per offer: is it valid on at least one day of [start, end] (None: open)?"""

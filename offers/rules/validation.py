@@ -221,13 +221,12 @@ def _coverage_gaps(
     tiers = slot.tiers or catalog.tiers
     dayparts = slot.dayparts or catalog.daypart_names
     table = catalog.table
-    gaps = []
-    for tier in tiers:
-        in_tier = candidates & table.runs_in_tiers([tier])
-        for daypart in dayparts:
-            if not (in_tier & table.overlaps_dayparts([daypart])).any():
-                gaps.append((tier, daypart))
-    return gaps
+    in_tier = np.array([candidates & table.runs_in_tiers([t]) for t in tiers], dtype=np.int64)
+    in_daypart = np.array([table.overlaps_dayparts([d]) for d in dayparts], dtype=np.int64)
+    if not len(in_tier) or not len(in_daypart):
+        return []
+    fillers = in_tier.reshape(len(tiers), -1) @ in_daypart.reshape(len(dayparts), -1).T
+    return [(tiers[i], dayparts[j]) for i, j in zip(*np.nonzero(fillers == 0), strict=True)]
 
 
 def issues_have_errors(issues: list[Issue]) -> bool:
