@@ -188,7 +188,7 @@ class EligibilityTable:
 
         def compute(wanted: frozenset[str]) -> np.ndarray:
             mask = entries_mask(sorted(wanted), self.dayparts)
-            return self.minutes[:, mask].any(axis=1)
+            return np.asarray(self.minutes[:, mask].any(axis=1), dtype=bool)
 
         return self._cached("dayparts", entries, compute)
 
