@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from deepflame_web.core.access import EVERYONE_READS, MARKETERS_WRITE
 from deepflame_web.core.services import RunAlreadyActive
+from offers import catalog
 from offers.models import Offer, RuleSet, RuleVersion
 from offers.rules.diff import rules_diff
 from offers.rules.document import DocumentInvalid
@@ -35,7 +36,7 @@ from offers.rules.services import (
     rule_versions_diff,
 )
 from offers.rules.validation import rules_validate
-from offers.selectors import audit_entries, offers_filter
+from offers.selectors import audit_entries
 from offers.services import OFFER_FIELDS, offer_create, offer_update
 from segments.models import SegmentDefinition
 from segments.selectors import segmentation_active
@@ -94,7 +95,8 @@ class OfferInputSerializer(serializers.Serializer):
 
 
 class OfferListApi(APIView):
-    """Offers, filtered by text (q), category, tier, channel and the day they run (active_on)."""
+    """Offers filtered as on the offer list page: text (q), category, tier, daypart, channel,
+    and status (active, expired, upcoming) on a day (default today)."""
 
     access = MARKETERS_WRITE
 
@@ -103,26 +105,32 @@ class OfferListApi(APIView):
             OpenApiParameter("q", str),
             OpenApiParameter("category", str),
             OpenApiParameter("tier", str),
+            OpenApiParameter("daypart", str),
             OpenApiParameter("channel", str),
-            OpenApiParameter("active_on", dt.date),
+            OpenApiParameter("status", str, enum=list(catalog.STATUSES)),
+            OpenApiParameter("on", dt.date),
         ],
         responses=OfferSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
         try:
-            active_on = (
-                dt.date.fromisoformat(params["active_on"]) if params.get("active_on") else None
-            )
+            on = dt.date.fromisoformat(params["on"]) if params.get("on") else None
         except ValueError:
-            return Response({"active_on": ["Give a date like 2026-01-31."]}, status=400)
-        offers = offers_filter(
-            q=params.get("q", ""),
+            return Response({"on": ["Give a date like 2026-01-31."]}, status=400)
+        status_ = params.get("status", "")
+        if status_ and status_ not in catalog.STATUSES:
+            return Response({"status": [f"One of {', '.join(catalog.STATUSES)}."]}, status=400)
+        filters = catalog.OfferFilters(
+            query=params.get("q", ""),
             category=params.get("category", ""),
             tier=params.get("tier", ""),
+            daypart=params.get("daypart", ""),
             channel=params.get("channel", ""),
-            active_on=active_on,
+            status=status_,
+            on=on,
         )
+        offers = catalog.offers_search(filters=filters, today=catalog.today())
         return Response(OfferSerializer(offers, many=True).data)
 
     @extend_schema(request=OfferInputSerializer, responses={201: OfferSerializer})

@@ -56,9 +56,12 @@ def test_offers_are_listed_and_filtered(catalog: dict[str, Any], analyst: Any) -
     assert ids("") == ["B1", "B2", "L1", "N1", "P1", "X1"]
     assert ids("?category=breakfast") == ["B1", "B2"]
     assert ids("?tier=premium") == ["B1", "L1", "N1", "P1", "X1"]
-    assert ids("?active_on=2026-03-01&tier=value") == ["B1", "B2", "L1", "N1"]
+    assert ids("?status=active&on=2026-03-01&tier=value") == ["B1", "B2", "L1", "N1"]
+    assert ids("?status=expired&on=2026-03-01") == ["X1"]
+    assert ids("?daypart=late_night") == ["N1", "P1", "X1"]
     assert ids("?q=offer%20n1") == ["N1"]
-    assert client.get("/api/v1/offers/?active_on=soon").status_code == 400
+    assert client.get("/api/v1/offers/?on=soon").status_code == 400
+    assert client.get("/api/v1/offers/?status=someday").status_code == 400
     detail = client.get("/api/v1/offers/N1/").json()
     assert (detail["dayparts"], detail["tags"]) == (["22:00-05:00"], ["win_back"])
 
