@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 from PIL import Image
 
@@ -60,9 +61,14 @@ def offer_list(request: HttpRequest) -> HttpResponse:
             "statuses": catalog.STATUSES,
         },
     }
-    if request.headers.get("HX-Request"):
-        return render(request, "offers/partials/offer_results.html", context)
-    return render(request, "offers/offer_list.html", context)
+    partial = request.headers.get("HX-Request") and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+    template = "offers/partials/offer_results.html" if partial else "offers/offer_list.html"
+    response = render(request, template, context)
+    # The same URL answers a whole page or the results alone; caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @role_required(EVERYONE_READS)

@@ -127,6 +127,14 @@ def test_marketer_creates_an_offer_and_a_bad_image_is_refused_live(
     expect(tier_errors).to_be_empty()
     page.set_input_files("input[name=image]", str(good))
     expect(page.locator("#errors-image")).to_be_empty()
+    page.route("**/offers/new/", lambda route: route.fulfill(status=500, body="boom"))
+    page.click("#save-offer")
+    expect(page.locator("#form-status")).to_have_text(
+        "Not saved: the server answered 500. Your input is still here."
+    )
+    expect(page.locator("input[name=name]")).to_have_value("Taco Tuesday")
+    assert not Offer.objects.filter(offer_id="OF-900").exists()
+    page.unroute("**/offers/new/")
     page.click("#save-offer")
 
     expect(page.locator(".messages")).to_contain_text("Offer OF-900 created.")

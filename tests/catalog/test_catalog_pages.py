@@ -194,6 +194,9 @@ def test_offer_list_htmx_returns_only_the_results(
 
     assert html.lstrip().startswith('<div id="offer-results">')
     assert "<header" not in html and listed(html) == ["OF-200"]
+    restore = client.get("/offers/?q=burger", headers={**HX, "HX-History-Restore-Request": "true"})
+    assert "<header" in restore.content.decode()
+    assert "HX-Request" in restore["Vary"]
 
 
 def test_offer_list_shows_thumbnails_served_to_signed_in_users(
