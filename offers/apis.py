@@ -281,7 +281,8 @@ def _validation_output(issues: list[Any]) -> dict[str, Any]:
 
 
 class RuleSetListApi(APIView):
-    """Rule sets, one per segmentation; POST creates the draft of one (default: active)."""
+    """Rule sets, one per segmentation; POST creates the draft of one (default: active), or
+    returns the existing one with 200."""
 
     access = MARKETERS_WRITE
 
@@ -290,7 +291,9 @@ class RuleSetListApi(APIView):
         rule_sets = RuleSet.objects.select_related("definition", "updated_by")
         return Response(RuleSetSerializer(rule_sets, many=True).data)
 
-    @extend_schema(request=RuleSetCreateSerializer, responses={201: RuleSetSerializer})
+    @extend_schema(
+        request=RuleSetCreateSerializer, responses={200: RuleSetSerializer, 201: RuleSetSerializer}
+    )
     def post(self, request: Request) -> Response:
         data = RuleSetCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -302,6 +305,9 @@ class RuleSetListApi(APIView):
         )
         if definition is None:
             return Response({"detail": "No such segmentation; run a segmentation first."}, 404)
+        existing = RuleSet.objects.filter(definition=definition).first()
+        if existing is not None:
+            return Response(RuleSetSerializer(existing).data, status=200)
         try:
             rule_set = rule_set_draft_create(
                 definition=definition,

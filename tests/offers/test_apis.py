@@ -145,10 +145,14 @@ def test_a_marketer_creates_the_draft_of_the_active_segmentation(
         "/api/v1/rule-sets/", {"document": full_rules()}, content_type="application/json"
     )
 
+    again = client_for(marketer).post("/api/v1/rule-sets/", {}, content_type="application/json")
+
     assert response.status_code == 201
     body = response.json()
     assert (body["definition_version"], body["revision"], body["published_version"]) == (1, 1, None)
     assert body["updated_by"] == marketer.username
+    assert (again.status_code, again.json()["id"]) == (200, body["id"])
+    assert RuleSet.objects.count() == 1
 
 
 def test_save_with_the_current_revision_then_a_stale_save_gets_409_with_the_draft(

@@ -242,3 +242,46 @@ def test_rollback_republishes_old_content_as_a_new_version(
     before, after = entry.before or {}, entry.after or {}
     assert (before["number"], after["number"]) == (2, 3)
     assert rule_versions_diff(before=first, after=third)["changed"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_saves_of_one_revision_let_exactly_one_win(
+    catalog: dict[str, Any], definition: SegmentDefinition, roles: None
+) -> None:
+    import threading
+
+    from django.db import connection
+
+    ana = UserFactory(username="ana", role="Marketer")
+    ben = UserFactory(username="ben", role="Marketer")
+    rule_set = rule_set_draft_create(definition=definition, user=ana, document=full_rules())
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def save(user: Any) -> None:
+        try:
+            barrier.wait()
+            rule_set_draft_update(
+                rule_set=rule_set,
+                document=full_rules(**{"1": [slot(user.username, categories=["breakfast"])]}),
+                expected_revision=1,
+                user=user,
+            )
+            outcomes[user.username] = "saved"
+        except DraftConflict:
+            outcomes[user.username] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(u,)) for u in (ana, ben)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes.values()) == ["refused", "saved"]
+    winner = next(name for name, outcome in outcomes.items() if outcome == "saved")
+    saved = RuleSet.objects.get()
+    assert (saved.revision, saved.updated_by.username if saved.updated_by else None) == (2, winner)
+    assert saved.document["segments"][0]["slots"][0]["label"] == winner
+    assert AuditEntry.objects.filter(action="draft_update").count() == 1
