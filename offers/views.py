@@ -47,7 +47,6 @@ def offer_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filters": filters,
         "day": day,
-        "is_today": day == today,
         "page": page,
         "rows": [{"offer": o, "status": catalog.offer_status(o, day)} for o in page],
         "querystring": params.urlencode(),
