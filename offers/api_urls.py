@@ -39,5 +39,10 @@ api_urlpatterns = [
         apis.RuleVersionRollbackApi.as_view(),
         name="api_rule_version_rollback",
     ),
+    path(
+        "rule-sets/<int:pk>/versions/<int:number>/to-draft/",
+        apis.RuleVersionToDraftApi.as_view(),
+        name="api_rule_version_to_draft",
+    ),
     path("audit/", apis.AuditEntryListApi.as_view(), name="api_audit_list"),
 ]

@@ -28,6 +28,7 @@ from offers.rules.services import (
     RulesInvalid,
     rule_preview_start,
     rule_set_draft_create,
+    rule_set_draft_from_version,
     rule_set_draft_update,
     rule_set_publish,
     rule_set_suggest,
@@ -479,6 +480,28 @@ class RuleVersionRollbackApi(APIView):
             version=version, author=request.user, note=data.validated_data["note"]
         )
         return Response(RuleVersionSerializer(restored).data, status=201)
+
+
+class RuleVersionToDraftApi(APIView):
+    """Start editing from this version: its document replaces the draft (optimistic lock)."""
+
+    access = MARKETERS_WRITE
+
+    @extend_schema(request=RevisionSerializer, responses={200: RuleSetSerializer, 409: None})
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        version = _version(pk, number)
+        data = RevisionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            saved = rule_set_draft_from_version(
+                rule_set=_rule_set(pk),
+                version=version,
+                expected_revision=data.validated_data["revision"],
+                user=request.user,
+            )
+        except DraftConflict as conflict:
+            return _conflict(conflict)
+        return Response(RuleSetSerializer(saved).data)
 
 
 class RuleVersionDiffApi(APIView):

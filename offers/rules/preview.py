@@ -25,6 +25,8 @@ from offers.rules.ranking import Pick, rule_fill
 from offers.rules.services import rule_version_latest
 from segments.models import Customer, CustomerSegment, Segment
 
+SAMPLE_CUSTOMERS = 5
+
 
 def rule_preview_execute(*, run_id: int) -> Run | None:
     return run_execute(run_id=run_id, work=_preview)
@@ -35,6 +37,22 @@ def _offer_sets(document: dict[str, Any], **kwargs: Any) -> dict[int | None, lis
         rule.segment_key: rule_fill(rule=rule, **kwargs)
         for rule in document_parse(document).segments
     }
+
+
+def _sample_customers(*, definition_id: int, keys: list[int | None]) -> dict[int | None, list[str]]:
+    """A few customer ids per segment, so a marketer can look up who would get what."""
+    samples: dict[int | None, list[str]] = {}
+    members = CustomerSegment.objects.filter(definition_id=definition_id)
+    for key in keys:
+        if key is None:
+            rows = Customer.objects.exclude(customer_id__in=members.values("customer_id"))
+            ids = rows.order_by("customer_id").values_list("customer_id", flat=True)
+            samples[key] = list(ids[:SAMPLE_CUSTOMERS])
+        else:
+            in_segment = members.filter(segment__key=key).order_by("customer_id")
+            ids_in = in_segment.values_list("customer_id", flat=True)
+            samples[key] = list(ids_in[:SAMPLE_CUSTOMERS])
+    return samples
 
 
 def _preview(run: Run) -> dict[str, Any]:
@@ -59,6 +77,7 @@ def _preview(run: Run) -> dict[str, Any]:
     segmented = sum(sizes.values())
     sizes[None] = max(Customer.objects.count() - segmented, 0)
     names = {s.key: s.name for s in Segment.objects.filter(definition=definition)}
+    samples = _sample_customers(definition_id=definition.pk, keys=list(sizes))
     run_advance(run=run, stage="filling slots of the draft", progress=60)
     draft = _offer_sets(parameters["document"], catalog=catalog, history=history, on=on)
     published_version = rule_version_latest(rule_set=rule_set)
@@ -84,6 +103,7 @@ def _preview(run: Run) -> dict[str, Any]:
                 "segment_key": key,
                 "segment": "No segment yet" if key is None else names.get(key, f"#{key}"),
                 "customers": customers,
+                "sample_customers": samples.get(key, []),
                 "has_rule": key in draft,
                 "offers": [
                     {

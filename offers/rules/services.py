@@ -209,6 +209,15 @@ def rule_version_rollback(*, version: RuleVersion, author: Any, note: str = "") 
         )
 
 
+def rule_set_draft_from_version(
+    *, rule_set: RuleSet, version: RuleVersion, expected_revision: int, user: Any
+) -> RuleSet:
+    """Start editing from a published version: its document becomes the draft."""
+    return rule_set_draft_update(
+        rule_set=rule_set, document=version.document, expected_revision=expected_revision, user=user
+    )
+
+
 def rule_versions_diff(*, before: RuleVersion, after: RuleVersion) -> dict[str, Any]:
     return {
         "before": before.number,

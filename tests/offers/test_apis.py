@@ -128,6 +128,8 @@ def test_an_analyst_reads_everything_and_writes_nothing(
         ("post", f"{base}/suggest/", {"revision": 1}),
         ("post", f"{base}/preview/", {}),
         ("post", f"{base}/publish/", {"note": "x"}),
+        ("post", f"{base}/versions/1/rollback/", {}),
+        ("post", f"{base}/versions/1/to-draft/", {"revision": 1}),
     ]
     for method, url, body in writes:
         response = getattr(client, method)(url, body, content_type="application/json")
@@ -261,6 +263,15 @@ def test_publish_versions_diff_and_rollback_through_the_api(
     assert client.get(f"{base}/diff/?before=1").status_code == 400
     assert client.get(f"{base}/diff/?before=1&after=9").status_code == 404
     assert client.get(f"{base}/").json()["published_version"] == 3
+    to_draft = client.post(
+        f"{base}/versions/1/to-draft/", {"revision": 2}, content_type="application/json"
+    )
+    stale = client.post(
+        f"{base}/versions/1/to-draft/", {"revision": 2}, content_type="application/json"
+    )
+    assert (to_draft.status_code, to_draft.json()["revision"]) == (200, 3)
+    assert to_draft.json()["document"] == first.json()["document"]
+    assert stale.status_code == 409
 
 
 def test_publishing_a_draft_with_errors_gets_400_with_its_issues(

@@ -81,6 +81,13 @@ def test_preview_gives_each_segment_its_offers_ranked_by_history(
         "customers": 5,
     }
     assert result["segments"][1]["offers"][1]["score"] == 1.5
+    samples = {s["segment_key"]: s["sample_customers"] for s in result["segments"]}
+    assert samples == {
+        None: ["NEW"],
+        1: ["A0", "A1", "A2", "A3", "A4"],
+        2: ["L0", "L1", "L2"],
+        3: ["S0", "S1"],
+    }
     assert result["offer_customers"] == {"B1": 1, "B2": 5, "L1": 1, "N1": 3, "P1": 5}
     # Nothing is published yet: everyone with a rule gets a different set than now.
     assert result["changed_customers"] == 9
