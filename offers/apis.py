@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -514,7 +515,7 @@ class RuleVersionDiffApi(APIView):
             OpenApiParameter("before", int, required=True),
             OpenApiParameter("after", str, required=True, description="a number or draft"),
         ],
-        responses=serializers.DictField(),
+        responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request, pk: int) -> Response:
         rule_set = _rule_set(pk)
