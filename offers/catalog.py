@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
@@ -557,11 +558,12 @@ def _offer_save(*, offer: Offer | None, fields: dict[str, Any], image: File | No
 
 
 def offer_content_changed(*, offer: Offer) -> None:
-    """Runs inside the save's transaction when the offer's name, description or image changed.
-
-    Recomputing the offer's text and image embeddings is hooked in here by the recommender
-    issue (a task enqueued in `transaction.on_commit`); until then nothing reads them.
-    """
+    """Runs inside the save's transaction when the offer's name, description or image changed:
+    once it commits, a worker re-encodes the offer into the active embedding space."""
+    pk = offer.pk
+    transaction.on_commit(
+        lambda: current_app.send_task("recommender.tasks.heavy_refresh_offer_embedding", args=[pk])
+    )
 
 
 def today() -> dt.date:

@@ -54,6 +54,10 @@ def celery_worker(log_path: Path, **env_overrides: str) -> Iterator[subprocess.P
         "DATABASE_URL": worker_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "VAR_DIR": str(settings.VAR_DIR),
+        # The same storage as the test (tests/conftest.py gives each test its own folders).
+        "LAKE_URI": str(settings.LAKE_URI),
+        "MODEL_DIR": str(settings.MODEL_DIR),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "RUN_HEARTBEAT_SECONDS": "1",
         **env_overrides,
     }

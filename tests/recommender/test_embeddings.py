@@ -1,6 +1,7 @@
 """Offer embeddings from the real encoders (all-MiniLM-L6-v2 and EfficientNet-Lite0, loaded
 from their package folders) on a generated catalog, and a new offer placed without training."""
 
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
+from offers.catalog import offer_update
 from offers.models import Offer
 from recommender.embeddings import (
     EmbeddingError,
@@ -19,6 +21,7 @@ from recommender.embeddings import (
 from recommender.encoders import image_encoder, text_encoder
 from recommender.models import EmbeddingSpace, OfferEmbedding, OfferEncoding
 from segments.demo import demo_chain_generate
+from tests.worker import celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,3 +127,23 @@ def _one_offer_per_category(catalog: list[Offer]) -> list[Offer]:
 def _fields(offer: Offer) -> dict[str, Any]:
     names = [f.name for f in Offer._meta.concrete_fields if f.name != "id"]
     return {name: getattr(offer, name) for name in names}
+
+
+@pytest.mark.integration
+def test_an_edited_offer_is_re_embedded_by_the_worker(catalog: list[Offer], tmp_path: Path) -> None:
+    space = embedding_space_build(dimensions=16)
+    offer = catalog[0]
+    before = OfferEmbedding.objects.get(space=space, offer=offer)
+
+    offer_update(offer=offer, fields={"description": "Two hot apple pies, all day"})
+    with celery_worker(tmp_path / "worker.log"):
+        deadline = time.monotonic() + 120
+        after = before
+        while after.content_sha256 == before.content_sha256 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            after = OfferEmbedding.objects.get(pk=before.pk)
+
+    assert after.content_sha256 != before.content_sha256
+    assert after.vector != before.vector
+    space.refresh_from_db()
+    assert space.is_active and OfferEmbedding.objects.filter(space=space).count() == len(catalog)

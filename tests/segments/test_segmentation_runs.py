@@ -32,7 +32,7 @@ def test_the_worker_runs_segmentations_on_one_warm_spark_session(tmp_path: Path)
     call_command("import_data", str(hand_made_extract(tmp_path / "extract")))
     first = segmentation_run_start(k=2)
 
-    with celery_worker(tmp_path / "worker.log", LAKE_URI=settings.LAKE_URI):
+    with celery_worker(tmp_path / "worker.log"):
         first = wait_for(first, lambda r: r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED), 180)
         second = segmentation_run_start(k=2, refit=True)
         second = wait_for(
