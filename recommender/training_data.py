@@ -1,0 +1,388 @@
+"""Training examples for the offer recommender, read from the lake with DuckDB.
+
+One example per offer redemption at time t: the customer's last events strictly before t
+(items ordered and offers redeemed, most recent last), the context at t and the offer
+redeemed. The split is by time, so that evaluation looks like serving: training examples
+happen before the cutoff, evaluation examples in the weeks after it, and every history only
+holds what had happened before its own example.
+
+The segment in the context is the customer's segment of the month *before* the example's
+month: a month's segment is computed from that whole month's orders, so the same month's
+segment would carry information from after t.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from offers.models import Daypart, Offer, Store
+from segments.lake import lake_paths
+from segments.models import SegmentDefinition
+from segments.selectors import membership_files
+
+HISTORY_LENGTH = 20
+CONTEXT_FIELDS = ("store", "tier", "daypart", "weekday", "channel", "weather", "segment")
+UNKNOWN = "none"
+
+
+class TrainingDataError(Exception):
+    """Why examples cannot be made (shown to the user as is)."""
+
+
+@dataclass
+class Vocabulary:
+    """Token and context codes. History token 0 is padding, 1..len(items) are items, and
+    len(items)+1+j is offer j (the row of offer j's embedding)."""
+
+    items: list[str]
+    offers: list[str]
+    context: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def offer_offset(self) -> int:
+        return len(self.items) + 1
+
+    def context_sizes(self) -> list[int]:
+        return [len(self.context[name]) for name in CONTEXT_FIELDS]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"items": self.items, "offers": self.offers, "context": self.context}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Vocabulary:
+        return cls(items=list(data["items"]), offers=list(data["offers"]), context=data["context"])
+
+
+@dataclass
+class Examples:
+    """Examples as arrays, one row each. `history` is right-aligned (most recent event in the
+    last column, padding 0 on the left); `history_at` holds each event's time (NaT on padding);
+    `valid` marks the offers that exist on the example's local date."""
+
+    customer_id: np.ndarray
+    at: np.ndarray
+    history: np.ndarray
+    history_at: np.ndarray
+    context: np.ndarray
+    target: np.ndarray
+    valid: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def take(self, rows: np.ndarray) -> Examples:
+        return Examples(
+            customer_id=self.customer_id[rows],
+            at=self.at[rows],
+            history=self.history[rows],
+            history_at=self.history_at[rows],
+            context=self.context[rows],
+            target=self.target[rows],
+            valid=self.valid[rows],
+        )
+
+    def context_column(self, name: str) -> np.ndarray:
+        return self.context[:, CONTEXT_FIELDS.index(name)]
+
+
+@dataclass
+class Split:
+    """Training (before the validation start), validation (the last weeks before the cutoff,
+    for early stopping and choices) and evaluation (the weeks after the cutoff)."""
+
+    cutoff: dt.datetime
+    end: dt.datetime
+    validation_start: dt.datetime
+    train: Examples
+    validation: Examples
+    evaluation: Examples
+    vocabulary: Vocabulary
+
+    @property
+    def fit(self) -> Examples:
+        """Training and validation together (what a model without early stopping sees)."""
+        return _concat(self.train, self.validation)
+
+
+def _concat(first: Examples, second: Examples) -> Examples:
+    return Examples(
+        *(np.concatenate([getattr(first, name), getattr(second, name)]) for name in _FIELDS)
+    )
+
+
+_FIELDS = ("customer_id", "at", "history", "history_at", "context", "target", "valid")
+
+
+def _parquet(table: str) -> str:
+    paths = [str(path) for path in lake_paths(table=table)]
+    if not paths:
+        raise TrainingDataError(f"The lake has no {table} yet; import data first.")
+    return f"read_parquet({paths!r}, union_by_name=true)"
+
+
+def _weather_bucket(temp: float | None, precip: float | None) -> str:
+    if temp is None or pd.isna(temp):
+        return UNKNOWN
+    heat = "cold" if temp < 5 else "mild" if temp < 18 else "warm" if temp < 27 else "hot"
+    return f"{heat}-{'wet' if (precip or 0) >= 1 else 'dry'}"
+
+
+def _dayparts() -> pd.DataFrame:
+    rows = [
+        (d.name, d.start.hour * 60 + d.start.minute, d.end.hour * 60 + d.end.minute)
+        for d in Daypart.objects.order_by("start")
+    ]
+    return pd.DataFrame(rows, columns=["daypart", "start_minute", "end_minute"])
+
+
+def _memberships() -> pd.DataFrame:
+    definition = SegmentDefinition.objects.filter(is_active=True).first()
+    files = membership_files(definition=definition) if definition is not None else []
+    if not files:
+        return pd.DataFrame({"customer_id": [], "month": [], "segment": []}, dtype=str)
+    with duckdb.connect() as db:
+        return db.sql(
+            f"SELECT customer_id, month, CAST(segment_key AS VARCHAR) AS segment "
+            f"FROM read_parquet({files!r})"
+        ).df()
+
+
+def raw_examples(*, history_length: int = HISTORY_LENGTH) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per redemption with its context, one row per history event of each).
+
+    History events are the redemption's customer's order lines and redemptions strictly
+    before the redemption time, the last `history_length` of them."""
+    stores = pd.DataFrame(
+        list(Store.objects.values_list("store_id", "pricing_tier")), columns=["store_id", "tier"]
+    )
+    dayparts = _dayparts()
+    memberships = _memberships()
+    with duckdb.connect() as db:
+        db.register("stores", stores)
+        db.register("dayparts", dayparts)
+        db.register("memberships", memberships)
+        db.execute("SET TimeZone = 'UTC'")
+        db.execute(
+            f"""CREATE TEMP TABLE examples AS
+            SELECT row_number() OVER (ORDER BY r.redeemed_at, r.customer_id, r.offer_id) - 1
+                       AS example,
+                   r.customer_id, r.offer_id, r.redeemed_at AS t, r.store_id,
+                   o.ordered_at_local AS local_at, o.channel
+            FROM {_parquet("offer_redemptions")} r
+            LEFT JOIN (SELECT DISTINCT order_id, ordered_at_local, channel
+                       FROM {_parquet("orders")}) o USING (order_id)"""
+        )
+        frame = db.sql(
+            f"""SELECT e.example, e.customer_id, e.offer_id, e.t AS at_utc, e.local_at,
+                   e.store_id AS store, coalesce(s.tier, '{UNKNOWN}') AS tier,
+                   coalesce(e.channel, '{UNKNOWN}') AS channel,
+                   coalesce((SELECT min_by(d.daypart, d.start_minute) FROM dayparts d
+                     WHERE (d.start_minute < d.end_minute
+                            AND e.minute >= d.start_minute AND e.minute < d.end_minute)
+                        OR (d.start_minute >= d.end_minute
+                            AND (e.minute >= d.start_minute OR e.minute < d.end_minute))),
+                     '{UNKNOWN}') AS daypart,
+                   coalesce(CAST(dayofweek(e.local_at) AS VARCHAR), '{UNKNOWN}') AS weekday,
+                   w.temp_c, w.precip_mm,
+                   coalesce(m.segment, '{UNKNOWN}') AS segment
+            FROM (SELECT *, hour(local_at) * 60 + minute(local_at) AS minute,
+                         strftime(CAST(local_at AS DATE) - INTERVAL 1 MONTH, '%Y-%m')
+                             AS previous_month
+                  FROM examples) e
+            LEFT JOIN stores s ON s.store_id = e.store_id
+            LEFT JOIN (SELECT DISTINCT store_id, date, temp_c, precip_mm
+                       FROM {_parquet("weather")}) w
+                   ON w.store_id = e.store_id AND w.date = CAST(e.local_at AS DATE)
+            LEFT JOIN memberships m
+                   ON m.customer_id = e.customer_id AND m.month = e.previous_month
+            ORDER BY e.example"""
+        ).df()
+        events = db.sql(
+            f"""WITH events AS (
+                SELECT customer_id, ordered_at AS t, 'item' AS kind, item_id AS token, 1 AS rank
+                FROM {_parquet("order_lines")}
+                UNION ALL
+                SELECT customer_id, redeemed_at AS t, 'offer' AS kind, offer_id AS token, 0
+                FROM {_parquet("offer_redemptions")}
+            ), ranked AS (
+                SELECT e.example, v.t, v.kind, v.token,
+                       row_number() OVER (PARTITION BY e.example
+                                          ORDER BY v.t DESC, v.rank, v.token DESC) AS back
+                FROM examples e JOIN events v
+                  ON v.customer_id = e.customer_id AND v.t < e.t
+            )
+            SELECT example, t AS at_utc, kind, token, back FROM ranked
+            WHERE back <= {history_length} ORDER BY example, back"""
+        ).df()
+    frame["weather"] = [
+        _weather_bucket(t, p) for t, p in zip(frame["temp_c"], frame["precip_mm"], strict=True)
+    ]
+    return frame, events
+
+
+def vocabulary_build(*, frame: pd.DataFrame, events: pd.DataFrame, offers: list[str]) -> Vocabulary:
+    """Codes for every item and context value seen in the examples (0 is 'none' in context)."""
+    items = sorted(set(events.loc[events["kind"] == "item", "token"].dropna()))
+    context = {
+        name: [UNKNOWN, *sorted(set(frame[name].astype(str)) - {UNKNOWN})]
+        for name in CONTEXT_FIELDS
+    }
+    return Vocabulary(items=items, offers=list(offers), context=context)
+
+
+def examples_encode(
+    *,
+    frame: pd.DataFrame,
+    events: pd.DataFrame,
+    vocabulary: Vocabulary,
+    history_length: int = HISTORY_LENGTH,
+) -> Examples:
+    """Arrays for the model; examples whose offer has no embedding are dropped, and so are
+    history events the vocabulary does not know (items first sold after the cutoff)."""
+    offer_code = {offer_id: j for j, offer_id in enumerate(vocabulary.offers)}
+    target = frame["offer_id"].map(offer_code)
+    n = len(frame)
+    history = np.zeros((n, history_length), np.int64)
+    history_at = np.full((n, history_length), np.datetime64("NaT"), "datetime64[us]")
+    if len(events):
+        item_code = {item: i + 1 for i, item in enumerate(vocabulary.items)}
+        offset = vocabulary.offer_offset
+        token = np.where(
+            events["kind"] == "item",
+            events["token"].map(item_code).fillna(0),
+            events["token"].map(offer_code).fillna(-offset - 1) + offset,
+        ).astype(np.int64)
+        token[token < 0] = 0
+        rows = events["example"].to_numpy(np.int64)
+        columns = history_length - events["back"].to_numpy(np.int64)
+        known = token > 0
+        history[rows[known], columns[known]] = token[known]
+        history_at[rows[known], columns[known]] = _utc_naive(events["at_utc"])[known]
+    context = (
+        np.stack(
+            [
+                frame[name]
+                .astype(str)
+                .map({value: code for code, value in enumerate(vocabulary.context[name])})
+                .fillna(0)
+                .to_numpy(np.int64)
+                for name in CONTEXT_FIELDS
+            ],
+            axis=1,
+        )
+        if n
+        else np.zeros((0, len(CONTEXT_FIELDS)), np.int64)
+    )
+    valid = _valid_offers(frame, vocabulary.offers)
+    keep = target.notna().to_numpy()
+    codes = target.fillna(0).to_numpy(np.int64)
+    valid[np.arange(n), codes] |= keep
+    examples = Examples(
+        customer_id=frame["customer_id"].to_numpy(str),
+        at=_utc_naive(frame["at_utc"]),
+        history=history,
+        history_at=history_at,
+        context=context,
+        target=codes,
+        valid=valid,
+    )
+    return examples.take(np.flatnonzero(keep))
+
+
+def _utc_naive(column: pd.Series) -> np.ndarray:
+    values = pd.to_datetime(column, utc=True).dt.tz_localize(None)
+    return values.to_numpy("datetime64[us]")
+
+
+def _valid_offers(frame: pd.DataFrame, offers: list[str]) -> np.ndarray:
+    """[example, offer]: the offer's valid_from..valid_to holds the example's local date (an
+    offer without dates is always valid)."""
+    windows = {
+        o: (str(f or "1900-01-01"), str(t or "2999-12-31"))
+        for o, f, t in Offer.objects.values_list("offer_id", "valid_from", "valid_to")
+    }
+    unknown = ("1900-01-01", "2999-12-31")
+    start = np.array([windows.get(o, unknown)[0] for o in offers], "datetime64[D]")
+    end = np.array([windows.get(o, unknown)[1] for o in offers], "datetime64[D]")
+    local = pd.to_datetime(frame["local_at"].fillna(frame["at_utc"])).dt.tz_localize(None)
+    day = local.to_numpy("datetime64[D]")[:, None]
+    return (start[None, :] <= day) & (day <= end[None, :])
+
+
+def training_split(
+    *,
+    offers: list[str],
+    until: dt.date | None = None,
+    evaluation_weeks: int = 4,
+    validation_weeks: int = 3,
+    history_length: int = HISTORY_LENGTH,
+) -> Split:
+    """Examples split by time at `until` (default: `evaluation_weeks` before the last
+    redemption): training before the validation weeks, validation up to the cutoff,
+    evaluation from the cutoff for `evaluation_weeks`."""
+    frame, events = raw_examples(history_length=history_length)
+    if frame.empty:
+        raise TrainingDataError("The lake has no offer redemptions to learn from.")
+    at = pd.to_datetime(frame["at_utc"], utc=True).dt.tz_localize(None)
+    if until is None:
+        last = at.max().normalize() + pd.Timedelta(days=1)
+        cutoff = (last - pd.Timedelta(weeks=evaluation_weeks)).to_pydatetime()
+    else:
+        cutoff = dt.datetime.combine(until, dt.time())
+    end = cutoff + dt.timedelta(weeks=evaluation_weeks)
+    validation_start = cutoff - dt.timedelta(weeks=validation_weeks)
+    vocabulary = vocabulary_build(
+        frame=frame.loc[(at < cutoff).to_numpy()],
+        events=events[events["example"].isin(frame.loc[(at < cutoff).to_numpy(), "example"])],
+        offers=offers,
+    )
+    examples = examples_encode(
+        frame=frame, events=events, vocabulary=vocabulary, history_length=history_length
+    )
+    when = examples.at
+    train = np.flatnonzero(when < np.datetime64(validation_start))
+    validation = np.flatnonzero(
+        (when >= np.datetime64(validation_start)) & (when < np.datetime64(cutoff))
+    )
+    evaluation = np.flatnonzero((when >= np.datetime64(cutoff)) & (when < np.datetime64(end)))
+    if not len(train) or not len(evaluation):
+        raise TrainingDataError(
+            f"The split at {cutoff:%Y-%m-%d} leaves {len(train)} training and "
+            f"{len(evaluation)} evaluation examples; choose another --until."
+        )
+    return Split(
+        cutoff=cutoff,
+        end=end,
+        validation_start=validation_start,
+        train=examples.take(train),
+        validation=examples.take(validation),
+        evaluation=examples.take(evaluation),
+        vocabulary=vocabulary,
+    )
+
+
+def offer_features(*, offers: list[str], vocabulary: Vocabulary) -> np.ndarray:
+    """[offer, feature]: where each offer may run, from the catalog (1 per pricing tier,
+    channel and daypart of the vocabulary it allows; no restriction allows all). A new offer
+    has these as soon as it is in the catalog, like its content embedding."""
+    from offers.catalog import runs_in_window
+
+    windows = {d.name: (d.start, d.end) for d in Daypart.objects.all()}
+    rows = {o.offer_id: o for o in Offer.objects.filter(offer_id__in=offers)}
+    tiers, channels = vocabulary.context["tier"][1:], vocabulary.context["channel"][1:]
+    dayparts = [name for name in vocabulary.context["daypart"][1:] if name in windows]
+    features = np.zeros((len(offers), len(tiers) + len(channels) + len(dayparts)), np.float32)
+    for j, offer_id in enumerate(offers):
+        offer = rows.get(offer_id)
+        if offer is None:
+            continue
+        allowed = [not offer.pricing_tiers or t in offer.pricing_tiers for t in tiers]
+        allowed += [not offer.channels or c in offer.channels for c in channels]
+        allowed += [runs_in_window(offer.dayparts, windows[d], windows) for d in dayparts]
+        features[j] = allowed
+    return features

@@ -1,0 +1,166 @@
+"""TxT training data, model, metrics and commands on a tiny generated chain (real DuckDB lake,
+Spark segmentation, offer encoders and torch)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+import torch
+from django.core.management import call_command
+
+from recommender.embeddings import offer_vectors
+from recommender.evaluation import hit_rate, ndcg, ranking_metrics, target_ranks
+from recommender.models import EmbeddingSpace
+from recommender.training import NEURAL, model_directory, model_load, recommender_train
+from recommender.training_data import CONTEXT_FIELDS, Split, offer_features, training_split
+from recommender.txt import EpochReport, TxT, TxTConfig, model_scores, model_train
+from segments.demo import demo_chain_generate
+from segments.lake import lake_paths
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def chain_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("txt") / "chain"
+    demo_chain_generate(out_dir=folder, customers=300, months=3, seed=5, start=dt.date(2025, 1, 1))
+    return folder
+
+
+@pytest.fixture
+def chain(chain_folder: Path) -> None:
+    for command, arguments in (
+        ("import_data", [str(chain_folder)]),
+        ("run_segmentation", []),
+        ("embed_offers", ["--dimensions", "16"]),
+    ):
+        call_command(command, *arguments, stdout=StringIO())
+
+
+def a_split(until: dt.date | None = None) -> tuple[Split, np.ndarray]:
+    ids, vectors = offer_vectors(space=EmbeddingSpace.objects.get(is_active=True))
+    split = training_split(offers=ids, until=until, evaluation_weeks=3, validation_weeks=2)
+    features = offer_features(offers=ids, vocabulary=split.vocabulary)
+    return split, np.hstack([vectors, features])
+
+
+def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
+    chain: None,
+) -> None:
+    """One chain for all (its import, Spark segmentation and embeddings take most of the time)."""
+    split, vectors = a_split(until=dt.date(2025, 3, 1))
+    cutoff = np.datetime64(split.cutoff)
+
+    assert len(split.train) > 20 and len(split.validation) > 5 and len(split.evaluation) > 10
+    assert (split.train.at < np.datetime64(split.validation_start)).all()
+    assert (split.validation.at < cutoff).all()
+    assert (split.evaluation.at >= cutoff).all()
+    assert (split.evaluation.at < np.datetime64(split.end)).all()
+    for examples in (split.train, split.validation, split.evaluation):
+        events = examples.history > 0
+        assert (np.isnat(examples.history_at) == ~events).all()
+        assert (examples.history_at[events] < np.repeat(examples.at, events.sum(1))).all()
+        assert examples.valid[np.arange(len(examples)), examples.target].all()
+    assert (split.train.history > 0).any(axis=1).mean() > 0.5
+    assert (split.evaluation.history_at[split.evaluation.history > 0] < cutoff).any()
+    assert split.train.context.shape[1] == len(CONTEXT_FIELDS)
+
+    config = TxTConfig(
+        items=len(split.vocabulary.items),
+        offer_dim=vectors.shape[1],
+        context_sizes=split.vocabulary.context_sizes(),
+        d_model=16,
+        heads=2,
+        layers=1,
+        dropout=0.0,
+    )
+    model = TxT(config, vectors)
+    heard: list[EpochReport] = []
+    result = model_train(
+        model,
+        train=split.train,
+        validation=split.validation,
+        epochs=4,
+        patience=10,
+        on_epoch=heard.append,
+    )
+
+    assert [r.epoch for r in heard] == [1, 2, 3, 4] and result.epochs == heard
+    assert heard[-1].loss < heard[0].loss
+    scores = model_scores(model, split.evaluation)
+    assert scores.shape == (len(split.evaluation), len(split.vocabulary.offers))
+    assert np.isneginf(scores[~split.evaluation.valid]).all()
+    new_catalog = torch.as_tensor(vectors[:5])
+    with torch.no_grad():
+        logits = model(
+            torch.as_tensor(split.evaluation.history[:3]),
+            torch.as_tensor(split.evaluation.context[:3]),
+            offer_vectors=new_catalog,
+        )
+    assert logits.shape == (3, 5) and torch.isfinite(logits).all()
+
+    report = recommender_train(
+        until=dt.date(2025, 3, 1), epochs=1, d_model=16, layers=1, save=False
+    )
+
+    evaluation = report.split.evaluation
+    assert (evaluation.at >= np.datetime64("2025-03-01")).all()
+    assert {r.examples for r in report.results} == {len(evaluation)}
+    paths = [str(p) for p in lake_paths(table="offer_redemptions")]
+    with duckdb.connect() as db:
+        after = db.execute(
+            f"SELECT count(*) FROM read_parquet({paths!r}) "
+            "WHERE redeemed_at >= ? AND redeemed_at < ?",
+            [dt.datetime(2025, 3, 1, tzinfo=dt.UTC), report.split.end.replace(tzinfo=dt.UTC)],
+        ).fetchone()
+    assert after is not None and after[0] == len(evaluation)
+    assert not model_directory().exists()
+
+    out = StringIO()
+
+    call_command("train_recommender", "--until", "2025-03-01", "--epochs", "1", stdout=out)
+
+    text = out.getvalue()
+    for method in (
+        "TxT ",
+        "TxT without context",
+        "GRU (no context)",
+        "Global popularity",
+        "Segment popularity",
+        "Contextual item-CF",
+    ):
+        assert method in text
+    assert "HR@3" in text and "NDCG@10" in text
+    assert sorted(p.name for p in model_directory().iterdir()) == sorted(NEURAL.values())
+    model, artifact = model_load(path=model_directory() / "txt.pt")
+    assert artifact["cutoff"] == "2025-03-01T00:00:00" and artifact["config"]["use_context"]
+    assert isinstance(model, TxT)
+
+    evaluated = StringIO()
+    call_command("evaluate_recommender", stdout=evaluated)
+    assert "TxT without context" in evaluated.getvalue()
+
+
+def test_hit_rate_and_ndcg_on_a_hand_made_example() -> None:
+    scores = np.array(
+        [
+            [0.9, 0.1, 0.5, 0.3],  # target 0 ranked first
+            [0.9, 0.1, 0.5, 0.3],  # target 2 ranked second
+            [0.9, 0.1, 0.5, 0.3],  # target 1 ranked last (fourth)
+            [0.2, 0.2, 0.2, -np.inf],  # target 1 tied with offer 0 before it: second
+        ]
+    )
+    target = np.array([0, 2, 1, 1])
+
+    assert target_ranks(scores, target).tolist() == [0, 1, 3, 1]
+    assert hit_rate(scores, target, k=1) == 0.25
+    assert hit_rate(scores, target, k=3) == 0.75
+    assert ndcg(scores, target, k=3) == pytest.approx((1 + 1 / np.log2(3) * 2 + 0) / 4)
+    metrics = ranking_metrics(scores, target)
+    assert metrics["HR@1"] == 0.25 and metrics["HR@3"] == 0.75 and metrics["HR@10"] == 1.0
+    assert metrics["NDCG@10"] == pytest.approx((1 + 2 / np.log2(3) + 1 / np.log2(5)) / 4)
