@@ -179,7 +179,10 @@ def rule_set_publish(
     With `expected_revision`, the draft the marketer reviewed is the one published.
     """
     with transaction.atomic():
-        current = RuleSet.objects.select_for_update().select_related("definition", "updated_by")
+        # `of`: updated_by is a nullable join, which PostgreSQL cannot lock.
+        current = RuleSet.objects.select_for_update(of=("self",)).select_related(
+            "definition", "updated_by"
+        )
         draft = current.get(pk=rule_set.pk)
         if expected_revision is not None and draft.revision != expected_revision:
             raise DraftConflict(rule_set=draft, expected_revision=expected_revision)
