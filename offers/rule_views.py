@@ -52,6 +52,22 @@ TEXT_INPUTS = ("label", "count", "goal", "valid_from", "valid_to", "min_score", 
 CONSTRAINTS = ("tiers", "dayparts", "channels", "valid_from", "valid_to", "min_score")
 TAGS = [(t.value, t.label) for t in OfferTag]
 AUDIT_PER_PAGE = 25
+FIELD_LABELS = {
+    "label": "label",
+    "count": "offers",
+    "goal": "goal",
+    "categories": "categories",
+    "include_offers": "only these offers",
+    "exclude_offers": "never these offers",
+    "tags": "tags",
+    "tiers": "pricing tiers",
+    "dayparts": "dayparts",
+    "channels": "channels",
+    "valid_from": "valid from",
+    "valid_to": "valid to",
+    "min_score": "min score",
+    "fallback_offer": "fallback offer",
+}
 _WHERE = re.compile(r"^Rule for (?:segment (\d+)|no segment yet)(?:, slot (\d+))?")
 
 
@@ -516,9 +532,14 @@ def _diff_view(
             "Customers with no segment yet" if key is None else names.get(key, f"#{key}")
         )
         for slot in segment["slots"]:
-            for change in slot.get("changes", {}).values():
-                change["before"] = _shown(change["before"])
-                change["after"] = _shown(change["after"])
+            slot["rows"] = [
+                {
+                    "name": FIELD_LABELS.get(name, name),
+                    "before": _shown(change["before"]),
+                    "after": _shown(change["after"]),
+                }
+                for name, change in slot.get("changes", {}).items()
+            ]
             for side in ("before", "after"):
                 if side in slot:
                     slot[f"{side}_summary"] = _slot_summary(slot[side])
@@ -537,7 +558,7 @@ def _slot_summary(slot: dict[str, Any]) -> str:
     parts = [f"{slot['count']} × {slot['goal']}"]
     for name in ("categories", "tags", "include_offers", "exclude_offers", *CONSTRAINTS):
         if slot.get(name) not in (None, "", []):
-            parts.append(f"{name.replace('_', ' ')} {_shown(slot[name])}")
+            parts.append(f"{FIELD_LABELS[name]} {_shown(slot[name])}")
     if slot.get("fallback_offer"):
         parts.append(f"fallback {slot['fallback_offer']}")
     return "; ".join(parts)
@@ -624,7 +645,8 @@ def _document_lines(before: Any, after: Any) -> list[str]:
                 continue
             for name, change in slot["changes"].items():
                 lines.append(
-                    f"{where}, slot {slot['position']} “{slot['label']}”: {name} "
+                    f"{where}, slot {slot['position']} “{slot['label']}”: "
+                    f"{FIELD_LABELS.get(name, name)} "
                     f"{_shown(change['before'])} → {_shown(change['after'])}"
                 )
     return lines or ["no change to the rules"]

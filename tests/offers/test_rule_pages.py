@@ -310,7 +310,7 @@ def test_the_diff_page_shows_changes_per_segment_and_slot(
 
     assert "Changes from <strong>version 1</strong> to <strong>the draft</strong>" in page
     assert '<section class="card diff-segment changed" data-segment="3">' in page
-    assert '<th>count</th><td class="before">1</td>' in page
+    assert '<th>offers</th><td class="before">1</td>' in page
     assert '<td class="after">3</td>' in page
     assert 'data-segment="1"' not in page  # unchanged segments are left out
 
