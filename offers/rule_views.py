@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import SuspiciousOperation
 from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import Count
@@ -68,6 +69,7 @@ FIELD_LABELS = {
     "min_score": "min score",
     "fallback_offer": "fallback offer",
 }
+MAX_PACKED_FIELDS = 100_000
 _WHERE = re.compile(r"^Rule for (?:segment (\d+)|no segment yet)(?:, slot (\d+))?")
 
 
@@ -260,6 +262,32 @@ def _checks(definition: SegmentDefinition, blocks: list[SegmentBlock]) -> dict[s
     }
 
 
+def _form(request: HttpRequest) -> QueryDict:
+    """The editor's fields. The page packs them into one JSON field ("packed": [[name,
+    value], ...]) because a large rule set has more fields than Django parses from a form
+    (DATA_UPLOAD_MAX_NUMBER_FIELDS); a plain form post is read as it is."""
+    packed = request.POST.get("packed")
+    if packed is None:
+        return request.POST
+    try:
+        pairs = json.loads(packed)
+    except ValueError as exc:
+        raise SuspiciousOperation("The packed form is not JSON.") from exc
+    if (
+        not isinstance(pairs, list)
+        or len(pairs) > MAX_PACKED_FIELDS
+        or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+            for p in pairs
+        )
+    ):
+        raise SuspiciousOperation("The packed form must be a list of [name, value] texts.")
+    data = QueryDict(mutable=True)
+    for name, value in pairs:
+        data.appendlist(name, value)
+    return data
+
+
 # Pages and fragments
 
 
@@ -303,19 +331,26 @@ def rule_set_page(request: HttpRequest) -> HttpResponse:
 def _editor_context(
     rule_set: RuleSet, blocks: list[SegmentBlock], checks: dict[str, Any]
 ) -> dict[str, Any]:
+    known = {
+        "categories": catalog.known_categories(),
+        "tiers": catalog.known_tiers(),
+        "dayparts": list(catalog.daypart_windows()),
+        "channels": catalog.known_channels(),
+    }
     return {
         "rule_set": rule_set,
         "blocks": blocks,
         "checks": checks,
+        "edit_url": reverse("rules_edit"),
+        "hints": {
+            "tiers": ", ".join(known["tiers"]) or "any",
+            "dayparts": ", ".join(known["dayparts"]) or "all day",
+            "channels": ", ".join(known["channels"]) or "any",
+        },
         "published": rule_version_latest(rule_set=rule_set),
         "goals": GOALS,
         "tags": TAGS,
-        "known": {
-            "categories": catalog.known_categories(),
-            "tiers": catalog.known_tiers(),
-            "dayparts": list(catalog.daypart_windows()),
-            "channels": catalog.known_channels(),
-        },
+        "known": known,
     }
 
 
@@ -334,7 +369,7 @@ def rule_set_start(request: HttpRequest) -> HttpResponse:
 def rules_check(request: HttpRequest) -> HttpResponse:
     """The live check while the marketer types: issue panels only, no input is replaced."""
     rule_set = _draft()
-    blocks = _blocks_from_post(rule_set.definition, request.POST)
+    blocks = _blocks_from_post(rule_set.definition, _form(request))
     context = {"blocks": blocks, "checks": _checks(rule_set.definition, blocks), "oob": True}
     return render(request, "offers/rules/partials/checks.html", context)
 
@@ -345,10 +380,11 @@ def rules_edit(request: HttpRequest) -> HttpResponse:
     """Add, remove or move a slot in what was posted (nothing is saved) and re-render that
     segment with every typed value."""
     rule_set = _draft()
-    op, _, rest = request.POST.get("op", "").partition(":")
+    data = _form(request)
+    op, _, rest = data.get("op", "").partition(":")
     token, _, position = rest.partition(":")
     key = _token_key(token)
-    blocks = _blocks_from_post(rule_set.definition, request.POST)
+    blocks = _blocks_from_post(rule_set.definition, data)
     block = next((b for b in blocks if b.key == key), None)
     if block is None:
         raise Http404("No such segment.")
@@ -365,7 +401,7 @@ def rules_edit(request: HttpRequest) -> HttpResponse:
     elif op == "down" and 0 <= index < len(slots) - 1:
         slots[index], slots[index + 1] = slots[index + 1], slots[index]
     else:
-        return HttpResponse(f"Unknown edit {request.POST.get('op', '')!r}.", status=400)
+        return HttpResponse(f"Unknown edit {data.get('op', '')!r}.", status=400)
     block.number()
     context = {**_editor_context(rule_set, blocks, {}), "block": block, "can_edit": True}
     response = render(request, "offers/rules/partials/segment.html", context)
@@ -380,8 +416,9 @@ def rules_save(request: HttpRequest) -> HttpResponse:
     and the page keeps what was typed."""
     rule_set = _draft()
     definition = rule_set.definition
-    blocks = _blocks_from_post(definition, request.POST)
-    revision = request.POST.get("revision", "")
+    data = _form(request)
+    blocks = _blocks_from_post(definition, data)
+    revision = data.get("revision", "")
     context: dict[str, Any] = {"blocks": blocks, "oob": True}
     if not revision.isdigit():
         context["problem"] = "The page did not say which revision it loaded; reload it."

@@ -1,6 +1,7 @@
 """Rule pages: the draft editor (live checks, slot edits, saves with optimistic locking),
 suggestions, preview, publish, versions, diff, rollback, the audit log and read-only access."""
 
+import json
 from typing import Any
 
 import pytest
@@ -51,6 +52,15 @@ def form_data(document: dict[str, Any], revision: int, **extra: Any) -> dict[str
                 data[f"{prefix}-{name}"] = "" if value is None else str(value)
     data.update(extra)
     return data
+
+
+def packed(data: dict[str, Any]) -> dict[str, str]:
+    """The editor's fields as the page sends them: one JSON list of [name, value] pairs."""
+    pairs = []
+    for name, value in data.items():
+        for item in value if isinstance(value, list) else [value]:
+            pairs.append([name, item])
+    return {"packed": json.dumps(pairs)}
 
 
 @pytest.fixture
@@ -136,7 +146,7 @@ def test_adding_moving_and_removing_slots_keeps_what_was_typed(
     data = form_data(document, rule_set.revision)
     data["r-1-1-label"] = "Typed but not saved"
 
-    moved = text(as_marketer.post("/rules/edit/", {**data, "op": "up:1:1"}))
+    moved = text(as_marketer.post("/rules/edit/", packed({**data, "op": "up:1:1"})))
     added = text(as_marketer.post("/rules/edit/", {**data, "op": "add:1"}))
     removed = text(as_marketer.post("/rules/edit/", {**data, "op": "remove:1:0"}))
 
@@ -190,6 +200,29 @@ def test_a_stale_save_is_refused_naming_who_saved_first_and_nothing_is_written(
     after = RuleSet.objects.get()
     assert (after.revision, after.updated_by) == (2, first)
     assert after.document["segments"][0]["slots"][0]["label"] == "Breakfast"
+
+
+def test_a_large_packed_form_saves_beyond_the_form_field_limit(
+    rule_set: RuleSet, as_marketer: Client, settings: Any
+) -> None:
+    many = [slot(f"Slot {n}", categories=["breakfast"], dayparts=["breakfast"]) for n in range(30)]
+    data = form_data(full_rules(**{"1": many, "3": many}), rule_set.revision)
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+
+    response = as_marketer.post("/rules/save/", packed(data))
+
+    assert 'data-state="saved"' in text(response)
+    assert len(RuleSet.objects.get().document["segments"][2]["slots"]) == 30
+
+
+@pytest.mark.parametrize("body", ["not json", "[1, 2]", '[["a", 1]]', '{"a": "b"}'])
+def test_a_malformed_packed_form_is_refused(
+    body: str, rule_set: RuleSet, as_marketer: Client
+) -> None:
+    response = as_marketer.post("/rules/save/", {"packed": body})
+
+    assert response.status_code == 400
+    assert RuleSet.objects.get().revision == rule_set.revision
 
 
 def test_a_save_with_a_schema_error_is_refused_and_nothing_is_written(
