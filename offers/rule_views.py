@@ -608,9 +608,8 @@ def rules_diff_page(request: HttpRequest) -> HttpResponse:
     if rule_set is None:
         raise Http404("No draft yet.")
     numbers = list(rule_set.versions.order_by("-number").values_list("number", flat=True))
-    default_after = str(numbers[0]) if numbers else "draft"
-    default_before = str(numbers[1]) if len(numbers) > 1 else default_after
-    before_value = request.GET.get("before") or default_before
+    # By default: what publishing the draft would change.
+    before_value = request.GET.get("before") or (str(numbers[0]) if numbers else "draft")
     after_value = request.GET.get("after") or "draft"
     before, after = _side(rule_set, before_value), _side(rule_set, after_value)
     context: dict[str, Any] = {

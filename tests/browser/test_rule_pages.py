@@ -266,6 +266,15 @@ def test_two_marketers_edit_one_draft_and_the_second_save_is_refused_losing_noth
         [s["label"] for s in rule["slots"]] for rule in RuleSet.objects.get().document["segments"]
     ]
     assert labels[0][0] == "Breakfast for early birds" and labels[2][1] == "Desserts after dinner"
+
+    # A preview with edits not saved yet asks first; declining starts nothing.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    slot_input(page, "3", 1, "label").fill("High margin, typed only")
+    page.click("#start-preview")
+    expect(page.locator("#no-preview")).to_be_visible()
+    assert asked and "not saved" in asked[0] and "revision 3" in asked[0]
+    assert not Run.objects.filter(kind=RunKind.PREVIEW).exists()
     other.close()
 
 
