@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from offers.models import Offer, RuleSet, RuleVersion, Store
@@ -269,7 +269,12 @@ def test_two_marketers_edit_one_draft_and_the_second_save_is_refused_losing_noth
 
     # A preview with edits not saved yet asks first; declining starts nothing.
     asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+
+    def decline(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", decline)
     slot_input(page, "3", 1, "label").fill("High margin, typed only")
     page.click("#start-preview")
     expect(page.locator("#no-preview")).to_be_visible()
