@@ -661,14 +661,15 @@ def _compact(value: Any, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _document_lines(before: Any, after: Any) -> list[str]:
+def _document_lines(before: Any, after: Any, names: dict[int, str]) -> list[str]:
     try:
         diff = rules_diff(before, after)
     except DocumentInvalid:
         return ["rules changed"]
     lines = []
     for segment in diff["segments"]:
-        where = segment_label(segment["segment_key"]).capitalize()
+        key = segment["segment_key"]
+        where = f"{names[key]} (#{key})" if key in names else segment_label(key).capitalize()
         if segment["status"] in ("added", "removed"):
             lines.append(f"{where}: rule {segment['status']}")
             continue
@@ -688,8 +689,9 @@ def _document_lines(before: Any, after: Any) -> list[str]:
     return lines or ["no change to the rules"]
 
 
-def audit_changes(before: Any, after: Any) -> list[str]:
-    """Readable lines of what an entry changed: fields, and rules per segment and slot."""
+def audit_changes(before: Any, after: Any, names: dict[int, str] | None = None) -> list[str]:
+    """Readable lines of what an entry changed: fields, and rules per segment and slot
+    (segments by name when `names` knows them)."""
     if not isinstance(before, dict) or not isinstance(after, dict):
         if before is None and isinstance(after, dict):
             return [f"{k}: {_compact(v)}" for k, v in after.items() if k != "document"] + (
@@ -704,10 +706,30 @@ def audit_changes(before: Any, after: Any) -> list[str]:
         if old == new:
             continue
         if name == "document":
-            lines += _document_lines(old or {"segments": []}, new or {"segments": []})
+            lines += _document_lines(old or {"segments": []}, new or {"segments": []}, names or {})
         else:
             lines.append(f"{name}: {_compact(_shown(old))} → {_compact(_shown(new))}")
     return lines
+
+
+def _rule_set_id(entry: AuditEntry) -> int | None:
+    """Rule set entries name the rule set; version entries "<rule set>:<number>"."""
+    if entry.object_type not in ("rule_set", "rule_version"):
+        return None
+    head = entry.object_id.split(":")[0]
+    return int(head) if head.isdigit() else None
+
+
+def _segment_names(entries: Any) -> dict[int | None, dict[int, str]]:
+    """Segment names per rule set of the listed entries, so lines read "Lapsing (#2)"."""
+    ids = {i for i in (_rule_set_id(e) for e in entries) if i is not None}
+    names: dict[int | None, dict[int, str]] = {i: {} for i in ids}
+    rows = Segment.objects.filter(definition__rule_set__id__in=ids).values_list(
+        "definition__rule_set__id", "key", "name"
+    )
+    for rule_set_id, key, name in rows:
+        names[rule_set_id][key] = name
+    return names
 
 
 @role_required(MARKETERS_WRITE)
@@ -724,10 +746,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
     params = request.GET.copy()
     params.pop("page", None)
+    names = _segment_names(page.object_list)
     rows = [
         {
             "entry": entry,
-            "changes": audit_changes(entry.before, entry.after),
+            "changes": audit_changes(entry.before, entry.after, names.get(_rule_set_id(entry), {})),
             "before": json.dumps(entry.before, indent=1, default=str),
             "after": json.dumps(entry.after, indent=1, default=str),
         }

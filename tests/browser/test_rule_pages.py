@@ -216,7 +216,7 @@ def test_marketer_edits_previews_publishes_compares_and_rolls_back(
     page.click("#audit-filters button")
     expect(page.locator("#audit-count")).to_have_text("3 changes, newest first.")
     expect(page.locator('tr[data-action="draft_update"]')).to_contain_text(
-        "Segment 2, slot 1 “Win-back”: only these offers — → OF-202, OF-401"
+        "Lapsing night owls (#2), slot 1 “Win-back”: only these offers — → OF-202, OF-401"
     )
     screenshot(page, "audit")
 

@@ -402,8 +402,7 @@ def test_the_audit_log_lists_changes_filters_and_paginates(
 
     assert "31 changes, newest first." in first and "Page 1 of 2" in first
     assert "1 change, newest first." in by_zed
-    assert "Big spenders (#3)" not in by_zed  # lines name segments by key
-    assert "Segment 3, slot 1 “Dessert”: categories desserts → —" in by_zed
+    assert "Big spenders (#3), slot 1 “Dessert”: categories desserts → —" in by_zed
     assert "Page 2 of 2" in second and 'data-action="draft_create"' in second
 
 
