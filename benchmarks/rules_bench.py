@@ -5,12 +5,15 @@ page sends them (one JSON field).
 
     python benchmarks/rules_bench.py --offers 500 --segments 30 --requests 50
 
-Target (issue 5): p95 <= 200 ms for the page and for a save.
+Target (issue 5): p95 <= 200 ms for the page and for a save. Each figure is measured twice:
+as the process runs by default, and after gc.freeze() (the tail of the first is Python's full
+garbage collections, see below).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shutil
 import statistics
@@ -102,15 +105,18 @@ def _world(offers: int, segments: int, customers_per_segment: int) -> tuple[Any,
     return marketer, rule_set
 
 
-def _timed(requests: int, call: Callable[[int], Any]) -> list[float]:
+def _timed(requests: int, call: Callable[[int], Any]) -> tuple[list[float], list[float]]:
+    """Wall and CPU milliseconds per request. The client runs in this process, so CPU time
+    is the server's own work; wall time also holds waiting for a busy machine's cores."""
     call(-1)  # warm caches (templates, catalog masks) once, as a running server has them
-    times = []
+    wall, cpu = [], []
     for n in range(requests):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         response = call(n)
-        times.append((time.perf_counter() - started) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
         assert response.status_code == 200, response.status_code
-    return times
+    return wall, cpu
 
 
 def _p(times: list[float], q: float) -> float:
@@ -153,11 +159,14 @@ def main() -> None:
             return client.post("/rules/check/", packed(data))
 
         size = len(page(0).content)
-        results = {
-            "GET /rules/ (page)": _timed(args.requests, page),
-            "POST /rules/save/ (save)": _timed(args.requests, save),
-            "POST /rules/check/ (live check)": _timed(args.requests, check),
-        }
+        runs = {"as is": _round(args.requests, page, save, check)}
+        # A full collection walks every object the process holds (~0.1 s here with pandas,
+        # numpy and Django loaded) and lands inside whichever request crosses the threshold.
+        # Freezing what start-up loaded (gc.freeze(), e.g. in gunicorn's post_fork) keeps
+        # those objects out of every later collection.
+        gc.collect()
+        gc.freeze()
+        runs["after gc.freeze()"] = _round(args.requests, page, save, check)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(
@@ -165,15 +174,34 @@ def main() -> None:
         f"{args.segments * args.customers_per_segment} customers; page {size / 1024:.0f} KiB; "
         f"{args.requests} requests each"
     )
-    print(f"{'':<34}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
-    worst = 0.0
-    for name, times in results.items():
-        p95 = _p(times, 95)
-        if "check" not in name:
-            worst = max(worst, p95)
-        print(f"{name:<34}{statistics.median(times):>9.1f}{p95:>9.1f}{max(times):>9.1f}")
-    verdict = "met" if worst <= TARGET_P95_MS else "MISSED"
-    print(f"target: p95 <= {TARGET_P95_MS:.0f} ms for the page and a save: {verdict}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average {load} on {os.cpu_count()} cores")
+    for mode, results in runs.items():
+        print(f"\n{mode:<34}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'cpu p50':>9}{'cpu p95':>9}")
+        worst = 0.0
+        for name, (wall, cpu) in results.items():
+            p95 = _p(wall, 95)
+            if "check" not in name:
+                worst = max(worst, p95)
+            print(
+                f"{name:<34}{statistics.median(wall):>9.1f}{p95:>9.1f}{max(wall):>9.1f}"
+                f"{statistics.median(cpu):>9.1f}{_p(cpu, 95):>9.1f}"
+            )
+        verdict = "met" if worst <= TARGET_P95_MS else "MISSED"
+        print(f"target: p95 <= {TARGET_P95_MS:.0f} ms for the page and a save: {verdict}")
+
+
+def _round(
+    requests: int,
+    page: Callable[[int], Any],
+    save: Callable[[int], Any],
+    check: Callable[[int], Any],
+) -> dict[str, tuple[list[float], list[float]]]:
+    return {
+        "GET /rules/ (page)": _timed(requests, page),
+        "POST /rules/save/ (save)": _timed(requests, save),
+        "POST /rules/check/ (live check)": _timed(requests, check),
+    }
 
 
 if __name__ == "__main__":
