@@ -124,16 +124,23 @@ def _evaluate(scores: np.ndarray, examples: Examples) -> dict[str, float]:
 def recommender_train(
     *,
     until: dt.date | None = None,
-    epochs: int = 20,
+    epochs: int = 30,
     d_model: int = 64,
     layers: int = 2,
+    dropout: float = 0.3,
+    learning_rate: float = 1e-3,
+    refit: bool = True,
     history_length: int = HISTORY_LENGTH,
     seed: int = 0,
     save: bool = True,
     on_epoch: Callable[[str, EpochReport], None] | None = None,
 ) -> TrainingReport:
     """Train and evaluate everything on the split at `until`; `on_epoch(method, report)`
-    hears each epoch of each neural model."""
+    hears each epoch of each neural model.
+
+    Neural models stop early on the validation weeks, then (`refit`) train again from scratch
+    on training and validation weeks for the epoch count that was best. The defaults (dropout
+    0.3, learning rate 1e-3) were chosen on the validation weeks of a demo chain."""
     space = _space()
     ids, vectors = offer_vectors(space=space)
     split = training_split(offers=ids, until=until, history_length=history_length)
@@ -149,12 +156,12 @@ def recommender_train(
             history_length=history_length,
             d_model=d_model,
             layers=layers,
+            dropout=dropout,
             use_context=name == "TxT",
         )
+        cls = GRURecommender if name.startswith("GRU") else TxT
         torch.manual_seed(seed)
-        model: nn.Module = (
-            GRURecommender(config, vectors) if name.startswith("GRU") else TxT(config, vectors)
-        )
+        model: nn.Module = cls(config, vectors)
         hear: Callable[[EpochReport], None] | None = None
         if on_epoch is not None:
             hear = functools.partial(on_epoch, name)
@@ -163,9 +170,24 @@ def recommender_train(
             train=split.train,
             validation=split.validation,
             epochs=epochs,
+            learning_rate=learning_rate,
             seed=seed,
             on_epoch=hear,
         )
+        if refit and len(split.validation):
+            # The validation weeks chose the number of epochs; now they are training data too,
+            # as they are for the count baselines.
+            torch.manual_seed(seed)
+            model = cls(config, vectors)
+            model_train(
+                model,
+                train=split.fit,
+                validation=split.validation.take(np.arange(0)),
+                epochs=runs[name].best_epoch,
+                learning_rate=learning_rate,
+                seed=seed,
+                on_epoch=functools.partial(on_epoch, f"{name} (refit)") if on_epoch else None,
+            )
         scores = model_scores(model, split.evaluation)
         results.append(
             MethodResult(name, _evaluate(scores, split.evaluation), len(split.evaluation))

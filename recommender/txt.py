@@ -131,7 +131,8 @@ class TxT(nn.Module):
             fields = fields + self.context_field.weight.unsqueeze(0)
             states = self.context_encoder(fields)
             all_kept = torch.ones(fields.shape[:2], dtype=torch.bool, device=fields.device)
-            query = query * self.context_out(_masked_mean_max(states, all_kept))
+            # The latent cross: the context scales each history feature around 1.
+            query = query * (1.0 + self.context_out(_masked_mean_max(states, all_kept)))
         return self.head(query)
 
     def forward(

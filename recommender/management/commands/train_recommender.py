@@ -21,14 +21,19 @@ class Command(BaseCommand):
             default=None,
             help="cutoff date YYYY-MM-DD (default: four weeks before the last redemption)",
         )
-        parser.add_argument("--epochs", type=int, default=20, help="most epochs per model")
+        parser.add_argument("--epochs", type=int, default=30, help="most epochs per model")
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args: Any, **options: Any) -> None:
         def progress(method: str, report: EpochReport) -> None:
+            checked = (
+                ""
+                if method.endswith("(refit)")
+                else f"validation loss {report.validation_loss:.4f} "
+                f"HR@3 {report.validation_hr3:.3f}  "
+            )
             self.stdout.write(
-                f"  {method:<22} epoch {report.epoch:>2}  loss {report.loss:.4f}  "
-                f"validation loss {report.validation_loss:.4f} HR@3 {report.validation_hr3:.3f}  "
+                f"  {method:<30} epoch {report.epoch:>2}  loss {report.loss:.4f}  {checked}"
                 f"({report.seconds:.1f}s)"
             )
 
