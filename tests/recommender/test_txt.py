@@ -137,9 +137,9 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
         assert method in text
     assert "HR@3" in text and "NDCG@10" in text
     assert sorted(p.name for p in model_directory().iterdir()) == sorted(NEURAL.values())
-    model, artifact = model_load(path=model_directory() / "txt.pt")
+    loaded, artifact = model_load(path=model_directory() / "txt.pt")
     assert artifact["cutoff"] == "2025-03-01T00:00:00" and artifact["config"]["use_context"]
-    assert isinstance(model, TxT)
+    assert isinstance(loaded, TxT)
 
     evaluated = StringIO()
     call_command("evaluate_recommender", stdout=evaluated)
