@@ -50,7 +50,9 @@ class FrozenTransform:
     def apply(self, frame: pd.DataFrame) -> np.ndarray:
         """Scaled features; a column the frame lacks (a channel seen later) counts as zero."""
         raw = _logged(frame, self.names, self.log1p)
-        return ((raw - np.asarray(self.center)) / np.asarray(self.scale)).astype(np.float64)
+        raw -= np.asarray(self.center)
+        raw /= np.asarray(self.scale)
+        return raw
 
     def inverse(self, scaled: np.ndarray) -> np.ndarray:
         """Back to feature units: centroids become readable means, and comparable across fits."""
