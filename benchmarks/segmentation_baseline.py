@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.cluster import KMeans
@@ -32,15 +33,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    lake, dayparts = _lake_and_dayparts()
-    with duckdb.connect() as db:
-        db.execute("SET preserve_insertion_order = false")
-        frame = db.sql(_features_sql(lake, dayparts)).df()
-    names = [c for c in frame.columns if c not in ("customer_id", "period")]
-    raw = frame[names].to_numpy(dtype=np.float64)
-    for index, name in enumerate(names):
-        if name in COUNTS:
-            raw[:, index] = np.log1p(np.maximum(raw[:, index], 0.0))
+    frame, names, raw = features_logged()
     rng = np.random.default_rng(1)
     sample = raw[rng.choice(len(raw), size=min(SAMPLE, len(raw)), replace=False)]
     center, scale = sample.mean(axis=0), sample.std(axis=0)
@@ -59,6 +52,20 @@ def main() -> None:
     )
     pq.write_table(out, args.out)
     print(f"baseline: {len(frame):,} customer-months, {len(names)} features, k={args.k}")
+
+
+def features_logged() -> tuple[pd.DataFrame, list[str], np.ndarray]:
+    """Every customer-month's features from the lake, counts through log1p."""
+    lake, dayparts = _lake_and_dayparts()
+    with duckdb.connect() as db:
+        db.execute("SET preserve_insertion_order = false")
+        frame = db.sql(_features_sql(lake, dayparts)).df()
+    names = [c for c in frame.columns if c not in ("customer_id", "period")]
+    raw = frame[names].to_numpy(dtype=np.float64)
+    for index, name in enumerate(names):
+        if name in COUNTS:
+            raw[:, index] = np.log1p(np.maximum(raw[:, index], 0.0))
+    return frame, names, raw
 
 
 def _lake_and_dayparts() -> tuple[Path, list[tuple[str, int, int]]]:

@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from segmentation_baseline import COUNTS, _features_sql, _lake_and_dayparts  # noqa: E402
+from segmentation_baseline import features_logged  # noqa: E402
 
 SAMPLE = 200_000
 
@@ -49,14 +48,7 @@ def main() -> None:
 
 
 def _scaled_features() -> np.ndarray:
-    lake, dayparts = _lake_and_dayparts()
-    with duckdb.connect() as db:
-        frame = db.sql(_features_sql(lake, dayparts)).df()
-    names = [c for c in frame.columns if c not in ("customer_id", "period")]
-    raw = frame[names].to_numpy(dtype=np.float64)
-    for index, name in enumerate(names):
-        if name in COUNTS:
-            raw[:, index] = np.log1p(np.maximum(raw[:, index], 0.0))
+    _, _, raw = features_logged()
     scale = raw.std(axis=0)
     scale[~(scale > 1e-9)] = 1.0
     return (raw - raw.mean(axis=0)) / scale
