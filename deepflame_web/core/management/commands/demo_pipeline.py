@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from recommender.models import EmbeddingSpace
 from segments.lake import lake_row_counts
+from segments.models import LakeFile
 from segments.selectors import segmentation_active
 
 
@@ -20,21 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        folder = (
-            Path(settings.VAR_DIR) / "demo" / f"chain-{options['customers']}-{options['months']}"
-        )
-        if not folder.exists():
-            self.stdout.write(f"Generating the demo chain in {folder} ...")
-            call_command(
-                "generate_demo_data",
-                str(folder),
-                customers=options["customers"],
-                months=options["months"],
-                seed=options["seed"],
-                start=date(2025, 1, 1),
-            )
-        self.stdout.write("Importing it (a no-op when it was imported before) ...")
-        call_command("import_data", str(folder))
+        if LakeFile.objects.exists():
+            self.stdout.write("History is imported already (import_data adds a later extract).")
+        else:
+            self._generate_and_import(options)
         self.stdout.write(f"Lake rows: {lake_row_counts()}")
         if segmentation_active() is None:
             self.stdout.write("Segmenting customers by behavior (Spark) ...")
@@ -44,3 +34,28 @@ class Command(BaseCommand):
         if not EmbeddingSpace.objects.filter(is_active=True).exists():
             self.stdout.write("Embedding offer texts and images ...")
             call_command("embed_offers")
+
+    def _generate_and_import(self, options: dict[str, Any]) -> None:
+        start = _history_start(options["months"])
+        name = f"chain-{options['customers']}-{options['months']}-{start:%Y%m}"
+        folder = Path(settings.VAR_DIR) / "demo" / name
+        if not folder.exists():
+            self.stdout.write(f"Generating the demo chain in {folder} ...")
+            call_command(
+                "generate_demo_data",
+                str(folder),
+                customers=options["customers"],
+                months=options["months"],
+                seed=options["seed"],
+                start=start,
+            )
+        self.stdout.write("Importing it ...")
+        call_command("import_data", str(folder))
+
+
+def _history_start(months: int) -> date:
+    """The first day of the history: it ends with the last whole month, so today's offers
+    and dates line up with the data a user sees."""
+    today = date.today()
+    index = today.year * 12 + today.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
