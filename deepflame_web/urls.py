@@ -25,6 +25,7 @@ urlpatterns = [
     *core_pages,
     path("", include("segments.urls")),
     path("", include("offers.urls")),
+    path("", include("recommender.urls")),
     path("api/v1/", include(api_v1)),
     path("django-admin/", admin.site.urls),
 ]

@@ -64,3 +64,53 @@ class OfferEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.offer_id} in v{self.space_id}"
+
+
+class RecommenderModel(models.Model):
+    """One trained TxT with what it was trained on and how it scored; one is active (serves).
+
+    A model is registered only after its files are complete, so a failed or killed training
+    leaves nothing here and the active model keeps serving."""
+
+    version = models.PositiveIntegerField(unique=True)
+    is_active = models.BooleanField(default=False)
+    artifact = models.CharField(max_length=300, help_text="folder under MODEL_DIR")
+    run = models.ForeignKey(
+        "core.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hyperparameters = models.JSONField(default=dict)
+    data_window = models.JSONField(
+        default=dict, help_text="first example, validation start, cutoff and end of holdout"
+    )
+    embedding_space = models.ForeignKey(
+        EmbeddingSpace, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    encoders = models.JSONField(default=dict, help_text="text and image encoder of the space")
+    metrics = models.JSONField(default=dict, help_text="method -> metrics on the holdout")
+    examples = models.JSONField(default=dict, help_text="training, validation, holdout counts")
+    cold_start = models.JSONField(default=dict)
+    curves = models.JSONField(default=dict, help_text="method -> per-epoch losses")
+    decision = models.TextField(blank=True, help_text="why it was or was not made active")
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=models.Q(is_active=True),
+                name="one_active_recommender",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"TxT v{self.version}"
+
+    @property
+    def hr3(self) -> float | None:
+        value = self.metrics.get("TxT", {}).get("HR@3")
+        return float(value) if value is not None else None

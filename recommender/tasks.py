@@ -17,3 +17,10 @@ def heavy_refresh_offer_embedding(offer_pk: int) -> None:
         logger.info("offer %s: no offer or no active embedding space, nothing to embed", offer_pk)
         return
     offer_embedding_refresh(offer=offer)
+
+
+@shared_task(name="recommender.tasks.heavy_train_recommender")
+def heavy_train_recommender(run_id: int) -> None:
+    from recommender.services import training_run_execute
+
+    training_run_execute(run_id=run_id)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,8 +21,9 @@ from django.conf import settings
 from torch import nn
 
 from recommender.baselines import ContextualItemCF, GlobalPopularity, SegmentPopularity
+from recommender.distributed import model_train
 from recommender.embeddings import offer_vectors
-from recommender.evaluation import MethodResult, metrics_table, ranking_metrics
+from recommender.evaluation import MethodResult, hit_rate, metrics_table, ranking_metrics
 from recommender.models import EmbeddingSpace
 from recommender.training_data import (
     HISTORY_LENGTH,
@@ -39,9 +41,19 @@ from recommender.txt import (
     TxT,
     TxTConfig,
     model_scores,
-    model_train,
 )
 
+# Chosen on the validation weeks of a demo chain.
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
+    "epochs": 30,
+    "d_model": 64,
+    "layers": 2,
+    "dropout": 0.3,
+    "learning_rate": 1e-3,
+    "refit": True,
+    "history_length": HISTORY_LENGTH,
+    "seed": 0,
+}
 NEURAL = {"TxT": "txt.pt", "TxT without context": "txt-no-context.pt", "GRU (no context)": "gru.pt"}
 
 
@@ -50,17 +62,70 @@ class TrainingReport:
     split: Split
     results: list[MethodResult]
     runs: dict[str, TrainResult]
-    directory: Path
+    directory: Path | None
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    space: EmbeddingSpace | None = None
 
     def table(self) -> str:
         return metrics_table(self.results)
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        return {result.name: result.metrics for result in self.results}
+
+    def cold_start(self) -> ColdStart:
+        return cold_start_measure(split=self.split, scores=self.scores)
+
+
+@dataclass
+class ColdStart:
+    """How the methods rank offers nobody had redeemed before the cutoff (launched after it,
+    or never taken up), on the holdout redemptions of those offers."""
+
+    offers: int
+    examples: int
+    chance_hr3: float
+    hr3: dict[str, float]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def text(self) -> str:
+        if not self.examples:
+            return "Cold start: no holdout redemption of an offer unseen before the cutoff."
+        rates = ", ".join(f"{name} {value:.3f}" for name, value in self.hr3.items())
+        return (
+            f"Cold start: {self.examples} holdout redemptions of {self.offers} offers with no "
+            f"redemption before the cutoff; HR@3 {rates}; chance {self.chance_hr3:.3f}"
+        )
+
+
+def cold_start_measure(*, split: Split, scores: dict[str, np.ndarray]) -> ColdStart:
+    seen = np.zeros(len(split.vocabulary.offers), bool)
+    seen[split.fit.target] = True
+    evaluation = split.evaluation
+    unseen = np.flatnonzero(~seen[evaluation.target])
+    valid = evaluation.valid[unseen].sum(axis=1)
+    return ColdStart(
+        offers=len(set(evaluation.target[unseen].tolist())),
+        examples=len(unseen),
+        chance_hr3=float(np.mean(np.minimum(3, valid) / valid)) if len(unseen) else 0.0,
+        hr3={
+            name: hit_rate(
+                np.where(evaluation.valid[unseen], method_scores[unseen], -np.inf),
+                evaluation.target[unseen],
+                k=3,
+            )
+            for name, method_scores in scores.items()
+        },
+    )
 
 
 def model_directory() -> Path:
     return Path(settings.MODEL_DIR) / "txt"
 
 
-def _space() -> EmbeddingSpace:
+def active_space() -> EmbeddingSpace:
     space = EmbeddingSpace.objects.filter(is_active=True).first()
     if space is None:
         raise TrainingDataError("No offer embedding space is active; run embed_offers first.")
@@ -99,7 +164,8 @@ def model_load(*, path: Path) -> tuple[nn.Module, dict]:
     return model, artifact
 
 
-def baseline_results(split: Split) -> list[MethodResult]:
+def baseline_results(split: Split) -> tuple[list[MethodResult], dict[str, np.ndarray]]:
+    """Each count baseline's metrics and [example, offer] scores on the holdout."""
     offers = len(split.vocabulary.offers)
     evaluation = split.evaluation
     tuned = ContextualItemCF(split.train, split.vocabulary)
@@ -111,10 +177,11 @@ def baseline_results(split: Split) -> list[MethodResult]:
         "Segment popularity": SegmentPopularity(split.fit, split.vocabulary).scores,
         "Contextual item-CF": item_cf.scores,
     }
-    return [
-        MethodResult(name, _evaluate(scores(evaluation), evaluation), len(evaluation))
-        for name, scores in scorers.items()
+    scores = {name: scorer(evaluation) for name, scorer in scorers.items()}
+    results = [
+        MethodResult(name, _evaluate(scores[name], evaluation), len(evaluation)) for name in scorers
     ]
+    return results, scores
 
 
 def _evaluate(scores: np.ndarray, examples: Examples) -> dict[str, float]:
@@ -124,98 +191,120 @@ def _evaluate(scores: np.ndarray, examples: Examples) -> dict[str, float]:
 def recommender_train(
     *,
     until: dt.date | None = None,
-    epochs: int = 30,
-    d_model: int = 64,
-    layers: int = 2,
-    dropout: float = 0.3,
-    learning_rate: float = 1e-3,
-    refit: bool = True,
-    history_length: int = HISTORY_LENGTH,
-    seed: int = 0,
-    save: bool = True,
+    epochs: int = DEFAULT_HYPERPARAMETERS["epochs"],
+    d_model: int = DEFAULT_HYPERPARAMETERS["d_model"],
+    layers: int = DEFAULT_HYPERPARAMETERS["layers"],
+    dropout: float = DEFAULT_HYPERPARAMETERS["dropout"],
+    learning_rate: float = DEFAULT_HYPERPARAMETERS["learning_rate"],
+    refit: bool = DEFAULT_HYPERPARAMETERS["refit"],
+    history_length: int = DEFAULT_HYPERPARAMETERS["history_length"],
+    seed: int = DEFAULT_HYPERPARAMETERS["seed"],
+    directory: Path | None = None,
     on_epoch: Callable[[str, EpochReport], None] | None = None,
 ) -> TrainingReport:
-    """Train and evaluate everything on the split at `until`; `on_epoch(method, report)`
-    hears each epoch of each neural model.
+    """Train and evaluate everything on the split at `until`, saving the neural models into
+    `directory` when given; `on_epoch(method, report)` hears each epoch of each neural model.
 
     Neural models stop early on the validation weeks, then (`refit`) train again from scratch
-    on training and validation weeks for the epoch count that was best. The defaults (dropout
-    0.3, learning rate 1e-3) were chosen on the validation weeks of a demo chain."""
-    space = _space()
+    on training and validation weeks for the epoch count that was best."""
+    space = active_space()
     ids, vectors = offer_vectors(space=space)
     split = training_split(offers=ids, until=until, history_length=history_length)
     vocabulary = split.vocabulary
     vectors = np.hstack([vectors, offer_features(offers=ids, vocabulary=vocabulary)])
-    results = baseline_results(split)
+    results, scores_by_method = baseline_results(split)
+    hyperparameters: dict[str, Any] = {
+        "epochs": epochs,
+        "d_model": d_model,
+        "layers": layers,
+        "dropout": dropout,
+        "learning_rate": learning_rate,
+        "refit": refit,
+        "history_length": history_length,
+        "seed": seed,
+    }
     runs: dict[str, TrainResult] = {}
     for name, file in NEURAL.items():
-        config = TxTConfig(
-            items=len(vocabulary.items),
-            offer_dim=vectors.shape[1],
-            context_sizes=vocabulary.context_sizes(),
-            history_length=history_length,
-            d_model=d_model,
-            layers=layers,
-            dropout=dropout,
-            use_context=name == "TxT",
+        model, runs[name] = neural_fit(
+            name,
+            split=split,
+            vectors=vectors,
+            hyperparameters=hyperparameters,
+            on_epoch=on_epoch,
         )
-        cls = GRURecommender if name.startswith("GRU") else TxT
-        torch.manual_seed(seed)
-        model: nn.Module = cls(config, vectors)
-        hear: Callable[[EpochReport], None] | None = None
-        if on_epoch is not None:
-            hear = functools.partial(on_epoch, name)
-        runs[name] = model_train(
-            model,
-            train=split.train,
-            validation=split.validation,
-            epochs=epochs,
-            learning_rate=learning_rate,
-            seed=seed,
-            on_epoch=hear,
-        )
-        if refit and len(split.validation):
-            # The validation weeks chose the number of epochs; now they are training data too,
-            # as they are for the count baselines.
-            torch.manual_seed(seed)
-            model = cls(config, vectors)
-            model_train(
-                model,
-                train=split.fit,
-                validation=split.validation.take(np.arange(0)),
-                epochs=runs[name].best_epoch,
-                learning_rate=learning_rate,
-                seed=seed,
-                on_epoch=functools.partial(on_epoch, f"{name} (refit)") if on_epoch else None,
-            )
-        scores = model_scores(model, split.evaluation)
+        scores_by_method[name] = model_scores(model, split.evaluation)
         results.append(
-            MethodResult(name, _evaluate(scores, split.evaluation), len(split.evaluation))
-        )
-        if save:
-            model_save(
-                model=model,
-                path=model_directory() / file,
-                vocabulary=vocabulary,
-                split=split,
-                space=space,
+            MethodResult(
+                name, _evaluate(scores_by_method[name], split.evaluation), len(split.evaluation)
             )
-    return TrainingReport(split, results, runs, model_directory())
+        )
+        if directory is not None:
+            model_save(
+                model=model, path=directory / file, vocabulary=vocabulary, split=split, space=space
+            )
+    return TrainingReport(split, results, runs, directory, scores_by_method, hyperparameters, space)
 
 
-def recommender_evaluate(*, directory: Path | None = None) -> TrainingReport:
+def neural_fit(
+    name: str,
+    *,
+    split: Split,
+    vectors: np.ndarray,
+    hyperparameters: dict[str, Any],
+    on_epoch: Callable[[str, EpochReport], None] | None = None,
+) -> tuple[nn.Module, TrainResult]:
+    """One neural method trained on the split: early stopping on the validation weeks, then
+    (`refit`) trained again from scratch on training and validation weeks for the epoch count
+    that was best, as the count baselines see those weeks too."""
+    h = hyperparameters
+    config = TxTConfig(
+        items=len(split.vocabulary.items),
+        offer_dim=vectors.shape[1],
+        context_sizes=split.vocabulary.context_sizes(),
+        history_length=h["history_length"],
+        d_model=h["d_model"],
+        layers=h["layers"],
+        dropout=h["dropout"],
+        use_context=name == "TxT",
+    )
+    cls = GRURecommender if name.startswith("GRU") else TxT
+    torch.manual_seed(h["seed"])
+    model: nn.Module = cls(config, vectors)
+    result = model_train(
+        model,
+        train=split.train,
+        validation=split.validation,
+        epochs=h["epochs"],
+        learning_rate=h["learning_rate"],
+        seed=h["seed"],
+        on_epoch=functools.partial(on_epoch, name) if on_epoch else None,
+    )
+    if h["refit"] and len(split.validation):
+        torch.manual_seed(h["seed"])
+        model = cls(config, vectors)
+        model_train(
+            model,
+            train=split.fit,
+            validation=split.validation.take(np.arange(0)),
+            epochs=result.best_epoch,
+            learning_rate=h["learning_rate"],
+            seed=h["seed"],
+            on_epoch=functools.partial(on_epoch, f"{name} (refit)") if on_epoch else None,
+        )
+    return model, result
+
+
+def recommender_evaluate(*, directory: Path) -> TrainingReport:
     """Evaluate the saved models on their own held-out weeks, beside freshly fitted count
     baselines on the same split."""
-    directory = directory or model_directory()
     path = directory / NEURAL["TxT"]
     if not path.exists():
-        raise TrainingDataError(f"No trained model at {path}; run train_recommender first.")
+        raise TrainingDataError(f"No trained model at {path}.")
     _, artifact = model_load(path=path)
-    ids = artifact["vocabulary"]["offers"]
     cutoff = dt.datetime.fromisoformat(artifact["cutoff"])
     end = dt.datetime.fromisoformat(artifact["end"])
     split = training_split(
-        offers=ids,
+        offers=artifact["vocabulary"]["offers"],
         until=cutoff.date(),
         evaluation_weeks=round((end - cutoff).days / 7),
         validation_weeks=round(
@@ -223,30 +312,50 @@ def recommender_evaluate(*, directory: Path | None = None) -> TrainingReport:
         ),
         history_length=artifact["config"]["history_length"],
     )
-    results = baseline_results(split)
+    results, scores_by_method = baseline_results(split)
     for name, file in NEURAL.items():
         if not (directory / file).exists():
             continue
-        model, saved = model_load(path=directory / file)
-        examples = _recode(
-            split.evaluation, split.vocabulary, Vocabulary.from_dict(saved["vocabulary"])
+        model, _ = model_load(path=directory / file)
+        scores_by_method[name] = saved_model_scores(model=model, path=directory / file, split=split)
+        results.append(
+            MethodResult(
+                name, _evaluate(scores_by_method[name], split.evaluation), len(split.evaluation)
+            )
         )
-        scores = model_scores(model, examples)
-        results.append(MethodResult(name, _evaluate(scores, examples), len(examples)))
-    return TrainingReport(split, results, {}, directory)
+    return TrainingReport(split, results, {}, directory, scores_by_method)
+
+
+def saved_model_scores(*, model: nn.Module, path: Path, split: Split) -> np.ndarray:
+    """[holdout example, offer of the split] scores of a saved model, whatever vocabulary it
+    was trained with: history and context are recoded into its codes by id and value, and
+    offers it does not know score -inf (it cannot recommend them)."""
+    saved = Vocabulary.from_dict(
+        torch.load(path, map_location="cpu", weights_only=False)["vocabulary"]
+    )
+    examples = _recode(split.evaluation, split.vocabulary, saved)
+    examples.valid = np.ones((len(examples), len(saved.offers)), bool)
+    scores = model_scores(model, examples)
+    position = {offer_id: j for j, offer_id in enumerate(saved.offers)}
+    columns = np.array([position.get(offer_id, -1) for offer_id in split.vocabulary.offers])
+    known = columns >= 0
+    mapped = np.full((len(examples), len(columns)), -np.inf)
+    mapped[:, known] = scores[:, columns[known]]
+    return mapped
 
 
 def _recode(examples: Examples, current: Vocabulary, saved: Vocabulary) -> Examples:
-    """The examples in the saved model's codes (items or context values it never saw become
-    padding or 'none')."""
+    """The examples' history and context in the saved model's codes, by id and value (items,
+    offers or context values it never saw become padding or 'none')."""
     if current.as_dict() == saved.as_dict():
-        return examples
-    item_map = np.zeros(current.offer_offset + len(current.offers), np.int64)
+        return examples.take(np.arange(len(examples)))
     saved_items = {item: i + 1 for i, item in enumerate(saved.items)}
+    saved_offers = {offer_id: saved.offer_offset + j for j, offer_id in enumerate(saved.offers)}
+    token_map = np.zeros(current.offer_offset + len(current.offers), np.int64)
     for i, item in enumerate(current.items):
-        item_map[i + 1] = saved_items.get(item, 0)
-    for j in range(len(current.offers)):
-        item_map[current.offer_offset + j] = saved.offer_offset + j
+        token_map[i + 1] = saved_items.get(item, 0)
+    for j, offer_id in enumerate(current.offers):
+        token_map[current.offer_offset + j] = saved_offers.get(offer_id, 0)
     context = examples.context.copy()
     for f, name in enumerate(saved.context):
         codes = {value: c for c, value in enumerate(saved.context[name])}
@@ -255,7 +364,7 @@ def _recode(examples: Examples, current: Vocabulary, saved: Vocabulary) -> Examp
     return Examples(
         customer_id=examples.customer_id,
         at=examples.at,
-        history=item_map[examples.history],
+        history=token_map[examples.history],
         history_at=examples.history_at,
         context=context,
         target=examples.target,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from io import StringIO
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -13,33 +12,17 @@ import pytest
 import torch
 from django.core.management import call_command
 
+from recommender.cold_start import _blind, cold_start_experiment, hidden_offers_choose
 from recommender.embeddings import offer_vectors
 from recommender.evaluation import hit_rate, ndcg, ranking_metrics, target_ranks
-from recommender.models import EmbeddingSpace
-from recommender.training import NEURAL, model_directory, model_load, recommender_train
+from recommender.models import EmbeddingSpace, RecommenderModel
+from recommender.registry import model_path
+from recommender.training import NEURAL, model_load, recommender_train
 from recommender.training_data import CONTEXT_FIELDS, Split, offer_features, training_split
 from recommender.txt import EpochReport, TxT, TxTConfig, model_scores, model_train
-from segments.demo import demo_chain_generate
 from segments.lake import lake_paths
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def chain_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("txt") / "chain"
-    demo_chain_generate(out_dir=folder, customers=300, months=3, seed=5, start=dt.date(2025, 1, 1))
-    return folder
-
-
-@pytest.fixture
-def chain(chain_folder: Path) -> None:
-    for command, arguments in (
-        ("import_data", [str(chain_folder)]),
-        ("run_segmentation", []),
-        ("embed_offers", ["--dimensions", "16"]),
-    ):
-        call_command(command, *arguments, stdout=StringIO())
 
 
 def a_split(until: dt.date | None = None) -> tuple[Split, np.ndarray]:
@@ -104,9 +87,7 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
         )
     assert logits.shape == (3, 5) and torch.isfinite(logits).all()
 
-    report = recommender_train(
-        until=dt.date(2025, 3, 1), epochs=1, d_model=16, layers=1, save=False
-    )
+    report = recommender_train(until=dt.date(2025, 3, 1), epochs=1, d_model=16, layers=1)
 
     evaluation = report.split.evaluation
     assert (evaluation.at >= np.datetime64("2025-03-01")).all()
@@ -119,11 +100,17 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
             [dt.datetime(2025, 3, 1, tzinfo=dt.UTC), report.split.end.replace(tzinfo=dt.UTC)],
         ).fetchone()
     assert after is not None and after[0] == len(evaluation)
-    assert not model_directory().exists()
+    assert report.directory is None and not RecommenderModel.objects.exists()
+    cold = report.cold_start()
+    assert cold.examples == int((~np.isin(evaluation.target, report.split.fit.target)).sum())
+    assert set(cold.hr3) == {result.name for result in report.results}
 
     out = StringIO()
 
-    call_command("train_recommender", "--until", "2025-03-01", "--epochs", "1", stdout=out)
+    call_command(
+        "train_recommender", "--until", "2025-03-01", "--epochs", "1", "--d-model", "16",
+        "--layers", "1", stdout=out,
+    )  # fmt: skip
 
     text = out.getvalue()
     for method in (
@@ -136,13 +123,27 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
     ):
         assert method in text
     assert "HR@3" in text and "NDCG@10" in text
-    assert sorted(p.name for p in model_directory().iterdir()) == sorted(NEURAL.values())
-    loaded, artifact = model_load(path=model_directory() / "txt.pt")
+    assert "Cold start:" in text and "Model v1: activated: the first model" in text
+    model = RecommenderModel.objects.get()
+    assert model.is_active and model.data_window["cutoff"] == "2025-03-01T00:00:00"
+    assert sorted(p.name for p in model_path(model).iterdir()) == sorted(NEURAL.values())
+    loaded, artifact = model_load(path=model_path(model) / "txt.pt")
     assert artifact["cutoff"] == "2025-03-01T00:00:00" and artifact["config"]["use_context"]
     assert isinstance(loaded, TxT)
 
+    default_split = training_split(offers=list(split.vocabulary.offers), until=dt.date(2025, 3, 1))
+    hidden = hidden_offers_choose(default_split, share=0.3, seed=0)
+    blind = _blind(split.train, hidden, split.vocabulary.offer_offset)
+    assert len(blind) == int((~np.isin(split.train.target, hidden)).sum())
+    assert not blind.valid[:, hidden].any()
+    assert not np.isin(blind.history, hidden + split.vocabulary.offer_offset).any()
+    cold = cold_start_experiment(until=dt.date(2025, 3, 1), share=0.3, epochs=1)
+    assert cold.examples == int(np.isin(default_split.evaluation.target, hidden).sum()) > 0
+    assert 0 < cold.chance_hr3 < 1 and set(cold.hr3) >= {"TxT", "Global popularity"}
+
     evaluated = StringIO()
     call_command("evaluate_recommender", stdout=evaluated)
+    assert "Model v1 (active)" in evaluated.getvalue()
     assert "TxT without context" in evaluated.getvalue()
 
 

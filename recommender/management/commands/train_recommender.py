@@ -3,15 +3,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.training import recommender_train
-from recommender.training_data import TrainingDataError
-from recommender.txt import EpochReport
+from deepflame_web.core.models import RunStatus
+from deepflame_web.core.services import RunAlreadyActive
+from recommender.services import DEFAULTS, training_run_execute, training_run_start
 
 
 class Command(BaseCommand):
     help = (
         "Train TxT, TxT without context and the baselines on a time split of the lake, print "
-        "their metrics on the weeks after the cutoff and save the models under MODEL_DIR/txt."
+        "their metrics on the weeks after the cutoff and register the model (active if it "
+        "beats the active one on the same holdout)."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -21,37 +22,36 @@ class Command(BaseCommand):
             default=None,
             help="cutoff date YYYY-MM-DD (default: four weeks before the last redemption)",
         )
-        parser.add_argument("--epochs", type=int, default=30, help="most epochs per model")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--epochs", type=int, default=DEFAULTS["epochs"], help="most epochs per model"
+        )
+        parser.add_argument("--d-model", type=int, default=DEFAULTS["d_model"])
+        parser.add_argument("--layers", type=int, default=DEFAULTS["layers"])
+        parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
 
     def handle(self, *args: Any, **options: Any) -> None:
-        def progress(method: str, report: EpochReport) -> None:
-            checked = (
-                ""
-                if method.endswith("(refit)")
-                else f"validation loss {report.validation_loss:.4f} "
-                f"HR@3 {report.validation_hr3:.3f}  "
-            )
-            self.stdout.write(
-                f"  {method:<30} epoch {report.epoch:>2}  loss {report.loss:.4f}  {checked}"
-                f"({report.seconds:.1f}s)"
-            )
-
         try:
-            report = recommender_train(
+            run = training_run_start(
                 until=options["until"],
                 epochs=options["epochs"],
+                d_model=options["d_model"],
+                layers=options["layers"],
                 seed=options["seed"],
-                on_epoch=progress,
+                enqueue=False,
             )
-        except TrainingDataError as exc:
+        except (RunAlreadyActive, ValueError) as exc:
             raise CommandError(str(exc)) from exc
-        split = report.split
+        self.stdout.write(f"Training run #{run.pk}")
+        done = training_run_execute(run_id=run.pk)
+        if done is None or done.status != RunStatus.SUCCEEDED:
+            error = done.error if done else "the run was taken by another process"
+            raise CommandError(error.split("\n\nTraceback")[0])
+        self.stdout.write(done.log_tail)
+        result = done.result
         self.stdout.write(
-            f"Examples: {len(split.train)} training, {len(split.validation)} validation "
-            f"(from {split.validation_start:%Y-%m-%d}), {len(split.evaluation)} evaluation "
-            f"({split.cutoff:%Y-%m-%d} to {split.end:%Y-%m-%d}); "
-            f"{len(split.vocabulary.offers)} offers scored"
+            f"Examples: {result['examples']['training']} training, "
+            f"{result['examples']['validation']} validation, "
+            f"{result['examples']['holdout']} holdout "
+            f"({result['data_window']['cutoff'][:10]} to {result['data_window']['end'][:10]})"
         )
-        self.stdout.write(report.table())
-        self.stdout.write(self.style.SUCCESS(f"Models saved under {report.directory}"))
+        self.stdout.write(self.style.SUCCESS(f"Model v{result['version']}: {result['decision']}"))

@@ -1,0 +1,155 @@
+"""The model registry: every trained TxT with its files, window, encoders and metrics; one is
+active.
+
+A training writes its models into a staging folder; `model_register` moves the folder into
+place and records it in one step, so a failed or killed training leaves no version and the
+active model keeps serving. A new version becomes active by itself only when its TxT beats the
+active model's on the new version's holdout (the active model is scored on the same examples);
+an Admin can activate any version (promotion or rollback).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from deepflame_web.core.models import Run
+from recommender.evaluation import hit_rate
+from recommender.models import RecommenderModel
+from recommender.training import NEURAL, TrainingReport, model_load, saved_model_scores
+from recommender.training_data import Split
+
+PROMOTION_METRIC = "HR@3"
+
+
+def registry_root() -> Path:
+    return Path(settings.MODEL_DIR) / "txt"
+
+
+def model_path(model: RecommenderModel) -> Path:
+    return Path(settings.MODEL_DIR) / model.artifact
+
+
+def staging_folder(*, run_id: int | None) -> Path:
+    """A fresh folder for a training's files (what a killed training left there is removed)."""
+    folder = registry_root() / f".staging-{run_id or 'command'}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def active_model() -> RecommenderModel | None:
+    return RecommenderModel.objects.filter(is_active=True).first()
+
+
+def active_holdout_hr3(*, active: RecommenderModel, split: Split) -> float | None:
+    """The active TxT's HR@3 on this split's holdout, or None when its files are gone."""
+    path = model_path(active) / NEURAL["TxT"]
+    if not path.exists():
+        return None
+    model, _ = model_load(path=path)
+    scores = saved_model_scores(model=model, path=path, split=split)
+    evaluation = split.evaluation
+    return hit_rate(scores, evaluation.target, k=3)
+
+
+def _decision(new_hr3: float, active: RecommenderModel | None, active_hr3: float | None) -> str:
+    if active is None:
+        return f"activated: the first model (holdout {PROMOTION_METRIC} {new_hr3:.3f})"
+    if active_hr3 is None:
+        return f"activated: the files of active v{active.version} are missing"
+    verdict = "activated" if new_hr3 > active_hr3 else f"not activated, v{active.version} stays"
+    return (
+        f"{verdict}: holdout {PROMOTION_METRIC} {new_hr3:.3f} vs {active_hr3:.3f} of "
+        f"v{active.version} on the same examples"
+    )
+
+
+def model_register(
+    *, report: TrainingReport, staged: Path, run: Run | None = None
+) -> RecommenderModel:
+    """Record a finished training and activate it if it beats the active model."""
+    active = active_model()
+    new_hr3 = report.metrics()["TxT"][PROMOTION_METRIC]
+    active_hr3 = active_holdout_hr3(active=active, split=report.split) if active else None
+    decision = _decision(new_hr3, active, active_hr3)
+    activate = decision.startswith("activated")
+    split = report.split
+    space = report.space
+    with transaction.atomic():
+        version = (RecommenderModel.objects.aggregate(top=Max("version"))["top"] or 0) + 1
+        folder = registry_root() / f"v{version}"
+        shutil.rmtree(folder, ignore_errors=True)
+        staged.rename(folder)
+        try:
+            model = RecommenderModel.objects.create(
+                version=version,
+                artifact=str(folder.relative_to(settings.MODEL_DIR)),
+                run=run,
+                hyperparameters=report.hyperparameters,
+                data_window={
+                    "first_example": str(split.train.at.min()) if len(split.train) else None,
+                    "validation_start": split.validation_start.isoformat(),
+                    "cutoff": split.cutoff.isoformat(),
+                    "end": split.end.isoformat(),
+                },
+                embedding_space=space,
+                encoders={
+                    "space": space.version if space else None,
+                    "text": space.text_encoder if space else {},
+                    "image": space.image_encoder if space else {},
+                },
+                metrics=report.metrics(),
+                examples={
+                    "training": len(split.train),
+                    "validation": len(split.validation),
+                    "holdout": len(split.evaluation),
+                },
+                cold_start=report.cold_start().as_dict(),
+                curves={
+                    name: [
+                        {
+                            "epoch": epoch.epoch,
+                            "loss": round(epoch.loss, 5),
+                            "validation_loss": round(epoch.validation_loss, 5),
+                            "validation_hr3": round(epoch.validation_hr3, 5),
+                        }
+                        for epoch in result.epochs
+                    ]
+                    for name, result in report.runs.items()
+                },
+                decision=decision,
+            )
+            if activate:
+                _make_active(model, user=None)
+        except BaseException:
+            folder.rename(staged)
+            raise
+    return model
+
+
+def _make_active(model: RecommenderModel, *, user: object) -> None:
+    RecommenderModel.objects.filter(is_active=True).exclude(pk=model.pk).update(is_active=False)
+    model.is_active = True
+    model.activated_at = timezone.now()
+    model.activated_by = user if getattr(user, "is_authenticated", False) else None  # type: ignore[assignment]
+    model.save(update_fields=["is_active", "activated_at", "activated_by"])
+
+
+def model_activate(*, version: int, user: object = None) -> RecommenderModel:
+    """An Admin's promotion or rollback: make this version the active one."""
+    with transaction.atomic():
+        model = RecommenderModel.objects.select_for_update().filter(version=version).first()
+        if model is None:
+            raise RecommenderModel.DoesNotExist(f"There is no model version {version}.")
+        if not (model_path(model) / NEURAL["TxT"]).exists():
+            raise FileNotFoundError(
+                f"The files of model v{version} are missing: {model_path(model)}"
+            )
+        _make_active(model, user=user)
+    return model

@@ -1,0 +1,101 @@
+"""Training as a run in a real Celery worker, the model registry's activation rule, rollback,
+and a killed training that leaves the active model serving."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from deepflame_web.core.models import Run, RunStatus
+from deepflame_web.core.services import runs_fail_stale
+from recommender.embeddings import offer_vectors
+from recommender.models import EmbeddingSpace, RecommenderModel
+from recommender.registry import active_holdout_hr3, model_path, registry_root
+from recommender.services import training_run_start
+from recommender.training import NEURAL
+from recommender.training_data import training_split
+from tests.worker import celery_worker, kill_worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+CUTOFF = dt.date(2025, 3, 1)
+
+
+def wait_for(run: Run, *, until: str = "finished", timeout: float = 300) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if until == "finished" and run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return run
+        if until == "training" and run.stage.startswith("training"):
+            return run
+        time.sleep(0.5)
+    raise TimeoutError(f"run #{run.pk} still {run.status} at {run.stage!r}: {run.log_tail}")
+
+
+def tiny_run(seed: int, epochs: int = 2) -> Run:
+    return training_run_start(until=CUTOFF, epochs=epochs, d_model=16, layers=1, seed=seed)
+
+
+def test_the_worker_trains_registers_activates_only_a_better_model_and_rolls_back(
+    chain: None, tmp_path: Path
+) -> None:
+    with celery_worker(tmp_path / "worker.log"):
+        first = wait_for(tiny_run(seed=0))
+        second = wait_for(tiny_run(seed=1))
+
+    assert first.status == RunStatus.SUCCEEDED, first.error
+    assert first.progress == 100 and "TxT epoch 1: loss" in first.log_tail
+    v1 = RecommenderModel.objects.get(version=1)
+    assert first.result["version"] == 1 and v1.run_id == first.pk
+    assert sorted(p.name for p in model_path(v1).iterdir()) == sorted(NEURAL.values())
+    assert set(v1.metrics) >= {"TxT", "TxT without context", "Contextual item-CF"}
+    assert v1.data_window["cutoff"] == "2025-03-01T00:00:00" and v1.examples["holdout"] > 0
+    assert v1.encoders["space"] == EmbeddingSpace.objects.get(is_active=True).version
+    assert [e["epoch"] for e in v1.curves["TxT"]][:2] == [1, 2]
+    assert v1.hyperparameters["d_model"] == 16 and v1.cold_start["examples"] >= 0
+    assert not list(registry_root().glob(".staging-*"))
+
+    assert second.status == RunStatus.SUCCEEDED, second.error
+    v1.refresh_from_db()
+    v2 = RecommenderModel.objects.get(version=2)
+    ids, _ = offer_vectors(space=EmbeddingSpace.objects.get(is_active=True))
+    split = training_split(offers=ids, until=CUTOFF)
+    v1_on_v2_holdout = active_holdout_hr3(active=v1, split=split)
+    assert v1_on_v2_holdout is not None
+    beats = v2.metrics["TxT"]["HR@3"] > v1_on_v2_holdout
+    assert v2.is_active == beats and v1.is_active == (not beats)
+    assert f"vs {v1_on_v2_holdout:.3f} of v1 on the same examples" in v2.decision
+    assert RecommenderModel.objects.filter(is_active=True).count() == 1
+
+    call_command("activate_recommender", "1", stdout=StringIO())
+
+    assert RecommenderModel.objects.get(is_active=True).version == 1
+    out = StringIO()
+    call_command("evaluate_recommender", "--model", "2", stdout=out)
+    assert "Model v2:" in out.getvalue() and "HR@3" in out.getvalue()
+
+
+def test_a_killed_training_registers_nothing_and_the_active_model_keeps_serving(
+    chain: None, tmp_path: Path, settings: object
+) -> None:
+    with celery_worker(tmp_path / "first.log"):
+        assert wait_for(tiny_run(seed=0, epochs=1)).status == RunStatus.SUCCEEDED
+    active = RecommenderModel.objects.get(is_active=True)
+
+    with celery_worker(tmp_path / "second.log") as worker:
+        doomed = wait_for(tiny_run(seed=1, epochs=200), until="training")
+        kill_worker(worker)
+    time.sleep(3)
+    runs_fail_stale(stale_after_seconds=2)
+
+    doomed.refresh_from_db()
+    assert doomed.status == RunStatus.FAILED
+    assert list(RecommenderModel.objects.values_list("version", "is_active")) == [(1, True)]
+    assert (model_path(active) / NEURAL["TxT"]).exists()
+    assert np.all([p.name.startswith((".staging", "v1")) for p in registry_root().iterdir()])
