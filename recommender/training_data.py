@@ -14,16 +14,22 @@ segment would carry information from after t.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from offers.models import Daypart, Offer, Store
-from segments.lake import lake_paths
-from segments.models import SegmentDefinition
+from recommender import spark_examples
+from segments.lake import lake_paths, lake_root
+from segments.models import LakeFile, SegmentDefinition
 from segments.selectors import membership_files
+from segments.spark.combine import month_shift
+from segments.spark.features import daypart_windows, scratch_remove
+from segments.spark.session import spark_session
 
 HISTORY_LENGTH = 20
 CONTEXT_FIELDS = ("store", "tier", "daypart", "weekday", "channel", "weather", "segment")
@@ -118,111 +124,100 @@ def _concat(first: Examples, second: Examples) -> Examples:
 _FIELDS = ("customer_id", "at", "history", "history_at", "context", "target", "valid")
 
 
-def _parquet(table: str) -> str:
-    paths = [str(path) for path in lake_paths(table=table)]
-    if not paths:
-        raise TrainingDataError(f"The lake has no {table} yet; import data first.")
-    return f"read_parquet({paths!r}, union_by_name=true)"
+def _lake_months() -> list[str]:
+    return sorted(set(LakeFile.objects.values_list("month", flat=True)))
 
 
-def _weather_bucket(temp: float | None, precip: float | None) -> str:
-    if temp is None or pd.isna(temp):
-        return UNKNOWN
-    heat = "cold" if temp < 5 else "mild" if temp < 18 else "warm" if temp < 27 else "hot"
-    return f"{heat}-{'wet' if (precip or 0) >= 1 else 'dry'}"
+def _files(table: str, months: list[str]) -> list[str]:
+    return [str(path) for path in lake_paths(table=table, months=months)] if months else []
 
 
-def _dayparts() -> pd.DataFrame:
-    rows = [
-        (d.name, d.start.hour * 60 + d.start.minute, d.end.hour * 60 + d.end.minute)
-        for d in Daypart.objects.order_by("start")
-    ]
-    return pd.DataFrame(rows, columns=["daypart", "start_minute", "end_minute"])
-
-
-def _memberships() -> pd.DataFrame:
+def _examples_tasks(*, history_length: int, scratch: Path) -> list[dict[str, object]]:
+    """One task per month with redemptions. Lake months are store-local, so each task gets
+    the event files of every month up to and including the next one (an earlier event can
+    sit in the next local month when its store is further east)."""
+    months = sorted(
+        set(LakeFile.objects.filter(table="offer_redemptions").values_list("month", flat=True))
+    )
+    if not months:
+        raise TrainingDataError("The lake has no offer_redemptions yet; import data first.")
+    lake_months = _lake_months()
+    stores = [(s, t) for s, t in Store.objects.values_list("store_id", "pricing_tier")]
+    dayparts = daypart_windows()
     definition = SegmentDefinition.objects.filter(is_active=True).first()
-    files = membership_files(definition=definition) if definition is not None else []
-    if not files:
-        return pd.DataFrame({"customer_id": [], "month": [], "segment": []}, dtype=str)
-    with duckdb.connect() as db:
-        return db.sql(
-            f"SELECT customer_id, month, CAST(segment_key AS VARCHAR) AS segment "
-            f"FROM read_parquet({files!r})"
-        ).df()
+    memberships = membership_files(definition=definition) if definition is not None else []
+    tasks: list[dict[str, object]] = []
+    for month in months:
+        through = [m for m in lake_months if m <= month_shift(month, 1)]
+        tasks.append(
+            {
+                "month": month,
+                "redemptions": _files("offer_redemptions", [month]),
+                "history_redemptions": _files("offer_redemptions", through),
+                "order_lines": _files("order_lines", through),
+                "orders": _files("orders", through),
+                "weather": _files("weather", through),
+                "memberships": memberships,
+                "stores": stores,
+                "dayparts": dayparts,
+                "history_length": history_length,
+                "unknown": UNKNOWN,
+                "output": str(scratch),
+            }
+        )
+    return tasks
+
+
+def _examples_on_spark(tasks: list[dict[str, object]]) -> list[dict[str, object]]:
+    from pyspark import cloudpickle
+
+    # Ship the task module by value: executors need pyarrow and DuckDB, not this project.
+    cloudpickle.register_pickle_by_value(spark_examples)
+    context = spark_session().sparkContext
+    context.setJobDescription(f"training examples: {len(tasks)} months")
+    rdd = context.parallelize(tasks, numSlices=len(tasks))
+    return rdd.map(spark_examples.run_month).collect()
+
+
+def _examples_renumber(
+    frames: list[pd.DataFrame], events: list[pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The months' examples as one sequence in (t, customer, offer) order; each month numbers
+    its own from 0, and months overlap in time at their (local) boundaries."""
+    offsets = np.cumsum([0, *(len(f) for f in frames)])
+    frame = pd.concat(frames, ignore_index=True)
+    order = frame.sort_values(["at_utc", "customer_id", "offer_id"], kind="stable").index
+    number = np.empty(len(frame), np.int64)
+    number[order.to_numpy()] = np.arange(len(frame))
+    frame["example"] = number
+    frame = frame.sort_values("example").reset_index(drop=True)
+    history = pd.concat(
+        [
+            e.assign(example=number[e["example"].to_numpy(np.int64) + offsets[i]])
+            for i, e in enumerate(events)
+        ],
+        ignore_index=True,
+    )
+    history = history.sort_values(["example", "back"], kind="stable").reset_index(drop=True)
+    return frame, history
 
 
 def raw_examples(*, history_length: int = HISTORY_LENGTH) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per redemption with its context, one row per history event of each).
 
     History events are the redemption's customer's order lines and redemptions strictly
-    before the redemption time, the last `history_length` of them."""
-    stores = pd.DataFrame(
-        list(Store.objects.values_list("store_id", "pricing_tier")), columns=["store_id", "tier"]
-    )
-    dayparts = _dayparts()
-    memberships = _memberships()
-    with duckdb.connect() as db:
-        db.register("stores", stores)
-        db.register("dayparts", dayparts)
-        db.register("memberships", memberships)
-        db.execute("SET TimeZone = 'UTC'")
-        db.execute(
-            f"""CREATE TEMP TABLE examples AS
-            SELECT row_number() OVER (ORDER BY r.redeemed_at, r.customer_id, r.offer_id) - 1
-                       AS example,
-                   r.customer_id, r.offer_id, r.redeemed_at AS t, r.store_id,
-                   o.ordered_at_local AS local_at, o.channel
-            FROM {_parquet("offer_redemptions")} r
-            LEFT JOIN (SELECT DISTINCT order_id, ordered_at_local, channel
-                       FROM {_parquet("orders")}) o USING (order_id)"""
-        )
-        frame = db.sql(
-            f"""SELECT e.example, e.customer_id, e.offer_id, e.t AS at_utc, e.local_at,
-                   e.store_id AS store, coalesce(s.tier, '{UNKNOWN}') AS tier,
-                   coalesce(e.channel, '{UNKNOWN}') AS channel,
-                   coalesce((SELECT min_by(d.daypart, d.start_minute) FROM dayparts d
-                     WHERE (d.start_minute < d.end_minute
-                            AND e.minute >= d.start_minute AND e.minute < d.end_minute)
-                        OR (d.start_minute >= d.end_minute
-                            AND (e.minute >= d.start_minute OR e.minute < d.end_minute))),
-                     '{UNKNOWN}') AS daypart,
-                   coalesce(CAST(dayofweek(e.local_at) AS VARCHAR), '{UNKNOWN}') AS weekday,
-                   w.temp_c, w.precip_mm,
-                   coalesce(m.segment, '{UNKNOWN}') AS segment
-            FROM (SELECT *, hour(local_at) * 60 + minute(local_at) AS minute,
-                         strftime(CAST(local_at AS DATE) - INTERVAL 1 MONTH, '%Y-%m')
-                             AS previous_month
-                  FROM examples) e
-            LEFT JOIN stores s ON s.store_id = e.store_id
-            LEFT JOIN (SELECT DISTINCT store_id, date, temp_c, precip_mm
-                       FROM {_parquet("weather")}) w
-                   ON w.store_id = e.store_id AND w.date = CAST(e.local_at AS DATE)
-            LEFT JOIN memberships m
-                   ON m.customer_id = e.customer_id AND m.month = e.previous_month
-            ORDER BY e.example"""
-        ).df()
-        events = db.sql(
-            f"""WITH events AS (
-                SELECT customer_id, ordered_at AS t, 'item' AS kind, item_id AS token, 1 AS rank
-                FROM {_parquet("order_lines")}
-                UNION ALL
-                SELECT customer_id, redeemed_at AS t, 'offer' AS kind, offer_id AS token, 0
-                FROM {_parquet("offer_redemptions")}
-            ), ranked AS (
-                SELECT e.example, v.t, v.kind, v.token,
-                       row_number() OVER (PARTITION BY e.example
-                                          ORDER BY v.t DESC, v.rank, v.token DESC) AS back
-                FROM examples e JOIN events v
-                  ON v.customer_id = e.customer_id AND v.t < e.t
-            )
-            SELECT example, t AS at_utc, kind, token, back FROM ranked
-            WHERE back <= {history_length} ORDER BY example, back"""
-        ).df()
-    frame["weather"] = [
-        _weather_bucket(t, p) for t, p in zip(frame["temp_c"], frame["precip_mm"], strict=True)
-    ]
-    return frame, events
+    before the redemption time, the last `history_length` of them. Prepared on Spark, one
+    task per month of redemptions (`recommender.spark_examples`), written into a scratch
+    folder of the lake that is removed afterwards."""
+    scratch = lake_root() / "_scratch" / f"training-examples-{uuid.uuid4().hex}"
+    try:
+        tasks = _examples_tasks(history_length=history_length, scratch=scratch)
+        results = sorted(_examples_on_spark(tasks), key=lambda r: str(r["month"]))
+        frames = [pq.read_table(str(r["examples"])).to_pandas() for r in results]
+        events = [pq.read_table(str(r["events"])).to_pandas() for r in results]
+    finally:
+        scratch_remove(scratch)
+    return _examples_renumber(frames, events)
 
 
 def vocabulary_build(*, frame: pd.DataFrame, events: pd.DataFrame, offers: list[str]) -> Vocabulary:
@@ -368,15 +363,19 @@ def training_split(
 
 def offer_features(*, offers: list[str], vocabulary: Vocabulary) -> np.ndarray:
     """[offer, feature]: where each offer may run, from the catalog (1 per pricing tier,
-    channel and daypart of the vocabulary it allows; no restriction allows all). A new offer
-    has these as soon as it is in the catalog, like its content embedding."""
+    channel and daypart of the vocabulary it allows; no restriction allows all), then which
+    of the vocabulary's items it applies to (the last `len(vocabulary.items)` columns, which
+    TxT's item match reads). A new offer has these as soon as it is in the catalog, like its
+    content embedding."""
     from offers.catalog import runs_in_window
 
     windows = {d.name: (d.start, d.end) for d in Daypart.objects.all()}
     rows = {o.offer_id: o for o in Offer.objects.filter(offer_id__in=offers)}
     tiers, channels = vocabulary.context["tier"][1:], vocabulary.context["channel"][1:]
     dayparts = [name for name in vocabulary.context["daypart"][1:] if name in windows]
-    features = np.zeros((len(offers), len(tiers) + len(channels) + len(dayparts)), np.float32)
+    item_column = {item: i for i, item in enumerate(vocabulary.items)}
+    width = len(tiers) + len(channels) + len(dayparts)
+    features = np.zeros((len(offers), width + len(vocabulary.items)), np.float32)
     for j, offer_id in enumerate(offers):
         offer = rows.get(offer_id)
         if offer is None:
@@ -384,5 +383,8 @@ def offer_features(*, offers: list[str], vocabulary: Vocabulary) -> np.ndarray:
         allowed = [not offer.pricing_tiers or t in offer.pricing_tiers for t in tiers]
         allowed += [not offer.channels or c in offer.channels for c in channels]
         allowed += [runs_in_window(offer.dayparts, windows[d], windows) for d in dayparts]
-        features[j] = allowed
+        features[j, :width] = allowed
+        for item in offer.item_ids:
+            if item in item_column:
+                features[j, width + item_column[item]] = 1.0
     return features

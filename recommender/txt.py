@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -37,6 +37,8 @@ class TxTConfig:
     layers: int = 2
     dropout: float = 0.1
     use_context: bool = True
+    # The offer vectors end with one column per item the offer applies to (offer_features).
+    item_match: bool = True
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -117,6 +119,10 @@ class TxT(nn.Module):
             nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(2 * d, d)
         )
         self.offer_tower = OfferTower(config)
+        if config.item_match:
+            if config.offer_dim < config.items:
+                raise ValueError("item_match needs one offer vector column per item")
+            self.item_match_weight = nn.Parameter(torch.tensor(0.5))
 
     def encode(self, history: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """[batch, d]: the query vector of each example."""
@@ -146,11 +152,22 @@ class TxT(nn.Module):
         offer_vectors: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """[batch, offers] logits; `offer_vectors` scores another catalog (new offers)."""
+        vectors = cast(torch.Tensor, self.offer_vectors if offer_vectors is None else offer_vectors)
         query = self.encode(history, context)
-        offers, bias = self.offer_tower(
-            self.offer_vectors if offer_vectors is None else offer_vectors
-        )
-        return query @ offers.T / math.sqrt(self.config.d_model) + bias
+        offers, bias = self.offer_tower(vectors)
+        logits = query @ offers.T / math.sqrt(self.config.d_model) + bias
+        if self.config.item_match:
+            logits = logits + self.item_match_weight * self.item_match(history, vectors)
+        return logits
+
+    def item_match(self, history: torch.Tensor, offer_vectors: torch.Tensor) -> torch.Tensor:
+        """[batch, offers]: log(1 + how often the customer ordered items the offer applies
+        to), a cross of history and offer that a dot product of pooled vectors blurs."""
+        items = self.config.items
+        ordered = torch.zeros(history.shape[0], items + 1, device=history.device)
+        is_item = (history > 0) & (history <= items)
+        ordered.scatter_add_(1, torch.where(is_item, history, 0), is_item.float())
+        return torch.log1p(ordered[:, 1:] @ offer_vectors[:, -items:].T)
 
 
 class GRURecommender(nn.Module):

@@ -36,6 +36,7 @@ CONFIG = TxTConfig(
     heads=2,
     layers=1,
     dropout=0.0,
+    item_match=False,
 )
 
 

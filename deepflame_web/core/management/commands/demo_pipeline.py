@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from recommender.models import EmbeddingSpace
+from recommender.models import EmbeddingSpace, RecommenderModel
 from segments.lake import lake_row_counts
 from segments.models import LakeFile
 from segments.selectors import segmentation_active
@@ -19,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=int, default=2000)
         parser.add_argument("--months", type=int, default=6)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--epochs", type=int, default=30, help="most epochs of the model")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if LakeFile.objects.exists():
@@ -34,6 +35,11 @@ class Command(BaseCommand):
         if not EmbeddingSpace.objects.filter(is_active=True).exists():
             self.stdout.write("Embedding offer texts and images ...")
             call_command("embed_offers")
+        if not RecommenderModel.objects.filter(is_active=True).exists():
+            self.stdout.write("Training the TxT recommender and its baselines ...")
+            call_command("train_recommender", epochs=options["epochs"])
+        else:
+            self.stdout.write("A recommender model is active already; train_recommender retrains.")
 
     def _generate_and_import(self, options: dict[str, Any]) -> None:
         start = _history_start(options["months"])
