@@ -22,6 +22,16 @@ OFFERS_PER_WEEK = 3
 ASSIGNMENT_CADENCE_WEEKS = 4
 ANONYMOUS_SHARE = 0.05
 MAX_REDEEM_CHANCE = 0.9
+# The app's deals tab: how often an order on each channel (CHANNELS order) looks at it.
+DEAL_BROWSE_CHANCE = np.array([0.08, 0.5, 0.2, 0.06, 0.3])
+DEAL_RESPONSE = 2.0
+FAVORITE_OFFER_BOOST = 3.0
+# (category, factor on hot days, factor on cold or wet days) for the taste of an offer.
+WEATHER_OFFER_BOOST: tuple[tuple[str, float, float], ...] = (
+    ("frozen_drinks", 3.0, 0.3),
+    ("desserts", 1.8, 0.7),
+    ("hot_drinks", 0.3, 2.5),
+)
 LOYALTY_TIERS: tuple[str, ...] = ("member", "silver", "gold")
 SIDE_WITH_CHICKEN = 0.75
 SIDE_WITHOUT_MAIN = 0.3
@@ -466,16 +476,70 @@ def _latest_batch_week(assigned: np.ndarray, customer: np.ndarray, week: np.ndar
     return batch
 
 
-def redeem_offers(
-    rng: np.random.Generator, world: World, visits: Visits, assigned: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which known orders redeem which of that week's assigned offers.
-
-    Only eligible offers count (valid that day, store tier, local time, channel); the chance
-    grows with the persona's taste for the category and the size of the discount. Each
-    assignment is redeemed at most once, on its earliest chance.
-    """
+def _eligible(world: World, visits: Visits, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """[order, candidate]: the offer runs that day, in the store's tier, at that local minute
+    and on that channel."""
     offers = world.offer
+    day = visits.day[rows][:, None]
+    tier = world.store_tier[visits.store[rows]][:, None]
+    minute = (visits.second[rows] // 60)[:, None]
+    channel = visits.channel[rows][:, None]
+    return (
+        (offers.first_day[candidates] <= day)
+        & (day <= offers.last_day[candidates])
+        & offers.tier_ok[candidates, tier]
+        & offers.channel_ok[candidates, channel]
+        & offers.minute_ok[candidates, minute]
+    )
+
+
+def _weather_boost(world: World, visits: Visits, rows: np.ndarray) -> np.ndarray:
+    """[order, category]: hot days sell frozen drinks and desserts, cold or wet days coffee."""
+    temp = world.weather.temp_c[visits.store[rows], visits.day[rows]]
+    rain = world.weather.precip_mm[visits.store[rows], visits.day[rows]] >= RAINY_MM
+    boost = np.ones((len(rows), len(CATEGORIES)))
+    hot, chilly = temp > HOT_C, (temp < COLD_C) | rain
+    for category, when_hot, when_chilly in WEATHER_OFFER_BOOST:
+        boost[hot, CATEGORY[category]] *= when_hot
+        boost[chilly, CATEGORY[category]] *= when_chilly
+    return boost
+
+
+def _offer_taste(
+    world: World,
+    visits: Visits,
+    favorites: np.ndarray,
+    rows: np.ndarray,
+    candidates: np.ndarray,
+) -> np.ndarray:
+    """[order, candidate]: how much the customer wants the offer at that order: the persona's
+    taste for its category, its appeal, the weather, and more when it is on the customer's
+    favorite item of that category."""
+    offers = world.offer
+    style = visits.style[rows][:, None]
+    category = offers.category[candidates]
+    weather = _weather_boost(world, visits, rows)[np.arange(len(rows))[:, None], category]
+    favorite = favorites[visits.customer[rows][:, None], style, category]
+    pool = offers.pool[candidates]
+    in_pool = np.arange(pool.shape[-1]) < offers.pool_size[candidates][..., None]
+    on_favorite = ((pool == favorite[..., None]) & in_pool).any(axis=-1)
+    return (
+        world.personas.offer_affinity[style, category]
+        * offers.appeal[candidates]
+        * weather
+        * np.where(on_favorite, FAVORITE_OFFER_BOOST, 1.0)
+    )
+
+
+def _redeem_assigned(
+    rng: np.random.Generator,
+    world: World,
+    visits: Visits,
+    assigned: np.ndarray,
+    favorites: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which known orders redeem one of the customer's assigned offers (each assignment at most
+    once, on its earliest chance)."""
     rows = np.flatnonzero(visits.customer >= 0)
     customer, week = visits.customer[rows], _assignment_week(world, visits, rows)
     in_period = week < world.period.weeks
@@ -483,23 +547,10 @@ def redeem_offers(
     candidates = assigned[customer, np.maximum(week, 0)].astype(np.int64)
     valid = (candidates >= 0) & (in_period & (week >= 0))[:, None]
     safe = np.where(valid, candidates, 0)
-    day = visits.day[rows][:, None]
-    tier = world.store_tier[visits.store[rows]][:, None]
-    minute = (visits.second[rows] // 60)[:, None]
-    channel = visits.channel[rows][:, None]
-    eligible = (
-        valid
-        & (offers.first_day[safe] <= day)
-        & (day <= offers.last_day[safe])
-        & offers.tier_ok[safe, tier]
-        & offers.channel_ok[safe, channel]
-        & offers.minute_ok[safe, minute]
-    )
-    persona, style = visits.persona[rows][:, None], visits.style[rows][:, None]
+    eligible = valid & _eligible(world, visits, rows, safe)
+    persona = visits.persona[rows][:, None]
     chance = np.minimum(
-        world.personas.offer_response[persona]
-        * world.personas.offer_affinity[style, offers.category[safe]]
-        * offers.appeal[safe],
+        world.personas.offer_response[persona] * _offer_taste(world, visits, favorites, rows, safe),
         MAX_REDEEM_CHANCE,
     )
     success = eligible & (rng.random(candidates.shape) < chance)
@@ -508,10 +559,64 @@ def redeem_offers(
     hit = np.isfinite(score[np.arange(len(rows)), slot])
     key = (customer[hit].astype(np.int64) * world.period.weeks + week[hit]) * OFFERS_PER_WEEK
     _, first = np.unique(key + slot[hit], return_index=True)
-    redeemed_rows = rows[hit][first]
-    redeemed_offers = candidates[hit][first, slot[hit][first]]
-    keep = np.argsort(redeemed_rows)
-    return redeemed_rows[keep], redeemed_offers[keep]
+    return rows[hit][first], candidates[hit][first, slot[hit][first]]
+
+
+def _redeem_app_deals(
+    rng: np.random.Generator,
+    world: World,
+    visits: Visits,
+    favorites: np.ndarray,
+    taken: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Orders that redeem one of the deals every member sees in the app (any live offer):
+    some orders browse the deals (most on the app), pick one by taste among those that apply
+    there and then, and redeem it by their persona's response to offers. `taken` orders
+    already redeem an assigned offer."""
+    known = (visits.customer >= 0) & ~taken
+    browse = rng.random(visits.count) < DEAL_BROWSE_CHANCE[visits.channel]
+    rows = np.flatnonzero(known & browse)
+    if not len(rows):
+        return rows, rows
+    every_offer = np.broadcast_to(
+        np.arange(len(world.offer.category)), (len(rows), len(world.offer.category))
+    )
+    weight = _offer_taste(world, visits, favorites, rows, every_offer) * _eligible(
+        world, visits, rows, every_offer
+    )
+    total = weight.sum(axis=1)
+    open_rows = total > 0
+    rows, weight, total = rows[open_rows], weight[open_rows], total[open_rows]
+    chosen = draw_rows(rng, weight / total[:, None])
+    taste = weight[np.arange(len(rows)), chosen]
+    chance = np.minimum(
+        DEAL_RESPONSE * world.personas.offer_response[visits.persona[rows]] * taste,
+        MAX_REDEEM_CHANCE,
+    )
+    redeemed = rng.random(len(rows)) < chance
+    return rows[redeemed], chosen[redeemed]
+
+
+def redeem_offers(
+    rng: np.random.Generator,
+    world: World,
+    visits: Visits,
+    assigned: np.ndarray,
+    favorites: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which known orders redeem which offer (at most one per order): the customer's assigned
+    offers first, then the app's deals. Only offers that apply count (valid that day, store
+    tier, local time, channel); the chance grows with the customer's taste for the offer (the
+    persona's category taste, the offer's appeal, the weather, the customer's favorite items)
+    and the persona's response to offers."""
+    assigned_rows, assigned_offers = _redeem_assigned(rng, world, visits, assigned, favorites)
+    taken = np.zeros(visits.count, dtype=bool)
+    taken[assigned_rows] = True
+    deal_rows, deal_offers = _redeem_app_deals(rng, world, visits, favorites, taken)
+    rows = np.concatenate([assigned_rows, deal_rows])
+    offers = np.concatenate([assigned_offers, deal_offers])
+    keep = np.argsort(rows, kind="stable")
+    return rows[keep], offers[keep]
 
 
 def _offer_lines(
@@ -588,7 +693,9 @@ def simulate_chunk(world: World, chunk_index: int, first_number: int, n: int) ->
     visits = Visits.concat(known, simulate_anonymous_visits(rng, world, anonymous))
     basket = compose_baskets(rng, world, visits, customers.favorites)
     assigned = assign_offers(rng, world, n)
-    redeemed_rows, redeemed_offers = redeem_offers(rng, world, visits, assigned)
+    redeemed_rows, redeemed_offers = redeem_offers(
+        rng, world, visits, assigned, customers.favorites
+    )
     lines = build_lines(rng, world, visits, basket, redeemed_rows, redeemed_offers)
     total = np.round(np.bincount(lines.order, weights=lines.amount, minlength=visits.count), 2)
     cost = np.bincount(
