@@ -4,7 +4,9 @@ progress per epoch, registered (and maybe activated) at the end."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 from deepflame_web.core.models import Run, RunKind
@@ -45,11 +47,12 @@ def training_run_start(
     )
 
 
-def training_run_execute(*, run_id: int) -> Run | None:
-    return run_execute(run_id=run_id, work=_training_work)
+def training_run_execute(*, run_id: int, echo: Callable[[str], None] | None = None) -> Run | None:
+    """Execute a queued training run here; `echo` also hears each log line (the command)."""
+    return run_execute(run_id=run_id, work=functools.partial(_training_work, echo=echo))
 
 
-def _progress_reporter(run: Run, epochs: int) -> Any:
+def _progress_reporter(run: Run, epochs: int, echo: Callable[[str], None] | None) -> Any:
     """on_epoch for recommender_train: each neural model gets an equal share of 10..90%."""
     methods = list(NEURAL)
 
@@ -64,17 +67,20 @@ def _progress_reporter(run: Run, epochs: int) -> Any:
             if method.endswith("(refit)")
             else f", validation loss {report.validation_loss:.4f}, HR@3 {report.validation_hr3:.3f}"
         )
+        line = f"{method} epoch {report.epoch}: loss {report.loss:.4f}{checked}"
         run_advance(
             run=run,
             stage=f"training {method}: epoch {report.epoch}",
             progress=int(percent),
-            log=f"{method} epoch {report.epoch}: loss {report.loss:.4f}{checked}",
+            log=line,
         )
+        if echo is not None:
+            echo(line)
 
     return hear
 
 
-def _training_work(run: Run) -> dict[str, Any]:
+def _training_work(run: Run, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     params = run.parameters
     run_advance(run=run, stage="preparing examples from the lake", progress=2)
     staged = staging_folder(run_id=run.pk)
@@ -86,7 +92,7 @@ def _training_work(run: Run) -> dict[str, Any]:
             layers=int(params["layers"]),
             seed=int(params["seed"]),
             directory=staged,
-            on_epoch=_progress_reporter(run, int(params["epochs"])),
+            on_epoch=_progress_reporter(run, int(params["epochs"]), echo),
         )
         run_advance(run=run, stage="comparing with the active model and registering", progress=92)
         model = model_register(report=report, staged=staged, run=run)

@@ -5,7 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from deepflame_web.core.models import RunStatus
 from deepflame_web.core.services import RunAlreadyActive
+from recommender.evaluation import MethodResult, metrics_table
 from recommender.services import DEFAULTS, training_run_execute, training_run_start
+from recommender.training import ColdStart
 
 
 class Command(BaseCommand):
@@ -42,11 +44,10 @@ class Command(BaseCommand):
         except (RunAlreadyActive, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Training run #{run.pk}")
-        done = training_run_execute(run_id=run.pk)
+        done = training_run_execute(run_id=run.pk, echo=lambda line: self.stdout.write(f"  {line}"))
         if done is None or done.status != RunStatus.SUCCEEDED:
             error = done.error if done else "the run was taken by another process"
             raise CommandError(error.split("\n\nTraceback")[0])
-        self.stdout.write(done.log_tail)
         result = done.result
         self.stdout.write(
             f"Examples: {result['examples']['training']} training, "
@@ -54,4 +55,11 @@ class Command(BaseCommand):
             f"{result['examples']['holdout']} holdout "
             f"({result['data_window']['cutoff'][:10]} to {result['data_window']['end'][:10]})"
         )
+        holdout = result["examples"]["holdout"]
+        self.stdout.write(
+            metrics_table(
+                [MethodResult(name, values, holdout) for name, values in result["metrics"].items()]
+            )
+        )
+        self.stdout.write(ColdStart(**result["cold_start"]).text())
         self.stdout.write(self.style.SUCCESS(f"Model v{result['version']}: {result['decision']}"))
