@@ -1,24 +1,16 @@
 """The models page: encoders in use, every registered version with its metrics, and the Admin's
 training and activation buttons (registry rows written through the ORM, no training)."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
-from recommender.models import EmbeddingSpace, RecommenderModel
-from recommender.training import NEURAL
+from recommender.models import RecommenderModel
+from tests.recommender.registry_data import embedding_space_create, registered
 
 pytestmark = pytest.mark.django_db
-
-METRICS = {
-    "TxT": {"HR@1": 0.11, "HR@3": 0.275, "HR@10": 0.6, "NDCG@10": 0.33},
-    "Contextual item-CF": {"HR@1": 0.1, "HR@3": 0.25, "HR@10": 0.55, "NDCG@10": 0.3},
-    "Global popularity": {"HR@1": 0.05, "HR@3": 0.125, "HR@10": 0.4, "NDCG@10": 0.2},
-}
 
 
 @pytest.fixture
@@ -26,39 +18,8 @@ def no_enqueue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("deepflame_web.core.services._enqueue", lambda run: None)
 
 
-def registered(version: int, *, active: bool) -> RecommenderModel:
-    folder = Path(settings.MODEL_DIR) / "txt" / f"v{version}"
-    folder.mkdir(parents=True)
-    (folder / NEURAL["TxT"]).write_bytes(b"weights")
-    return RecommenderModel.objects.create(
-        version=version,
-        is_active=active,
-        artifact=f"txt/v{version}",
-        metrics=METRICS,
-        examples={"training": 900, "validation": 100, "holdout": 240},
-        data_window={"cutoff": "2025-06-02T00:00:00", "end": "2025-06-30T00:00:00"},
-        hyperparameters={"d_model": 64, "layers": 2},
-        decision="activated: the first model (holdout HR@3 0.275)" if active else "kept v1",
-    )
-
-
 def test_everyone_sees_encoders_versions_and_metrics(client: Client, analyst: Any) -> None:
-    EmbeddingSpace.objects.create(
-        version=3,
-        is_active=True,
-        artifact="embeddings/v3.pt",
-        text_encoder={"name": "all-MiniLM-L6-v2", "path": "/x", "dimensions": 384, "reason": "r1"},
-        image_encoder={
-            "name": "EfficientNet-Lite0 (ImageNet)",
-            "path": "/y",
-            "dimensions": 1280,
-            "reason": "default: no installable package ships ResNet-50 weights",
-        },
-        dimensions=64,
-        offers=67,
-        first_loss=0.9,
-        final_loss=0.0004,
-    )
+    embedding_space_create()
     registered(1, active=True)
     registered(2, active=False)
     client.force_login(analyst)

