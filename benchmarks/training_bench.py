@@ -1,0 +1,328 @@
+"""Training benchmark: TxT training speed on this CPU, the pipeline beside a bare PyTorch loop,
+and the time to train on 1M customers' history.
+
+The data are synthetic shapes, not a demo chain: the speed of one training step depends on the
+shapes only (batch, history length, vocabulary, offers, offer vector width, context fields),
+not on what the tokens mean. Examples are drawn at random with the shapes of a demo chain's
+split: 60 items, 60 offers, offer vectors of OFFER_EMBEDDING_DIM content dimensions plus one
+feature per pricing tier, channel and daypart (and one per item when TxT has the item match),
+the 7 context fields, histories of 0..20 events (right-aligned, uniform lengths) and about 80%
+of offers valid on each example's date.
+
+- pipeline: `recommender.txt.model_train` on the CPU (what training runs with the default
+  TRAINING_PROCESSES=1) with the defaults `recommender_train` uses (TxT,
+  d_model 64, 2 layers, dropout 0.3, learning rate 1e-3, batch 256) on the training sample,
+  scoring a validation set after every epoch (3 validation weeks per 45 training weeks, as the
+  default split); its own samples/s (training loop only) and the wall time with validation;
+- bare: the same model (same config, same seed) in a plain loop on in-memory tensors: one
+  permutation per epoch, contiguous slices, forward, cross-entropy, AdamW step; no validity
+  mask, no gradient clipping, no validation. The time ratio pipeline / bare is the pipeline's
+  overhead.
+
+The time for 1M customers is extrapolated from the measured epoch: one epoch over
+customers x examples-per-customer examples (1.7 offer redemptions per customer over 12 months
+in the demo chain, see the import benchmark), its validation set in the same proportion.
+`--full-epoch` also measures one pipeline epoch on that many examples.
+
+    python benchmarks/training_bench.py
+    python benchmarks/training_bench.py --customers 1000000 --full-epoch
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from recommender.training_data import Examples
+    from recommender.txt import TxTConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deepflame_web.settings.base")
+os.environ.setdefault("DEBUG", "true")  # as the other benchmarks run; no database is used
+
+ITEMS = 60
+OFFERS = 60
+# store, tier, daypart, weekday, channel, weather, segment (code 0 is "none" in each).
+CONTEXT_SIZES = [40, 4, 6, 8, 6, 9, 9]
+VALIDATION_SHARE = 3 / 45
+"""Validation examples per training example: 3 validation weeks beside 45 training weeks."""
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Measured:
+    examples: int
+    train_seconds: float
+    """The training loop alone (no validation)."""
+    wall_seconds: float
+    """Everything the call took, validation scoring included."""
+    loss: float
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.examples / self.train_seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--examples", type=int, default=100_000, help="training sample size")
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--examples-per-customer", type=float, default=1.7)
+    parser.add_argument(
+        "--epochs", type=int, default=10, help="epochs for the extrapolated total (early stop)"
+    )
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="pipeline and bare epochs, alternated; best kept"
+    )
+    parser.add_argument(
+        "--full-epoch", action="store_true", help="also measure one epoch on every example"
+    )
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    torch.set_num_threads(args.threads)
+    vectors = synthetic_offer_vectors(settings.OFFER_EMBEDDING_DIM)
+    validation_size = round(args.examples * VALIDATION_SHARE)
+    train = synthetic_examples(args.examples, seed=1)
+    validation = synthetic_examples(validation_size, seed=2)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads "
+        f"(OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}), "
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()})"
+    )
+    print(
+        f"SYNTHETIC SHAPES (random tokens, speed only): {len(train):,} training + "
+        f"{len(validation):,} validation examples; {ITEMS} items, {OFFERS} offers x "
+        f"{vectors.shape[1]} dims, context sizes {CONTEXT_SIZES}, history 0..20 events "
+        f"(mean {(train.history > 0).sum(1).mean():.1f})"
+    )
+    print(f"load average before: {_load()} (other jobs on the machine slow every figure)")
+    if args.threads > 1 and os.getloadavg()[0] > 1 and "OMP_WAIT_POLICY" not in os.environ:
+        print(
+            "note: OpenMP threads spin while they wait for each other; with other jobs on the "
+            "cores that can make several threads many times slower than one "
+            "(compare --threads 1, or OMP_WAIT_POLICY=PASSIVE)"
+        )
+    warm_up(vectors, train)
+
+    pipelines, bares = [], []
+    for run in range(1, args.repeats + 1):
+        pipelines.append(pipeline_epoch(vectors, train, validation))
+        print(f"run {run}: pipeline epoch {pipelines[-1].wall_seconds:.1f} s", end="", flush=True)
+        bares.append(bare_epoch(vectors, train))
+        print(f", bare epoch {bares[-1].train_seconds:.1f} s", flush=True)
+    # The fastest of each: the run least slowed by other work on the machine.
+    pipeline = min(pipelines, key=lambda m: m.wall_seconds)
+    bare = min(bares, key=lambda m: m.train_seconds)
+    full = None
+    total = round(args.customers * args.examples_per_customer)
+    if args.full_epoch:
+        full = pipeline_epoch(
+            vectors,
+            synthetic_examples(total, seed=3),
+            synthetic_examples(round(total * VALIDATION_SHARE), seed=4),
+        )
+        print(f"full pipeline epoch: {full.wall_seconds:.1f} s", flush=True)
+    print(f"load average after: {_load()}")
+    if not all(np.isfinite(m.loss) for m in [*pipelines, *bares, *([full] if full else [])]):
+        print("WARNING: a loss is not finite; the model diverged or is broken on these shapes")
+    report(args, pipeline, bare, full, total)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def txt_config(offer_dim: int) -> TxTConfig:
+    from recommender.training_data import HISTORY_LENGTH
+    from recommender.txt import TxTConfig
+
+    # recommender_train's defaults for TxT.
+    return TxTConfig(
+        items=ITEMS,
+        offer_dim=offer_dim,
+        context_sizes=CONTEXT_SIZES,
+        history_length=HISTORY_LENGTH,
+        d_model=64,
+        layers=2,
+        dropout=0.3,
+        use_context=True,
+    )
+
+
+def new_model(vectors: np.ndarray) -> nn.Module:
+    from recommender.txt import TxT
+
+    torch.manual_seed(SEED)
+    return TxT(txt_config(vectors.shape[1]), vectors)
+
+
+def synthetic_offer_vectors(embedding_dim: int) -> np.ndarray:
+    """[offer, dim] as `recommender_train` builds them: the content embedding, then
+    `offer_features`' columns (one per pricing tier, channel and daypart, then one per item the
+    offer applies to when the model has the item match)."""
+    from dataclasses import fields
+
+    from recommender.txt import TxTConfig
+
+    rng = np.random.default_rng(SEED)
+    embedding = rng.normal(size=(OFFERS, embedding_dim))
+    where = rng.random((OFFERS, sum(CONTEXT_SIZES[i] - 1 for i in (1, 2, 4)))) < 0.7
+    parts = [embedding, where]
+    if "item_match" in {f.name for f in fields(TxTConfig)}:
+        items = np.zeros((OFFERS, ITEMS))
+        for row in items:
+            row[rng.choice(ITEMS, size=rng.integers(1, 4), replace=False)] = 1.0
+        parts.append(items)
+    return np.hstack(parts).astype(np.float32)
+
+
+def synthetic_examples(n: int, *, seed: int) -> Examples:
+    """`n` examples with the shapes of a real split and random contents."""
+    from recommender.training_data import HISTORY_LENGTH, Examples
+
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, HISTORY_LENGTH + 1, size=n)
+    # About one event in seven is an offer redeemed, the rest items ordered.
+    tokens = np.where(
+        rng.random((n, HISTORY_LENGTH)) < 0.15,
+        ITEMS + 1 + rng.integers(0, OFFERS, size=(n, HISTORY_LENGTH)),
+        rng.integers(1, ITEMS + 1, size=(n, HISTORY_LENGTH)),
+    )
+    filled = np.arange(HISTORY_LENGTH)[None, :] >= HISTORY_LENGTH - lengths[:, None]
+    history = np.where(filled, tokens, 0).astype(np.int64)
+    context = np.stack([rng.integers(0, size, size=n) for size in CONTEXT_SIZES], axis=1)
+    target = rng.integers(0, OFFERS, size=n).astype(np.int64)
+    valid = rng.random((n, OFFERS)) < 0.8
+    valid[np.arange(n), target] = True
+    return Examples(
+        customer_id=np.arange(n).astype(str),
+        at=np.full(n, np.datetime64("2025-01-01T12:00"), dtype="datetime64[ns]"),
+        history=history,
+        history_at=np.full((n, HISTORY_LENGTH), np.datetime64("NaT"), dtype="datetime64[ns]"),
+        context=context.astype(np.int64),
+        target=target,
+        valid=valid,
+    )
+
+
+def warm_up(vectors: np.ndarray, train: Examples) -> None:
+    """A few steps on a throwaway model, so neither measured run pays the first-call costs."""
+    model = new_model(vectors)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    history, context = torch.as_tensor(train.history), torch.as_tensor(train.context)
+    target = torch.as_tensor(train.target)
+    model.train()
+    for i in range(0, min(20 * 256, len(train)), 256):
+        loss = nn.functional.cross_entropy(
+            model(history[i : i + 256], context[i : i + 256]), target[i : i + 256]
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def pipeline_epoch(vectors: np.ndarray, train: Examples, validation: Examples) -> Measured:
+    """One epoch of `model_train` as `recommender_train` calls it."""
+    from recommender.txt import model_train
+
+    model = new_model(vectors)
+    started = time.perf_counter()
+    result = model_train(
+        model,
+        train=train,
+        validation=validation,
+        epochs=1,
+        learning_rate=1e-3,
+        seed=SEED,
+        device="cpu",
+    )
+    wall = time.perf_counter() - started
+    return Measured(len(train), len(train) / result.samples_per_second, wall, result.epochs[0].loss)
+
+
+def bare_epoch(vectors: np.ndarray, train: Examples) -> Measured:
+    """One epoch of the same model in a plain loop on in-memory tensors."""
+    model = new_model(vectors)
+    torch.manual_seed(SEED)
+    generator = torch.Generator().manual_seed(SEED)
+    history, context = torch.as_tensor(train.history), torch.as_tensor(train.context)
+    target = torch.as_tensor(train.target)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    batch, n = 256, len(train)
+    started = time.perf_counter()
+    model.train()
+    order = torch.randperm(n, generator=generator)
+    history, context, target = history[order], context[order], target[order]
+    total = torch.zeros(())
+    for i in range(0, n, batch):
+        logits = model(history[i : i + batch], context[i : i + batch])
+        loss = nn.functional.cross_entropy(logits, target[i : i + batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * len(logits)
+    seconds = time.perf_counter() - started
+    return Measured(n, seconds, seconds, float(total) / n)
+
+
+def report(
+    args: argparse.Namespace,
+    pipeline: Measured,
+    bare: Measured,
+    full: Measured | None,
+    total: int,
+) -> None:
+    print()
+    print(f"{'one epoch, ' + f'{pipeline.examples:,} examples':<44}{'s':>8}{'samples/s':>11}")
+    rows = [
+        ("pipeline model_train, training loop", pipeline.train_seconds),
+        ("pipeline model_train, with validation", pipeline.wall_seconds),
+        ("bare PyTorch loop", bare.train_seconds),
+    ]
+    for label, seconds in rows:
+        print(f"{label:<44}{seconds:>8.1f}{pipeline.examples / seconds:>11,.0f}")
+    print(
+        f"overhead (time pipeline / bare): x{pipeline.train_seconds / bare.train_seconds:.2f} "
+        f"training loop, x{pipeline.wall_seconds / bare.train_seconds:.2f} with validation; "
+        f"epoch loss {pipeline.loss:.3f} / {bare.loss:.3f} (random targets; the pipeline "
+        f"leaves out offers not valid on the date, the bare loop scores all {OFFERS})"
+    )
+    per_epoch = pipeline.wall_seconds * total / pipeline.examples
+    print(
+        f"\n{args.customers:,} customers x {args.examples_per_customer} examples = "
+        f"{total:,} examples (+ {round(total * VALIDATION_SHARE):,} validation), "
+        f"EXTRAPOLATED from the measured epoch on {pipeline.examples:,} examples:"
+    )
+    print(
+        f"  one epoch {per_epoch:,.0f} s ({per_epoch / 60:.1f} min); "
+        f"{args.epochs} epochs {per_epoch * args.epochs / 60:.1f} min "
+        f"({per_epoch * args.epochs / 3600:.2f} h)"
+    )
+    if full is not None:
+        print(
+            f"  MEASURED: one pipeline epoch on {full.examples:,} examples "
+            f"{full.wall_seconds:,.0f} s ({full.wall_seconds / 60:.1f} min, "
+            f"{full.samples_per_second:,.0f} samples/s in the training loop); "
+            f"{args.epochs} epochs {full.wall_seconds * args.epochs / 60:.1f} min"
+        )
+
+
+if __name__ == "__main__":
+    main()
