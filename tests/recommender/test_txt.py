@@ -124,10 +124,10 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
         assert method in text
     assert "HR@3" in text and "NDCG@10" in text
     assert "Cold start:" in text and "Model v1: activated: the first model" in text
-    model = RecommenderModel.objects.get()
-    assert model.is_active and model.data_window["cutoff"] == "2025-03-01T00:00:00"
-    assert sorted(p.name for p in model_path(model).iterdir()) == sorted(NEURAL.values())
-    loaded, artifact = model_load(path=model_path(model) / "txt.pt")
+    registered = RecommenderModel.objects.get()
+    assert registered.is_active and registered.data_window["cutoff"] == "2025-03-01T00:00:00"
+    assert sorted(p.name for p in model_path(registered).iterdir()) == sorted(NEURAL.values())
+    loaded, artifact = model_load(path=model_path(registered) / "txt.pt")
     assert artifact["cutoff"] == "2025-03-01T00:00:00" and artifact["config"]["use_context"]
     assert isinstance(loaded, TxT)
 
@@ -137,9 +137,10 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
     assert len(blind) == int((~np.isin(split.train.target, hidden)).sum())
     assert not blind.valid[:, hidden].any()
     assert not np.isin(blind.history, hidden + split.vocabulary.offer_offset).any()
-    cold = cold_start_experiment(until=dt.date(2025, 3, 1), share=0.3, epochs=1)
-    assert cold.examples == int(np.isin(default_split.evaluation.target, hidden).sum()) > 0
-    assert 0 < cold.chance_hr3 < 1 and set(cold.hr3) >= {"TxT", "Global popularity"}
+    experiment = cold_start_experiment(until=dt.date(2025, 3, 1), share=0.3, epochs=1)
+    assert experiment.examples == int(np.isin(default_split.evaluation.target, hidden).sum()) > 0
+    assert 0 < experiment.chance_hr3 < 1
+    assert set(experiment.hr3) >= {"TxT", "Global popularity"}
 
     evaluated = StringIO()
     call_command("evaluate_recommender", stdout=evaluated)
