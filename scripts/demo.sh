@@ -7,6 +7,8 @@ bash scripts/venv.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# torch threads sleep instead of spinning when the machine is busy (docs/benchmarks.md).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 mkdir -p var
 if [ -z "${SECRET_KEY:-}" ]; then
   [ -f var/secret_key ] || python -c 'import secrets; print(secrets.token_urlsafe(50))' > var/secret_key
