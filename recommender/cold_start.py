@@ -18,7 +18,7 @@ import numpy as np
 from recommender.baselines import ContextualItemCF, GlobalPopularity
 from recommender.embeddings import offer_vectors
 from recommender.evaluation import hit_rate
-from recommender.training import DEFAULT_HYPERPARAMETERS, active_space, neural_fit
+from recommender.training import DEFAULT_HYPERPARAMETERS, active_space, chance_hr3, neural_fit
 from recommender.training_data import Examples, Split, offer_features, training_split
 from recommender.txt import model_scores
 
@@ -88,7 +88,6 @@ def cold_start_experiment(
         "Global popularity": GlobalPopularity.fit(blind.fit, len(ids)).scores(examples),
         "Contextual item-CF": item_cf.scores(examples),
     }
-    valid = examples.valid.sum(axis=1)
     return ColdStartExperiment(
         hidden_offers=[ids[j] for j in hidden],
         offers=len(ids),
@@ -97,5 +96,5 @@ def cold_start_experiment(
             name: hit_rate(np.where(examples.valid, s, -np.inf), examples.target, k=3)
             for name, s in scores.items()
         },
-        chance_hr3=float(np.mean(np.minimum(3, valid) / valid)) if len(rows) else 0.0,
+        chance_hr3=chance_hr3(examples.valid),
     )

@@ -52,8 +52,8 @@ def active_holdout_hr3(*, active: RecommenderModel, split: Split) -> float | Non
     path = model_path(active) / NEURAL["TxT"]
     if not path.exists():
         return None
-    model, _ = model_load(path=path)
-    scores = saved_model_scores(model=model, path=path, split=split)
+    model, artifact = model_load(path=path)
+    scores = saved_model_scores(model=model, artifact=artifact, split=split)
     evaluation = split.evaluation
     return hit_rate(scores, evaluation.target, k=3)
 

@@ -100,16 +100,23 @@ class ColdStart:
         )
 
 
+def chance_hr3(valid: np.ndarray) -> float:
+    """HR@3 of a random ranking of the offers valid on each example."""
+    if not len(valid):
+        return 0.0
+    counts = valid.sum(axis=1)
+    return float(np.mean(np.minimum(3, counts) / counts))
+
+
 def cold_start_measure(*, split: Split, scores: dict[str, np.ndarray]) -> ColdStart:
     seen = np.zeros(len(split.vocabulary.offers), bool)
     seen[split.fit.target] = True
     evaluation = split.evaluation
     unseen = np.flatnonzero(~seen[evaluation.target])
-    valid = evaluation.valid[unseen].sum(axis=1)
     return ColdStart(
         offers=len(set(evaluation.target[unseen].tolist())),
         examples=len(unseen),
-        chance_hr3=float(np.mean(np.minimum(3, valid) / valid)) if len(unseen) else 0.0,
+        chance_hr3=chance_hr3(evaluation.valid[unseen]),
         hr3={
             name: hit_rate(
                 np.where(evaluation.valid[unseen], method_scores[unseen], -np.inf),
@@ -316,8 +323,8 @@ def recommender_evaluate(*, directory: Path) -> TrainingReport:
     for name, file in NEURAL.items():
         if not (directory / file).exists():
             continue
-        model, _ = model_load(path=directory / file)
-        scores_by_method[name] = saved_model_scores(model=model, path=directory / file, split=split)
+        model, saved = model_load(path=directory / file)
+        scores_by_method[name] = saved_model_scores(model=model, artifact=saved, split=split)
         results.append(
             MethodResult(
                 name, _evaluate(scores_by_method[name], split.evaluation), len(split.evaluation)
@@ -326,13 +333,11 @@ def recommender_evaluate(*, directory: Path) -> TrainingReport:
     return TrainingReport(split, results, {}, directory, scores_by_method)
 
 
-def saved_model_scores(*, model: nn.Module, path: Path, split: Split) -> np.ndarray:
+def saved_model_scores(*, model: nn.Module, artifact: dict, split: Split) -> np.ndarray:
     """[holdout example, offer of the split] scores of a saved model, whatever vocabulary it
     was trained with: history and context are recoded into its codes by id and value, and
     offers it does not know score -inf (it cannot recommend them)."""
-    saved = Vocabulary.from_dict(
-        torch.load(path, map_location="cpu", weights_only=False)["vocabulary"]
-    )
+    saved = Vocabulary.from_dict(artifact["vocabulary"])
     examples = _recode(split.evaluation, split.vocabulary, saved)
     examples.valid = np.ones((len(examples), len(saved.offers)), bool)
     scores = model_scores(model, examples)
