@@ -6,6 +6,7 @@ from deepflame_web.core.access import EVERYONE_READS, RolePermission
 from deepflame_web.core.urls import api_urlpatterns as core_api
 from deepflame_web.core.urls import urlpatterns as core_pages
 from offers.api_urls import api_urlpatterns as offers_api
+from recommender.api_urls import api_urlpatterns as recommender_api
 from segments.urls import api_urlpatterns as segments_api
 
 
@@ -18,6 +19,7 @@ api_v1 = [
     *core_api,
     *segments_api,
     *offers_api,
+    *recommender_api,
     path("schema/", SchemaApi.as_view(), name="api_schema"),
 ]
 

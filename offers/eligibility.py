@@ -26,6 +26,7 @@ from offers.validators import parse_window
 MINUTES_PER_DAY = 1440
 NO_DATE_LOW = np.iinfo(np.int64).min
 NO_DATE_HIGH = np.iinfo(np.int64).max
+CONSTRAINTS = ("tier", "dates", "daypart", "channel")
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,31 @@ class EligibilityTable:
         ).reshape(len(sets), len(vocabulary))
         return table[:, codes]
 
+    def constraint_masks(
+        self,
+        *,
+        tiers: Sequence[str],
+        minutes: Sequence[int] | np.ndarray,
+        channels: Sequence[str],
+        dates: Sequence[dt.date],
+    ) -> dict[str, np.ndarray]:
+        """Each constraint alone as boolean offers x contexts, in the order an exclusion names
+        the first that fails: tier, dates, daypart, channel."""
+        count = len(tiers)
+        if not (len(minutes) == len(channels) == len(dates) == count):
+            raise ValueError("tiers, minutes, channels and dates must have the same length")
+        if count == 0 or not self.offers:
+            empty = np.zeros((len(self.offers), count), dtype=bool)
+            return {name: empty for name in CONSTRAINTS}
+        ordinals = np.array([d.toordinal() for d in dates], dtype=np.int64)
+        return {
+            "tier": self._allowed(self._tiers, tiers),
+            "dates": (self.valid_from[:, None] <= ordinals[None, :])
+            & (ordinals[None, :] <= self.valid_to[:, None]),
+            "daypart": self.minutes[:, np.asarray(minutes, dtype=np.int64)],
+            "channel": self._allowed(self._channels, channels),
+        }
+
     def matrix(
         self,
         *,
@@ -150,22 +176,8 @@ class EligibilityTable:
         dates: Sequence[dt.date],
     ) -> np.ndarray:
         """Boolean offers x contexts; the four sequences describe the contexts column-wise."""
-        count = len(tiers)
-        if not (len(minutes) == len(channels) == len(dates) == count):
-            raise ValueError("tiers, minutes, channels and dates must have the same length")
-        if count == 0 or not self.offers:
-            return np.zeros((len(self.offers), count), dtype=bool)
-        ordinals = np.array([d.toordinal() for d in dates], dtype=np.int64)
-        in_dates = (self.valid_from[:, None] <= ordinals[None, :]) & (
-            ordinals[None, :] <= self.valid_to[:, None]
-        )
-        in_time = self.minutes[:, np.asarray(minutes, dtype=np.int64)]
-        return (
-            in_dates
-            & in_time
-            & self._allowed(self._tiers, tiers)
-            & self._allowed(self._channels, channels)
-        )
+        masks = self.constraint_masks(tiers=tiers, minutes=minutes, channels=channels, dates=dates)
+        return np.logical_and.reduce(list(masks.values()))
 
     def for_contexts(self, contexts: Sequence[Context]) -> np.ndarray:
         return self.matrix(

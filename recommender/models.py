@@ -114,3 +114,194 @@ class RecommenderModel(models.Model):
     def hr3(self) -> float | None:
         value = self.metrics.get("TxT", {}).get("HR@3")
         return float(value) if value is not None else None
+
+
+class CatalogSnapshot(models.Model):
+    """The offer catalog as the engine saw it (eligibility, value, tags, model vectors).
+
+    Content-addressed: a decision points at the snapshot it was made with, so replaying it
+    needs nothing that may have been edited since."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    offers = models.JSONField(help_text="one object per offer, in offer id order")
+    dayparts = models.JSONField(help_text="daypart name -> [start, end] minutes")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Catalog {self.sha256[:12]} ({len(self.offers)} offers)"
+
+
+class ExclusionSheet(models.Model):
+    """Offers that could not be given in one situation, each with the constraint that
+    excluded it. Shared by every decision made in the same situation (content-addressed)."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    excluded = models.JSONField(help_text="offer id -> reason")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Exclusions {self.sha256[:12]} ({len(self.excluded)} offers)"
+
+
+class AssignmentBatch(models.Model):
+    """Offers assigned to every customer at one instant; one batch is active at a time."""
+
+    run = models.OneToOneField(
+        "core.Run", on_delete=models.PROTECT, related_name="assignment_batch"
+    )
+    is_active = models.BooleanField(default=False)
+    at = models.DateTimeField()
+    holdout_share = models.FloatField()
+    seed = models.PositiveIntegerField()
+    definition = models.ForeignKey(
+        "segments.SegmentDefinition", on_delete=models.PROTECT, related_name="+"
+    )
+    rule_version = models.ForeignKey(
+        "offers.RuleVersion", on_delete=models.PROTECT, related_name="+"
+    )
+    model = models.ForeignKey(RecommenderModel, on_delete=models.PROTECT, related_name="+")
+    catalog = models.ForeignKey(CatalogSnapshot, on_delete=models.PROTECT, related_name="+")
+    customers = models.PositiveIntegerField(default=0)
+    holdout_customers = models.PositiveIntegerField(default=0)
+    assignments = models.PositiveIntegerField(default=0)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=models.Q(is_active=True),
+                name="one_active_assignment_batch",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Assignment batch #{self.pk} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class DecisionSource(models.TextChoices):
+    BATCH = "batch", "Batch"
+    API = "api", "Real time"
+
+
+class Decision(models.Model):
+    """The receipt of one decision: everything that went in and what came out.
+
+    Immutable: saving an existing receipt raises. `decision_replay` recomputes the outcome
+    from the receipt's own inputs."""
+
+    batch = models.ForeignKey(
+        AssignmentBatch, null=True, blank=True, on_delete=models.CASCADE, related_name="decisions"
+    )
+    source = models.CharField(max_length=10, choices=DecisionSource.choices)
+    customer_id = models.CharField(max_length=100, blank=True, default="")
+    known_customer = models.BooleanField()
+    at = models.DateTimeField()
+    context = models.JSONField(help_text="store, tier, time zone, local time, daypart, ...")
+    segment_key = models.PositiveIntegerField(null=True, blank=True)
+    trajectory = models.JSONField(default=list, help_text="[[period, segment key], ...]")
+    rule_version = models.ForeignKey(
+        "offers.RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    model = models.ForeignKey(RecommenderModel, on_delete=models.PROTECT, related_name="+")
+    catalog = models.ForeignKey(CatalogSnapshot, on_delete=models.PROTECT, related_name="+")
+    exclusions = models.ForeignKey(ExclusionSheet, on_delete=models.PROTECT, related_name="+")
+    history = models.JSONField(default=list, help_text="recent events, oldest first")
+    slots = models.JSONField(help_text="per slot: chosen, runners-up, fallback")
+    holdout = models.BooleanField(default=False)
+    note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["customer_id", "at"])]
+
+    def __str__(self) -> str:
+        return f"Receipt #{self.pk} for {self.customer_id or 'a new customer'}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise ValueError("A decision receipt is immutable once written.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class Assignment(models.Model):
+    """One offer of one decision (what offer performance counts)."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="assignments")
+    batch = models.ForeignKey(
+        AssignmentBatch, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    customer_id = models.CharField(max_length=100)
+    offer_id = models.CharField(max_length=100)
+    segment_key = models.PositiveIntegerField(null=True, blank=True)
+    slot = models.PositiveSmallIntegerField()
+    slot_label = models.CharField(max_length=100)
+    score = models.FloatField()
+    goal_value = models.FloatField()
+    fallback = models.BooleanField(default=False)
+    holdout = models.BooleanField(default=False)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer_id", "offer_id", "at"]),
+            models.Index(fields=["batch", "segment_key", "slot"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} to {self.customer_id} (slot {self.slot})"
+
+
+class CustomerState(models.Model):
+    """What real-time serving knows of a customer, as of a batch: recent events (oldest
+    first), where they usually order, and their segment trajectory."""
+
+    batch = models.ForeignKey(AssignmentBatch, on_delete=models.CASCADE, related_name="states")
+    customer_id = models.CharField(max_length=100)
+    home_store = models.CharField(max_length=100, blank=True, default="")
+    channel = models.CharField(max_length=50, blank=True, default="")
+    history = models.JSONField(default=list)
+    trajectory = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "customer_id"], name="customer_state_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} as of batch {self.batch_id}"
+
+
+class FeedbackKind(models.TextChoices):
+    IMPRESSION = "impression", "Impression"
+    CLICK = "click", "Click"
+    REDEMPTION = "redemption", "Redemption"
+
+
+class FeedbackEvent(models.Model):
+    """An impression, click or redemption, joined to the assignment it answers (if any).
+
+    Idempotent by `event_id`: the same event sent twice is stored once."""
+
+    event_id = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=FeedbackKind.choices)
+    customer_id = models.CharField(max_length=100)
+    offer_id = models.CharField(max_length=100)
+    at = models.DateTimeField()
+    order_id = models.CharField(max_length=100, blank=True, default="")
+    store_id = models.CharField(max_length=100, blank=True, default="")
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
+    )
+    in_lake = models.BooleanField(default=False, db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["kind", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_id}: {self.offer_id} by {self.customer_id}"

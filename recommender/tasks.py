@@ -24,3 +24,10 @@ def heavy_train_recommender(run_id: int) -> None:
     from recommender.services import training_run_execute
 
     training_run_execute(run_id=run_id)
+
+
+@shared_task(name="recommender.tasks.heavy_assign_offers")
+def heavy_assign_offers(run_id: int) -> None:
+    from recommender.assignment.batch import assignment_run_execute
+
+    assignment_run_execute(run_id=run_id)

@@ -367,22 +367,37 @@ def offer_features(*, offers: list[str], vocabulary: Vocabulary) -> np.ndarray:
     of the vocabulary's items it applies to (the last `len(vocabulary.items)` columns, which
     TxT's item match reads). A new offer has these as soon as it is in the catalog, like its
     content embedding."""
-    from offers.catalog import runs_in_window
-
     windows = {d.name: (d.start, d.end) for d in Daypart.objects.all()}
     rows = {o.offer_id: o for o in Offer.objects.filter(offer_id__in=offers)}
+    return offer_feature_rows(
+        offers=[rows.get(offer_id) for offer_id in offers], vocabulary=vocabulary, windows=windows
+    )
+
+
+def offer_feature_rows(
+    *,
+    offers: list[Offer | None],
+    vocabulary: Vocabulary,
+    windows: dict[str, tuple[dt.time, dt.time]],
+) -> np.ndarray:
+    """`offer_features` of given offers and daypart windows (None: an unknown offer, zeros)."""
+    from offers.catalog import runs_in_window
+
     tiers, channels = vocabulary.context["tier"][1:], vocabulary.context["channel"][1:]
-    dayparts = [name for name in vocabulary.context["daypart"][1:] if name in windows]
+    # Every daypart of the vocabulary keeps its column (the width is the model's input width);
+    # one no longer defined allows nothing.
+    dayparts = vocabulary.context["daypart"][1:]
     item_column = {item: i for i, item in enumerate(vocabulary.items)}
     width = len(tiers) + len(channels) + len(dayparts)
     features = np.zeros((len(offers), width + len(vocabulary.items)), np.float32)
-    for j, offer_id in enumerate(offers):
-        offer = rows.get(offer_id)
+    for j, offer in enumerate(offers):
         if offer is None:
             continue
         allowed = [not offer.pricing_tiers or t in offer.pricing_tiers for t in tiers]
         allowed += [not offer.channels or c in offer.channels for c in channels]
-        allowed += [runs_in_window(offer.dayparts, windows[d], windows) for d in dayparts]
+        allowed += [
+            d in windows and runs_in_window(offer.dayparts, windows[d], windows) for d in dayparts
+        ]
         features[j, :width] = allowed
         for item in offer.item_ids:
             if item in item_column:

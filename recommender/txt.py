@@ -164,9 +164,10 @@ class TxT(nn.Module):
         """[batch, offers]: log(1 + how often the customer ordered items the offer applies
         to), a cross of history and offer that a dot product of pooled vectors blurs."""
         items = self.config.items
-        ordered = torch.zeros(history.shape[0], items + 1, device=history.device)
+        dtype = offer_vectors.dtype
+        ordered = torch.zeros(history.shape[0], items + 1, device=history.device, dtype=dtype)
         is_item = (history > 0) & (history <= items)
-        ordered.scatter_add_(1, torch.where(is_item, history, 0), is_item.float())
+        ordered.scatter_add_(1, torch.where(is_item, history, 0), is_item.to(dtype))
         return torch.log1p(ordered[:, 1:] @ offer_vectors[:, -items:].T)
 
 

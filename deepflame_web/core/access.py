@@ -46,6 +46,9 @@ EVERYONE_READS = _access({ADMIN, MARKETER, ANALYST}, set())
 MARKETERS_WRITE = _access({ADMIN, MARKETER, ANALYST}, {ADMIN, MARKETER})
 ADMINS_WRITE = _access({ADMIN, MARKETER, ANALYST}, {ADMIN})
 ADMINS_ONLY = _access({ADMIN}, {ADMIN})
+# Asking for a recommendation or reporting feedback changes nothing a marketer owns: any
+# role (and a machine client's token user in one) may.
+EVERYONE_WRITES = _access({ADMIN, MARKETER, ANALYST}, {ADMIN, MARKETER, ANALYST})
 
 
 def user_roles(user: Any) -> set[str]:

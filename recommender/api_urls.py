@@ -1,0 +1,11 @@
+"""API routes of the recommender app."""
+
+from django.urls import path
+
+from recommender import apis
+
+api_urlpatterns = [
+    path("recommendations/", apis.RecommendationApi.as_view(), name="api_recommendations"),
+    path("receipts/<int:pk>/", apis.ReceiptApi.as_view(), name="api_receipt"),
+    path("receipts/<int:pk>/replay/", apis.ReceiptReplayApi.as_view(), name="api_receipt_replay"),
+]

@@ -1,0 +1,161 @@
+"""REST API of the recommender: real-time recommendations, decision receipts and replay.
+
+Thin callers of `recommender.assignment`; machine clients authenticate with a token
+(`Authorization: Token <key>`, see /api/v1/auth/token/)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from deepflame_web.core.access import EVERYONE_READS, EVERYONE_WRITES
+from recommender.assignment.engine import Outcome
+from recommender.assignment.receipts import decision_replay
+from recommender.assignment.serving import RecommendationInvalid, Serving, recommend
+from recommender.assignment.state import EngineUnavailable
+from recommender.models import Decision
+
+
+class RecommendationInputSerializer(serializers.Serializer):
+    customer_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    store_id = serializers.CharField(max_length=100)
+    at = serializers.DateTimeField(help_text="ISO 8601 with a time zone offset; naive is UTC")
+    channel = serializers.CharField(max_length=50)
+    cart = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=100
+    )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _offers(outcome: Outcome, serving: Serving) -> list[dict[str, Any]]:
+    names = {o.offer_id: o.name for o in serving.engine.catalog.offers}
+    by_slot = {entry["slot"]: entry for entry in outcome.slots}
+    return [
+        {
+            "offer_id": pick.offer_id,
+            "name": names.get(pick.offer_id, ""),
+            "slot": pick.slot,
+            "slot_label": pick.slot_label,
+            "goal": by_slot[pick.slot]["goal"],
+            "score": pick.score,
+            "goal_value": pick.goal_value,
+            "fallback": pick.fallback,
+            "runners_up": by_slot[pick.slot]["runners_up"],
+        }
+        for pick in outcome.picks
+    ]
+
+
+class RecommendationApi(APIView):
+    """Offers for a customer (or a new one) at a store, time and channel, each with its
+    decision receipt."""
+
+    access = EVERYONE_WRITES
+
+    @extend_schema(request=RecommendationInputSerializer, responses=dict)
+    def post(self, request: Request) -> Response:
+        data = RecommendationInputSerializer(data=request.data)
+        if not data.is_valid():
+            return Response(data.errors, status=400)
+        values = data.validated_data
+        try:
+            decision, outcome, serving = recommend(
+                customer_id=values.get("customer_id") or None,
+                store_id=values["store_id"],
+                at=_utc(values["at"]),
+                channel=values["channel"],
+                cart=values.get("cart", []),
+            )
+        except RecommendationInvalid as exc:
+            return Response(exc.problems, status=400)
+        except EngineUnavailable as exc:
+            return Response({"detail": str(exc)}, status=503)
+        situation = outcome.situation
+        key = situation.segment_key
+        return Response(
+            {
+                "decision_id": decision.pk,
+                "receipt_url": request.build_absolute_uri(f"/api/v1/receipts/{decision.pk}/"),
+                "customer": {
+                    "customer_id": situation.customer_id,
+                    "known": situation.known_customer,
+                    "new_customer": not situation.known_customer,
+                    "segment_key": key,
+                    "segment_name": serving.segment_names.get(key) if key is not None else None,
+                },
+                "context": outcome.context,
+                "rule_version": serving.engine.rule_version_number,
+                "model_version": serving.engine.model_version,
+                "note": outcome.note,
+                "offers": _offers(outcome, serving),
+                "excluded_count": len(outcome.excluded),
+            }
+        )
+
+
+def receipt_json(decision: Decision) -> dict[str, Any]:
+    return {
+        "decision_id": decision.pk,
+        "source": decision.source,
+        "batch": decision.batch_id,
+        "customer_id": decision.customer_id,
+        "known_customer": decision.known_customer,
+        "at": decision.at.isoformat(),
+        "context": decision.context,
+        "segment_key": decision.segment_key,
+        "trajectory": decision.trajectory,
+        "rule_version": decision.rule_version.number if decision.rule_version else None,
+        "model_version": decision.model.version,
+        "catalog": decision.catalog.sha256,
+        "history": decision.history,
+        "holdout": decision.holdout,
+        "note": decision.note,
+        "slots": decision.slots,
+        "excluded": decision.exclusions.excluded,
+        "created_at": decision.created_at.isoformat(),
+    }
+
+
+def _receipt(pk: int) -> Decision:
+    return get_object_or_404(
+        Decision.objects.select_related("rule_version", "model", "catalog", "exclusions"), pk=pk
+    )
+
+
+class ReceiptApi(APIView):
+    """A decision receipt: inputs, segment trajectory, rule version and slots, model version,
+    chosen offers with scores, runners-up, and each excluded offer with its reason."""
+
+    access = EVERYONE_READS
+
+    @extend_schema(responses=dict)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(receipt_json(_receipt(pk)))
+
+
+class ReceiptReplayApi(APIView):
+    """Decide again from the receipt's own inputs and say whether the result is the same."""
+
+    access = EVERYONE_WRITES
+
+    @extend_schema(request=None, responses=dict)
+    def post(self, request: Request, pk: int) -> Response:
+        replay = decision_replay(_receipt(pk))
+        return Response(
+            {
+                "decision_id": pk,
+                "same": replay.same,
+                "recorded": replay.recorded,
+                "replayed": replay.replayed,
+            }
+        )

@@ -1,0 +1,491 @@
+"""The assignment engine: customer -> segment -> published rule -> slots in order -> eligible
+offers -> TxT score -> goal value -> the best offers, none twice -> the slot's fallback.
+
+Pure computation over an `Engine` (the model, the catalog snapshot and the rules, loaded once,
+see `recommender.assignment.state`) and a list of `Situation`s (who, where, when). Batch and
+real time call the same `decide`, and replaying a receipt does too, so all three agree.
+
+Scores are the model's probabilities over the offers available in the situation (softmax of
+TxT's logits over them); the goal value is the score times the offer's expected revenue or
+gross margin when the slot's goal says so, else the score itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from offers.eligibility import daypart_at, store_local_time
+from offers.models import OfferTag
+from offers.rules.catalog import OfferCatalog, slot_constraints, slot_filter
+from offers.rules.document import RulesDocument, Slot, segment_label
+from recommender.training_data import CONTEXT_FIELDS, UNKNOWN, Vocabulary
+
+RUNNERS_UP = 3
+SCORE_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class Situation:
+    """One customer at one store, time and channel; `history` is oldest first, each event
+    "item:<item_id>" or "offer:<offer_id>"."""
+
+    customer_id: str
+    known_customer: bool
+    at: dt.datetime
+    store_id: str
+    tier: str
+    timezone: str
+    channel: str
+    segment_key: int | None
+    history: tuple[str, ...] = ()
+    cart: tuple[str, ...] = ()
+    weather: str = UNKNOWN
+    trajectory: tuple[tuple[str, int], ...] = ()
+    holdout: bool = False
+
+    @property
+    def local(self) -> dt.datetime:
+        return store_local_time(instant=self.at, timezone=self.timezone or "UTC")
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """History then the current cart (the most recent events)."""
+        return self.history + tuple(f"item:{item}" for item in self.cart)
+
+
+@dataclass
+class Engine:
+    """Everything a decision depends on, loaded once per process (or from a receipt)."""
+
+    model: nn.Module
+    model_id: int
+    model_version: int
+    vocabulary: Vocabulary
+    catalog: OfferCatalog
+    catalog_sha256: str
+    scorable: np.ndarray
+    """Per catalog offer: it has a content vector in the model's embedding space."""
+    offer_input: torch.Tensor
+    rules: RulesDocument
+    rule_version_id: int | None
+    rule_version_number: int | None
+    usual_categories: dict[int | None, list[str]] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def offer_ids(self) -> list[str]:
+        return [o.offer_id for o in self.catalog.offers]
+
+    @property
+    def history_length(self) -> int:
+        return int(self.model.config.history_length)  # type: ignore[union-attr]
+
+
+@dataclass
+class Pick:
+    offer_id: str
+    slot: int
+    slot_label: str
+    score: float
+    goal_value: float
+    fallback: bool = False
+
+
+@dataclass
+class Outcome:
+    """One situation's decision: the picks in slot order and the receipt's parts."""
+
+    situation: Situation
+    picks: list[Pick]
+    slots: list[dict[str, Any]]
+    excluded: dict[str, str]
+    exclusions_sha256: str
+    context: dict[str, Any]
+    note: str
+
+
+# -- model inputs -------------------------------------------------------------------------
+
+
+def history_codes(events: list[tuple[str, ...]], vocabulary: Vocabulary, length: int) -> np.ndarray:
+    """Right-aligned token codes of each event list (events the model never saw are dropped)."""
+    items = {item: i + 1 for i, item in enumerate(vocabulary.items)}
+    offers = {o: vocabulary.offer_offset + j for j, o in enumerate(vocabulary.offers)}
+    codes = np.zeros((len(events), length), np.int64)
+    for row, sequence in enumerate(events):
+        known = [
+            code
+            for code in (_token_code(event, items, offers) for event in sequence)
+            if code is not None
+        ][-length:]
+        if known:
+            codes[row, length - len(known) :] = known
+    return codes
+
+
+def _token_code(event: str, items: dict[str, int], offers: dict[str, int]) -> int | None:
+    kind, _, value = event.partition(":")
+    return items.get(value) if kind == "item" else offers.get(value)
+
+
+def context_values(situation: Situation, dayparts: dict[str, tuple[int, int]]) -> dict[str, str]:
+    """The context fields TxT reads, as the training examples spell them."""
+    local = situation.local
+    return {
+        "store": situation.store_id or UNKNOWN,
+        "tier": situation.tier or UNKNOWN,
+        "daypart": daypart_at(local, dayparts) or UNKNOWN,
+        "weekday": str(local.isoweekday() % 7),  # DuckDB's dayofweek: Sunday is 0
+        "channel": situation.channel or UNKNOWN,
+        "weather": situation.weather or UNKNOWN,
+        "segment": UNKNOWN if situation.segment_key is None else str(situation.segment_key),
+    }
+
+
+def context_codes(values: list[dict[str, str]], vocabulary: Vocabulary) -> np.ndarray:
+    lookups = {
+        name: {value: code for code, value in enumerate(vocabulary.context[name])}
+        for name in CONTEXT_FIELDS
+    }
+    return np.array(
+        [[lookups[name].get(v[name], 0) for name in CONTEXT_FIELDS] for v in values], np.int64
+    ).reshape(len(values), len(CONTEXT_FIELDS))
+
+
+@torch.no_grad()
+def model_logits(engine: Engine, situations: list[Situation], dayparts: dict) -> np.ndarray:
+    """[situation, catalog offer] TxT logits (offers without a vector: -inf)."""
+    history = history_codes(
+        [s.events for s in situations], engine.vocabulary, engine.history_length
+    )
+    context = context_codes([context_values(s, dayparts) for s in situations], engine.vocabulary)
+    engine.model.eval()
+    logits = engine.model(
+        torch.as_tensor(history), torch.as_tensor(context), offer_vectors=engine.offer_input
+    ).numpy()
+    return np.where(engine.scorable[None, :], logits.astype(np.float64), -np.inf)
+
+
+def available_probabilities(logits: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """Softmax of each row over the available offers (0 elsewhere)."""
+    masked = np.where(available, logits, -np.inf)
+    top = masked.max(axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    weights = np.where(available, np.exp(masked - top), 0.0)
+    total = weights.sum(axis=1, keepdims=True)
+    return np.divide(weights, total, out=np.zeros_like(weights), where=total > 0)
+
+
+# -- exclusions ---------------------------------------------------------------------------
+
+
+def _listed(values: list[str]) -> str:
+    return ", ".join(values) if values else "none"
+
+
+def _context_reason(offer: Any, constraint: str, context: dict[str, Any]) -> str:
+    if constraint == "tier":
+        return (
+            f"pricing tier: runs in {_listed(offer.pricing_tiers)}; "
+            f"the store's tier is {context['tier'] or 'unknown'}"
+        )
+    if constraint == "dates":
+        return (
+            f"dates: valid {offer.valid_from or 'always'} to {offer.valid_to or 'open'}; "
+            f"local date {context['local_date']}"
+        )
+    if constraint == "daypart":
+        local = context["local_time"]
+        return f"daypart: runs {_listed(offer.dayparts)}; local time at the store {local}"
+    return f"channel: runs on {_listed(offer.channels)}; this is {context['channel']}"
+
+
+def slot_filter_reason(catalog: OfferCatalog, row: int, slot: Slot, usual: list[str]) -> str:
+    """Why a slot's filter leaves this offer out (the first check that fails)."""
+    offer = catalog.offers[row]
+    if slot.categories and offer.category not in slot.categories:
+        return f"category {offer.category or '(none)'} not in {_listed(slot.categories)}"
+    if slot.include_offers and offer.offer_id not in slot.include_offers:
+        return "not in the slot's offer list"
+    if offer.offer_id in slot.exclude_offers:
+        return "excluded by the slot"
+    if OfferTag.HIGH_MARGIN in slot.tags and not catalog.high_margin[row]:
+        return "not high margin"
+    if OfferTag.WIN_BACK in slot.tags and not catalog.win_back[row]:
+        return "not a win-back offer"
+    if OfferTag.CROSS_CATEGORY in slot.tags and offer.category in usual:
+        return f"category {offer.category} is one the segment usually redeems"
+    return "outside the slot's tiers, dayparts, channels or dates"
+
+
+def _exclusions(
+    engine: Engine,
+    *,
+    context_masks: dict[str, np.ndarray],
+    slot_masks: list[np.ndarray],
+    slots: list[Slot],
+    context: dict[str, Any],
+    usual: list[str],
+) -> dict[str, str]:
+    """offer id -> the constraint that excluded it, for offers no slot could give."""
+    catalog = engine.catalog
+    excluded: dict[str, str] = {}
+    in_some_slot = np.logical_or.reduce(slot_masks) if slot_masks else np.zeros(0, bool)
+    for row, offer in enumerate(catalog.offers):
+        failed = next((name for name, mask in context_masks.items() if not mask[row]), None)
+        if failed is not None:
+            excluded[offer.offer_id] = _context_reason(offer, failed, context)
+        elif not engine.scorable[row]:
+            excluded[offer.offer_id] = "no content vector in the model's embedding space"
+        elif not slots:
+            excluded[offer.offer_id] = "no rule slot for this segment"
+        elif not in_some_slot[row]:
+            excluded[offer.offer_id] = "; ".join(
+                f'slot {i} "{slot.label}": {slot_filter_reason(catalog, row, slot, usual)}'
+                for i, slot in enumerate(slots, start=1)
+            )
+    return excluded
+
+
+def sheet_sha256(excluded: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(excluded, sort_keys=True).encode()).hexdigest()
+
+
+# -- the decision -------------------------------------------------------------------------
+
+
+def situation_context(situation: Situation, dayparts: dict[str, tuple[int, int]]) -> dict:
+    local = situation.local
+    return {
+        "store_id": situation.store_id,
+        "tier": situation.tier,
+        "timezone": situation.timezone or "UTC",
+        "channel": situation.channel,
+        "local_time": local.strftime("%Y-%m-%d %H:%M"),
+        "local_date": local.date().isoformat(),
+        "daypart": daypart_at(local, dayparts),
+        "weekday": local.strftime("%A"),
+        "weather": situation.weather,
+        "cart": list(situation.cart),
+    }
+
+
+def _group_key(situation: Situation) -> tuple:
+    """What the eligible offers and exclusion reasons depend on (nothing else may enter them:
+    the exclusion sheet is shared by the group)."""
+    local = situation.local
+    return (
+        situation.segment_key,
+        situation.tier,
+        local.hour * 60 + local.minute,
+        local.date(),
+        situation.channel,
+    )
+
+
+def decide(engine: Engine, situations: list[Situation], dayparts: dict) -> list[Outcome]:
+    """Each situation's offers, slot by slot, with its receipt parts (in input order)."""
+    if not situations:
+        return []
+    logits = model_logits(engine, situations, dayparts)
+    groups: dict[tuple, list[int]] = {}
+    for index, situation in enumerate(situations):
+        groups.setdefault(_group_key(situation), []).append(index)
+    outcomes: list[Outcome | None] = [None] * len(situations)
+    for rows in groups.values():
+        for index, outcome in zip(
+            rows,
+            _decide_group(engine, [situations[i] for i in rows], logits[rows], dayparts),
+            strict=True,
+        ):
+            outcomes[index] = outcome
+    return [o for o in outcomes if o is not None]
+
+
+def _decide_group(
+    engine: Engine, situations: list[Situation], logits: np.ndarray, dayparts: dict
+) -> list[Outcome]:
+    """Situations that share segment, tier, local minute, date and channel: the same offers
+    are eligible for all of them; only the scores (and holdout draws) differ."""
+    first = situations[0]
+    local = first.local
+    catalog = engine.catalog
+    context_masks = {
+        name: mask[:, 0]
+        for name, mask in catalog.table.constraint_masks(
+            tiers=[first.tier],
+            minutes=[local.hour * 60 + local.minute],
+            channels=[first.channel],
+            dates=[local.date()],
+        ).items()
+    }
+    available = np.logical_and.reduce(list(context_masks.values())) & engine.scorable
+    rule = engine.rules.rule_for(first.segment_key)
+    slots = rule.slots if rule is not None else []
+    usual = engine.usual_categories.get(first.segment_key, [])
+    slot_masks = [
+        slot_filter(catalog, slot, usual_categories=set(usual) or None)
+        & slot_constraints(catalog, slot, on=local.date())
+        for slot in slots
+    ]
+    context = situation_context(first, dayparts)
+    excluded = _exclusions(
+        engine,
+        context_masks=context_masks,
+        slot_masks=slot_masks,
+        slots=slots,
+        context=context,
+        usual=usual,
+    )
+    sha = sheet_sha256(excluded)
+    note = _rule_note(engine, first, has_rule=rule is not None)
+    scores = available_probabilities(logits, available[None, :])
+    fills = _fill_slots(engine, situations, scores, available, slots, slot_masks)
+    return [
+        Outcome(
+            situation=situation,
+            picks=picks,
+            slots=slot_entries,
+            excluded=excluded,
+            exclusions_sha256=sha,
+            context=situation_context(situation, dayparts),
+            note=note,
+        )
+        for situation, (picks, slot_entries) in zip(situations, fills, strict=True)
+    ]
+
+
+def _rule_note(engine: Engine, situation: Situation, *, has_rule: bool) -> str:
+    if engine.rule_version_number is None:
+        return "No rules are published for the active segmentation: no offers."
+    who = (
+        "A new customer (not in the customer list)"
+        if not situation.known_customer
+        else ("A customer without a segment yet" if situation.segment_key is None else "")
+    )
+    rule = f"rules v{engine.rule_version_number}, rule for {segment_label(situation.segment_key)}"
+    if not has_rule:
+        return (
+            f"{who or 'This segment'}: rules v{engine.rule_version_number} have no rule for "
+            f"{segment_label(situation.segment_key)}, so no offers."
+        )
+    return f"{who}: {rule}." if who else f"{rule[0].upper()}{rule[1:]}."
+
+
+def _goal_values(engine: Engine, scores: np.ndarray, goal: str) -> np.ndarray:
+    if goal == "revenue":
+        return scores * engine.catalog.revenue[None, :]
+    if goal == "margin":
+        return scores * engine.catalog.margin[None, :]
+    return scores
+
+
+def _entry(engine: Engine, row: int, score: float, value: float) -> dict[str, Any]:
+    return {
+        "offer_id": engine.catalog.offers[row].offer_id,
+        "score": round(float(score), SCORE_DIGITS),
+        "goal_value": round(float(value), SCORE_DIGITS),
+    }
+
+
+def _fill_slots(
+    engine: Engine,
+    situations: list[Situation],
+    scores: np.ndarray,
+    available: np.ndarray,
+    slots: list[Slot],
+    slot_masks: list[np.ndarray],
+) -> list[tuple[list[Pick], list[dict[str, Any]]]]:
+    n = len(situations)
+    taken = np.zeros_like(scores, dtype=bool)
+    picks: list[list[Pick]] = [[] for _ in range(n)]
+    entries: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for position, (slot, mask) in enumerate(zip(slots, slot_masks, strict=True), start=1):
+        candidates = (mask & available)[None, :] & ~taken
+        if slot.min_score is not None:
+            below = candidates & (scores < slot.min_score)
+            candidates &= ~below
+        else:
+            below = np.zeros_like(candidates)
+        values = _goal_values(engine, scores, slot.goal)
+        # Ties on goal value go to the lower offer id (catalog order): a stable sort.
+        order = np.argsort(-np.where(candidates, values, -np.inf), axis=1, kind="stable")
+        order = order[:, : slot.count + RUNNERS_UP]
+        for r, situation in enumerate(situations):
+            ranked = [c for c in order[r] if candidates[r, c]]
+            chosen = (
+                _holdout_choice(engine, situation, position, candidates[r], slot.count)
+                if situation.holdout
+                else ranked[: slot.count]
+            )
+            fallback = _fallback_row(engine, slot, available, taken[r])
+            if situation.holdout and fallback is not None:
+                chosen = [fallback, *(c for c in chosen if c != fallback)][: slot.count]
+            elif len(chosen) < slot.count and fallback is not None and fallback not in chosen:
+                chosen = [*chosen, fallback]
+            used_fallback = fallback if fallback in chosen else None
+            runners = [c for c in ranked if c not in chosen][:RUNNERS_UP]
+            for c in chosen:
+                taken[r, c] = True
+                picks[r].append(
+                    Pick(
+                        engine.catalog.offers[c].offer_id,
+                        position,
+                        slot.label,
+                        round(float(scores[r, c]), SCORE_DIGITS),
+                        round(float(values[r, c]), SCORE_DIGITS),
+                        fallback=c == used_fallback,
+                    )
+                )
+            entries[r].append(
+                {
+                    "slot": position,
+                    "label": slot.label,
+                    "goal": slot.goal,
+                    "count": slot.count,
+                    "candidates": int(candidates[r].sum()),
+                    "chosen": [_entry(engine, c, scores[r, c], values[r, c]) for c in chosen],
+                    "runners_up": [_entry(engine, c, scores[r, c], values[r, c]) for c in runners],
+                    "fallback": engine.catalog.offers[used_fallback].offer_id
+                    if used_fallback is not None
+                    else None,
+                    "short": len(chosen) < slot.count,
+                    "below_min_score": engine_ids(engine, np.flatnonzero(below[r])),
+                }
+            )
+    return list(zip(picks, entries, strict=True))
+
+
+def engine_ids(engine: Engine, rows: np.ndarray) -> list[str]:
+    return [engine.catalog.offers[int(r)].offer_id for r in rows]
+
+
+def _fallback_row(
+    engine: Engine, slot: Slot, available: np.ndarray, taken: np.ndarray
+) -> int | None:
+    """The slot's fallback offer, when it may run here and now and is not given already."""
+    row = engine.catalog.index.get(slot.fallback_offer or "")
+    if row is None or not available[row] or taken[row]:
+        return None
+    return row
+
+
+def _holdout_choice(
+    engine: Engine, situation: Situation, slot: int, candidates: np.ndarray, count: int
+) -> list[int]:
+    """A holdout customer's random eligible offers for a slot, drawn from a generator seeded
+    by the batch seed, customer and slot (a replay draws the same)."""
+    rows = np.flatnonzero(candidates)
+    if not len(rows):
+        return []
+    digest = hashlib.sha256(f"{engine.seed}:{situation.customer_id}:{slot}".encode()).digest()
+    generator = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    return [int(r) for r in generator.permutation(rows)[:count]]

@@ -1,0 +1,155 @@
+"""What the engine needs to know of every customer at an instant, read from the lake at once:
+recent events, usual store and channel, segment and trajectory, the day's weather."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from offers.eligibility import store_local_time
+from offers.models import Store
+from recommender.training_data import UNKNOWN
+from segments.lake import lake_paths
+from segments.models import Customer, CustomerSegment, SegmentDefinition
+from segments.selectors import memberships_frame
+
+
+def _files(table: str) -> str | None:
+    paths = [str(p) for p in lake_paths(table=table)]
+    if not paths:
+        return None
+    return "read_parquet([" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "])"
+
+
+def _histories(db: duckdb.DuckDBPyConnection, at: dt.datetime, length: int) -> pd.DataFrame:
+    """customer_id, history: the last `length` events strictly before `at`, oldest first (an
+    item and an offer at the same instant: the offer first, as in training)."""
+    lines, redemptions = _files("order_lines"), _files("offer_redemptions")
+    parts = []
+    if lines:
+        parts.append(
+            f"SELECT customer_id, ordered_at AS t, 'item:' || item_id AS token, 1 AS rank "
+            f"FROM {lines} WHERE customer_id <> '' AND ordered_at < $at"
+        )
+    if redemptions:
+        parts.append(
+            f"SELECT customer_id, redeemed_at AS t, 'offer:' || offer_id AS token, 0 AS rank "
+            f"FROM {redemptions} WHERE redeemed_at < $at"
+        )
+    if not parts:
+        return pd.DataFrame({"customer_id": [], "history": []})
+    return db.execute(
+        f"""WITH events AS ({" UNION ALL ".join(parts)}),
+            ranked AS (
+                SELECT customer_id, token,
+                       row_number() OVER (PARTITION BY customer_id
+                                          ORDER BY t DESC, rank, token DESC) AS back
+                FROM events)
+            SELECT customer_id, list(token ORDER BY back DESC) AS history
+            FROM ranked WHERE back <= {int(length)} GROUP BY customer_id""",
+        {"at": at},
+    ).df()
+
+
+def _usual_places(db: duckdb.DuckDBPyConnection, at: dt.datetime) -> pd.DataFrame:
+    """customer_id, home_store, channel: where and how each customer orders most (ties: the
+    first by id), from orders before `at`."""
+    orders = _files("orders")
+    if not orders:
+        return pd.DataFrame({"customer_id": [], "home_store": [], "channel": []})
+    return db.execute(
+        f"""WITH o AS (SELECT customer_id, store_id, channel FROM {orders}
+                      WHERE customer_id <> '' AND ordered_at < $at),
+            stores AS (SELECT customer_id, store_id, row_number() OVER (
+                           PARTITION BY customer_id ORDER BY count(*) DESC, store_id) AS n
+                       FROM o GROUP BY customer_id, store_id),
+            channels AS (SELECT customer_id, channel, row_number() OVER (
+                           PARTITION BY customer_id ORDER BY count(*) DESC, channel) AS n
+                         FROM o GROUP BY customer_id, channel)
+            SELECT s.customer_id, s.store_id AS home_store, c.channel
+            FROM stores s JOIN channels c ON c.customer_id = s.customer_id AND c.n = 1
+            WHERE s.n = 1""",
+        {"at": at},
+    ).df()
+
+
+def weather_bucket(temp_c: float | None, precip_mm: float | None) -> str:
+    """Temperature band and wet or dry, as the training examples bucket the day's weather
+    (recommender.spark_examples._weather_bucket)."""
+    if temp_c is None or math.isnan(temp_c):
+        return UNKNOWN
+    band = "cold" if temp_c < 5 else "mild" if temp_c < 18 else "warm" if temp_c < 27 else "hot"
+    wet = precip_mm is not None and not math.isnan(precip_mm) and precip_mm >= 1
+    return f"{band}-{'wet' if wet else 'dry'}"
+
+
+def store_weather(*, at: dt.datetime, stores: dict[str, Store]) -> dict[str, str]:
+    """Each store's weather bucket on its local date at `at` (none when the lake has none)."""
+    weather = _files("weather")
+    if not weather or not stores:
+        return {}
+    wanted = pd.DataFrame(
+        {
+            "store_id": list(stores),
+            "date": [
+                store_local_time(instant=at, timezone=s.timezone or "UTC").date()
+                for s in stores.values()
+            ],
+        }
+    )
+    with duckdb.connect() as db:
+        db.register("wanted", wanted)
+        rows = db.execute(
+            f"""SELECT w.store_id, any_value(w.temp_c), any_value(w.precip_mm)
+                FROM {weather} w JOIN wanted USING (store_id, date) GROUP BY w.store_id"""
+        ).fetchall()
+    return {store_id: weather_bucket(temp, precip) for store_id, temp, precip in rows}
+
+
+def _trajectories(definition: SegmentDefinition, *, through: str) -> pd.DataFrame:
+    """customer_id, trajectory: [(period, segment key), ...] up to the period `through`."""
+    memberships = memberships_frame(definition=definition)
+    memberships = memberships[memberships["period"] <= through]
+    if memberships.empty:
+        return pd.DataFrame({"customer_id": [], "trajectory": []})
+    ordered = memberships.sort_values(["customer_id", "period"], kind="stable")
+    ids, starts = np.unique(ordered["customer_id"].to_numpy(str), return_index=True)
+    pairs = list(zip(ordered["period"], ordered["segment"].astype(int).tolist(), strict=True))
+    ends = [*starts[1:], len(pairs)]
+    return pd.DataFrame(
+        {"customer_id": ids, "trajectory": [pairs[a:b] for a, b in zip(starts, ends, strict=True)]}
+    )
+
+
+def customer_inputs(
+    *, definition: SegmentDefinition, at: dt.datetime, history_length: int
+) -> pd.DataFrame:
+    """One row per known customer: customer_id, segment_key (None without a segment),
+    history (list), home_store, channel (empty when they never ordered), trajectory."""
+    ids = Customer.objects.order_by("customer_id").values_list("customer_id", flat=True)
+    customers = pd.DataFrame({"customer_id": list(ids)})
+    segments = pd.DataFrame(
+        list(
+            CustomerSegment.objects.filter(definition=definition).values_list(
+                "customer_id", "segment__key"
+            )
+        ),
+        columns=["customer_id", "segment_key"],
+    )
+    with duckdb.connect() as db:
+        histories = _histories(db, at, history_length)
+        places = _usual_places(db, at)
+    trajectories = _trajectories(definition, through=f"{at:%Y-%m}")
+    frame = customers
+    for part in (segments, histories, places, trajectories):
+        frame = frame.merge(part, on="customer_id", how="left")
+    frame["segment_key"] = frame["segment_key"].astype("Int64")
+    for column in ("home_store", "channel"):
+        frame[column] = frame[column].fillna("")
+    for column in ("history", "trajectory"):
+        frame[column] = [v if isinstance(v, list) else [] for v in frame[column]]
+    return frame

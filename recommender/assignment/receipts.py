@@ -1,0 +1,208 @@
+"""Decision receipts: writing them (one at a time or millions by COPY) and replaying them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from django.db import connection, transaction
+from django.utils import timezone
+
+from deepflame_web.core.bulk import bulk_insert
+from recommender.models import (
+    Assignment,
+    AssignmentBatch,
+    Decision,
+    DecisionSource,
+    ExclusionSheet,
+)
+
+from .engine import Engine, Outcome, Situation, decide
+from .state import engine_for_decision, snapshot_dayparts
+
+
+def sheets_ensure(outcomes: list[Outcome], known: dict[str, int] | None = None) -> dict[str, int]:
+    """sha256 -> ExclusionSheet id for every outcome's exclusions, creating the new ones.
+
+    `known` is a cache the caller keeps between calls (a serving process)."""
+    known = {} if known is None else known
+    missing = {
+        o.exclusions_sha256: o.excluded for o in outcomes if o.exclusions_sha256 not in known
+    }
+    if missing:
+        ExclusionSheet.objects.bulk_create(
+            [ExclusionSheet(sha256=sha, excluded=excluded) for sha, excluded in missing.items()],
+            ignore_conflicts=True,
+        )
+        known.update(
+            ExclusionSheet.objects.filter(sha256__in=list(missing)).values_list("sha256", "id")
+        )
+    return known
+
+
+def outcome_context(outcome: Outcome, engine: Engine) -> dict[str, Any]:
+    return {
+        **outcome.context,
+        "usual_categories": engine.usual_categories.get(outcome.situation.segment_key, []),
+    }
+
+
+def _trajectory(situation: Situation) -> list[list[Any]]:
+    return [[period, key] for period, key in situation.trajectory]
+
+
+def decision_record(
+    *, outcome: Outcome, engine: Engine, model_id: int, catalog_id: int, sheets: dict[str, int]
+) -> Decision:
+    """One real-time receipt and its assignments, in one transaction."""
+    situation = outcome.situation
+    sheets_ensure([outcome], sheets)
+    with transaction.atomic():
+        decision = Decision.objects.create(
+            source=DecisionSource.API,
+            customer_id=situation.customer_id,
+            known_customer=situation.known_customer,
+            at=situation.at,
+            context=outcome_context(outcome, engine),
+            segment_key=situation.segment_key,
+            trajectory=_trajectory(situation),
+            rule_version_id=engine.rule_version_id,
+            model_id=model_id,
+            catalog_id=catalog_id,
+            exclusions_id=sheets[outcome.exclusions_sha256],
+            history=list(situation.history),
+            slots=outcome.slots,
+            holdout=False,
+            note=outcome.note,
+        )
+        Assignment.objects.bulk_create(
+            [
+                Assignment(
+                    decision=decision,
+                    customer_id=situation.customer_id,
+                    offer_id=pick.offer_id,
+                    segment_key=situation.segment_key,
+                    slot=pick.slot,
+                    slot_label=pick.slot_label,
+                    score=pick.score,
+                    goal_value=pick.goal_value,
+                    fallback=pick.fallback,
+                    holdout=False,
+                    at=situation.at,
+                )
+                for pick in outcome.picks
+            ]
+        )
+    return decision
+
+
+def _reserve_ids(table: str, count: int) -> list[int]:
+    """`count` new primary keys of `table`, safe beside concurrent inserts (PostgreSQL) or
+    inside the caller's write transaction (SQLite, one writer at a time)."""
+    if count == 0:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f'SELECT coalesce(max(id), 0) FROM "{table}"')
+        start = int(cursor.fetchone()[0]) + 1
+        return list(range(start, start + count))
+
+
+def batch_decisions_write(
+    *, outcomes: list[Outcome], engine: Engine, batch: AssignmentBatch, sheets: dict[str, int]
+) -> int:
+    """Receipts and assignments of a batch chunk, by COPY; returns assignments written."""
+    sheets_ensure(outcomes, sheets)
+    ids = _reserve_ids(Decision._meta.db_table, len(outcomes))
+    now = timezone.now().isoformat()
+    decisions = pd.DataFrame(
+        {
+            "id": ids,
+            "batch_id": batch.pk,
+            "source": DecisionSource.BATCH.value,
+            "customer_id": [o.situation.customer_id for o in outcomes],
+            "known_customer": True,
+            "at": batch.at.isoformat(),
+            "context": [json.dumps(outcome_context(o, engine)) for o in outcomes],
+            "segment_key": pd.array([o.situation.segment_key for o in outcomes], dtype="Int64"),
+            "trajectory": [json.dumps(_trajectory(o.situation)) for o in outcomes],
+            "rule_version_id": engine.rule_version_id,
+            "model_id": batch.model_id,
+            "catalog_id": batch.catalog_id,
+            "exclusions_id": [sheets[o.exclusions_sha256] for o in outcomes],
+            "history": [json.dumps(list(o.situation.history)) for o in outcomes],
+            "slots": [json.dumps(o.slots) for o in outcomes],
+            "holdout": [o.situation.holdout for o in outcomes],
+            "note": [o.note for o in outcomes],
+            "created_at": now,
+        }
+    )
+    bulk_insert(table=Decision._meta.db_table, frame=decisions)
+    rows = [
+        (decision_id, o.situation, pick)
+        for decision_id, o in zip(ids, outcomes, strict=True)
+        for pick in o.picks
+    ]
+    assignments = pd.DataFrame(
+        {
+            "decision_id": [r[0] for r in rows],
+            "batch_id": batch.pk,
+            "customer_id": [r[1].customer_id for r in rows],
+            "offer_id": [r[2].offer_id for r in rows],
+            "segment_key": pd.array([r[1].segment_key for r in rows], dtype="Int64"),
+            "slot": [r[2].slot for r in rows],
+            "slot_label": [r[2].slot_label for r in rows],
+            "score": [r[2].score for r in rows],
+            "goal_value": [r[2].goal_value for r in rows],
+            "fallback": [r[2].fallback for r in rows],
+            "holdout": [r[1].holdout for r in rows],
+            "at": batch.at.isoformat(),
+        }
+    )
+    return bulk_insert(table=Assignment._meta.db_table, frame=assignments)
+
+
+def situation_of(decision: Decision) -> Situation:
+    """The situation a receipt was decided in, from the receipt alone."""
+    context = decision.context
+    return Situation(
+        customer_id=decision.customer_id,
+        known_customer=decision.known_customer,
+        at=decision.at,
+        store_id=context["store_id"],
+        tier=context["tier"],
+        timezone=context["timezone"],
+        channel=context["channel"],
+        segment_key=decision.segment_key,
+        history=tuple(decision.history),
+        cart=tuple(context.get("cart", [])),
+        weather=context["weather"],
+        trajectory=tuple((period, key) for period, key in decision.trajectory),
+        holdout=decision.holdout,
+    )
+
+
+@dataclass(frozen=True)
+class Replay:
+    decision_id: int
+    same: bool
+    recorded: list[dict[str, Any]]
+    replayed: list[dict[str, Any]]
+
+
+def decision_replay(decision: Decision) -> Replay:
+    """Decide again from the receipt's inputs (model version, rule version, catalog snapshot,
+    situation) and compare offers, slots and scores with what was recorded."""
+    engine = engine_for_decision(decision)
+    outcome = decide(engine, [situation_of(decision)], snapshot_dayparts(decision.catalog))[0]
+    same = outcome.slots == decision.slots and (
+        outcome.exclusions_sha256 == decision.exclusions.sha256
+    )
+    return Replay(decision.pk, same, decision.slots, outcome.slots)

@@ -1,0 +1,218 @@
+"""Real-time recommendations: the engine kept warm in each web process.
+
+The model, rules, catalog, stores and weather are loaded once per process. At most once a
+second a request asks the database (one query) whether anything they come from changed: a
+model or segmentation activated, rules published, the catalog or stores edited or imported,
+an offer embedded, a batch activated. If so, the next request builds a new engine and swaps
+it in; requests in flight keep the one they started with. No restart is needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from django.db import connection
+
+from offers.eligibility import store_local_time
+from offers.models import Item, Store
+from recommender.models import AssignmentBatch, CatalogSnapshot, Decision
+
+from .engine import Engine, Outcome, Situation, decide
+from .inputs import _files, weather_bucket
+from .receipts import decision_record
+from .state import engine_current, snapshot_dayparts
+
+CHECK_SECONDS = 1.0
+
+GENERATION_SQL = """
+SELECT (SELECT max(id) FROM recommender_recommendermodel WHERE is_active),
+       (SELECT max(id) FROM segments_segmentdefinition WHERE is_active),
+       (SELECT max(id) FROM offers_ruleversion),
+       (SELECT max(id) FROM offers_auditentry),
+       (SELECT max(id) FROM core_run WHERE kind = 'import' AND status = 'succeeded'),
+       (SELECT max(id) FROM recommender_assignmentbatch WHERE is_active),
+       (SELECT max(id) FROM recommender_offerembedding)
+"""
+
+CUSTOMER_SQL = """
+SELECT c.customer_id, sg.key, st.history, st.trajectory
+FROM segments_customer c
+LEFT JOIN segments_customersegment cs
+       ON cs.customer_id = c.customer_id AND cs.definition_id = %s
+LEFT JOIN segments_segment sg ON sg.id = cs.segment_id
+LEFT JOIN recommender_customerstate st
+       ON st.customer_id = c.customer_id AND st.batch_id = %s
+WHERE c.customer_id = %s
+"""
+
+
+class RecommendationInvalid(Exception):
+    """Input that names something unknown: field -> messages."""
+
+    def __init__(self, problems: dict[str, list[str]]):
+        self.problems = problems
+        super().__init__(problems)
+
+
+@dataclass
+class Serving:
+    generation: tuple
+    engine: Engine
+    model_id: int
+    catalog: CatalogSnapshot
+    definition_id: int
+    batch_id: int | None
+    dayparts: dict[str, tuple[int, int]]
+    stores: dict[str, Store]
+    items: set[str]
+    weather: dict[tuple[str, dt.date], str]
+    segment_names: dict[int, str]
+    sheets: dict[str, int] = field(default_factory=dict)
+
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {"serving": None, "checked": 0.0}
+
+
+def generation() -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(GENERATION_SQL)
+        return tuple(cursor.fetchone())
+
+
+def _weather_table() -> dict[tuple[str, dt.date], str]:
+    weather = _files("weather")
+    if not weather:
+        return {}
+    with duckdb.connect() as db:
+        rows = db.execute(
+            f"SELECT store_id, date, any_value(temp_c), any_value(precip_mm) FROM {weather} "
+            "GROUP BY store_id, date"
+        ).fetchall()
+    return {(store, day): weather_bucket(temp, precip) for store, day, temp, precip in rows}
+
+
+def serving_build(key: tuple) -> Serving:
+    engine, definition, snapshot = engine_current()
+    batch = AssignmentBatch.objects.filter(is_active=True).only("id").first()
+    return Serving(
+        generation=key,
+        engine=engine,
+        model_id=engine.model_id,
+        catalog=snapshot,
+        definition_id=definition.pk,
+        batch_id=batch.pk if batch else None,
+        dayparts=snapshot_dayparts(snapshot),
+        stores={s.store_id: s for s in Store.objects.all()},
+        items=set(Item.objects.values_list("item_id", flat=True)),
+        weather=_weather_table(),
+        segment_names=dict(definition.segments.values_list("key", "name")),
+    )
+
+
+def serving_current() -> Serving:
+    """This process's engine, rebuilt when what it was built from has changed."""
+    now = time.monotonic()
+    serving: Serving | None = _state["serving"]
+    if serving is not None and now - _state["checked"] < CHECK_SECONDS:
+        return serving
+    with _lock:
+        serving = _state["serving"]
+        if serving is not None and time.monotonic() - _state["checked"] < CHECK_SECONDS:
+            return serving
+        key = generation()
+        if serving is None or serving.generation != key:
+            serving = serving_build(key)
+            _state["serving"] = serving
+        _state["checked"] = time.monotonic()
+        return serving
+
+
+def serving_reset() -> None:
+    """Forget the warm engine (tests that change the database under one process)."""
+    with _lock:
+        _state["serving"] = None
+        _state["checked"] = 0.0
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _customer(serving: Serving, customer_id: str | None) -> tuple[bool, int | None, list, list]:
+    """(known, segment key, history, trajectory) of a customer id (None: a new customer)."""
+    if not customer_id:
+        return False, None, [], []
+    with connection.cursor() as cursor:
+        cursor.execute(CUSTOMER_SQL, [serving.definition_id, serving.batch_id, customer_id])
+        row = cursor.fetchone()
+    if row is None:
+        return False, None, [], []
+    return True, row[1], _json(row[2]) or [], _json(row[3]) or []
+
+
+def situation_for(
+    serving: Serving,
+    *,
+    customer_id: str | None,
+    store_id: str,
+    at: dt.datetime,
+    channel: str,
+    cart: list[str],
+) -> Situation:
+    problems: dict[str, list[str]] = {}
+    store = serving.stores.get(store_id)
+    if store is None:
+        problems["store_id"] = [f'Unknown store "{store_id}".']
+    unknown_items = [item for item in cart if item not in serving.items]
+    if unknown_items:
+        problems["cart"] = [f"Unknown item(s): {', '.join(unknown_items)}."]
+    if problems:
+        raise RecommendationInvalid(problems)
+    assert store is not None
+    known, segment_key, history, trajectory = _customer(serving, customer_id)
+    local = store_local_time(instant=at, timezone=store.timezone or "UTC")
+    return Situation(
+        customer_id=customer_id or "",
+        known_customer=known,
+        at=at,
+        store_id=store.store_id,
+        tier=store.pricing_tier,
+        timezone=store.timezone or "UTC",
+        channel=channel,
+        segment_key=segment_key,
+        history=tuple(history),
+        cart=tuple(cart),
+        weather=serving.weather.get((store.store_id, local.date()), "none"),
+        trajectory=tuple((p, int(k)) for p, k in trajectory),
+    )
+
+
+def recommend(
+    *,
+    customer_id: str | None,
+    store_id: str,
+    at: dt.datetime,
+    channel: str,
+    cart: list[str] | None = None,
+) -> tuple[Decision, Outcome, Serving]:
+    """Offers for one customer here and now, with the receipt written."""
+    serving = serving_current()
+    situation = situation_for(
+        serving, customer_id=customer_id, store_id=store_id, at=at, channel=channel, cart=cart or []
+    )
+    outcome = decide(serving.engine, [situation], serving.dayparts)[0]
+    decision = decision_record(
+        outcome=outcome,
+        engine=serving.engine,
+        model_id=serving.model_id,
+        catalog_id=serving.catalog.pk,
+        sheets=serving.sheets,
+    )
+    return decision, outcome, serving

@@ -1,0 +1,231 @@
+"""Building an `Engine`: from what is active now, or from a receipt (to replay it).
+
+The catalog goes through a content-addressed `CatalogSnapshot` either way, so a decision
+made now and its replay next year read the same offers, values and vectors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from offers.eligibility import EligibilityTable
+from offers.models import Offer, RuleVersion
+from offers.rules.catalog import OfferCatalog, catalog_load
+from offers.rules.document import RulesDocument, document_parse
+from offers.rules.history import segment_history
+from offers.rules.services import rule_version_latest
+from recommender.models import CatalogSnapshot, Decision, OfferEmbedding, RecommenderModel
+from recommender.registry import active_model, model_path
+from recommender.training import NEURAL, model_load
+from recommender.training_data import Vocabulary, offer_feature_rows
+from segments.models import SegmentDefinition
+from segments.selectors import segmentation_active
+
+from .engine import Engine
+
+
+class EngineUnavailable(Exception):
+    """What is missing before offers can be assigned (shown to the user as is)."""
+
+
+def _minutes(value: dt.time) -> int:
+    return value.hour * 60 + value.minute
+
+
+def snapshot_current(*, model_row: RecommenderModel) -> CatalogSnapshot:
+    """The catalog as it is now, with each offer's vector in the model's embedding space."""
+    from offers.models import Daypart
+
+    catalog = catalog_load()
+    vectors = dict(
+        OfferEmbedding.objects.filter(space_id=model_row.embedding_space_id).values_list(
+            "offer__offer_id", "vector"
+        )
+    )
+    offers = [
+        {
+            "offer_id": o.offer_id,
+            "name": o.name,
+            "category": o.category,
+            "pricing_tiers": list(o.pricing_tiers),
+            "dayparts": list(o.dayparts),
+            "channels": list(o.channels),
+            "item_ids": list(o.item_ids),
+            "tags": list(o.tags),
+            "valid_from": o.valid_from.isoformat() if o.valid_from else None,
+            "valid_to": o.valid_to.isoformat() if o.valid_to else None,
+            "revenue": round(float(catalog.revenue[row]), 4),
+            "margin": round(float(catalog.margin[row]), 4),
+            "high_margin": bool(catalog.high_margin[row]),
+            "win_back": bool(catalog.win_back[row]),
+            "vector": vectors.get(o.offer_id),
+        }
+        for row, o in enumerate(catalog.offers)
+    ]
+    dayparts = {d.name: [_minutes(d.start), _minutes(d.end)] for d in Daypart.objects.all()}
+    content = json.dumps({"offers": offers, "dayparts": dayparts}, sort_keys=True)
+    sha = hashlib.sha256(content.encode()).hexdigest()
+    snapshot, _ = CatalogSnapshot.objects.get_or_create(
+        sha256=sha, defaults={"offers": offers, "dayparts": dayparts}
+    )
+    return snapshot
+
+
+def _offer(data: dict[str, Any]) -> Offer:
+    return Offer(
+        offer_id=data["offer_id"],
+        name=data["name"],
+        category=data["category"],
+        pricing_tiers=data["pricing_tiers"],
+        dayparts=data["dayparts"],
+        channels=data["channels"],
+        item_ids=data["item_ids"],
+        tags=data["tags"],
+        valid_from=dt.date.fromisoformat(data["valid_from"]) if data["valid_from"] else None,
+        valid_to=dt.date.fromisoformat(data["valid_to"]) if data["valid_to"] else None,
+    )
+
+
+def snapshot_catalog(snapshot: CatalogSnapshot) -> OfferCatalog:
+    offers = [_offer(data) for data in snapshot.offers]
+    dayparts = {name: (start, end) for name, (start, end) in snapshot.dayparts.items()}
+    categories = np.array([o.category for o in offers], dtype=object)
+    return OfferCatalog(
+        offers=offers,
+        table=EligibilityTable(offers, dayparts=dayparts),
+        index={o.offer_id: row for row, o in enumerate(offers)},
+        categories=categories,
+        high_margin=np.array([d["high_margin"] for d in snapshot.offers], dtype=bool),
+        win_back=np.array([d["win_back"] for d in snapshot.offers], dtype=bool),
+        revenue=np.array([d["revenue"] for d in snapshot.offers], dtype=np.float64),
+        margin=np.array([d["margin"] for d in snapshot.offers], dtype=np.float64),
+        known_categories={c for c in categories if c},
+        tiers=[],
+        daypart_names=list(dayparts),
+    )
+
+
+def snapshot_dayparts(snapshot: CatalogSnapshot) -> dict[str, tuple[int, int]]:
+    return {name: (start, end) for name, (start, end) in snapshot.dayparts.items()}
+
+
+@lru_cache(maxsize=4)
+def _loaded_model(version: int, artifact: str) -> tuple[Any, dict]:
+    """A registered model's weights, once per process (artifacts never change), in float64:
+    a score must not depend on how many customers were scored together, or a replay of one
+    receipt could round differently from the batch that wrote it."""
+    model, saved = model_load(path=model_path_for(artifact) / NEURAL["TxT"])
+    return model.double(), saved
+
+
+def model_path_for(artifact: str) -> Any:
+    return model_path(RecommenderModel(artifact=artifact))
+
+
+def _offer_input(
+    snapshot: CatalogSnapshot, catalog: OfferCatalog, vocabulary: Vocabulary, width: int
+) -> tuple[np.ndarray, torch.Tensor]:
+    """(scorable per offer, the model's offer vectors: content vector then features)."""
+    windows = {
+        name: (dt.time(start // 60, start % 60), dt.time(end // 60 % 24, end % 60))
+        for name, (start, end) in snapshot.dayparts.items()
+    }
+    features = offer_feature_rows(
+        offers=list(catalog.offers), vocabulary=vocabulary, windows=windows
+    )
+    content_width = width - features.shape[1]
+    scorable = np.array(
+        [d["vector"] is not None and len(d["vector"]) == content_width for d in snapshot.offers],
+        dtype=bool,
+    )
+    content = np.zeros((len(snapshot.offers), content_width), np.float32)
+    for row, data in enumerate(snapshot.offers):
+        if scorable[row]:
+            content[row] = data["vector"]
+    return scorable, torch.as_tensor(np.hstack([content, features]), dtype=torch.float64)
+
+
+def engine_build(
+    *,
+    model_row: RecommenderModel,
+    snapshot: CatalogSnapshot,
+    rule_version: RuleVersion | None,
+    usual_categories: dict[int | None, list[str]],
+    seed: int = 0,
+) -> Engine:
+    model, saved = _loaded_model(model_row.version, model_row.artifact)
+    vocabulary = Vocabulary.from_dict(saved["vocabulary"])
+    catalog = snapshot_catalog(snapshot)
+    scorable, offer_input = _offer_input(snapshot, catalog, vocabulary, int(model.config.offer_dim))
+    rules = document_parse(rule_version.document) if rule_version else RulesDocument()
+    return Engine(
+        model=model,
+        model_id=model_row.pk,
+        model_version=model_row.version,
+        vocabulary=vocabulary,
+        catalog=catalog,
+        catalog_sha256=snapshot.sha256,
+        scorable=scorable,
+        offer_input=offer_input,
+        rules=rules,
+        rule_version_id=rule_version.pk if rule_version else None,
+        rule_version_number=rule_version.number if rule_version else None,
+        usual_categories=usual_categories,
+        seed=seed,
+    )
+
+
+def usual_categories_of(definition: SegmentDefinition) -> dict[int | None, list[str]]:
+    """Per segment key, the categories it usually redeems (cross-category slots avoid them)."""
+    history = segment_history(definition=definition)
+    keys = [*definition.segments.values_list("key", flat=True), None]
+    return {key: sorted(history.usual_categories(key)) for key in keys}
+
+
+def published_rules(definition: SegmentDefinition) -> RuleVersion | None:
+    rule_set = getattr(definition, "rule_set", None)
+    return rule_version_latest(rule_set=rule_set) if rule_set is not None else None
+
+
+def engine_current(*, seed: int = 0) -> tuple[Engine, SegmentDefinition, CatalogSnapshot]:
+    """The engine of what is active now; raises EngineUnavailable naming what is missing."""
+    model_row = active_model()
+    if model_row is None:
+        raise EngineUnavailable("No recommender model is active; train one first.")
+    definition = segmentation_active()
+    if definition is None:
+        raise EngineUnavailable("No segmentation is active; run a segmentation first.")
+    rule_version = published_rules(definition)
+    if rule_version is None:
+        raise EngineUnavailable(
+            f"No offer rules are published for segmentation v{definition.version}; "
+            "publish rules first."
+        )
+    snapshot = snapshot_current(model_row=model_row)
+    engine = engine_build(
+        model_row=model_row,
+        snapshot=snapshot,
+        rule_version=rule_version,
+        usual_categories=usual_categories_of(definition),
+        seed=seed,
+    )
+    return engine, definition, snapshot
+
+
+def engine_for_decision(decision: Decision) -> Engine:
+    """The engine exactly as it was for a receipt (for replay)."""
+    usual = decision.context.get("usual_categories", [])
+    return engine_build(
+        model_row=decision.model,
+        snapshot=decision.catalog,
+        rule_version=decision.rule_version,
+        usual_categories={decision.segment_key: usual},
+        seed=decision.batch.seed if decision.batch_id else 0,
+    )

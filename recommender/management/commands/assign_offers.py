@@ -1,0 +1,58 @@
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from deepflame_web.core.models import RunStatus
+from deepflame_web.core.services import RunAlreadyActive
+from recommender.assignment.batch import (
+    DEFAULT_HOLDOUT_SHARE,
+    assignment_run_execute,
+    assignment_run_start,
+)
+
+
+def _instant(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+class Command(BaseCommand):
+    help = (
+        "Assign offers to every customer at one instant (default now) inside the published "
+        "rules, with a decision receipt each and a random holdout per segment; the new batch "
+        "becomes active when all of it is written."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--at",
+            type=_instant,
+            default=None,
+            help="ISO timestamp, e.g. 2026-06-01T08:00:00+00:00 (no offset: UTC); default now",
+        )
+        parser.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT_SHARE)
+        parser.add_argument("--seed", type=int, default=None)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            run = assignment_run_start(
+                at=options["at"],
+                holdout_share=options["holdout"],
+                seed=options["seed"],
+                enqueue=False,
+            )
+        except (RunAlreadyActive, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Assignment run #{run.pk} at {run.parameters['at']}")
+        done = assignment_run_execute(
+            run_id=run.pk, echo=lambda line: self.stdout.write(f"  {line}")
+        )
+        if done is None or done.status != RunStatus.SUCCEEDED:
+            error = done.error if done else "the run was taken by another process"
+            raise CommandError(error.split("\n\nTraceback")[0])
+        result = done.result
+        self.stdout.write(
+            f"Batch #{result['batch']} active: {result['customers']:,} customers, "
+            f"{result['assignments']:,} offers, {result['holdout_customers']:,} in the holdout."
+        )
