@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from offers.rules.services import rule_set_draft_create, rule_set_publish
+from offers.rules.services import RulesInvalid, rule_set_draft_create, rule_set_publish
 from offers.rules.suggest import rules_suggest
 from recommender.assignment.state import published_rules
 from recommender.models import AssignmentBatch, EmbeddingSpace, RecommenderModel
@@ -43,25 +43,35 @@ class Command(BaseCommand):
             call_command("train_recommender", epochs=options["epochs"])
         else:
             self.stdout.write("A recommender model is active already; train_recommender retrains.")
-        self._publish_suggested_rules()
+        if not self._publish_suggested_rules():
+            return
         if not AssignmentBatch.objects.filter(is_active=True).exists():
             self.stdout.write("Assigning offers to every customer ...")
             call_command("assign_offers")
         else:
             self.stdout.write("Offers are assigned already; assign_offers assigns them anew.")
 
-    def _publish_suggested_rules(self) -> None:
-        """The demo's marketer starts from the suggested rules, published as they are."""
+    def _publish_suggested_rules(self) -> bool:
+        """The demo's marketer starts from the suggested rules, published as they are;
+        False (with the reasons) when they cannot be published."""
         definition = segmentation_active()
-        if definition is None or published_rules(definition) is not None:
-            return
+        if definition is None:
+            return False
+        if published_rules(definition) is not None:
+            return True
         rule_set = rule_set_draft_create(
             definition=definition, user=None, document=rules_suggest(definition=definition)
         )
-        version = rule_set_publish(
-            rule_set=rule_set, author=None, note="Suggested rules, published by the demo"
-        )
+        try:
+            version = rule_set_publish(
+                rule_set=rule_set, author=None, note="Suggested rules, published by the demo"
+            )
+        except RulesInvalid as exc:
+            self.stdout.write(f"The suggested rules were not published: {exc}")
+            self.stdout.write("Fix the draft on the Rules page, publish it, then assign_offers.")
+            return False
         self.stdout.write(f"Published the suggested offer rules as v{version.number}.")
+        return True
 
     def _generate_and_import(self, options: dict[str, Any]) -> None:
         start = _history_start(options["months"])

@@ -1,0 +1,194 @@
+"""Offer assignment end to end on a generated chain: import -> segments -> model -> published
+rules -> a batch in a real Celery worker -> receipts that replay -> the real-time API with
+token authentication, and a new rule version served without a restart."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from deepflame_web.core.models import Run, RunStatus
+from deepflame_web.core.services import RunError
+from offers.rules.services import rule_set_draft_create, rule_set_publish
+from recommender.assignment import batch as batch_module
+from recommender.assignment import serving
+from recommender.assignment.batch import assignment_run_start
+from recommender.assignment.receipts import decision_replay
+from recommender.models import Assignment, AssignmentBatch, CustomerState, Decision
+from segments.models import Customer, CustomerSegment
+from segments.selectors import segmentation_active
+from tests.worker import celery_worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+AT = dt.datetime(2025, 3, 20, 12, 0, tzinfo=dt.UTC)
+
+
+def wait_for(run: Run, timeout: float = 300) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return run
+        time.sleep(0.5)
+    raise TimeoutError(f"run #{run.pk} still {run.status}: {run.log_tail}")
+
+
+def model_and_rules() -> None:
+    """A tiny trained model and published rules: two slots for every segment and for
+    customers without one (the suggested rules would name offers that expired since 2025)."""
+    call_command("train_recommender", epochs=1, d_model=16, layers=1, seed=0, stdout=StringIO())
+    definition = segmentation_active()
+    assert definition is not None
+    slots = [
+        {"label": "Best", "count": 2},
+        {"label": "Revenue", "count": 1, "goal": "revenue"},
+    ]
+    keys = [*definition.segments.values_list("key", flat=True), None]
+    document = {"segments": [{"segment_key": key, "slots": slots} for key in keys]}
+    rule_set = rule_set_draft_create(definition=definition, user=None, document=document)
+    rule_set_publish(rule_set=rule_set, author=None, note="test")
+
+
+@pytest.fixture
+def served(chain: None) -> None:
+    model_and_rules()
+    serving.serving_reset()
+
+
+def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_replays(
+    served: None, tmp_path: Path
+) -> None:
+    with celery_worker(tmp_path / "worker.log"):
+        run = wait_for(assignment_run_start(at=AT, seed=7))
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    batch = AssignmentBatch.objects.get(is_active=True)
+    customers = Customer.objects.count()
+    assert run.result["customers"] == batch.customers == customers
+    decisions = Decision.objects.filter(batch=batch)
+    assert decisions.count() == customers
+    assert decisions.values("customer_id").distinct().count() == customers
+    assert CustomerState.objects.filter(batch=batch).count() == customers
+    assert Assignment.objects.filter(batch=batch).count() == batch.assignments > customers
+
+    definition = segmentation_active()
+    sizes = Counter(
+        CustomerSegment.objects.filter(definition=definition).values_list("segment__key", flat=True)
+    )
+    held = Counter(decisions.filter(holdout=True).values_list("segment_key", flat=True))
+    for key, size in sizes.items():
+        assert held[key] == round(0.05 * size), (key, size)
+
+    for decision in decisions.order_by("?")[:25]:
+        replay = decision_replay(decision)
+        assert replay.same, (replay.recorded, replay.replayed)
+        offers = [a.offer_id for a in decision.assignments.order_by("slot", "id")]
+        assert len(offers) == len(set(offers))
+        assert decision.rule_version_id == batch.rule_version_id
+        assert decision.context["local_time"].startswith("2025-03-")
+
+
+def test_a_failed_batch_leaves_the_previous_one_active_and_nothing_of_its_own(
+    served: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_command("assign_offers", at=AT, seed=1, stdout=StringIO())
+    first = AssignmentBatch.objects.get(is_active=True)
+    rows = Decision.objects.count()
+    written = batch_module.batch_decisions_write
+
+    def fail_on_second_chunk(**kwargs: Any) -> int:
+        if Decision.objects.count() > rows:
+            raise RunError("disk full")
+        return written(**kwargs)
+
+    monkeypatch.setattr(batch_module, "CHUNK", 50)
+    monkeypatch.setattr(batch_module, "batch_decisions_write", fail_on_second_chunk)
+    with pytest.raises(Exception, match="disk full"):
+        call_command("assign_offers", at=AT, seed=2, stdout=StringIO())
+
+    assert list(AssignmentBatch.objects.values_list("pk", "is_active")) == [(first.pk, True)]
+    assert Decision.objects.count() == rows
+    assert not CustomerState.objects.exclude(batch=first).exists()
+
+
+def _client() -> Client:
+    user = User.objects.create_user("pos-terminal")
+    user.groups.add(Group.objects.get_or_create(name="Analyst")[0])
+    token = Token.objects.create(user=user)
+    return Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+
+def test_the_api_recommends_with_a_receipt_and_serves_new_rules_without_a_restart(
+    served: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_command("assign_offers", at=AT, seed=1, stdout=StringIO())
+    monkeypatch.setattr(serving, "CHECK_SECONDS", 0.0)
+    client = _client()
+    member = CustomerSegment.objects.select_related("segment").order_by("customer_id").first()
+    assert member is not None
+    state = CustomerState.objects.get(customer_id=member.customer_id)
+    body = {
+        "customer_id": member.customer_id,
+        "store_id": state.home_store,
+        "at": "2025-03-21T08:15:00+00:00",
+        "channel": state.channel,
+    }
+
+    response = client.post("/api/v1/recommendations/", body, content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["customer"]["segment_key"] == member.segment.key
+    assert data["customer"]["known"] is True and data["rule_version"] == 1
+    assert data["offers"] and data["context"]["store_id"] == state.home_store
+    receipt = client.get(f"/api/v1/receipts/{data['decision_id']}/").json()
+    assert receipt["history"] == state.history and receipt["trajectory"] == state.trajectory
+    assert [c["offer_id"] for s in receipt["slots"] for c in s["chosen"]] == [
+        o["offer_id"] for o in data["offers"]
+    ]
+    assert len(receipt["excluded"]) == data["excluded_count"]
+    replay = client.post(f"/api/v1/receipts/{data['decision_id']}/replay/").json()
+    assert replay["same"] is True
+
+    new = client.post(
+        "/api/v1/recommendations/",
+        {**body, "customer_id": "never-seen"},
+        content_type="application/json",
+    ).json()
+    assert new["customer"]["new_customer"] is True and new["customer"]["segment_key"] is None
+    assert new["note"].startswith("A new customer")
+
+    bad = client.post(
+        "/api/v1/recommendations/",
+        {"store_id": "nowhere", "at": "2025-03-21T08:15:00+00:00", "channel": "x", "cart": ["?"]},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"store_id", "cart"} and "nowhere" in bad.json()["store_id"][0]
+    missing = client.post("/api/v1/recommendations/", {}, content_type="application/json")
+    assert missing.status_code == 400 and {"store_id", "at", "channel"} <= set(missing.json())
+    assert Client().post("/api/v1/recommendations/", body).status_code in (401, 403)
+
+    definition = segmentation_active()
+    assert definition is not None
+    rule_set = rule_set_draft_create(definition=definition, user=None)
+    rule_set.document = {
+        "segments": [
+            {"segment_key": member.segment.key, "slots": [{"label": "Just one", "count": 1}]}
+        ]
+    }
+    rule_set.save()
+    rule_set_publish(rule_set=rule_set, author=None, note="one offer only")
+
+    again = client.post("/api/v1/recommendations/", body, content_type="application/json").json()
+    assert again["rule_version"] == 2
+    assert [o["slot_label"] for o in again["offers"]] == ["Just one"]
