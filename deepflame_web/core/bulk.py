@@ -10,12 +10,14 @@ import pandas as pd
 from django.db import connection
 
 SQLITE_BATCH = 50_000
+NULL_MARK = r"\N"
 
 
 def bulk_insert(*, table: str, frame: pd.DataFrame) -> int:
     """Insert every row of `frame` into `table`; columns are named as the table's columns.
 
-    Empty values (None, NaN) become NULL. Call it inside the caller's transaction.
+    Missing values (None, NaN) become NULL; an empty text stays an empty text. Call it
+    inside the caller's transaction.
     """
     if frame.empty:
         return 0
@@ -29,11 +31,13 @@ def bulk_insert(*, table: str, frame: pd.DataFrame) -> int:
 
 def _copy(table: str, columns: str, frame: pd.DataFrame) -> None:
     buffer = io.StringIO()
-    frame.to_csv(buffer, header=False, index=False)
+    # CSV's default NULL is an unquoted empty field, which would turn '' into NULL too.
+    frame.to_csv(buffer, header=False, index=False, na_rep=NULL_MARK)
     buffer.seek(0)
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(
-            f'COPY "{table}" ({columns}) FROM STDIN WITH (FORMAT csv)', buffer
+            f"COPY \"{table}\" ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{NULL_MARK}')",
+            buffer,
         )
 
 

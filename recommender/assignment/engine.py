@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ class Situation:
     trajectory: tuple[tuple[str, int], ...] = ()
     holdout: bool = False
 
-    @property
+    @cached_property
     def local(self) -> dt.datetime:
         return store_local_time(instant=self.at, timezone=self.timezone or "UTC")
 
@@ -142,7 +143,7 @@ def context_values(situation: Situation, dayparts: dict[str, tuple[int, int]]) -
     return {
         "store": situation.store_id or UNKNOWN,
         "tier": situation.tier or UNKNOWN,
-        "daypart": daypart_at(local, dayparts) or UNKNOWN,
+        "daypart": daypart_of(local, dayparts) or UNKNOWN,
         "weekday": str(local.isoweekday() % 7),  # DuckDB's dayofweek: Sunday is 0
         "channel": situation.channel or UNKNOWN,
         "weather": situation.weather or UNKNOWN,
@@ -262,6 +263,17 @@ def sheet_sha256(excluded: dict[str, str]) -> str:
 # -- the decision -------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8)
+def _daypart_by_minute(dayparts: tuple[tuple[str, tuple[int, int]], ...]) -> list[str | None]:
+    windows = dict(dayparts)
+    return [daypart_at(dt.time(m // 60, m % 60), windows) for m in range(24 * 60)]
+
+
+def daypart_of(local: dt.datetime, dayparts: dict[str, tuple[int, int]]) -> str | None:
+    table = _daypart_by_minute(tuple(sorted((k, tuple(v)) for k, v in dayparts.items())))
+    return table[local.hour * 60 + local.minute]
+
+
 def situation_context(situation: Situation, dayparts: dict[str, tuple[int, int]]) -> dict:
     local = situation.local
     return {
@@ -271,7 +283,7 @@ def situation_context(situation: Situation, dayparts: dict[str, tuple[int, int]]
         "channel": situation.channel,
         "local_time": local.strftime("%Y-%m-%d %H:%M"),
         "local_date": local.date().isoformat(),
-        "daypart": daypart_at(local, dayparts),
+        "daypart": daypart_of(local, dayparts),
         "weekday": local.strftime("%A"),
         "weather": situation.weather,
         "cart": list(situation.cart),
@@ -389,11 +401,8 @@ def _goal_values(engine: Engine, scores: np.ndarray, goal: str) -> np.ndarray:
 
 
 def _entry(engine: Engine, row: int, score: float, value: float) -> dict[str, Any]:
-    return {
-        "offer_id": engine.catalog.offers[row].offer_id,
-        "score": round(float(score), SCORE_DIGITS),
-        "goal_value": round(float(value), SCORE_DIGITS),
-    }
+    """A receipt's offer entry; `score` and `value` are rounded already."""
+    return {"offer_id": engine.catalog.offers[row].offer_id, "score": score, "goal_value": value}
 
 
 def _fill_slots(
@@ -405,6 +414,7 @@ def _fill_slots(
     slot_masks: list[np.ndarray],
 ) -> list[tuple[list[Pick], list[dict[str, Any]]]]:
     n = len(situations)
+    shown_scores = np.round(scores, SCORE_DIGITS).tolist()
     taken = np.zeros_like(scores, dtype=bool)
     picks: list[list[Pick]] = [[] for _ in range(n)]
     entries: list[list[dict[str, Any]]] = [[] for _ in range(n)]
@@ -416,6 +426,7 @@ def _fill_slots(
         else:
             below = np.zeros_like(candidates)
         values = _goal_values(engine, scores, slot.goal)
+        shown_values = np.round(values, SCORE_DIGITS).tolist()
         # Ties on goal value go to the lower offer id (catalog order): a stable sort.
         order = np.argsort(-np.where(candidates, values, -np.inf), axis=1, kind="stable")
         order = order[:, : slot.count + RUNNERS_UP]
@@ -440,8 +451,8 @@ def _fill_slots(
                         engine.catalog.offers[c].offer_id,
                         position,
                         slot.label,
-                        round(float(scores[r, c]), SCORE_DIGITS),
-                        round(float(values[r, c]), SCORE_DIGITS),
+                        shown_scores[r][c],
+                        shown_values[r][c],
                         fallback=c == used_fallback,
                     )
                 )
@@ -452,13 +463,19 @@ def _fill_slots(
                     "goal": slot.goal,
                     "count": slot.count,
                     "candidates": int(candidates[r].sum()),
-                    "chosen": [_entry(engine, c, scores[r, c], values[r, c]) for c in chosen],
-                    "runners_up": [_entry(engine, c, scores[r, c], values[r, c]) for c in runners],
+                    "chosen": [
+                        _entry(engine, c, shown_scores[r][c], shown_values[r][c]) for c in chosen
+                    ],
+                    "runners_up": [
+                        _entry(engine, c, shown_scores[r][c], shown_values[r][c]) for c in runners
+                    ],
                     "fallback": engine.catalog.offers[used_fallback].offer_id
                     if used_fallback is not None
                     else None,
                     "short": len(chosen) < slot.count,
-                    "below_min_score": engine_ids(engine, np.flatnonzero(below[r])),
+                    "below_min_score": engine_ids(engine, np.flatnonzero(below[r]))
+                    if slot.min_score is not None
+                    else [],
                 }
             )
     return list(zip(picks, entries, strict=True))

@@ -199,10 +199,40 @@ class Replay:
 
 def decision_replay(decision: Decision) -> Replay:
     """Decide again from the receipt's inputs (model version, rule version, catalog snapshot,
-    situation) and compare offers, slots and scores with what was recorded."""
+    situation) and compare with what was recorded: the same offers in the same slots, the
+    same runners-up and exclusions, scores equal to the receipt's 6 decimals within float32
+    noise (a model's output can differ in its last bits with the batch it was computed in)."""
     engine = engine_for_decision(decision)
     outcome = decide(engine, [situation_of(decision)], snapshot_dayparts(decision.catalog))[0]
-    same = outcome.slots == decision.slots and (
+    same = slots_match(decision.slots, outcome.slots) and (
         outcome.exclusions_sha256 == decision.exclusions.sha256
     )
     return Replay(decision.pk, same, decision.slots, outcome.slots)
+
+
+SCORE_TOLERANCE = 2e-6
+
+
+def _entries_match(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> bool:
+    return len(first) == len(second) and all(
+        a["offer_id"] == b["offer_id"]
+        and abs(a["score"] - b["score"]) <= SCORE_TOLERANCE
+        and abs(a["goal_value"] - b["goal_value"])
+        <= SCORE_TOLERANCE * max(1.0, abs(a["goal_value"]) * 1e3)
+        for a, b in zip(first, second, strict=True)
+    )
+
+
+def slots_match(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]]) -> bool:
+    if len(recorded) != len(replayed):
+        return False
+    for a, b in zip(recorded, replayed, strict=True):
+        plain = {k: v for k, v in a.items() if k not in ("chosen", "runners_up")}
+        if plain != {k: v for k, v in b.items() if k not in ("chosen", "runners_up")}:
+            return False
+        if not (
+            _entries_match(a["chosen"], b["chosen"])
+            and _entries_match(a["runners_up"], b["runners_up"])
+        ):
+            return False
+    return True

@@ -118,11 +118,9 @@ def snapshot_dayparts(snapshot: CatalogSnapshot) -> dict[str, tuple[int, int]]:
 
 @lru_cache(maxsize=4)
 def _loaded_model(version: int, artifact: str) -> tuple[Any, dict]:
-    """A registered model's weights, once per process (artifacts never change), in float64:
-    a score must not depend on how many customers were scored together, or a replay of one
-    receipt could round differently from the batch that wrote it."""
+    """A registered model's weights, once per process (artifacts never change)."""
     model, saved = model_load(path=model_path_for(artifact) / NEURAL["TxT"])
-    return model.double(), saved
+    return model, saved
 
 
 def model_path_for(artifact: str) -> Any:
@@ -149,7 +147,7 @@ def _offer_input(
     for row, data in enumerate(snapshot.offers):
         if scorable[row]:
             content[row] = data["vector"]
-    return scorable, torch.as_tensor(np.hstack([content, features]), dtype=torch.float64)
+    return scorable, torch.as_tensor(np.hstack([content, features]), dtype=torch.float32)
 
 
 def engine_build(
