@@ -5,5 +5,7 @@ from recommender import views
 urlpatterns = [
     path("models/", views.model_list, name="model_list"),
     path("models/train/", views.model_train, name="model_train"),
+    path("receipts/<int:pk>/", views.receipt_detail, name="receipt_detail"),
+    path("receipts/<int:pk>/replay/", views.receipt_replay, name="receipt_replay"),
     path("models/<int:version>/activate/", views.model_activate_view, name="model_activate"),
 ]

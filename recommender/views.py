@@ -5,13 +5,21 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from deepflame_web.core.access import ADMINS_ONLY, ADMINS_WRITE, role_required
+from deepflame_web.core.access import (
+    ADMINS_ONLY,
+    ADMINS_WRITE,
+    EVERYONE_READS,
+    EVERYONE_WRITES,
+    role_required,
+)
 from deepflame_web.core.services import RunAlreadyActive
+from recommender.assignment.receipts import decision_replay, receipt_segment_names
 from recommender.evaluation import METRICS
 from recommender.forms import TrainingRunForm
-from recommender.models import EmbeddingSpace, RecommenderModel
+from recommender.models import Decision, EmbeddingSpace, RecommenderModel
 from recommender.registry import model_activate
 from recommender.services import training_run_start
+from segments.views import segment_color
 
 METHOD_ORDER = (
     "TxT",
@@ -87,3 +95,56 @@ def model_activate_view(request: HttpRequest, version: int) -> HttpResponse:
     else:
         messages.success(request, f"Model v{model.version} is now active.")
     return redirect("model_list")
+
+
+def _score_bars(slots: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    bars = []
+    for slot in slots:
+        for role, entries in (("chosen", slot["chosen"]), ("runner-up", slot["runners_up"])):
+            for entry in entries:
+                name = names.get(entry["offer_id"], entry["offer_id"])
+                bars.append(
+                    {
+                        "label": f"{slot['slot']}. {name}",
+                        "role": role,
+                        "score": entry["score"],
+                        "goal_value": entry["goal_value"],
+                        "goal": slot["goal"],
+                    }
+                )
+    return bars
+
+
+@role_required(EVERYONE_READS)
+def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    decision = get_object_or_404(
+        Decision.objects.select_related("batch", "rule_version", "model", "catalog", "exclusions"),
+        pk=pk,
+    )
+    names = {o["offer_id"]: o["name"] for o in decision.catalog.offers}
+    segments = receipt_segment_names(decision)
+    context = {
+        "decision": decision,
+        "names": names,
+        "segment_name": segments.get(decision.segment_key),
+        "trajectory": [
+            {"period": p, "key": k, "name": segments.get(k, f"#{k}"), "color": segment_color(k)}
+            for p, k in decision.trajectory
+        ],
+        "slots": [
+            {**slot, "chosen_names": [names.get(c["offer_id"], "") for c in slot["chosen"]]}
+            for slot in decision.slots
+        ],
+        "excluded": sorted(decision.exclusions.excluded.items()),
+        "bars": {"bars": _score_bars(decision.slots, names)},
+        "replay": request.session.pop(f"replay-{pk}", None),
+    }
+    return render(request, "recommender/receipt_detail.html", context)
+
+
+@require_POST
+@role_required(EVERYONE_WRITES)
+def receipt_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    decision = get_object_or_404(Decision, pk=pk)
+    request.session[f"replay-{pk}"] = decision_replay(decision).same
+    return redirect("receipt_detail", pk=pk)

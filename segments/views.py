@@ -255,11 +255,14 @@ def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
                     ],
                 }
             )
+    from recommender.selectors import customer_decisions
+
     context = {
         "customer": customer,
         "attributes": sorted(customer.attributes.items()),
         "definition": definition,
         "trajectory": trajectory,
+        "decisions": customer_decisions(customer_id=customer.customer_id),
     }
     return render(request, "segments/customer_detail.html", context)
 

@@ -236,3 +236,19 @@ def slots_match(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]]) 
         ):
             return False
     return True
+
+
+def receipt_segment_names(decision: Decision) -> dict[int | None, str]:
+    """Names of the segments a receipt mentions, from the segmentation it was decided under
+    (its batch's, or the active one for a real-time decision)."""
+    from segments.models import Segment
+
+    definition_id = decision.batch.definition_id if decision.batch_id else None
+    segments = (
+        Segment.objects.filter(definition_id=definition_id)
+        if definition_id
+        else Segment.objects.filter(definition__is_active=True)
+    )
+    names: dict[int | None, str] = dict(segments.values_list("key", "name"))
+    names[None] = "No segment yet"
+    return names

@@ -102,7 +102,28 @@
     Plotly.newPlot(el, traces, layout, CONFIG);
   }
 
-  var KINDS = { sizes: sizes, kCurve: kCurve, profile: profile };
+  // A receipt's slots: chosen offers and their runners-up, by goal value, one bar each.
+  function scores(el, data) {
+    var traces = ["chosen", "runner-up"].map(function (role) {
+      var rows = data.bars.filter(function (b) { return b.role === role; });
+      return {
+        type: "bar", orientation: "h", name: role,
+        y: rows.map(function (b) { return b.label; }),
+        x: rows.map(function (b) { return b.goal_value; }),
+        customdata: rows.map(function (b) { return [b.score, b.goal]; }),
+        marker: { color: role === "chosen" ? "#c2410c" : "#cbd5e1" },
+        hovertemplate: "%{y}<br>goal value %{x:.4f}<br>score %{customdata[0]:.4f} (%{customdata[1]})<extra></extra>",
+      };
+    });
+    Plotly.newPlot(el, traces, base({
+      height: Math.max(160, 28 * data.bars.length + 60),
+      margin: { l: 260, r: 24, t: 8, b: 40 },
+      yaxis: { autorange: "reversed", categoryorder: "array", categoryarray: data.bars.map(function (b) { return b.label; }) },
+      xaxis: { title: { text: "goal value (score x value of the slot's goal)" }, gridcolor: GRID },
+    }), CONFIG);
+  }
+
+  var KINDS = { sizes: sizes, kCurve: kCurve, profile: profile, scores: scores };
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-chart]").forEach(function (el) {
