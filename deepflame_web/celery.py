@@ -12,6 +12,12 @@ app.autodiscover_tasks()
 # Every periodic schedule of the product lives here.
 app.conf.beat_schedule = {
     "fail-stale-runs": {"task": "deepflame_web.core.tasks.fail_stale_runs", "schedule": 60.0},
+    # Feedback from the API into the lake (for the next training), then offer performance.
+    "feedback-to-lake": {"task": "recommender.tasks.feedback_to_lake", "schedule": 300.0},
+    "refresh-performance": {
+        "task": "recommender.tasks.heavy_refresh_performance",
+        "schedule": 900.0,
+    },
 }
 
 

@@ -224,7 +224,7 @@ class Decision(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise ValueError("A decision receipt is immutable once written.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
 
 class Assignment(models.Model):
@@ -305,3 +305,33 @@ class FeedbackEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event_id}: {self.offer_id} by {self.customer_id}"
+
+
+class OfferPerformance(models.Model):
+    """How the assignments of one batch were answered, per segment, slot, offer, holdout,
+    daypart and tier: what the performance dashboard reads, recomputed whole per batch.
+
+    Counts are of assignments: `redemptions` is how many of them the customer redeemed in
+    the batch's window (so redemptions / assignments is a rate), likewise clicks and
+    impressions."""
+
+    batch = models.ForeignKey(AssignmentBatch, on_delete=models.CASCADE, related_name="performance")
+    segment_key = models.PositiveIntegerField(null=True, blank=True)
+    slot = models.PositiveSmallIntegerField()
+    slot_label = models.CharField(max_length=100)
+    offer_id = models.CharField(max_length=100)
+    holdout = models.BooleanField()
+    daypart = models.CharField(max_length=100, blank=True, default="")
+    tier = models.CharField(max_length=100, blank=True, default="")
+    assignments = models.PositiveIntegerField()
+    redemptions = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    impressions = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["batch", "segment_key", "slot"])]
+
+    def __str__(self) -> str:
+        group = "holdout" if self.holdout else "treated"
+        return f"batch {self.batch_id} slot {self.slot} {self.offer_id} ({group})"

@@ -31,3 +31,33 @@ def heavy_assign_offers(run_id: int) -> None:
     from recommender.assignment.batch import assignment_run_execute
 
     assignment_run_execute(run_id=run_id)
+
+
+@shared_task(name="recommender.tasks.feedback_to_lake")
+def feedback_to_lake() -> None:
+    """Land feedback not yet in the lake; while an import runs, the next call does it."""
+    from deepflame_web.core.services import RunAlreadyActive
+    from recommender.assignment.feedback import feedback_to_lake as land
+
+    try:
+        land()
+    except RunAlreadyActive as exc:
+        logger.info("feedback stays out of the lake for now: %s", exc)
+
+
+@shared_task(name="recommender.tasks.heavy_refresh_performance")
+def heavy_refresh_performance(batch_id: int | None = None) -> None:
+    """Recount the offer performance of a batch (the active one when none is given)."""
+    from recommender.assignment.performance import performance_refresh
+    from recommender.models import AssignmentBatch
+
+    batches = AssignmentBatch.objects.filter(activated_at__isnull=False)
+    batch = (
+        batches.filter(pk=batch_id).first()
+        if batch_id is not None
+        else batches.filter(is_active=True).first()
+    )
+    if batch is None:
+        logger.info("no batch %s to count performance of", batch_id or "active")
+        return
+    performance_refresh(batch=batch)

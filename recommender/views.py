@@ -142,8 +142,8 @@ def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "recommender/receipt_detail.html", context)
 
 
-@require_POST
 @role_required(EVERYONE_WRITES)
+@require_POST
 def receipt_replay(request: HttpRequest, pk: int) -> HttpResponse:
     decision = get_object_or_404(Decision, pk=pk)
     request.session[f"replay-{pk}"] = decision_replay(decision).same

@@ -30,6 +30,7 @@ from recommender.models import AssignmentBatch, CustomerState, Decision
 
 from .engine import Engine, Situation, decide
 from .inputs import customer_inputs, store_weather
+from .performance import performance_refresh
 from .receipts import batch_decisions_write
 from .state import EngineUnavailable, engine_current, snapshot_dayparts
 
@@ -152,7 +153,7 @@ def _assignment_work(run: Run, echo: Callable[[str], None] | None = None) -> dic
         holdout_share=float(params["holdout_share"]),
         seed=int(params["seed"]),
         definition=definition,
-        rule_version_id=engine.rule_version_id,
+        rule_version_id=_published(engine),
         model_id=engine.model_id,
         catalog=snapshot,
     )
@@ -162,7 +163,15 @@ def _assignment_work(run: Run, echo: Callable[[str], None] | None = None) -> dic
         batches_remove_unfinished()
         raise
     _activate(batch, counts)
+    run_advance(run=run, stage="counting offer performance", progress=97)
+    performance_refresh(batch=batch)
     return {"batch": batch.pk, "at": at.isoformat(), **counts}
+
+
+def _published(engine: Engine) -> int:
+    if engine.rule_version_id is None:
+        raise RunError("No offer rules are published; publish rules first.")
+    return engine.rule_version_id
 
 
 def _assign_all(

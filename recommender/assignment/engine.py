@@ -87,7 +87,8 @@ class Engine:
 
     @property
     def history_length(self) -> int:
-        return int(self.model.config.history_length)  # type: ignore[union-attr]
+        config: Any = self.model.config
+        return int(config.history_length)
 
 
 @dataclass
@@ -204,8 +205,9 @@ def _context_reason(offer: Any, constraint: str, context: dict[str, Any]) -> str
             f"local date {context['local_date']}"
         )
     if constraint == "daypart":
-        local = context["local_time"]
-        return f"daypart: runs {_listed(offer.dayparts)}; local time at the store {local}"
+        # Named by the daypart, not the minute: one sheet serves a whole daypart of requests.
+        now = context["daypart"] or "outside every daypart"
+        return f"daypart: runs {_listed(offer.dayparts)}; it is {now} at the store"
     return f"channel: runs on {_listed(offer.channels)}; this is {context['channel']}"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -98,6 +99,11 @@ def decision_record(
     return decision
 
 
+def _stored(value: dt.datetime) -> Any:
+    """A datetime as the database stores it (bulk rows bypass the ORM's conversion)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def _reserve_ids(table: str, count: int) -> list[int]:
     """`count` new primary keys of `table`, safe beside concurrent inserts (PostgreSQL) or
     inside the caller's write transaction (SQLite, one writer at a time)."""
@@ -121,7 +127,7 @@ def batch_decisions_write(
     """Receipts and assignments of a batch chunk, by COPY; returns assignments written."""
     sheets_ensure(outcomes, sheets)
     ids = _reserve_ids(Decision._meta.db_table, len(outcomes))
-    now = timezone.now().isoformat()
+    now = _stored(timezone.now())
     decisions = pd.DataFrame(
         {
             "id": ids,
@@ -129,7 +135,7 @@ def batch_decisions_write(
             "source": DecisionSource.BATCH.value,
             "customer_id": [o.situation.customer_id for o in outcomes],
             "known_customer": True,
-            "at": batch.at.isoformat(),
+            "at": _stored(batch.at),
             "context": [json.dumps(outcome_context(o, engine)) for o in outcomes],
             "segment_key": pd.array([o.situation.segment_key for o in outcomes], dtype="Int64"),
             "trajectory": [json.dumps(_trajectory(o.situation)) for o in outcomes],
@@ -163,7 +169,7 @@ def batch_decisions_write(
             "goal_value": [r[2].goal_value for r in rows],
             "fallback": [r[2].fallback for r in rows],
             "holdout": [r[1].holdout for r in rows],
-            "at": batch.at.isoformat(),
+            "at": _stored(batch.at),
         }
     )
     return bulk_insert(table=Assignment._meta.db_table, frame=assignments)
@@ -243,7 +249,7 @@ def receipt_segment_names(decision: Decision) -> dict[int | None, str]:
     (its batch's, or the active one for a real-time decision)."""
     from segments.models import Segment
 
-    definition_id = decision.batch.definition_id if decision.batch_id else None
+    definition_id = decision.batch.definition_id if decision.batch is not None else None
     segments = (
         Segment.objects.filter(definition_id=definition_id)
         if definition_id

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import torch
 from django.db import connection
 
 from offers.eligibility import store_local_time
@@ -99,6 +100,9 @@ def _weather_table() -> dict[tuple[str, dt.date], str]:
 
 
 def serving_build(key: tuple) -> Serving:
+    # One request is one small forward pass: a second thread costs more than it saves, and
+    # the other worker processes need the other cores.
+    torch.set_num_threads(1)
     engine, definition, snapshot = engine_current()
     batch = AssignmentBatch.objects.filter(is_active=True).only("id").first()
     return Serving(

@@ -225,5 +225,5 @@ def engine_for_decision(decision: Decision) -> Engine:
         snapshot=decision.catalog,
         rule_version=decision.rule_version,
         usual_categories={decision.segment_key: usual},
-        seed=decision.batch.seed if decision.batch_id else 0,
+        seed=decision.batch.seed if decision.batch is not None else 0,
     )

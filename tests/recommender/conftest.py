@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from offers.rules.services import rule_set_draft_create, rule_set_publish
+from recommender.assignment import serving
 from segments.demo import demo_chain_generate
+from segments.selectors import segmentation_active
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +28,25 @@ def chain(chain_folder: Path) -> None:
         ("embed_offers", ["--dimensions", "16"]),
     ):
         call_command(command, *arguments, stdout=StringIO())
+
+
+def model_and_rules() -> None:
+    """A tiny trained model and published rules: two slots for every segment and for
+    customers without one (the suggested rules would name offers that expired since 2025)."""
+    call_command("train_recommender", epochs=1, d_model=16, layers=1, seed=0, stdout=StringIO())
+    definition = segmentation_active()
+    assert definition is not None
+    slots = [
+        {"label": "Best", "count": 2},
+        {"label": "Revenue", "count": 1, "goal": "revenue"},
+    ]
+    keys = [*definition.segments.values_list("key", flat=True), None]
+    document = {"segments": [{"segment_key": key, "slots": slots} for key in keys]}
+    rule_set = rule_set_draft_create(definition=definition, user=None, document=document)
+    rule_set_publish(rule_set=rule_set, author=None, note="test")
+
+
+@pytest.fixture
+def served(chain: None) -> None:
+    model_and_rules()
+    serving.serving_reset()

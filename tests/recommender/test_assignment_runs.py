@@ -43,28 +43,6 @@ def wait_for(run: Run, timeout: float = 300) -> Run:
     raise TimeoutError(f"run #{run.pk} still {run.status}: {run.log_tail}")
 
 
-def model_and_rules() -> None:
-    """A tiny trained model and published rules: two slots for every segment and for
-    customers without one (the suggested rules would name offers that expired since 2025)."""
-    call_command("train_recommender", epochs=1, d_model=16, layers=1, seed=0, stdout=StringIO())
-    definition = segmentation_active()
-    assert definition is not None
-    slots = [
-        {"label": "Best", "count": 2},
-        {"label": "Revenue", "count": 1, "goal": "revenue"},
-    ]
-    keys = [*definition.segments.values_list("key", flat=True), None]
-    document = {"segments": [{"segment_key": key, "slots": slots} for key in keys]}
-    rule_set = rule_set_draft_create(definition=definition, user=None, document=document)
-    rule_set_publish(rule_set=rule_set, author=None, note="test")
-
-
-@pytest.fixture
-def served(chain: None) -> None:
-    model_and_rules()
-    serving.serving_reset()
-
-
 def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_replays(
     served: None, tmp_path: Path
 ) -> None:

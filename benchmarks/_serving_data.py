@@ -1,0 +1,212 @@
+"""The serving benchmark's data steps that need Django (run by serving_bench.py in its own
+process, with DATABASE_URL and VAR_DIR of the benchmark's data).
+
+    python benchmarks/_serving_data.py offers --total 200
+    python benchmarks/_serving_data.py load-inputs --count 20000 --out load.json
+
+`offers` fills the catalog up to --total offers, each new one derived from a demo offer (new
+id and name, the same kind of text, image, items and restrictions) through the same service
+a marketer's save goes through, then embeds every offer still without a vector into the
+active embedding space in one batch (the frozen encoder, no retraining; the model scores an
+offer from its content vector). `load-inputs` writes a machine client's token and a request
+mix drawn from the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deepflame_web.settings.base")
+# offer_create hands each new offer to a worker for embedding once it commits; this process
+# embeds them itself (in one batch), so the hand-off goes to an in-memory broker and is lost.
+os.environ["CELERY_BROKER_URL"] = "memory://"
+
+DERIVED_PREFIX = "BX"
+VARIANTS = (
+    ("{name}, weekday edition", "{description} Weekdays only, while the promotion runs."),
+    ("Members: {name}", "{description} For loyalty members, one per visit."),
+    ("{name} (limited time)", "{description} A limited-time return of a favorite."),
+    ("{name} for two", "{description} Bring a friend: the deal applies to two orders."),
+)
+DISCOUNT_FACTORS = (Decimal("0.90"), Decimal("1.10"), Decimal("1.00"), Decimal("1.20"))
+KNOWN_SHARE = 0.8
+CART_SHARE = 0.3
+HISTORY_DAYS = 28
+ZONES = ("UTC", "Europe/Berlin", "Asia/Kolkata", "America/Sao_Paulo")
+"""Offsets a client may write `at` in, besides the stores' own zones (the same instant)."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers(dest="command", required=True)
+    offers = commands.add_parser("offers")
+    offers.add_argument("--total", type=int, default=200)
+    load = commands.add_parser("load-inputs")
+    load.add_argument("--count", type=int, default=20_000)
+    load.add_argument("--seed", type=int, default=1)
+    load.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    import django
+
+    django.setup()
+    if args.command == "offers":
+        added = offers_fill(total=args.total)
+        embedded = offers_embed_missing()
+        print(f"offers: {added} added, {embedded} embedded into the active space")
+    else:
+        token = bench_token()
+        requests = request_mix(count=args.count, seed=args.seed)
+        args.out.write_text(json.dumps({"token": token, "requests": requests}))
+        print(f"load inputs: {len(requests):,} requests written to {args.out}")
+
+
+def offers_fill(*, total: int) -> int:
+    """Derived offers until the catalog holds `total`; their ids go on from the last one
+    added, so an interrupted fill resumes."""
+    from django.core.files import File
+
+    from offers.catalog import offer_image_path
+    from offers.models import Offer
+    from offers.services import offer_create
+
+    existing = list(Offer.objects.order_by("offer_id"))
+    sources = [o for o in existing if not o.offer_id.startswith(DERIVED_PREFIX)]
+    derived = len(existing) - len(sources)
+    needed = total - len(existing)
+    if needed <= 0:
+        return 0
+    if not sources:
+        sys.exit("no demo offers to derive new ones from; run demo_pipeline first")
+    for index in range(derived, derived + needed):
+        source = sources[index % len(sources)]
+        round_ = index // len(sources)
+        name, description = VARIANTS[round_ % len(VARIANTS)]
+        discount = source.discount_value
+        if discount is not None:
+            factor = DISCOUNT_FACTORS[round_ % len(DISCOUNT_FACTORS)]
+            discount = (discount * factor).quantize(Decimal("0.01"))
+        fields: dict[str, Any] = {
+            "offer_id": f"{DERIVED_PREFIX}{index + 1:04d}",
+            "name": name.format(name=source.name)[:200],
+            "description": description.format(description=source.description),
+            "category": source.category,
+            "pricing_tiers": list(source.pricing_tiers),
+            "dayparts": list(source.dayparts),
+            "channels": list(source.channels),
+            "item_ids": list(source.item_ids),
+            "tags": list(source.tags),
+            "discount_value": discount,
+            "valid_from": source.valid_from,
+            "valid_to": source.valid_to,
+        }
+        path = offer_image_path(offer=source)
+        if path is None:
+            offer_create(user=None, fields=fields)
+            continue
+        with path.open("rb") as handle:
+            offer_create(user=None, fields=fields, image=File(handle, name=path.name))
+    return needed
+
+
+def offers_embed_missing() -> int:
+    """Every offer without a vector in the active space gets one, in one batch: the same
+    frozen encoder and autoencoder `offer_embedding_refresh` uses for one offer."""
+    from django.conf import settings
+
+    from offers.models import Offer
+    from recommender.autoencoder import autoencoder_load, offer_embeddings
+    from recommender.embeddings import offer_encodings
+    from recommender.models import EmbeddingSpace, OfferEmbedding
+
+    space = EmbeddingSpace.objects.filter(is_active=True).first()
+    if space is None:
+        sys.exit("no embedding space is active; run demo_pipeline first")
+    missing = list(Offer.objects.exclude(embeddings__space=space).order_by("offer_id"))
+    if not missing:
+        return 0
+    model = autoencoder_load(Path(settings.MODEL_DIR) / space.artifact)
+    encoded = offer_encodings(missing)
+    vectors = offer_embeddings(model, encoded.text, encoded.image)
+    OfferEmbedding.objects.bulk_create(
+        OfferEmbedding(space=space, offer=o, vector=v.tolist(), content_sha256=content)
+        for o, v, content in zip(missing, vectors, encoded.content, strict=True)
+    )
+    return len(missing)
+
+
+def bench_token() -> str:
+    """The key of a machine client's token (an Admin user named bench)."""
+    import secrets
+
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from deepflame_web.core.services import user_create_admin
+
+    user = get_user_model().objects.filter(username="bench").first()
+    if user is None:
+        user, _ = user_create_admin(username="bench", email="", password=secrets.token_urlsafe(12))
+    token, _ = Token.objects.get_or_create(user=user)
+    return str(token.key)
+
+
+def _history_end() -> dt.datetime:
+    import duckdb
+
+    from segments.lake import lake_paths
+
+    paths = [str(p) for p in lake_paths(table="orders")]
+    if not paths:
+        sys.exit("the lake has no orders; run demo_pipeline first")
+    with duckdb.connect() as db:
+        row = db.execute("SELECT max(ordered_at) FROM read_parquet($paths)", {"paths": paths})
+        end = row.fetchone()
+    assert end is not None and end[0] is not None
+    value: dt.datetime = end[0]
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def request_mix(*, count: int, seed: int) -> list[dict[str, Any]]:
+    """Request bodies drawn from the data: 80% known customers (the rest send no id), random
+    stores and channels, instants spread over the last four weeks of history (every daypart)
+    written in various offsets, 30% with a cart of 1-3 real items."""
+    from offers.models import Item, Store
+    from segments.demo.personas import CHANNELS
+    from segments.models import Customer
+
+    rng = random.Random(seed)
+    customers = list(Customer.objects.values_list("customer_id", flat=True))
+    stores = list(Store.objects.values_list("store_id", "timezone"))
+    items = list(Item.objects.values_list("item_id", flat=True))
+    end = _history_end()
+    span = dt.timedelta(days=HISTORY_DAYS).total_seconds()
+    zones = sorted({zone or "UTC" for _, zone in stores} | set(ZONES))
+    requests = []
+    for _ in range(count):
+        store_id, _zone = rng.choice(stores)
+        at = end - dt.timedelta(seconds=rng.uniform(0, span))
+        body: dict[str, Any] = {
+            "store_id": store_id,
+            "at": at.astimezone(ZoneInfo(rng.choice(zones))).isoformat(timespec="seconds"),
+            "channel": rng.choice(CHANNELS),
+        }
+        if rng.random() < KNOWN_SHARE:
+            body["customer_id"] = rng.choice(customers)
+        if rng.random() < CART_SHARE:
+            body["cart"] = rng.sample(items, rng.randint(1, 3))
+        requests.append(body)
+    return requests
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,360 @@
+"""Feedback from the channels: impressions, clicks and redemptions, each joined to the
+assignment it answers, and landed in the lake where training reads redemptions.
+
+A client may send an event twice (a retry): `event_id` makes the second one a no-op, and a
+second one with other content is refused rather than overwriting the first. The landing is
+one import-kind run: files are staged, then their manifest rows and the events' `in_lake`
+flags commit in one transaction, so a failed or killed landing leaves nothing visible and no
+event marked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+
+from deepflame_web.core.models import Run, RunKind
+from deepflame_web.core.services import run_advance, run_execute, run_start
+from offers.models import Offer, Store
+from recommender.models import Assignment, Decision, FeedbackEvent, FeedbackKind
+from segments.ingest.hashing import ExistingKeys, hash_rows
+from segments.ingest.parsing import LOCAL, LOCAL_SUFFIX, UTC
+from segments.ingest.validation import local_wall_time, month_of, zones_of
+from segments.lake import LakeStage, lake_read, lake_remove_orphans
+from segments.models import LakeFile
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_LAKE_TASK = "recommender.tasks.feedback_to_lake"
+REDEMPTIONS = "offer_redemptions"
+EVENTS = "offer_events"
+COMPARED = ("kind", "customer_id", "offer_id", "at", "order_id", "store_id")
+# The importer's rules for offer_redemptions (segments.ingest.events.REDEMPTIONS): the key
+# says which redemption it is, the hash covers its content, both over these columns.
+REDEMPTION_KEY = ["customer_id", "offer_id", "redeemed_at"]
+REDEMPTION_CONTENT = ["customer_id", "offer_id", "order_id", "store_id", "redeemed_at"]
+MARK_CHUNK = 5_000
+
+
+class FeedbackInvalid(Exception):
+    """Bad input: field -> messages, as a 400 response gives them."""
+
+    def __init__(self, problems: dict[str, list[str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in problems.items()))
+
+
+class FeedbackConflict(Exception):
+    """The event id is taken by an event with other content; an event never changes."""
+
+    def __init__(self, event: FeedbackEvent, fields: list[str]):
+        self.event = event
+        self.fields = fields
+        super().__init__(
+            f"event_id {event.event_id!r} was recorded with a different "
+            f"{', '.join(fields)}; an event cannot change (send a new event_id)"
+        )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: FeedbackEvent
+    duplicate: bool
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """The instant in UTC; a naive time is taken as UTC."""
+    return value.astimezone(dt.UTC) if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def feedback_record(
+    *,
+    event_id: str,
+    kind: str,
+    customer_id: str,
+    offer_id: str,
+    at: dt.datetime,
+    order_id: str = "",
+    store_id: str = "",
+    decision_id: int | None = None,
+) -> Recorded:
+    """Store one event once, joined to its assignment (None when nothing was assigned: an
+    unassigned redemption is still a redemption).
+
+    The assignment is the `decision_id`'s one for this offer when given, else the latest
+    visible assignment of the offer to the customer at or before the event."""
+    if not isinstance(at, dt.datetime):
+        raise FeedbackInvalid({"at": ["must be a date and time"]})
+    candidate = FeedbackEvent(
+        event_id=event_id,
+        kind=kind,
+        customer_id=customer_id,
+        offer_id=offer_id,
+        at=_utc(at),
+        order_id=order_id or "",
+        store_id=store_id or "",
+    )
+    try:
+        candidate.full_clean(exclude=["assignment"], validate_unique=False)
+    except ValidationError as exc:
+        raise FeedbackInvalid(exc.message_dict) from None
+    existing = _existing(event_id)
+    if existing is not None:
+        return _repeat(existing, candidate, decision_id)
+    candidate.assignment = _assignment_for(candidate, decision_id)
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError:
+        # The same event_id arrived at the same moment from another request.
+        existing = _existing(event_id)
+        if existing is None:
+            raise
+        return _repeat(existing, candidate, decision_id)
+    return Recorded(candidate, duplicate=False)
+
+
+def _existing(event_id: str) -> FeedbackEvent | None:
+    return FeedbackEvent.objects.select_related("assignment").filter(event_id=event_id).first()
+
+
+def _repeat(existing: FeedbackEvent, candidate: FeedbackEvent, decision_id: int | None) -> Recorded:
+    differ = [f for f in COMPARED if getattr(existing, f) != getattr(candidate, f)]
+    if decision_id is not None and (
+        existing.assignment is None or existing.assignment.decision_id != decision_id
+    ):
+        differ.append("decision_id")
+    if differ:
+        raise FeedbackConflict(existing, differ)
+    return Recorded(existing, duplicate=True)
+
+
+def visible_assignments() -> QuerySet[Assignment]:
+    """Real-time assignments and those of batches that were activated (an unfinished
+    batch's rows are invisible)."""
+    return Assignment.objects.filter(Q(batch__isnull=True) | Q(batch__activated_at__isnull=False))
+
+
+def _assignment_for(event: FeedbackEvent, decision_id: int | None) -> Assignment | None:
+    problems: dict[str, list[str]] = {}
+    if not Offer.objects.filter(offer_id=event.offer_id).exists():
+        problems["offer_id"] = [f"unknown offer {event.offer_id!r}"]
+    if event.store_id and not Store.objects.filter(store_id=event.store_id).exists():
+        problems["store_id"] = [f"unknown store {event.store_id!r}"]
+    assignment = None
+    if decision_id is not None:
+        assignment, problem = _decision_assignment(event, decision_id)
+        if problem:
+            problems["decision_id"] = [problem]
+    if problems:
+        raise FeedbackInvalid(problems)
+    if decision_id is not None:
+        return assignment
+    return (
+        visible_assignments()
+        .filter(customer_id=event.customer_id, offer_id=event.offer_id, at__lte=event.at)
+        .order_by("-at", "-id")
+        .first()
+    )
+
+
+def _decision_assignment(
+    event: FeedbackEvent, decision_id: int
+) -> tuple[Assignment | None, str | None]:
+    decision = (
+        Decision.objects.select_related("batch")
+        .only("customer_id", "batch", "batch__activated_at")
+        .filter(pk=decision_id)
+        .first()
+    )
+    if decision is None or (decision.batch is not None and decision.batch.activated_at is None):
+        return None, f"no decision {decision_id}"
+    if decision.customer_id and decision.customer_id != event.customer_id:
+        return None, f"decision {decision_id} was made for another customer"
+    assignment = decision.assignments.filter(offer_id=event.offer_id).first()
+    if assignment is None:
+        return None, f"decision {decision_id} did not assign offer {event.offer_id!r}"
+    return assignment, None
+
+
+# -- the lake ----------------------------------------------------------------------------
+
+
+def feedback_to_lake(*, started_by: Any = None) -> Run | None:
+    """Land every event not yet in the lake, all or nothing, as an import run (so it never
+    runs beside an import that writes the same tables). None when there was nothing to land.
+
+    Raises RunAlreadyActive while an import (or another landing) runs."""
+    if not FeedbackEvent.objects.filter(in_lake=False).exists():
+        return None
+    run = run_start(
+        kind=RunKind.IMPORT,
+        task_name=FEEDBACK_LAKE_TASK,
+        parameters={"source": "feedback"},
+        started_by=started_by,
+        enqueue=False,
+    )
+    return run_execute(run_id=run.pk, work=_landing_work)
+
+
+def _landing_work(run: Run) -> dict[str, Any]:
+    run_advance(run=run, stage="reading feedback events", progress=5)
+    lake_remove_orphans()
+    pending = _pending()
+    stage = LakeStage(run.pk)
+    try:
+        redemptions = pending[pending["kind"] == FeedbackKind.REDEMPTION.value]
+        others = pending[pending["kind"] != FeedbackKind.REDEMPTION.value]
+        run_advance(run=run, stage="staging redemptions", progress=20)
+        known, changed = _stage_redemptions(redemptions, stage)
+        run_advance(run=run, stage="staging impressions and clicks", progress=60)
+        stage.write(table=EVENTS, data=_events_table(others))
+        run_advance(run=run, stage="making it visible", progress=90)
+        _commit(stage.files, [int(i) for i in pending["id"]])
+    except BaseException:
+        stage.discard()
+        raise
+    warnings = []
+    if known:
+        warnings.append(
+            f"{known} redemption(s) were in the lake already (imported), "
+            f"{changed} of them with another order or store; the lake's rows were kept"
+        )
+    for warning in warnings:
+        run_advance(run=run, log=f"warning: {warning}")
+    return {
+        "source": "feedback",
+        "rows_in_files": {REDEMPTIONS: len(redemptions), EVENTS: len(others)},
+        "rows_added": {REDEMPTIONS: stage.rows(REDEMPTIONS), EVENTS: stage.rows(EVENTS)},
+        "warnings": warnings,
+    }
+
+
+def _pending() -> pd.DataFrame:
+    columns = [
+        "id",
+        "event_id",
+        "kind",
+        "customer_id",
+        "offer_id",
+        "at",
+        "order_id",
+        "store_id",
+        "assignment__decision_id",
+        "assignment__slot",
+        "assignment__holdout",
+    ]
+    rows = (
+        FeedbackEvent.objects.filter(in_lake=False)
+        .order_by("id")
+        .values_list(*columns)
+        .iterator(chunk_size=20_000)
+    )
+    return pd.DataFrame(list(rows), columns=columns, dtype=object)
+
+
+def _strings(values: pd.Series) -> pa.Array:
+    """Empty text becomes null, as the importer reads an empty cell."""
+    return pa.array([v or None for v in values], pa.string())
+
+
+def _instants(values: pd.Series) -> pa.Array:
+    return pa.array([_utc(v) for v in values], UTC)
+
+
+def _local_months(instants: pa.Array, stores: pa.Array) -> pa.Array:
+    """The store-local month of each instant (UTC without a store), by the importer's rule."""
+    zones_by_store = dict(Store.objects.values_list("store_id", "timezone"))
+    table = pa.table({"t": instants, "t" + LOCAL_SUFFIX: pa.nulls(len(instants), LOCAL)})
+    return month_of(local_wall_time(table, "t", zones_of(stores, zones_by_store)))
+
+
+def _stage_redemptions(frame: pd.DataFrame, stage: LakeStage) -> tuple[int, int]:
+    """Stage the redemptions the lake does not have yet; (already there, of those changed)."""
+    if frame.empty:
+        return 0, 0
+    instants, stores = _instants(frame["at"]), _strings(frame["store_id"])
+    table = pa.table(
+        {
+            "customer_id": _strings(frame["customer_id"]),
+            "offer_id": _strings(frame["offer_id"]),
+            "order_id": _strings(frame["order_id"]),
+            "store_id": stores,
+            "redeemed_at": instants,
+            "month": _local_months(instants, stores),
+        }
+    )
+    row_key = hash_rows(table, REDEMPTION_KEY)
+    row_hash = hash_rows(table, REDEMPTION_CONTENT)
+    first = np.zeros(len(row_key), dtype=bool)
+    first[np.unique(row_key, return_index=True)[1]] = True  # one row per redemption
+    seen, changed = _lake_keys(table.column("month").to_pylist()).classify(row_key, row_hash)
+    keep = first & ~seen
+    table = table.append_column("row_hash", pa.array(row_hash)).append_column(
+        "row_key", pa.array(row_key)
+    )
+    stage.write(table=REDEMPTIONS, data=table.filter(pa.array(keep)))
+    return int(seen.sum()), int(changed.sum())
+
+
+def _lake_keys(months: list[str]) -> ExistingKeys:
+    """Keys and hashes of the lake's redemptions in these months and the ones around them
+    (the same redemption given with another store may fall in a neighbouring month)."""
+    around: set[str] = set()
+    for month in set(months):
+        year, number = int(month[:4]), int(month[5:7])
+        for step in (-1, 0, 1):
+            y, m = divmod(year * 12 + number - 1 + step, 12)
+            around.add(f"{y:04d}-{m + 1:02d}")
+    before = lake_read(table=REDEMPTIONS, columns=["row_key", "row_hash"], months=sorted(around))
+    if before.num_rows == 0:
+        return ExistingKeys(np.zeros(0, np.uint64), np.zeros(0, np.uint64))
+    return ExistingKeys(
+        before.column("row_key").to_numpy().astype(np.uint64),
+        before.column("row_hash").to_numpy().astype(np.uint64),
+    )
+
+
+def _events_table(frame: pd.DataFrame) -> pa.Table:
+    instants, stores = _instants(frame["at"]), _strings(frame["store_id"])
+    return pa.table(
+        {
+            "event_id": _strings(frame["event_id"]),
+            "kind": _strings(frame["kind"]),
+            "customer_id": _strings(frame["customer_id"]),
+            "offer_id": _strings(frame["offer_id"]),
+            "at": instants,
+            "store_id": stores,
+            "decision_id": pa.array(_optional(frame["assignment__decision_id"]), pa.int64()),
+            "slot": pa.array(_optional(frame["assignment__slot"]), pa.int16()),
+            "holdout": pa.array(_optional(frame["assignment__holdout"]), pa.bool_()),
+            "month": _local_months(instants, stores),
+        }
+    )
+
+
+def _optional(values: pd.Series) -> list[Any]:
+    return [None if v is None else v for v in values]
+
+
+def _commit(files: list[LakeFile], event_ids: list[int]) -> None:
+    """One transaction: the staged files become visible and their events are marked."""
+    with transaction.atomic():
+        LakeFile.objects.bulk_create(files, batch_size=1000)
+        _mark_in_lake(event_ids)
+
+
+def _mark_in_lake(event_ids: list[int]) -> None:
+    for start in range(0, len(event_ids), MARK_CHUNK):
+        FeedbackEvent.objects.filter(pk__in=event_ids[start : start + MARK_CHUNK]).update(
+            in_lake=True
+        )
