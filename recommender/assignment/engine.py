@@ -80,6 +80,7 @@ class Engine:
     rule_version_number: int | None
     usual_categories: dict[int | None, list[str]] = field(default_factory=dict)
     seed: int = 0
+    eligibility_cache: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @property
     def offer_ids(self) -> list[str]:
@@ -162,7 +163,7 @@ def context_codes(values: list[dict[str, str]], vocabulary: Vocabulary) -> np.nd
     ).reshape(len(values), len(CONTEXT_FIELDS))
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def model_logits(engine: Engine, situations: list[Situation], dayparts: dict) -> np.ndarray:
     """[situation, catalog offer] TxT logits (offers without a vector: -inf)."""
     history = history_codes(
@@ -324,12 +325,48 @@ def decide(engine: Engine, situations: list[Situation], dayparts: dict) -> list[
     return [o for o in outcomes if o is not None]
 
 
-def _decide_group(
-    engine: Engine, situations: list[Situation], logits: np.ndarray, dayparts: dict
-) -> list[Outcome]:
-    """Situations that share segment, tier, local minute, date and channel: the same offers
-    are eligible for all of them; only the scores (and holdout draws) differ."""
-    first = situations[0]
+@dataclass(frozen=True)
+class Eligibility:
+    """What a situation's slots may give and what is excluded, shared by every situation
+    with the same segment, tier, channel, date, daypart and eligible minute pattern."""
+
+    available: np.ndarray
+    slots: list[Slot]
+    slot_masks: list[np.ndarray]
+    excluded: dict[str, str]
+    sha256: str
+    has_rule: bool
+
+
+ELIGIBILITY_CACHE = 20_000
+
+
+def _eligibility_key(engine: Engine, situation: Situation, dayparts: dict) -> tuple:
+    local = situation.local
+    minute_pattern = np.packbits(engine.catalog.table.minutes[:, local.hour * 60 + local.minute])
+    return (
+        situation.segment_key,
+        situation.tier,
+        situation.channel,
+        local.date(),
+        daypart_of(local, dayparts),
+        minute_pattern.tobytes(),
+    )
+
+
+def _eligibility(engine: Engine, situation: Situation, dayparts: dict) -> Eligibility:
+    """Computed once per key and kept on the engine (a serving process sees the same few
+    situations over and over)."""
+    key = _eligibility_key(engine, situation, dayparts)
+    found = engine.eligibility_cache.get(key)
+    if found is None:
+        if len(engine.eligibility_cache) >= ELIGIBILITY_CACHE:
+            engine.eligibility_cache.clear()
+        found = engine.eligibility_cache[key] = _eligibility_compute(engine, situation, dayparts)
+    return found
+
+
+def _eligibility_compute(engine: Engine, first: Situation, dayparts: dict) -> Eligibility:
     local = first.local
     catalog = engine.catalog
     context_masks = {
@@ -350,17 +387,29 @@ def _decide_group(
         & slot_constraints(catalog, slot, on=local.date())
         for slot in slots
     ]
-    context = situation_context(first, dayparts)
     excluded = _exclusions(
         engine,
         context_masks=context_masks,
         slot_masks=slot_masks,
         slots=slots,
-        context=context,
+        context=situation_context(first, dayparts),
         usual=usual,
     )
-    sha = sheet_sha256(excluded)
-    note = _rule_note(engine, first, has_rule=rule is not None)
+    return Eligibility(
+        available, slots, slot_masks, excluded, sheet_sha256(excluded), rule is not None
+    )
+
+
+def _decide_group(
+    engine: Engine, situations: list[Situation], logits: np.ndarray, dayparts: dict
+) -> list[Outcome]:
+    """Situations that share segment, tier, local minute, date and channel: the same offers
+    are eligible for all of them; only the scores (and holdout draws) differ."""
+    first = situations[0]
+    eligibility = _eligibility(engine, first, dayparts)
+    available, slots, slot_masks = eligibility.available, eligibility.slots, eligibility.slot_masks
+    excluded, sha = eligibility.excluded, eligibility.sha256
+    note = _rule_note(engine, first, has_rule=eligibility.has_rule)
     scores = available_probabilities(logits, available[None, :])
     fills = _fill_slots(engine, situations, scores, available, slots, slot_masks)
     return [
