@@ -69,7 +69,7 @@ class RecommendationApi(APIView):
             return Response(data.errors, status=400)
         values = data.validated_data
         try:
-            decision, outcome, serving = recommend(
+            decision_id, outcome, serving = recommend(
                 customer_id=values.get("customer_id") or None,
                 store_id=values["store_id"],
                 at=_utc(values["at"]),
@@ -84,8 +84,8 @@ class RecommendationApi(APIView):
         key = situation.segment_key
         return Response(
             {
-                "decision_id": decision.pk,
-                "receipt_url": request.build_absolute_uri(f"/api/v1/receipts/{decision.pk}/"),
+                "decision_id": decision_id,
+                "receipt_url": request.build_absolute_uri(f"/api/v1/receipts/{decision_id}/"),
                 "customer": {
                     "customer_id": situation.customer_id,
                     "known": situation.known_customer,

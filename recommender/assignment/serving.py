@@ -22,7 +22,7 @@ from django.db import connection
 
 from offers.eligibility import store_local_time
 from offers.models import Item, Store
-from recommender.models import AssignmentBatch, CatalogSnapshot, Decision
+from recommender.models import AssignmentBatch, CatalogSnapshot
 
 from .engine import Engine, Outcome, Situation, decide
 from .inputs import _files, weather_bucket
@@ -205,18 +205,18 @@ def recommend(
     at: dt.datetime,
     channel: str,
     cart: list[str] | None = None,
-) -> tuple[Decision, Outcome, Serving]:
-    """Offers for one customer here and now, with the receipt written."""
+) -> tuple[int, Outcome, Serving]:
+    """Offers for one customer here and now, with the receipt written (its id returned)."""
     serving = serving_current()
     situation = situation_for(
         serving, customer_id=customer_id, store_id=store_id, at=at, channel=channel, cart=cart or []
     )
     outcome = decide(serving.engine, [situation], serving.dayparts)[0]
-    decision = decision_record(
+    decision_id = decision_record(
         outcome=outcome,
         engine=serving.engine,
         model_id=serving.model_id,
         catalog_id=serving.catalog.pk,
         sheets=serving.sheets,
     )
-    return decision, outcome, serving
+    return decision_id, outcome, serving
