@@ -41,7 +41,7 @@ VARIANTS = (
 DISCOUNT_FACTORS = (Decimal("0.90"), Decimal("1.10"), Decimal("1.00"), Decimal("1.20"))
 KNOWN_SHARE = 0.8
 CART_SHARE = 0.3
-HISTORY_DAYS = 28
+HISTORY_DAYS = 1
 ZONES = ("UTC", "Europe/Berlin", "Asia/Kolkata", "America/Sao_Paulo")
 """Offsets a client may write `at` in, besides the stores' own zones (the same instant)."""
 
@@ -178,7 +178,8 @@ def _history_end() -> dt.datetime:
 
 def request_mix(*, count: int, seed: int) -> list[dict[str, Any]]:
     """Request bodies drawn from the data: 80% known customers (the rest send no id), random
-    stores and channels, instants spread over the last four weeks of history (every daypart)
+    stores and channels, instants spread over the last day of history (a real-time endpoint
+    serves the present; every daypart of that day in every store's zone)
     written in various offsets, 30% with a cart of 1-3 real items."""
     from offers.models import Item, Store
     from segments.demo.personas import CHANNELS

@@ -280,3 +280,30 @@ def test_a_decision_does_not_depend_on_who_else_is_decided_with_it() -> None:
     crowd.insert(17, situation(customer_id="C9", history=("item:muffin",)))
     together = decide(engine, crowd, {k: tuple(v) for k, v in DAYPARTS.items()})[17]
     assert together.slots == alone.slots and together.exclusions_sha256 == alone.exclusions_sha256
+
+
+def test_the_traced_scorer_gives_the_eager_model_s_numbers_for_one_or_many() -> None:
+    from recommender.assignment.engine import (
+        context_codes,
+        context_values,
+        history_codes,
+        model_scorer,
+    )
+
+    engine = make_engine()
+    dayparts = {k: tuple(v) for k, v in DAYPARTS.items()}
+    situations = [
+        situation(customer_id=f"C{i}", history=("item:fries",) * (i % 5), channel="drive_thru")
+        for i in range(7)
+    ]
+    history = torch.as_tensor(
+        history_codes([s.events for s in situations], engine.vocabulary, engine.history_length)
+    )
+    context = torch.as_tensor(
+        context_codes([context_values(s, dayparts) for s in situations], engine.vocabulary)
+    )
+    with torch.inference_mode():
+        eager = engine.model(history, context, engine.offer_input)
+        traced = model_scorer(engine)
+        assert torch.allclose(traced(history, context), eager, atol=1e-6)
+        assert torch.allclose(traced(history[2:3], context[2:3]), eager[2:3], atol=1e-6)
