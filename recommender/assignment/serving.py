@@ -10,6 +10,7 @@ it in; requests in flight keep the one they started with. No restart is needed.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import threading
 import time
@@ -134,6 +135,10 @@ def serving_current() -> Serving:
         if serving is None or serving.generation != key:
             serving = serving_build(key)
             _state["serving"] = serving
+            # The engine's objects live as long as it does: keep the collector from walking
+            # them again and again (its full passes were the slowest requests).
+            gc.collect()
+            gc.freeze()
         _state["checked"] = time.monotonic()
         return serving
 
