@@ -73,7 +73,6 @@ def decision_record(
 ) -> int:
     """One real-time receipt and its assignments, all or nothing; returns the receipt's id."""
     situation = outcome.situation
-    sheets_ensure([outcome], sheets)
     decision = Decision(
         source=DecisionSource.API,
         customer_id=situation.customer_id,
@@ -85,7 +84,6 @@ def decision_record(
         rule_version_id=engine.rule_version_id,
         model_id=model_id,
         catalog_id=catalog_id,
-        exclusions_id=sheets[outcome.exclusions_sha256],
         history=list(situation.history),
         slots=outcome.slots,
         holdout=False,
@@ -108,7 +106,9 @@ def decision_record(
         for pick in outcome.picks
     ]
     if connection.vendor == "postgresql":
-        return _decision_insert_one_statement(decision, rows)
+        return _decision_insert_one_statement(decision, rows, outcome=outcome, sheets=sheets)
+    sheets_ensure([outcome], sheets)
+    decision.exclusions_id = sheets[outcome.exclusions_sha256]
     with transaction.atomic():
         decision.save()
         Assignment.objects.bulk_create(
@@ -123,17 +123,39 @@ def decision_record(
 _ASSIGNMENT_FIELDS = [name for name, _ in ASSIGNMENT_CASTS]
 
 
-def _decision_insert_one_statement(decision: Decision, rows: list[tuple]) -> int:
-    """The receipt and its assignments in one statement (one round trip besides the
-    transaction's): the real-time endpoint's budget is a few milliseconds."""
+def _sheet_insert(outcome: Outcome) -> tuple[str, list[Any]]:
+    excluded = ExclusionSheet._meta.get_field("excluded")
+    return (
+        f'INSERT INTO "{ExclusionSheet._meta.db_table}" ("sha256", "excluded", "created_at") '
+        'VALUES (%s, %s, %s) ON CONFLICT ("sha256") DO NOTHING; ',
+        [
+            outcome.exclusions_sha256,
+            excluded.get_db_prep_save(outcome.excluded, connection),
+            timezone.now(),
+        ],
+    )
+
+
+def _decision_insert_one_statement(
+    decision: Decision, rows: list[tuple], *, outcome: Outcome, sheets: dict[str, int]
+) -> int:
+    """The exclusion sheet (when this process has not written it yet), the receipt and its
+    assignments in one round trip besides the transaction's: the real-time endpoint's budget
+    is a few milliseconds. The receipt finds its sheet by content hash."""
     fields = [f for f in Decision._meta.concrete_fields if f.name not in ("id", "batch")]
     columns = ", ".join(f'"{f.column}"' for f in fields)
-    values = [f.get_db_prep_save(getattr(decision, f.attname), connection) for f in fields]
+    marks, params = [], []
+    for f in fields:
+        if f.name == "exclusions":
+            marks.append(f'(SELECT id FROM "{ExclusionSheet._meta.db_table}" WHERE sha256 = %s)')
+            params.append(outcome.exclusions_sha256)
+        else:
+            marks.append("%s")
+            params.append(f.get_db_prep_save(getattr(decision, f.attname), connection))
     sql = (
         f'WITH d AS (INSERT INTO "{Decision._meta.db_table}" ({columns}) '
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id)"
+        f"VALUES ({', '.join(marks)}) RETURNING id)"
     )
-    params: list[Any] = list(values)
     if rows:
         row_marks = "(" + ", ".join(f"%s::{cast}" for _, cast in ASSIGNMENT_CASTS) + ")"
         names = ", ".join(f'"{name}"' for name in _ASSIGNMENT_FIELDS)
@@ -143,11 +165,22 @@ def _decision_insert_one_statement(decision: Decision, rows: list[tuple]) -> int
             f"AS v({names}))"
         )
         params += [value for row in rows for value in row]
+    prefix: str = ""
+    prefix_params: list[Any] = []
+    known = outcome.exclusions_sha256 in sheets
+    if not known:
+        prefix, prefix_params = _sheet_insert(outcome)
     # The commit does not wait for the WAL flush: a database crash may lose the receipts of
     # its last moment (never corrupt them); every other write keeps synchronous commits.
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO off; " + sql + " SELECT id FROM d", params)
-        return int(cursor.fetchone()[0])
+        cursor.execute(
+            "SET LOCAL synchronous_commit TO off; " + prefix + sql + " SELECT id FROM d",
+            prefix_params + params,
+        )
+        decision_id = int(cursor.fetchone()[0])
+    if not known:
+        sheets[outcome.exclusions_sha256] = 0  # written: the id is looked up by hash
+    return decision_id
 
 
 def _stored(value: dt.datetime) -> Any:
