@@ -291,7 +291,7 @@ def test_the_traced_scorer_gives_the_eager_model_s_numbers_for_one_or_many() -> 
     )
 
     engine = make_engine()
-    dayparts = {k: tuple(v) for k, v in DAYPARTS.items()}
+    dayparts = {k: (v[0], v[1]) for k, v in DAYPARTS.items()}
     situations = [
         situation(customer_id=f"C{i}", history=("item:fries",) * (i % 5), channel="drive_thru")
         for i in range(7)
