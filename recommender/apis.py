@@ -18,7 +18,13 @@ from rest_framework.views import APIView
 from deepflame_web.core.access import EVERYONE_READS, EVERYONE_WRITES
 from recommender.assignment.engine import Outcome
 from recommender.assignment.receipts import decision_replay
-from recommender.assignment.serving import RecommendationInvalid, Serving, recommend
+from recommender.assignment.serving import (
+    RecommendationInvalid,
+    Serving,
+    recommend,
+    serving_current,
+    unknown_names,
+)
 from recommender.assignment.state import EngineUnavailable
 from recommender.models import Decision
 
@@ -56,6 +62,25 @@ def _offers(outcome: Outcome, serving: Serving) -> list[dict[str, Any]]:
     ]
 
 
+def _with_unknown_names(data: RecommendationInputSerializer) -> dict[str, Any]:
+    """The serializer's errors plus an unknown store or items among the fields it accepted,
+    so one answer names every bad field."""
+    errors = dict(data.errors)
+    raw = data.initial_data if isinstance(data.initial_data, dict) else {}
+    store_id = raw.get("store_id") if "store_id" not in errors else None
+    cart = raw.get("cart") if "cart" not in errors else None
+    try:
+        serving = serving_current()
+    except EngineUnavailable:
+        return errors
+    names = unknown_names(
+        serving,
+        store_id=store_id if isinstance(store_id, str) else None,
+        cart=cart if isinstance(cart, list) and all(isinstance(i, str) for i in cart) else None,
+    )
+    return {**errors, **names}
+
+
 class RecommendationApi(APIView):
     """Offers for a customer (or a new one) at a store, time and channel, each with its
     decision receipt."""
@@ -66,7 +91,7 @@ class RecommendationApi(APIView):
     def post(self, request: Request) -> Response:
         data = RecommendationInputSerializer(data=request.data)
         if not data.is_valid():
-            return Response(data.errors, status=400)
+            return Response(_with_unknown_names(data), status=400)
         values = data.validated_data
         try:
             decision_id, outcome, serving = recommend(

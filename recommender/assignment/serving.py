@@ -166,6 +166,19 @@ def _customer(serving: Serving, customer_id: str | None) -> tuple[bool, int | No
     return True, row[1], _json(row[2]) or [], _json(row[3]) or []
 
 
+def unknown_names(
+    serving: Serving, *, store_id: str | None, cart: list[str] | None
+) -> dict[str, list[str]]:
+    """field -> messages for a store or cart items the chain does not have."""
+    problems: dict[str, list[str]] = {}
+    if store_id is not None and store_id not in serving.stores:
+        problems["store_id"] = [f'Unknown store "{store_id}".']
+    unknown_items = [item for item in cart or [] if item not in serving.items]
+    if unknown_items:
+        problems["cart"] = [f"Unknown item(s): {', '.join(unknown_items)}."]
+    return problems
+
+
 def situation_for(
     serving: Serving,
     *,
@@ -175,16 +188,10 @@ def situation_for(
     channel: str,
     cart: list[str],
 ) -> Situation:
-    problems: dict[str, list[str]] = {}
-    store = serving.stores.get(store_id)
-    if store is None:
-        problems["store_id"] = [f'Unknown store "{store_id}".']
-    unknown_items = [item for item in cart if item not in serving.items]
-    if unknown_items:
-        problems["cart"] = [f"Unknown item(s): {', '.join(unknown_items)}."]
+    problems = unknown_names(serving, store_id=store_id, cart=cart)
     if problems:
         raise RecommendationInvalid(problems)
-    assert store is not None
+    store = serving.stores[store_id]
     known, segment_key, history, trajectory = _customer(serving, customer_id)
     local = store_local_time(instant=at, timezone=store.timezone or "UTC")
     return Situation(

@@ -154,6 +154,13 @@ def test_the_api_recommends_with_a_receipt_and_serves_new_rules_without_a_restar
     assert set(bad.json()) == {"store_id", "cart"} and "nowhere" in bad.json()["store_id"][0]
     missing = client.post("/api/v1/recommendations/", {}, content_type="application/json")
     assert missing.status_code == 400 and {"store_id", "at", "channel"} <= set(missing.json())
+    several = client.post(
+        "/api/v1/recommendations/",
+        {"store_id": "nowhere", "at": "yesterday", "channel": "", "cart": ["?"]},
+        content_type="application/json",
+    ).json()
+    assert set(several) == {"store_id", "at", "channel", "cart"}
+    assert "nowhere" in several["store_id"][0] and "?" in several["cart"][0]
     assert Client().post("/api/v1/recommendations/", body).status_code in (401, 403)
 
     definition = segmentation_active()
