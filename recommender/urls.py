@@ -8,4 +8,10 @@ urlpatterns = [
     path("receipts/<int:pk>/", views.receipt_detail, name="receipt_detail"),
     path("receipts/<int:pk>/replay/", views.receipt_replay, name="receipt_replay"),
     path("models/<int:version>/activate/", views.model_activate_view, name="model_activate"),
+    path("performance/", views.offer_performance, name="offer_performance"),
+    path(
+        "performance/recount/",
+        views.offer_performance_recount,
+        name="offer_performance_recount",
+    ),
 ]

@@ -1,9 +1,13 @@
+import datetime as dt
+import re
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from deepflame_web.core.access import (
     ADMINS_ONLY,
@@ -13,10 +17,21 @@ from deepflame_web.core.access import (
     role_required,
 )
 from deepflame_web.core.services import RunAlreadyActive
+from offers.models import Offer
+from recommender.assignment.performance import (
+    performance_history,
+    performance_refresh_queue,
+    performance_summary,
+)
 from recommender.assignment.receipts import decision_replay, receipt_segment_names
 from recommender.evaluation import METRICS
 from recommender.forms import TrainingRunForm
-from recommender.models import Decision, EmbeddingSpace, RecommenderModel
+from recommender.models import (
+    AssignmentBatch,
+    Decision,
+    EmbeddingSpace,
+    RecommenderModel,
+)
 from recommender.registry import model_activate
 from recommender.services import training_run_start
 from segments.views import segment_color
@@ -148,3 +163,190 @@ def receipt_replay(request: HttpRequest, pk: int) -> HttpResponse:
     decision = get_object_or_404(Decision, pk=pk)
     request.session[f"replay-{pk}"] = decision_replay(decision).same
     return redirect("receipt_detail", pk=pk)
+
+
+# -- offer performance ---------------------------------------------------------------------
+
+PERFORMANCE_OFFERS_SHOWN = 50
+PERFORMANCE_PICKER_BATCHES = 50
+
+
+def _percent(value: float | None, *, sign: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 100:+.1f}%" if sign else f"{value * 100:.1f}%"
+
+
+def _performance_row(row: dict[str, Any], label: str, key: str = "") -> dict[str, Any]:
+    """A summary row with the label and the percentages the page shows."""
+    return {
+        **row,
+        "label": label,
+        "key": key,
+        "treated_rate_text": _percent(row["treated_rate"]),
+        "holdout_rate_text": _percent(row["holdout_rate"]),
+        "lift_text": _percent(row["lift"], sign=True),
+    }
+
+
+def _segment_label(row: dict[str, Any]) -> str:
+    if row["segment_key"] is None:
+        return "no segment"
+    name = row.get("segment_name")
+    return f"{name} (#{row['segment_key']})" if name else f"#{row['segment_key']}"
+
+
+def _performance_tables(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The breakdowns of a batch, each a table: segment, slot, daypart, tier and top offers."""
+    names = {r["segment_key"]: _segment_label(r) for r in summary["segments"]}
+    offers = sorted(
+        summary["offers"],
+        key=lambda r: (-r["treated_redemptions"], -r["holdout_redemptions"], r["offer_id"]),
+    )
+    shown = offers[:PERFORMANCE_OFFERS_SHOWN]
+    known = {
+        o["offer_id"]: o
+        for o in Offer.objects.filter(offer_id__in=[r["offer_id"] for r in shown]).values(
+            "pk", "offer_id", "name"
+        )
+    }
+    offer_rows = []
+    for row in shown:
+        offer = known.get(row["offer_id"])
+        label = f"{offer['name']} ({row['offer_id']})" if offer else row["offer_id"]
+        offer_rows.append({**_performance_row(row, label, row["offer_id"]), "offer": offer})
+    return [
+        {
+            "id": "by-segment",
+            "title": "By segment",
+            "heading": "Segment",
+            "rows": [
+                _performance_row(r, _segment_label(r), str(r["segment_key"]))
+                for r in summary["segments"]
+            ],
+        },
+        {
+            "id": "by-slot",
+            "title": "By slot",
+            "heading": "Segment · slot",
+            "rows": [
+                _performance_row(
+                    r,
+                    f"{names.get(r['segment_key'], _segment_label(r))} · "
+                    f"{r['slot']}. {r['slot_label']}",
+                    f"{r['segment_key']}-{r['slot']}",
+                )
+                for r in summary["slots"]
+            ],
+        },
+        {
+            "id": "by-daypart",
+            "title": "By daypart",
+            "heading": "Daypart",
+            "rows": [
+                _performance_row(r, r["daypart"] or "no daypart", r["daypart"])
+                for r in summary["dayparts"]
+            ],
+        },
+        {
+            "id": "by-tier",
+            "title": "By pricing tier",
+            "heading": "Tier",
+            "rows": [
+                _performance_row(r, r["tier"] or "no tier", r["tier"]) for r in summary["tiers"]
+            ],
+        },
+        {
+            "id": "by-offer",
+            "title": (
+                f"Top {len(shown)} of {len(offers)} offers, by treated redemptions"
+                if len(offers) > len(shown)
+                else "By offer, most treated redemptions first"
+            ),
+            "heading": "Offer",
+            "rows": offer_rows,
+        },
+    ]
+
+
+def _batch_number(value: str) -> int | None:
+    """An ASCII number that fits a database id, else None."""
+    return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
+
+
+def _chosen_batch(
+    request: HttpRequest, batches: QuerySet[AssignmentBatch]
+) -> tuple[AssignmentBatch | None, str, int]:
+    """The batch asked for (?batch=N, an activated one) or the active one; a problem and an
+    HTTP status when the value is bad."""
+    given = request.GET.get("batch", "").strip()
+    if not given:
+        return batches.filter(is_active=True).first(), "", 200
+    number = _batch_number(given)
+    if number is None:
+        return None, f"“{given}” is not a batch number: pick a batch below.", 400
+    batch = batches.filter(pk=number).first()
+    if batch is None:
+        return None, f"There is no activated assignment batch #{given}; pick one below.", 404
+    return batch, "", 200
+
+
+@role_required(EVERYONE_READS)
+@require_GET
+def offer_performance(request: HttpRequest) -> HttpResponse:
+    batches = AssignmentBatch.objects.filter(activated_at__isnull=False)
+    batch, problem, status = _chosen_batch(request, batches)
+    context: dict[str, Any] = {
+        "batch": batch,
+        "problem": problem,
+        "batches": list(
+            batches.order_by("-at", "-pk").values("pk", "at", "is_active")[
+                :PERFORMANCE_PICKER_BATCHES
+            ]
+        ),
+    }
+    summary = performance_summary(batch=batch) if batch is not None else None
+    if summary is not None and summary["computed_at"] is not None:
+        context["computed_at"] = dt.datetime.fromisoformat(summary["computed_at"])
+    if batch is not None and summary is not None and summary["total"] is not None:
+        context.update(
+            total=_performance_row(summary["total"], "all"),
+            tables=_performance_tables(summary),
+            lift_chart={
+                "segments": [
+                    {
+                        "label": _segment_label(r),
+                        "treated": r["treated_rate"],
+                        "holdout": r["holdout_rate"],
+                        "lift": r["lift"],
+                        "lift_text": _percent(r["lift"], sign=True),
+                    }
+                    for r in summary["segments"]
+                ]
+            },
+            history={"batches": performance_history(batches=batches), "current": batch.pk},
+        )
+    return render(request, "recommender/performance.html", context, status=status)
+
+
+@role_required(ADMINS_ONLY)
+@require_POST
+def offer_performance_recount(request: HttpRequest) -> HttpResponse:
+    """Queue a recount of the batch's figures (the worker's heavy queue does the counting)."""
+    given = request.POST.get("batch", "")
+    number = _batch_number(given)
+    batch = (
+        None
+        if number is None
+        else AssignmentBatch.objects.filter(activated_at__isnull=False, pk=number).first()
+    )
+    if batch is None:
+        messages.error(request, f"There is no activated assignment batch “{given}” to recount.")
+        return redirect("offer_performance")
+    batch_id = batch.pk
+    performance_refresh_queue(batch=batch)
+    messages.success(
+        request,
+        f"Recount of batch #{batch_id} is queued: reload in a minute to see the new figures.",
+    )
+    return redirect(f"{reverse('offer_performance')}?batch={batch_id}")

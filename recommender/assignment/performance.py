@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 from django.db import connection, transaction
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -203,3 +203,48 @@ def performance_summary(*, batch: AssignmentBatch) -> dict[str, Any]:
         "dayparts": _grouped(rows, ["daypart"]),
         "tiers": _grouped(rows, ["tier"]),
     }
+
+
+HISTORY_BATCHES = 30
+
+
+def performance_history(*, batches: QuerySet[AssignmentBatch]) -> list[dict[str, Any]]:
+    """Treated and holdout redemption rate of the latest counted batches, oldest first: one
+    point per batch, from OfferPerformance totals (batches not counted yet have no point)."""
+    counted = Exists(OfferPerformance.objects.filter(batch=OuterRef("pk")))
+    latest = list(
+        batches.filter(counted)
+        .order_by("-at", "-pk")
+        .values_list("pk", flat=True)[:HISTORY_BATCHES]
+    )
+    totals = (
+        OfferPerformance.objects.filter(batch__in=latest)
+        .values("batch", "batch__at")
+        .annotate(**_sums())
+        .order_by("batch__at", "batch")
+    )
+    return [
+        {
+            "batch": row["batch"],
+            "label": f"{row['batch__at']:%Y-%m-%d} #{row['batch']}",
+            "treated_rate": row["treated_rate"],
+            "holdout_rate": row["holdout_rate"],
+            "lift": row["lift"],
+            "treated_assignments": row["treated_assignments"],
+            "holdout_assignments": row["holdout_assignments"],
+        }
+        for row in (_with_rates(dict(r)) for r in totals)
+    ]
+
+
+def performance_refresh_queue(*, batch: AssignmentBatch) -> None:
+    """A recount of the batch's figures by the worker (heavy queue), once the caller's
+    transaction commits."""
+    from celery import current_app
+
+    batch_id = batch.pk
+    transaction.on_commit(
+        lambda: current_app.send_task(
+            "recommender.tasks.heavy_refresh_performance", kwargs={"batch_id": batch_id}
+        )
+    )

@@ -123,7 +123,68 @@
     }), CONFIG);
   }
 
-  var KINDS = { sizes: sizes, kCurve: kCurve, profile: profile, scores: scores };
+  var TREATED = "#c2410c";
+  var HOLDOUT = "#9aa0a6";
+
+  // Offer performance: treated against holdout redemption rate per segment, lift above each.
+  function performanceLift(el, data) {
+    var labels = data.segments.map(function (s) { return s.label; });
+    var traces = [["treated", TREATED], ["holdout", HOLDOUT]].map(function (group) {
+      return {
+        type: "bar", name: group[0], x: labels, marker: { color: group[1] },
+        y: data.segments.map(function (s) { return s[group[0]]; }),
+        hovertemplate: "%{x}<br>" + group[0] + " redemption rate %{y:.1%}<extra></extra>",
+      };
+    });
+    var top = Math.max.apply(null, [0].concat(data.segments.map(function (s) {
+      return Math.max(s.treated || 0, s.holdout || 0);
+    })));
+    Plotly.newPlot(el, traces, base({
+      barmode: "group",
+      height: 360,
+      margin: { l: 56, r: 24, t: 28, b: 40 },
+      xaxis: { type: "category", automargin: true },
+      yaxis: { title: { text: "redemption rate" }, gridcolor: GRID, tickformat: ".0%",
+               rangemode: "tozero", range: [0, (top || 0.01) * 1.2] },
+      legend: { orientation: "h", y: -0.22 },
+      annotations: data.segments.map(function (s) {
+        return { x: s.label, y: Math.max(s.treated || 0, s.holdout || 0), yanchor: "bottom",
+                 yshift: 2, showarrow: false, font: { size: 11, color: "#2b1d14" },
+                 text: "lift " + (s.lift === null ? "n/a" : s.lift_text) };
+      }),
+    }), CONFIG);
+  }
+
+  // Offer performance over time: one point per activated batch, the shown batch marked.
+  function performanceHistory(el, data) {
+    var labels = data.batches.map(function (b) { return b.label; });
+    var traces = [["treated", TREATED, "solid"], ["holdout", HOLDOUT, "dash"]].map(function (group) {
+      return {
+        type: "scatter", mode: "lines+markers", name: group[0], x: labels,
+        y: data.batches.map(function (b) { return b[group[0] + "_rate"]; }),
+        customdata: data.batches.map(function (b) { return b[group[0] + "_assignments"]; }),
+        line: { color: group[1], dash: group[2], width: 2.5 },
+        hovertemplate: "batch %{x}<br>" + group[0] + " redemption rate %{y:.1%}" +
+          " of %{customdata:,} assignments<extra></extra>",
+      };
+    });
+    var current = data.batches.filter(function (b) { return b.batch === data.current; })[0];
+    Plotly.newPlot(el, traces, base({
+      height: 360,
+      margin: { l: 56, r: 24, t: 28, b: 40 },
+      // Half a category of room on each side: the first and last batch are not on the axes.
+      xaxis: { type: "category", gridcolor: GRID, automargin: true, range: [-0.5, labels.length - 0.5] },
+      yaxis: { title: { text: "redemption rate" }, gridcolor: GRID, tickformat: ".0%", rangemode: "tozero" },
+      legend: { orientation: "h", y: -0.22 },
+      shapes: current ? [{ type: "line", x0: current.label, x1: current.label, yref: "paper", y0: 0, y1: 1,
+                           line: { color: "#2b1d14", dash: "dot", width: 1.5 } }] : [],
+      annotations: current ? [{ x: current.label, yref: "paper", y: 1.02, yanchor: "bottom",
+                                showarrow: false, text: "shown batch" }] : [],
+    }), CONFIG);
+  }
+
+  var KINDS = { sizes: sizes, kCurve: kCurve, profile: profile, scores: scores,
+                performanceLift: performanceLift, performanceHistory: performanceHistory };
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-chart]").forEach(function (el) {
