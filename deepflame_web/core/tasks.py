@@ -1,7 +1,8 @@
 from celery import shared_task
+from django.conf import settings
 
 from deepflame_web.core.checks import system_check_execute
-from deepflame_web.core.services import run_execute, runs_fail_stale
+from deepflame_web.core.services import pipeline_execute, run_execute, runs_fail_stale
 
 
 @shared_task
@@ -12,3 +13,13 @@ def fail_stale_runs() -> list[int]:
 @shared_task
 def system_check(run_id: int) -> None:
     run_execute(run_id=run_id, work=system_check_execute)
+
+
+@shared_task(
+    name="deepflame_web.core.tasks.heavy_run_pipeline",
+    time_limit=3 * settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=3 * settings.CELERY_TASK_SOFT_TIME_LIMIT,
+)
+def heavy_run_pipeline(run_ids: list[int]) -> None:
+    """Segmentation, training and assignment in order; each is its own run on the runs page."""
+    pipeline_execute(run_ids=run_ids)

@@ -1,13 +1,32 @@
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from deepflame_web.core.access import ADMINS_WRITE, EVERYONE_READS, PUBLIC, role_required
+from deepflame_web.celery import app as celery_app
+from deepflame_web.core.access import (
+    ADMINS_ONLY,
+    ADMINS_WRITE,
+    EVERYONE_READS,
+    PUBLIC,
+    role_required,
+)
+from deepflame_web.core.guide import guide
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.selectors import runs_recent, system_overview
-from deepflame_web.core.services import RunAlreadyActive, run_cancel, system_check_start
+from deepflame_web.core.services import (
+    RunAlreadyActive,
+    pipeline_start,
+    run_cancel,
+    system_check_start,
+)
 
 login_view = role_required(PUBLIC)(
     auth_views.LoginView.as_view(template_name="core/login.html", redirect_authenticated_user=True)
@@ -17,14 +36,36 @@ logout_view = role_required(PUBLIC)(auth_views.LogoutView.as_view())
 
 @role_required(EVERYONE_READS)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/home.html", {"overview": system_overview()})
+    return render(request, "core/home.html", {"overview": system_overview(), "guide": guide()})
 
 
 @role_required(ADMINS_WRITE)
 def run_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind") or None
-    context = {"runs": runs_recent(kind=kind, limit=100), "kinds": RunKind.choices, "kind": kind}
+    context = {
+        "runs": runs_recent(kind=kind, limit=100),
+        "kinds": RunKind.choices,
+        "kind": kind,
+        "schedule": _beat_schedule(),
+    }
     return render(request, "core/run_list.html", context)
+
+
+def _beat_schedule() -> list[dict[str, Any]]:
+    """The periodic tasks as celery beat has them, so the page cannot drift from the code."""
+    rows = []
+    for name, entry in sorted((celery_app.conf.beat_schedule or {}).items()):
+        schedule = entry.get("schedule")
+        if isinstance(schedule, int | float):
+            schedule = timedelta(seconds=schedule)
+        every = getattr(schedule, "run_every", schedule)
+        if isinstance(every, timedelta):
+            minutes = every.total_seconds() / 60
+            when = f"every {minutes:g} minute{'' if minutes == 1 else 's'}"
+        else:
+            when = str(schedule)
+        rows.append({"name": name, "task": entry.get("task", ""), "when": when})
+    return rows
 
 
 @role_required(ADMINS_WRITE)
@@ -52,3 +93,78 @@ def system_check_start_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("run_list")
     return redirect("run_detail", run_id=run.pk)
+
+
+def _queue(request: HttpRequest, what: str, start: Callable[[], Run]) -> HttpResponse:
+    """Start one run from a runs-page button and say what was queued, linking to the run."""
+    try:
+        run = start()
+    except (RunAlreadyActive, ValueError) as exc:
+        messages.error(request, f"Nothing was queued: {exc}")
+    else:
+        messages.success(
+            request,
+            format_html(
+                '{} queued as <a href="{}">run #{}</a>.',
+                what,
+                reverse("run_detail", args=[run.pk]),
+                run.pk,
+            ),
+        )
+    return redirect("run_list")
+
+
+@role_required(ADMINS_ONLY)
+@require_POST
+def segments_retrain_view(request: HttpRequest) -> HttpResponse:
+    from segments.segmentation.services import segmentation_run_start
+
+    return _queue(
+        request,
+        "Segment retraining (K suggested or kept, no refit, every month)",
+        lambda: segmentation_run_start(started_by=request.user),
+    )
+
+
+@role_required(ADMINS_ONLY)
+@require_POST
+def model_retrain_view(request: HttpRequest) -> HttpResponse:
+    from recommender.services import training_run_start
+
+    return _queue(
+        request,
+        "Model retraining (default settings)",
+        lambda: training_run_start(started_by=request.user),
+    )
+
+
+@role_required(ADMINS_ONLY)
+@require_POST
+def offers_reassign_view(request: HttpRequest) -> HttpResponse:
+    from recommender.assignment.batch import assignment_run_start
+
+    return _queue(
+        request,
+        "Offer assignment (now, 5% holdout)",
+        lambda: assignment_run_start(holdout_share=0.05, started_by=request.user),
+    )
+
+
+@role_required(ADMINS_ONLY)
+@require_POST
+def pipeline_start_view(request: HttpRequest) -> HttpResponse:
+    try:
+        runs = pipeline_start(started_by=request.user)
+    except RunAlreadyActive as exc:
+        messages.error(request, f"The pipeline was not started, nothing was queued: {exc}")
+        return redirect("run_list")
+    links = format_html_join(
+        ", then ",
+        '{} <a href="{}">run #{}</a>',
+        (
+            (run.get_kind_display().lower(), reverse("run_detail", args=[run.pk]), run.pk)
+            for run in runs
+        ),
+    )
+    messages.success(request, format_html("Pipeline queued: {}.", links))
+    return redirect("run_list")
