@@ -12,9 +12,10 @@ from playwright.sync_api import Page, expect
 
 from recommender.assignment.feedback import feedback_record
 from recommender.assignment.performance import performance_refresh, performance_summary
-from recommender.models import Assignment, AssignmentBatch, Decision, DecisionSource, ExclusionSheet
+from recommender.models import Assignment, AssignmentBatch, Decision
 from tests.browser.conftest import log_in, screenshot
-from tests.recommender.test_performance_page import World, batch_create, world_create
+from tests.recommender.assignment_data import World, decision_create, world_create
+from tests.recommender.test_performance_page import batch_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 UTC = dt.UTC
@@ -37,38 +38,10 @@ def decide(
     tier: str = "value",
 ) -> None:
     """A batch's receipt for the customer and its assignments, slot n holding the n-th offer."""
-    sheet, _ = ExclusionSheet.objects.get_or_create(sha256="e" * 64, defaults={"excluded": {}})
-    decision = Decision.objects.create(
-        batch=batch,
-        source=DecisionSource.BATCH,
-        customer_id=customer,
-        known_customer=True,
-        at=batch.at,
-        context={"daypart": daypart, "tier": tier},
-        segment_key=segment,
-        rule_version=world.rule_version,
-        model=world.model,
-        catalog=world.catalog,
-        exclusions=sheet,
-        slots=[],
-        holdout=holdout,
-    )
-    Assignment.objects.bulk_create(
-        Assignment(
-            decision=decision,
-            batch=batch,
-            customer_id=customer,
-            offer_id=offer,
-            segment_key=segment,
-            slot=slot,
-            slot_label=("Best", "Revenue")[slot - 1],
-            score=0.5,
-            goal_value=1.0,
-            holdout=holdout,
-            at=batch.at,
-        )
-        for slot, offer in enumerate(offers, start=1)
-    )
+    decision_create(
+        world, customer, offers, batch=batch, segment=segment, holdout=holdout,
+        daypart=daypart, tier=tier,
+    )  # fmt: skip
 
 
 def redeemed(customer: str, offer: str, at: dt.datetime, kind: str = "redemption") -> None:

@@ -8,7 +8,6 @@ import itertools
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from deepflame_web.core.services import runs_fail_stale
-from offers.models import RuleSet, RuleVersion, Store
+from offers.models import Store
 from recommender.assignment.feedback import (
     FeedbackConflict,
     FeedbackInvalid,
@@ -32,19 +31,18 @@ from recommender.assignment.feedback import (
 from recommender.assignment.performance import performance_refresh, performance_summary
 from recommender.models import (
     Assignment,
-    AssignmentBatch,
-    CatalogSnapshot,
-    Decision,
-    DecisionSource,
-    ExclusionSheet,
     FeedbackEvent,
     OfferPerformance,
-    RecommenderModel,
 )
 from segments.ingest.hashing import hash_rows
 from segments.lake import LakeStage, lake_read, lake_root
-from segments.models import LakeFile, SegmentDefinition
-from tests.offers.factories import OfferFactory, segmentation_create
+from segments.models import LakeFile
+from tests.recommender.assignment_data import (
+    World,
+    batch_create,
+    decision_create,
+    world_create,
+)
 from tests.segments.contract_folder import copy_tables, write_folder
 from tests.worker import ROOT, worker_database_url
 
@@ -57,15 +55,6 @@ def day(number: int, hour: int = 12) -> dt.datetime:
     return dt.datetime(2025, 3, number, hour, tzinfo=UTC)
 
 
-@dataclass
-class World:
-    definition: SegmentDefinition
-    rule_version: RuleVersion
-    model: RecommenderModel
-    catalog: CatalogSnapshot
-    sheet: ExclusionSheet
-
-
 @pytest.fixture
 def world() -> World:
     """Two stores, offers O1-O3, two segments, and what a decision points at (no model run)."""
@@ -74,85 +63,7 @@ def world() -> World:
         ("LA1", "premium", "America/Los_Angeles"),
     ):
         Store.objects.create(store_id=store_id, name=store_id, pricing_tier=tier, timezone=zone)
-    for offer_id in ("O1", "O2", "O3"):
-        OfferFactory(offer_id=offer_id)
-    definition = segmentation_create({1: ("Regulars", {}), 2: ("Lapsing", {})})
-    rule_set = RuleSet.objects.create(definition=definition, document={})
-    return World(
-        definition=definition,
-        rule_version=RuleVersion.objects.create(rule_set=rule_set, number=1, document={}),
-        model=RecommenderModel.objects.create(version=1, artifact="v1"),
-        catalog=CatalogSnapshot.objects.create(sha256="c" * 64, offers=[], dayparts={}),
-        sheet=ExclusionSheet.objects.create(sha256="e" * 64, excluded={}),
-    )
-
-
-def batch_make(world: World, at: dt.datetime, *, activated: bool = True) -> AssignmentBatch:
-    """A batch as a finished run leaves it: activated (and active) or never activated."""
-    run = Run.objects.create(kind=RunKind.ASSIGNMENT, status=RunStatus.SUCCEEDED, task_name="t")
-    if activated:
-        AssignmentBatch.objects.filter(is_active=True).update(is_active=False)
-    return AssignmentBatch.objects.create(
-        run=run,
-        at=at,
-        holdout_share=0.2,
-        seed=1,
-        definition=world.definition,
-        rule_version=world.rule_version,
-        model=world.model,
-        catalog=world.catalog,
-        is_active=activated,
-        activated_at=at if activated else None,
-    )
-
-
-def decide(
-    world: World,
-    customer: str,
-    offers: list[str],
-    *,
-    batch: AssignmentBatch | None = None,
-    at: dt.datetime | None = None,
-    segment: int = 1,
-    holdout: bool = False,
-    daypart: str = "breakfast",
-    tier: str = "value",
-) -> Decision:
-    """A receipt and its assignments, slot n holding the n-th offer."""
-    when = batch.at if batch is not None else at
-    assert when is not None
-    decision = Decision.objects.create(
-        batch=batch,
-        source=DecisionSource.BATCH if batch else DecisionSource.API,
-        customer_id=customer,
-        known_customer=True,
-        at=when,
-        context={"daypart": daypart, "tier": tier},
-        segment_key=segment,
-        rule_version=world.rule_version,
-        model=world.model,
-        catalog=world.catalog,
-        exclusions=world.sheet,
-        slots=[],
-        holdout=holdout,
-    )
-    Assignment.objects.bulk_create(
-        Assignment(
-            decision=decision,
-            batch=batch,
-            customer_id=customer,
-            offer_id=offer,
-            segment_key=segment,
-            slot=slot,
-            slot_label=f"slot {slot}",
-            score=0.5,
-            goal_value=1.0,
-            holdout=holdout,
-            at=when,
-        )
-        for slot, offer in enumerate(offers, start=1)
-    )
-    return decision
+    return world_create()
 
 
 _ids = itertools.count()
@@ -246,13 +157,13 @@ def test_a_naive_time_is_utc_and_bad_fields_are_each_named(world: World) -> None
 
 
 def test_an_event_answers_the_latest_visible_assignment_before_it(world: World) -> None:
-    old = batch_make(world, day(1, 0))
-    current = batch_make(world, day(8, 0))
-    unfinished = batch_make(world, day(10, 0), activated=False)
-    in_old = decide(world, "C1", ["O1", "O2"], batch=old)
-    in_current = decide(world, "C1", ["O2", "O1"], batch=current)
-    decide(world, "C1", ["O1"], batch=unfinished)
-    live = decide(world, "C1", ["O1"], at=day(9))
+    old = batch_create(world, day(1, 0))
+    current = batch_create(world, day(8, 0))
+    unfinished = batch_create(world, day(10, 0), activated=False)
+    in_old = decision_create(world, "C1", ["O1", "O2"], batch=old)
+    in_current = decision_create(world, "C1", ["O2", "O1"], batch=current)
+    decision_create(world, "C1", ["O1"], batch=unfinished)
+    live = decision_create(world, "C1", ["O1"], at=day(9))
 
     def answered(at: dt.datetime, **extra: Any) -> Assignment | None:
         return record("click", "C1", "O1", at, **extra).assignment
@@ -274,9 +185,11 @@ def test_an_event_answers_the_latest_visible_assignment_before_it(world: World) 
 
 
 def test_a_decision_that_did_not_assign_the_offer_is_refused(world: World) -> None:
-    batch = batch_make(world, day(1, 0))
-    decision = decide(world, "C1", ["O1"], batch=batch)
-    unfinished = decide(world, "C1", ["O2"], batch=batch_make(world, day(2, 0), activated=False))
+    batch = batch_create(world, day(1, 0))
+    decision = decision_create(world, "C1", ["O1"], batch=batch)
+    unfinished = decision_create(
+        world, "C1", ["O2"], batch=batch_create(world, day(2, 0), activated=False)
+    )
 
     for decision_id, problem in (
         (decision.pk, f"decision {decision.pk} did not assign offer 'O2'"),
@@ -325,7 +238,7 @@ GOOD = {
 def test_the_redemption_api_stores_once_and_refuses_a_changed_repeat(
     world: World, api: Client
 ) -> None:
-    decision = decide(world, "C1", ["O2", "O1"], batch=batch_make(world, day(1, 0)))
+    decision = decision_create(world, "C1", ["O2", "O1"], batch=batch_create(world, day(1, 0)))
     body = GOOD["/api/v1/redemptions/"]
 
     first = api.post("/api/v1/redemptions/", body, content_type="application/json")
@@ -343,7 +256,7 @@ def test_the_redemption_api_stores_once_and_refuses_a_changed_repeat(
         "decision_id": decision.pk,
         "batch": decision.batch_id,
         "slot": 2,
-        "slot_label": "slot 2",
+        "slot_label": "Revenue",
         "holdout": False,
     }
     assert repeat.status_code == 200 and repeat.json()["duplicate"] is True
@@ -400,9 +313,9 @@ def test_each_bad_field_gets_a_400_naming_it_and_nothing_is_stored(
 
 def test_the_performance_api_reads_the_active_or_a_named_batch(world: World, api: Client) -> None:
     assert api.get("/api/v1/performance/").status_code == 404
-    old = batch_make(world, day(1, 0))
-    decide(world, "C1", ["O1"], batch=old)
-    unfinished = batch_make(world, day(5, 0), activated=False)
+    old = batch_create(world, day(1, 0))
+    decision_create(world, "C1", ["O1"], batch=old)
+    unfinished = batch_create(world, day(5, 0), activated=False)
     performance_refresh(batch=old)
 
     active = api.get("/api/v1/performance/")
@@ -562,16 +475,16 @@ def treated(row: dict[str, Any]) -> tuple[int, int]:
 
 
 def test_performance_matches_a_hand_count(world: World) -> None:
-    first = batch_make(world, day(1, 0))
-    second = batch_make(world, day(8, 0))  # ends the first batch's window
+    first = batch_create(world, day(1, 0))
+    second = batch_create(world, day(8, 0))  # ends the first batch's window
     treated_dayparts = {"T1": "breakfast", "T2": "breakfast", "T3": "lunch", "T4": "lunch"}
     for customer, daypart in treated_dayparts.items():
-        decide(world, customer, ["O1", "O2"], batch=first, daypart=daypart)
+        decision_create(world, customer, ["O1", "O2"], batch=first, daypart=daypart)
     for customer, daypart in (("H1", "breakfast"), ("H2", "lunch")):
-        decide(world, customer, ["O1", "O2"], batch=first, holdout=True, daypart=daypart)
-    decide(world, "T5", ["O1"], batch=first, segment=2, tier="premium")
-    decide(world, "H3", ["O1"], batch=first, segment=2, tier="premium", holdout=True)
-    decide(world, "T1", ["O1"], batch=second)
+        decision_create(world, customer, ["O1", "O2"], batch=first, holdout=True, daypart=daypart)
+    decision_create(world, "T5", ["O1"], batch=first, segment=2, tier="premium")
+    decision_create(world, "H3", ["O1"], batch=first, segment=2, tier="premium", holdout=True)
+    decision_create(world, "T1", ["O1"], batch=second)
 
     record("redemption", "T2", "O1", day(3), store_id="NY1")
     assert feedback_to_lake() is not None  # T2's redemption is now in the lake, not pending

@@ -7,70 +7,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from celery.app.base import Celery
 from django.test import Client
 
-from deepflame_web.core.models import Run, RunKind, RunStatus
-from offers.models import RuleSet, RuleVersion
 from recommender.models import (
     AssignmentBatch,
-    CatalogSnapshot,
     OfferPerformance,
-    RecommenderModel,
 )
-from segments.models import SegmentDefinition
-from tests.offers.factories import OfferFactory, segmentation_create
+from tests.recommender.assignment_data import World, world_create
+from tests.recommender.assignment_data import batch_create as create_batch
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
 COMPUTED = dt.datetime(2025, 3, 10, 6, 30, tzinfo=UTC)
 
 
-@dataclass
-class World:
-    definition: SegmentDefinition
-    rule_version: RuleVersion
-    model: RecommenderModel
-    catalog: CatalogSnapshot
-
-
-def world_create() -> World:
-    """Offers O1-O3, segments 1 Regulars and 2 Lapsing, and what a batch points at."""
-    for offer_id, name in (("O1", "Morning Coffee"), ("O2", "Burger Duo"), ("O3", "Fries Free")):
-        OfferFactory(offer_id=offer_id, name=name)
-    definition = segmentation_create({1: ("Regulars", {}), 2: ("Lapsing", {})})
-    rule_set = RuleSet.objects.create(definition=definition, document={})
-    return World(
-        definition=definition,
-        rule_version=RuleVersion.objects.create(rule_set=rule_set, number=1, document={}),
-        model=RecommenderModel.objects.create(version=1, artifact="v1"),
-        catalog=CatalogSnapshot.objects.create(sha256="c" * 64, offers=[], dayparts={}),
-    )
-
-
 def batch_create(world: World, at: dt.datetime, *, activated: bool = True) -> AssignmentBatch:
-    """A batch as a finished assignment run leaves it: activated (and active) or not."""
-    run = Run.objects.create(kind=RunKind.ASSIGNMENT, status=RunStatus.SUCCEEDED, task_name="t")
-    if activated:
-        AssignmentBatch.objects.filter(is_active=True).update(is_active=False)
-    return AssignmentBatch.objects.create(
-        run=run,
-        at=at,
-        holdout_share=0.2,
-        seed=1,
-        definition=world.definition,
-        rule_version=world.rule_version,
-        model=world.model,
-        catalog=world.catalog,
-        customers=20,
-        holdout_customers=4,
-        assignments=32,
-        is_active=activated,
-        activated_at=at if activated else None,
+    return create_batch(
+        world, at, activated=activated, customers=20, holdout_customers=4, assignments=32
     )
 
 
