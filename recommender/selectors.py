@@ -19,3 +19,40 @@ def customer_decisions(*, customer_id: str) -> list[Decision]:
     current = list(decisions.filter(batch=batch)[:1]) if batch else []
     recent = list(decisions.filter(batch__isnull=True).order_by("-at", "-id")[:RECENT_DECISIONS])
     return current + recent
+
+
+def customer_recent_events(*, customer_id: str) -> list[dict[str, str]]:
+    """The customer's last events as the active batch read them (oldest first), named:
+    what they ordered and which offers they redeemed, without reading the lake."""
+    from offers.models import Item, Offer
+    from recommender.models import CustomerState
+
+    batch = batch_active()
+    state = (
+        CustomerState.objects.filter(batch=batch, customer_id=customer_id).first()
+        if batch
+        else None
+    )
+    if state is None:
+        return []
+    events = [event.partition(":") for event in state.history]
+    items = dict(
+        Item.objects.filter(item_id__in=[v for k, _, v in events if k == "item"]).values_list(
+            "item_id", "name"
+        )
+    )
+    offers = dict(
+        Offer.objects.filter(offer_id__in=[v for k, _, v in events if k == "offer"]).values_list(
+            "offer_id", "name"
+        )
+    )
+    return [
+        {
+            "kind": kind,
+            "id": value,
+            "name": (items if kind == "item" else offers).get(value, value),
+            "home_store": state.home_store,
+            "channel": state.channel,
+        }
+        for kind, _, value in events
+    ]

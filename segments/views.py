@@ -1,10 +1,13 @@
+import csv
+import io
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from deepflame_web.core.access import (
@@ -27,8 +30,10 @@ from segments.selectors import (
     customers_search,
     population_means,
     population_means_by_period,
+    segment_flows,
     segment_get,
-    segment_movements,
+    segment_movers_all,
+    segment_movers_page,
     segment_profile_over_time,
     segment_sizes_by_period,
     segmentation_active,
@@ -38,6 +43,8 @@ from segments.services import history_import_start, segment_rename, upload_store
 
 MAX_UPLOAD_BYTES = 2 << 30
 CUSTOMERS_PER_PAGE = 50
+MOVERS_PER_PAGE = 50
+CSV_CHUNK = 64 * 1024
 PROFILE_CHART_FEATURES = 3
 PALETTE = [
     "#d35400", "#2e86c1", "#28b463", "#8e44ad", "#c0392b",
@@ -156,23 +163,29 @@ def movements(request: HttpRequest) -> HttpResponse:
     if len(periods) < 2:
         context["error"] = "Movements need two periods; this segmentation has one."
         return render(request, "segments/movements.html", context)
-    period_from = request.GET.get("from") or periods[-2]
-    period_to = request.GET.get("to") or periods[-1]
-    if period_from not in periods or period_to not in periods:
+    period_from, period_to, context["error"] = _period_pair(request, periods)
+    flows = segment_flows(period_from=period_from, period_to=period_to, definition=definition)
+    if flows is None:
         context["error"] = (
-            f"Pick periods of this segmentation ({periods[0]} to {periods[-1]}); "
-            "showing the last two instead."
+            "This segmentation was written before movements were counted with it; "
+            "run a segmentation again to see them."
         )
-        period_from, period_to = periods[-2], periods[-1]
-    elif period_from == period_to:
-        context["error"] = "Pick two different periods; showing the last two instead."
-        period_from, period_to = periods[-2], periods[-1]
-    moves = segment_movements(period_from=period_from, period_to=period_to, definition=definition)
+        return render(request, "segments/movements.html", context)
     segments = {s.key: s for s in segments_current(definition=definition)}
+    matrix = _matrix(flows, segments)
+    page = _page_number(request.GET.get("page"), matrix["movers_total"])
+    rows = segment_movers_page(
+        period_from=period_from,
+        period_to=period_to,
+        offset=(page - 1) * MOVERS_PER_PAGE,
+        limit=MOVERS_PER_PAGE,
+        definition=definition,
+    )
+    involved = sorted({k for pair, n in flows.items() if n for k in pair if k is not None})
     context.update(
         period_from=period_from,
         period_to=period_to,
-        **_matrix(moves.matrix, segments),
+        **matrix,
         movers=[
             {
                 "customer_id": customer,
@@ -181,10 +194,133 @@ def movements(request: HttpRequest) -> HttpResponse:
                 "before_color": segment_color(before),
                 "after_color": segment_color(after),
             }
-            for customer, before, after in moves.movers
+            for customer, before, after in rows
         ],
+        movers_page=page,
+        movers_pages=max(1, -(-matrix["movers_total"] // MOVERS_PER_PAGE)),
+        movers_first=(page - 1) * MOVERS_PER_PAGE + 1,
+        movers_last=(page - 1) * MOVERS_PER_PAGE + len(rows),
+        profile_cards=[_card(segments[k], 1) for k in involved if k in segments],
+        charts=_movement_charts(flows, segments, matrix, definition),
     )
     return render(request, "segments/movements.html", context)
+
+
+@role_required(EVERYONE_READS)
+def movers_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """Every mover of the chosen pair, streamed as the lake files are read."""
+    definition = segmentation_active()
+    if definition is None:
+        raise Http404("No segmentation yet.")
+    periods = sorted(definition.periods)
+    period_from, period_to = request.GET.get("from", ""), request.GET.get("to", "")
+    if period_from not in periods or period_to not in periods or period_from == period_to:
+        raise Http404("Pick two different periods of the active segmentation.")
+    names = {s.key: s.name for s in segments_current(definition=definition)}
+    movers = segment_movers_all(period_from=period_from, period_to=period_to, definition=definition)
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(
+            ["customer_id", f"segment_key_{period_from}", f"segment_{period_from}",
+             f"segment_key_{period_to}", f"segment_{period_to}"]
+        )  # fmt: skip
+        for customer, before, after in movers:
+            writer.writerow([customer, before, names[before], after, names[after]])
+            if buffer.tell() > CSV_CHUNK:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv")
+    response["Content-Disposition"] = (
+        f'attachment; filename="movers-{period_from}-to-{period_to}.csv"'
+    )
+    return response
+
+
+def _short_label(side: dict[str, Any]) -> str:
+    """An axis label that fits beside a heatmap; unique by key, the full name in the hover."""
+    if side["key"] is None:
+        return str(side["name"])
+    name = str(side["name"])
+    return f"#{side['key']} {name if len(name) <= 22 else name[:21] + '…'}"
+
+
+def _period_pair(request: HttpRequest, periods: list[str]) -> tuple[str, str, str | None]:
+    """The asked periods, or the last two with the reason when they cannot be shown."""
+    period_from = request.GET.get("from") or periods[-2]
+    period_to = request.GET.get("to") or periods[-1]
+    if period_from not in periods or period_to not in periods:
+        return (
+            periods[-2],
+            periods[-1],
+            f"Pick periods of this segmentation ({periods[0]} to {periods[-1]}); "
+            "showing the last two instead.",
+        )
+    if period_from == period_to:
+        return (
+            periods[-2],
+            periods[-1],
+            "Pick two different periods; showing the last two instead.",
+        )
+    return period_from, period_to, None
+
+
+def _page_number(asked: str | None, total: int) -> int:
+    pages = max(1, -(-total // MOVERS_PER_PAGE))
+    try:
+        return min(max(1, int(asked or 1)), pages)
+    except ValueError:
+        return 1
+
+
+def _movement_charts(
+    flows: dict[tuple[int | None, int | None], int],
+    segments: dict[int, Segment],
+    matrix: dict[str, Any],
+    definition: SegmentDefinition,
+) -> dict[str, Any]:
+    """Sankey, row-share heatmap and sizes over time, all from the pre-aggregated rows."""
+    sides = [column["key"] for column in matrix["columns"]]
+    labels = [column["name"] for column in matrix["columns"]]
+    colors = [column["color"] for column in matrix["columns"]]
+    links = [
+        {"source": sides.index(a), "target": len(sides) + sides.index(b), "value": n}
+        for (a, b), n in sorted(flows.items(), key=lambda item: str(item[0]))
+        if n and a in sides and b in sides
+    ]
+    heat_rows = [row for row in matrix["rows"] if row["total"]]
+    sizes = segment_sizes_by_period(definition=definition)
+    periods = sorted(set(definition.periods) | set(sizes))
+    return {
+        "sankey": {"labels": labels + labels, "colors": colors + colors, "links": links},
+        "heatmap": {
+            "rows": [_short_label(row["side"]) for row in heat_rows],
+            "columns": [_short_label(column) for column in matrix["columns"]],
+            "row_names": [row["side"]["name"] for row in heat_rows],
+            "column_names": labels,
+            "share": [
+                [None if c["void"] else round(c["count"] / row["total"], 4) for c in row["cells"]]
+                for row in heat_rows
+            ],
+            "count": [
+                [None if c["void"] else c["count"] for c in row["cells"]] for row in heat_rows
+            ],
+        },
+        "periods": periods,
+        "series": [
+            {
+                "name": s.name,
+                "color": segment_color(s.key),
+                "customers": [sizes.get(p, {}).get(s.key, 0) for p in periods],
+            }
+            for s in segments.values()
+            if not s.is_vanished
+        ],
+    }
 
 
 @role_required(ADMINS_ONLY)
@@ -255,7 +391,7 @@ def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
                     ],
                 }
             )
-    from recommender.selectors import customer_decisions
+    from recommender.selectors import customer_decisions, customer_recent_events
 
     context = {
         "customer": customer,
@@ -263,6 +399,7 @@ def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
         "definition": definition,
         "trajectory": trajectory,
         "decisions": customer_decisions(customer_id=customer.customer_id),
+        "recent": customer_recent_events(customer_id=customer.customer_id),
     }
     return render(request, "segments/customer_detail.html", context)
 

@@ -150,6 +150,7 @@ def customer_inputs(
     frame["segment_key"] = frame["segment_key"].astype("Int64")
     for column in ("home_store", "channel"):
         frame[column] = frame[column].fillna("")
+    # DuckDB hands lists to pandas as arrays; a customer with none is NaN after the merge.
     for column in ("history", "trajectory"):
-        frame[column] = [v if isinstance(v, list) else [] for v in frame[column]]
+        frame[column] = [list(v) if isinstance(v, list | np.ndarray) else [] for v in frame[column]]
     return frame

@@ -11,6 +11,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
@@ -25,6 +26,7 @@ from recommender.assignment import serving
 from recommender.assignment.batch import assignment_run_start
 from recommender.assignment.receipts import decision_replay
 from recommender.models import Assignment, AssignmentBatch, CustomerState, Decision
+from segments.lake import lake_read
 from segments.models import Customer, CustomerSegment
 from segments.selectors import segmentation_active
 from tests.worker import celery_worker
@@ -41,6 +43,29 @@ def wait_for(run: Run, timeout: float = 300) -> Run:
             return run
         time.sleep(0.5)
     raise TimeoutError(f"run #{run.pk} still {run.status}: {run.log_tail}")
+
+
+def _last_events_before(at: dt.datetime, length: int = 20) -> dict[str, list[str]]:
+    """Each customer's last events before `at`, oldest first, computed here from the lake
+    with pandas (items ordered; offers redeemed first at the same instant)."""
+    lines = lake_read(table="order_lines", columns=["customer_id", "ordered_at", "item_id"])
+    redemptions = lake_read(
+        table="offer_redemptions", columns=["customer_id", "redeemed_at", "offer_id"]
+    )
+    items = lines.to_pandas().rename(columns={"ordered_at": "t", "item_id": "id"})
+    offers = redemptions.to_pandas().rename(columns={"redeemed_at": "t", "offer_id": "id"})
+    items["token"], items["rank"] = "item:" + items["id"], 1
+    offers["token"], offers["rank"] = "offer:" + offers["id"], 0
+    events = pd.concat([items, offers], ignore_index=True)
+    events = events[(events["customer_id"] != "") & (events["t"] < pd.Timestamp(at))]
+    events = events.sort_values(
+        ["customer_id", "t", "rank", "token"], ascending=[True, False, True, False]
+    )
+    latest = events.groupby("customer_id").head(length)
+    return {
+        customer: list(reversed(group["token"].tolist()))
+        for customer, group in latest.groupby("customer_id", sort=False)
+    }
 
 
 def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_replays(
@@ -65,6 +90,12 @@ def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_repla
     held = Counter(decisions.filter(holdout=True).values_list("segment_key", flat=True))
     for key, size in sizes.items():
         assert held[key] == round(0.05 * size), (key, size)
+
+    expected = _last_events_before(AT)
+    with_history = [d for d in decisions if d.customer_id in expected]
+    assert len(with_history) > customers / 3
+    for decision in with_history[:50]:
+        assert decision.history == expected[decision.customer_id], decision.customer_id
 
     for decision in decisions.order_by("?")[:25]:
         replay = decision_replay(decision)
