@@ -174,3 +174,37 @@ class SegmentTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period_from} -> {self.period_to}: {self.customers}"
+
+
+class SegmentFlow(models.Model):
+    """Customers by segment in one period and in a later one, for every pair of periods.
+
+    Written with the definition, so the movements page reads a few hundred rows instead of
+    joining two months of memberships per request; an empty side means not active then.
+    """
+
+    definition = models.ForeignKey(
+        SegmentDefinition, on_delete=models.CASCADE, related_name="flows"
+    )
+    period_from = models.CharField(max_length=7)
+    period_to = models.CharField(max_length=7)
+    from_segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    to_segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    customers = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["period_from", "period_to", "from_segment__key", "to_segment__key"]
+        indexes = [models.Index(fields=["definition", "period_from", "period_to"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_from__lt=models.F("period_to")),
+                name="segment_flow_forward",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period_from} -> {self.period_to}: {self.customers}"

@@ -1,4 +1,4 @@
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from segments.models import (
     LakeFile,
     Segment,
     SegmentDefinition,
+    SegmentFlow,
     SegmentSize,
 )
 from segments.segmentation.writer import MEMBERSHIPS
@@ -140,6 +141,75 @@ def segment_movements(
         ).fetchall()
     matrix = {(a, b): int(n) for a, b, n in counts}
     return Movements(matrix, [(c, int(a), int(b)) for c, a, b in movers])
+
+
+def segment_flows(
+    *, period_from: str, period_to: str, definition: SegmentDefinition | None = None
+) -> dict[tuple[int | None, int | None], int] | None:
+    """Customers by (segment key then, segment key later), from the rows written with the
+    definition (stored earlier to later; a backward pair reads them transposed); None when
+    the definition was written before flows were."""
+    chosen = _definition(definition)
+    if chosen is None:
+        return {}
+    if not SegmentFlow.objects.filter(definition=chosen).exists():
+        return None
+    backward = period_from > period_to
+    earlier, later = sorted((period_from, period_to))
+    rows = SegmentFlow.objects.filter(
+        definition=chosen, period_from=earlier, period_to=later
+    ).values_list("from_segment__key", "to_segment__key", "customers")
+    return {((b, a) if backward else (a, b)): n for a, b, n in rows}
+
+
+MOVERS_BATCH = 10_000
+
+
+def _movers_sql(definition: SegmentDefinition, period_from: str, period_to: str) -> str | None:
+    """Customers active in both periods whose segment differs, by customer id."""
+    before = membership_files(definition=definition, periods=[period_from])
+    after = membership_files(definition=definition, periods=[period_to])
+    if not before or not after:
+        return None
+    return f"""SELECT customer_id, a.segment_key, b.segment_key
+        FROM (SELECT customer_id, segment_key FROM read_parquet({_sql_list(before)})) a
+        JOIN (SELECT customer_id, segment_key FROM read_parquet({_sql_list(after)})) b
+        USING (customer_id)
+        WHERE a.segment_key <> b.segment_key ORDER BY customer_id"""
+
+
+def segment_movers_page(
+    *,
+    period_from: str,
+    period_to: str,
+    offset: int,
+    limit: int,
+    definition: SegmentDefinition | None = None,
+) -> list[tuple[str, int, int]]:
+    """One page of movers (customer id, key then, key later), read from the two periods'
+    membership files: the one list not pre-aggregated, since it is a million rows at most."""
+    chosen = _definition(definition)
+    sql = _movers_sql(chosen, period_from, period_to) if chosen is not None else None
+    if sql is None:
+        return []
+    with duckdb.connect() as db:
+        rows = db.execute(f"{sql} LIMIT ? OFFSET ?", [int(limit), int(offset)]).fetchall()
+    return [(c, int(a), int(b)) for c, a, b in rows]
+
+
+def segment_movers_all(
+    *, period_from: str, period_to: str, definition: SegmentDefinition | None = None
+) -> Iterator[tuple[str, int, int]]:
+    """Every mover of the pair, fetched in batches so an export never holds them all."""
+    chosen = _definition(definition)
+    sql = _movers_sql(chosen, period_from, period_to) if chosen is not None else None
+    if sql is None:
+        return
+    with duckdb.connect() as db:
+        result = db.execute(sql)
+        while batch := result.fetchmany(MOVERS_BATCH):
+            for c, a, b in batch:
+                yield (c, int(a), int(b))
 
 
 def segment_profile_over_time(

@@ -6,6 +6,7 @@ urlpatterns = [
     path("imports/new/", views.import_upload, name="import_upload"),
     path("segments/", views.segment_list, name="segment_list"),
     path("segments/movements/", views.movements, name="segment_movements"),
+    path("segments/movements/movers.csv", views.movers_csv, name="segment_movers_csv"),
     path("segments/run/", views.segmentation_run_new, name="segmentation_run_new"),
     path("segments/<int:key>/", views.segment_detail, name="segment_detail"),
     path("customers/", views.customer_search, name="customer_search"),

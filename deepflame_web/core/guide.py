@@ -42,7 +42,8 @@ def _segments_now(definition: Any, periods: list[str]) -> list[dict[str, Any]]:
                 "customers": now,
                 "change": None if before is None else now - before,
                 "change_share": None if not before else (now - before) / before,
-                "is_new": segment.is_new,
+                # Every segment of a first segmentation is new: only a refit's new ones count.
+                "is_new": segment.is_new and definition.previous_id is not None,
             }
         )
     return rows
@@ -112,8 +113,7 @@ def _actions(definition: Any, segments: list[dict[str, Any]]) -> list[dict[str, 
                     "url": "rules",
                 }
             )
-    # Every segment of a first segmentation is new: only a refit's new ones need a look.
-    for segment in segments if definition.previous_id is not None else []:
+    for segment in segments:
         if segment["is_new"]:
             actions.append(
                 {

@@ -39,7 +39,11 @@ from segments.segmentation.profiles import (
     segment_profiles,
     unique_names,
 )
-from segments.segmentation.writer import current_segments_write, memberships_stage
+from segments.segmentation.writer import (
+    current_segments_write,
+    memberships_stage,
+    segment_flows_write,
+)
 from segments.spark.combine import month_shift
 from segments.spark.features import (
     FeatureSet,
@@ -147,7 +151,7 @@ def _segmentation_work(run: Run) -> dict[str, Any]:
     scaled = fitted.transform.apply(features.frame)
     labels, distances = assign(scaled, fitted.centroids)
     timings["assign_s"] = round(time.monotonic() - mark, 2)
-    progress("writing memberships, sizes and transitions", 75)
+    progress("writing memberships, sizes, transitions and flows", 75)
     mark = time.monotonic()
     definition = _commit(run, features, fitted, labels, distances, active)
     timings["write_s"] = round(time.monotonic() - mark, 2)
@@ -330,6 +334,7 @@ def _commit_atomic(
     _write_memberships(stage, definition, segments, frame, fitted, labels, distances)
     _write_sizes(definition, segments, frame, fitted.transform.names, labels)
     _write_transitions(definition, segments, frame, labels)
+    segment_flows_write(definition=definition)
     SegmentDefinition.objects.filter(is_active=True).update(is_active=False)
     SegmentDefinition.objects.filter(pk=definition.pk).update(is_active=True)
     return definition

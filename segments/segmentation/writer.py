@@ -10,14 +10,18 @@ killed run leaves staged files nobody lists, removed by the next import.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from itertools import combinations
+
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from deepflame_web.core.bulk import bulk_insert
-from segments.lake import LakeStage
-from segments.models import CustomerSegment
+from segments.lake import LakeStage, lake_root
+from segments.models import CustomerSegment, LakeFile, SegmentDefinition, SegmentFlow
 
 MEMBERSHIPS = "segment_memberships"
 """The lake table of memberships; its `month` column is the period."""
@@ -94,3 +98,75 @@ def _latest_rows(customer_ids: np.ndarray, periods: np.ndarray) -> np.ndarray:
     latest = np.full(len(customers), -1, dtype=np.int64)
     np.maximum.at(latest, customer_codes[by_period], np.arange(len(by_period)))
     return by_period[latest]
+
+
+FlowKey = tuple[str, str, int | None, int | None]
+
+
+def segment_flows_write(*, definition: SegmentDefinition) -> int:
+    """Customers per (segment then, segment later) for every pair of the definition's periods.
+
+    One DuckDB pass over the definition's membership files (listed in the manifest, also
+    inside the transaction that adds them): a self-join by customer counts who was active in
+    both periods; entries and exits are the period's size less those. Returns rows written.
+    """
+    counts = flow_counts(
+        files=[
+            str(lake_root() / path)
+            for path in LakeFile.objects.filter(
+                table=MEMBERSHIPS, run_id=definition.run_id
+            ).values_list("path", flat=True)
+        ],
+        periods=sorted(definition.periods),
+    )
+    segments = {s.key: s for s in definition.segments.filter(is_vanished=False)}
+    rows = [
+        SegmentFlow(
+            definition=definition,
+            period_from=period_from,
+            period_to=period_to,
+            from_segment=segments[source] if source is not None else None,
+            to_segment=segments[target] if target is not None else None,
+            customers=customers,
+        )
+        for (period_from, period_to, source, target), customers in sorted(
+            counts.items(), key=lambda item: (item[0][0], item[0][1], str(item[0][2:]))
+        )
+    ]
+    SegmentFlow.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def flow_counts(*, files: list[str], periods: list[str]) -> dict[FlowKey, int]:
+    """(period, later period, segment key or None, segment key or None) -> customers, zeros
+    left out; None -> None (active in neither) is never counted."""
+    if not files:
+        return {}
+    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    source = f"(SELECT customer_id, month, segment_key FROM read_parquet({listed}))"
+    with duckdb.connect() as db:
+        sizes = db.sql(f"SELECT month, segment_key, count(*) FROM {source} GROUP BY ALL").fetchall()
+        both = db.sql(
+            f"""SELECT a.month, b.month, a.segment_key, b.segment_key, count(*)
+                FROM {source} a JOIN {source} b
+                  ON a.customer_id = b.customer_id AND a.month < b.month
+                GROUP BY ALL"""
+        ).fetchall()
+    size: dict[str, dict[int, int]] = defaultdict(dict)
+    for month, key, n in sizes:
+        size[month][int(key)] = int(n)
+    counts: dict[FlowKey, int] = {}
+    stayed_from: dict[tuple[str, str, int], int] = defaultdict(int)
+    stayed_to: dict[tuple[str, str, int], int] = defaultdict(int)
+    for before, after, source_key, target_key, n in both:
+        counts[(before, after, int(source_key), int(target_key))] = int(n)
+        stayed_from[(before, after, int(source_key))] += int(n)
+        stayed_to[(before, after, int(target_key))] += int(n)
+    for before, after in combinations(sorted(set(periods) | set(size)), 2):
+        for key, n in size[before].items():
+            if n - stayed_from[(before, after, key)]:
+                counts[(before, after, key, None)] = n - stayed_from[(before, after, key)]
+        for key, n in size[after].items():
+            if n - stayed_to[(before, after, key)]:
+                counts[(before, after, None, key)] = n - stayed_to[(before, after, key)]
+    return counts

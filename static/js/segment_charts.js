@@ -183,8 +183,65 @@
     }), CONFIG);
   }
 
+  // Movements: flows between two periods, left nodes then, right nodes later.
+  function movementSankey(el, data) {
+    var links = data.sankey.links;
+    var half = data.sankey.labels.length / 2;
+    var trace = {
+      type: "sankey", arrangement: "snap", valueformat: ",d",
+      node: {
+        label: data.sankey.labels, color: data.sankey.colors, pad: 14, thickness: 16,
+        line: { color: "#ffffff", width: 0.5 },
+        customdata: data.sankey.labels.map(function (_, i) { return i < half ? "then" : "later"; }),
+        hovertemplate: "%{label} (%{customdata})<br>%{value:,} customers<extra></extra>",
+      },
+      link: {
+        source: links.map(function (l) { return l.source; }),
+        target: links.map(function (l) { return l.target; }),
+        value: links.map(function (l) { return l.value; }),
+        color: links.map(function (l) { return fade(data.sankey.colors[l.source]); }),
+        hovertemplate: "%{source.label} → %{target.label}<br>%{value:,} customers<extra></extra>",
+      },
+    };
+    Plotly.newPlot(el, [trace], base({ height: 420, margin: { l: 8, r: 8, t: 8, b: 8 } }), CONFIG);
+  }
+
+  function fade(hex) {
+    var n = parseInt(hex.slice(1), 16);
+    if (hex.length === 4) {
+      n = parseInt(hex[1] + hex[1] + hex[2] + hex[2] + hex[3] + hex[3], 16);
+    }
+    return "rgba(" + ((n >> 16) & 255) + "," + ((n >> 8) & 255) + "," + (n & 255) + ",0.4)";
+  }
+
+  // Movements: the matrix as shares of each row, the count in every cell.
+  function movementHeatmap(el, data) {
+    var h = data.heatmap;
+    var text = h.count.map(function (row) {
+      return row.map(function (n) { return n === null ? "" : n.toLocaleString(); });
+    });
+    var names = h.row_names.map(function (from) {
+      return h.column_names.map(function (to) { return [from, to]; });
+    });
+    var trace = {
+      type: "heatmap", x: h.columns, y: h.rows, z: h.share, text: text, customdata: names,
+      texttemplate: "%{text}", zmin: 0, zmax: 1, xgap: 2, ygap: 2,
+      colorscale: [[0, "#fbf7f2"], [1, "#c2410c"]],
+      colorbar: { title: { text: "share" }, tickformat: ".0%", thickness: 12 },
+      hovertemplate: "%{customdata[0]} → %{customdata[1]}<br>%{text} customers" +
+        " (%{z:.1%} of the row)<extra></extra>",
+    };
+    Plotly.newPlot(el, [trace], base({
+      height: 160 + 44 * h.rows.length,
+      margin: { l: 180, r: 24, t: 8, b: 110 },
+      xaxis: { type: "category", tickangle: -30, automargin: true, title: { text: "later" } },
+      yaxis: { type: "category", autorange: "reversed", automargin: true, title: { text: "then" } },
+    }), CONFIG);
+  }
+
   var KINDS = { sizes: sizes, kCurve: kCurve, profile: profile, scores: scores,
-                performanceLift: performanceLift, performanceHistory: performanceHistory };
+                performanceLift: performanceLift, performanceHistory: performanceHistory,
+                movementSankey: movementSankey, movementHeatmap: movementHeatmap };
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-chart]").forEach(function (el) {

@@ -28,7 +28,11 @@ from segments.segmentation.profiles import (
     segment_profiles,
     unique_names,
 )
-from segments.segmentation.writer import current_segments_write, memberships_stage
+from segments.segmentation.writer import (
+    current_segments_write,
+    memberships_stage,
+    segment_flows_write,
+)
 from segments.selectors import customer_trajectory
 
 PERIODS = ["2025-01", "2025-02", "2025-03", "2025-04"]
@@ -177,6 +181,7 @@ def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
         features=frame[NAMES].to_numpy(dtype=np.float64),
     )
     LakeFile.objects.bulk_create(stage.files)
+    segment_flows_write(definition=definition)
     current_segments_write(
         definition_id=definition.pk,
         customer_ids=frame["customer_id"].to_numpy(),

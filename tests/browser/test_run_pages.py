@@ -1,0 +1,43 @@
+"""An Admin retrains the segments from the runs page and watches the run finish in a real
+worker; a Marketer and an Analyst see no retrain buttons."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from deepflame_web.core.models import Run, RunKind, RunStatus
+from segments.models import SegmentDefinition
+from tests.browser.conftest import log_in, screenshot
+from tests.recommender.conftest import chain, chain_folder  # noqa: F401
+from tests.worker import celery_worker
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.usefixtures("chain")
+def test_an_admin_retrains_segments_and_watches_the_run_finish(
+    page: Page, live_server: Any, admin_user: Any, marketer: Any, analyst: Any, tmp_path: Path
+) -> None:
+    versions = SegmentDefinition.objects.count()
+    log_in(page, live_server.url, admin_user.username)
+    page.goto(f"{live_server.url}/runs/")
+    expect(page.locator("#schedule, table").first).to_be_visible()
+    with celery_worker(tmp_path / "worker.log"):
+        page.click("button:has-text('Retrain segments')")
+        expect(page.locator(".messages")).to_contain_text("queued")
+        page.locator(".messages a").first.click()
+        expect(page.locator("#run-state")).to_have_text("succeeded", timeout=240_000)
+    run = Run.objects.filter(kind=RunKind.SEGMENTATION).latest("created_at")
+    assert run.status == RunStatus.SUCCEEDED and run.progress == 100
+    assert run.started_by == admin_user
+    assert SegmentDefinition.objects.count() == versions + 1
+    expect(page.locator("#run-status")).to_contain_text("100")
+    screenshot(page, "run-retrain")
+
+    for user in (marketer, analyst):
+        page.click("text=Log out")
+        log_in(page, live_server.url, user.username)
+        page.goto(f"{live_server.url}/runs/")
+        expect(page.locator("button:has-text('Retrain')")).to_have_count(0)
