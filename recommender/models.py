@@ -202,12 +202,25 @@ class Decision(models.Model):
     context = models.JSONField(help_text="store, tier, time zone, local time, daypart, ...")
     segment_key = models.PositiveIntegerField(null=True, blank=True)
     trajectory = models.JSONField(default=list, help_text="[[period, segment key], ...]")
+    # No index on these: nothing looks decisions up by them, and each index costs every
+    # real-time receipt and every batch row (a PROTECT check on a rare delete scans instead).
     rule_version = models.ForeignKey(
-        "offers.RuleVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "offers.RuleVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
-    model = models.ForeignKey(RecommenderModel, on_delete=models.PROTECT, related_name="+")
-    catalog = models.ForeignKey(CatalogSnapshot, on_delete=models.PROTECT, related_name="+")
-    exclusions = models.ForeignKey(ExclusionSheet, on_delete=models.PROTECT, related_name="+")
+    model = models.ForeignKey(
+        RecommenderModel, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    catalog = models.ForeignKey(
+        CatalogSnapshot, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    exclusions = models.ForeignKey(
+        ExclusionSheet, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     history = models.JSONField(default=list, help_text="recent events, oldest first")
     slots = models.JSONField(help_text="per slot: chosen, runners-up, fallback")
     holdout = models.BooleanField(default=False)
@@ -231,8 +244,13 @@ class Assignment(models.Model):
     """One offer of one decision (what offer performance counts)."""
 
     decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="assignments")
-    batch = models.ForeignKey(
-        AssignmentBatch, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    batch = models.ForeignKey(  # indexed first in (batch, segment_key, slot)
+        AssignmentBatch,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     customer_id = models.CharField(max_length=100)
     offer_id = models.CharField(max_length=100)
@@ -259,7 +277,9 @@ class CustomerState(models.Model):
     """What real-time serving knows of a customer, as of a batch: recent events (oldest
     first), where they usually order, and their segment trajectory."""
 
-    batch = models.ForeignKey(AssignmentBatch, on_delete=models.CASCADE, related_name="states")
+    batch = models.ForeignKey(  # indexed first in the unique (batch, customer_id)
+        AssignmentBatch, on_delete=models.CASCADE, related_name="states", db_index=False
+    )
     customer_id = models.CharField(max_length=100)
     home_store = models.CharField(max_length=100, blank=True, default="")
     channel = models.CharField(max_length=50, blank=True, default="")
