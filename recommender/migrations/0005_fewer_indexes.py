@@ -5,41 +5,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('offers', '0003_rules'),
-        ('recommender', '0004_offer_performance'),
+        ("offers", "0003_rules"),
+        ("recommender", "0004_offer_performance"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='assignment',
-            name='batch',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='recommender.assignmentbatch'),
+            model_name="assignment",
+            name="batch",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="recommender.assignmentbatch",
+            ),
         ),
         migrations.AlterField(
-            model_name='customerstate',
-            name='batch',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='states', to='recommender.assignmentbatch'),
+            model_name="customerstate",
+            name="batch",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="states",
+                to="recommender.assignmentbatch",
+            ),
         ),
         migrations.AlterField(
-            model_name='decision',
-            name='catalog',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recommender.catalogsnapshot'),
+            model_name="decision",
+            name="catalog",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="recommender.catalogsnapshot",
+            ),
         ),
         migrations.AlterField(
-            model_name='decision',
-            name='exclusions',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recommender.exclusionsheet'),
+            model_name="decision",
+            name="exclusions",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="recommender.exclusionsheet",
+            ),
         ),
         migrations.AlterField(
-            model_name='decision',
-            name='model',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='recommender.recommendermodel'),
+            model_name="decision",
+            name="model",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="recommender.recommendermodel",
+            ),
         ),
         migrations.AlterField(
-            model_name='decision',
-            name='rule_version',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='offers.ruleversion'),
+            model_name="decision",
+            name="rule_version",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="offers.ruleversion",
+            ),
         ),
     ]
