@@ -113,6 +113,9 @@ def test_marketer_creates_an_offer_and_a_bad_image_is_refused_live(
 
     page.goto(f"{live_server.url}/offers/")
     page.click("#new-offer")
+    # Typing before htmx has loaded would send no live check (a race the CI once lost).
+    page.wait_for_url(f"{live_server.url}/offers/new/")
+    page.wait_for_function("() => window.htmx !== undefined")
     page.fill("input[name=offer_id]", "OF-100")
     expect(page.locator("#errors-offer_id")).to_contain_text("is taken by")
     page.fill("input[name=offer_id]", "OF-900")
