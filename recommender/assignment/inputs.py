@@ -87,27 +87,27 @@ def weather_bucket(temp_c: float | None, precip_mm: float | None) -> str:
     return f"{band}-{'wet' if wet else 'dry'}"
 
 
+def weather_table() -> dict[tuple[str, dt.date], str]:
+    """(store, local date) -> weather bucket, for every day the lake has weather for."""
+    weather = _files("weather")
+    if not weather:
+        return {}
+    with duckdb.connect() as db:
+        rows = db.execute(
+            f"SELECT store_id, date, any_value(temp_c), any_value(precip_mm) FROM {weather} "
+            "GROUP BY store_id, date"
+        ).fetchall()
+    return {(store, day): weather_bucket(temp, precip) for store, day, temp, precip in rows}
+
+
 def store_weather(*, at: dt.datetime, stores: dict[str, Store]) -> dict[str, str]:
     """Each store's weather bucket on its local date at `at` (none when the lake has none)."""
-    weather = _files("weather")
-    if not weather or not stores:
-        return {}
-    wanted = pd.DataFrame(
-        {
-            "store_id": list(stores),
-            "date": [
-                store_local_time(instant=at, timezone=s.timezone or "UTC").date()
-                for s in stores.values()
-            ],
-        }
-    )
-    with duckdb.connect() as db:
-        db.register("wanted", wanted)
-        rows = db.execute(
-            f"""SELECT w.store_id, any_value(w.temp_c), any_value(w.precip_mm)
-                FROM {weather} w JOIN wanted USING (store_id, date) GROUP BY w.store_id"""
-        ).fetchall()
-    return {store_id: weather_bucket(temp, precip) for store_id, temp, precip in rows}
+    table = weather_table()
+    days = {
+        store_id: store_local_time(instant=at, timezone=store.timezone or "UTC").date()
+        for store_id, store in stores.items()
+    }
+    return {s: table[(s, day)] for s, day in days.items() if (s, day) in table}
 
 
 def _trajectories(definition: SegmentDefinition, *, through: str) -> pd.DataFrame:

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import torch
 from django.db import connection
 
@@ -26,7 +25,7 @@ from offers.models import Item, Store
 from recommender.models import AssignmentBatch, CatalogSnapshot
 
 from .engine import Engine, Outcome, Situation, decide
-from .inputs import _files, weather_bucket
+from .inputs import weather_table
 from .receipts import decision_record
 from .state import engine_current, snapshot_dayparts
 
@@ -88,18 +87,6 @@ def generation() -> tuple:
         return tuple(cursor.fetchone())
 
 
-def _weather_table() -> dict[tuple[str, dt.date], str]:
-    weather = _files("weather")
-    if not weather:
-        return {}
-    with duckdb.connect() as db:
-        rows = db.execute(
-            f"SELECT store_id, date, any_value(temp_c), any_value(precip_mm) FROM {weather} "
-            "GROUP BY store_id, date"
-        ).fetchall()
-    return {(store, day): weather_bucket(temp, precip) for store, day, temp, precip in rows}
-
-
 def serving_build(key: tuple) -> Serving:
     # One request is one small forward pass: a second thread costs more than it saves, and
     # the other worker processes need the other cores.
@@ -116,7 +103,7 @@ def serving_build(key: tuple) -> Serving:
         dayparts=snapshot_dayparts(snapshot),
         stores={s.store_id: s for s in Store.objects.all()},
         items=set(Item.objects.values_list("item_id", flat=True)),
-        weather=_weather_table(),
+        weather=weather_table(),
         segment_names=dict(definition.segments.values_list("key", "name")),
     )
 
