@@ -18,7 +18,6 @@ from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -44,8 +43,8 @@ from offers.rules.services import (
 )
 from offers.rules.validation import ERROR, Issue, rules_validate
 from offers.selectors import audit_entries, rule_set_for_definition
-from segments.models import Customer, CustomerSegment, Segment, SegmentDefinition
-from segments.selectors import segmentation_active
+from segments.models import Segment, SegmentDefinition
+from segments.selectors import segment_current_sizes, segmentation_active
 
 NO_SEGMENT = "none"
 LIST_INPUTS = ("categories", "include_offers", "exclude_offers", "tiers", "dayparts", "channels")
@@ -161,11 +160,7 @@ def _slot_json(values: dict[str, Any]) -> dict[str, Any]:
 
 def _blocks_frame(definition: SegmentDefinition) -> dict[int | None, SegmentBlock]:
     """One empty block per segment (live ones first) and one for customers with none yet."""
-    sizes = dict(
-        CustomerSegment.objects.filter(definition=definition)
-        .values_list("segment__key")
-        .annotate(n=Count("id"))
-    )
+    sizes = segment_current_sizes(definition)
     blocks: dict[int | None, SegmentBlock] = {}
     for segment in Segment.objects.filter(definition=definition).order_by("is_vanished", "key"):
         blocks[segment.key] = SegmentBlock(
@@ -177,7 +172,7 @@ def _blocks_frame(definition: SegmentDefinition) -> dict[int | None, SegmentBloc
     blocks[None] = SegmentBlock(
         key=None,
         name="Customers with no segment yet",
-        customers=max(Customer.objects.count() - sum(sizes.values()), 0),
+        customers=sizes[None],
     )
     return blocks
 

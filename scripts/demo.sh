@@ -24,7 +24,8 @@ python manage.py collectstatic --noinput >/dev/null
 python manage.py demo_pipeline --customers "$DEMO_CUSTOMERS" --months "$DEMO_MONTHS"
 login=$(python manage.py create_admin --username admin --reset-password)
 
-celery -A deepflame_web worker -Q default,heavy --concurrency 1 --prefetch-multiplier 1 \
+# -B: the worker also runs beat, the periodic schedule an Admin edits on the runs page.
+celery -A deepflame_web worker -B -Q default,heavy --concurrency 1 --prefetch-multiplier 1 \
   --without-mingle --without-gossip --loglevel INFO > var/worker.log 2>&1 &
 worker=$!
 trap 'kill $worker 2>/dev/null || true' EXIT INT TERM

@@ -15,6 +15,16 @@ class Customer(models.Model):
         return self.customer_id
 
 
+class CustomerTotal(models.Model):
+    """How many customers the chain has: one row, raised in the import transaction that adds
+    them, so pages never count a million rows."""
+
+    customers = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.customers} customers"
+
+
 class LakeFile(models.Model):
     """The lake's manifest: a Parquet file is part of the lake only once its row commits.
 
@@ -95,6 +105,9 @@ class Segment(models.Model):
     is_new = models.BooleanField(default=False)
     is_vanished = models.BooleanField(default=False)
     size = models.PositiveIntegerField(default=0, help_text="customer-periods")
+    current_customers = models.PositiveIntegerField(
+        default=0, help_text="customers whose latest period placed them here"
+    )
     profile = models.JSONField(default=dict, blank=True)
 
     class Meta:

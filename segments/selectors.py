@@ -11,6 +11,7 @@ from segments.lake import lake_root
 from segments.models import (
     Customer,
     CustomerSegment,
+    CustomerTotal,
     LakeFile,
     Segment,
     SegmentDefinition,
@@ -21,7 +22,17 @@ from segments.segmentation.writer import MEMBERSHIPS
 
 
 def customer_count() -> int:
-    return Customer.objects.count()
+    """Every customer the chain has imported, from the total kept by the imports."""
+    total = CustomerTotal.objects.filter(pk=1).values_list("customers", flat=True).first()
+    return total or 0
+
+
+def segment_current_sizes(definition: SegmentDefinition) -> dict[int | None, int]:
+    """Customers per segment key by their latest period, and (key None) those with no
+    segment yet; counted at segmentation time."""
+    sizes: dict[int | None, int] = dict(definition.segments.values_list("key", "current_customers"))
+    sizes[None] = max(customer_count() - sum(n for n in sizes.values()), 0)
+    return sizes
 
 
 def segmentation_active() -> SegmentDefinition | None:

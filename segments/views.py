@@ -25,6 +25,7 @@ from segments.models import Customer, Segment, SegmentDefinition
 from segments.segmentation.profiles import feature_label, segment_description
 from segments.segmentation.services import segmentation_run_start
 from segments.selectors import (
+    customer_count,
     customer_trajectory_explained,
     customers_latest_segment,
     customers_search,
@@ -43,6 +44,8 @@ from segments.services import history_import_start, segment_rename, upload_store
 
 MAX_UPLOAD_BYTES = 2 << 30
 CUSTOMERS_PER_PAGE = 50
+CUSTOMERS_COUNTED = 10_000
+"""A prefix search counts its matches up to this many; more are shown as "more than"."""
 MOVERS_PER_PAGE = 50
 CSV_CHUNK = 64 * 1024
 PROFILE_CHART_FEATURES = 3
@@ -350,17 +353,37 @@ def segmentation_run_new(request: HttpRequest) -> HttpResponse:
 @role_required(EVERYONE_READS)
 def customer_search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    page = Paginator(customers_search(prefix=query), CUSTOMERS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    customers = customers_search(prefix=query)
+    # A million-row COUNT(*) per view is what a list of every customer must not do: the
+    # whole list's count is kept by the imports, a prefix's is counted up to a cap.
+    matches = customers[: CUSTOMERS_COUNTED + 1].count() if query else customer_count()
+    paginator = CountedPaginator(customers, CUSTOMERS_PER_PAGE, count=matches)
+    page = paginator.get_page(request.GET.get("page"))
     latest = customers_latest_segment(customer_ids=[c.customer_id for c in page])
     rows = []
     for customer in page:
         period, segment = latest.get(customer.customer_id, (None, None))
         color = segment_color(segment.key) if segment is not None else None
         rows.append({"customer": customer, "period": period, "segment": segment, "color": color})
-    context = {"query": query, "page": page, "rows": rows}
+    context = {
+        "query": query,
+        "page": page,
+        "rows": rows,
+        "more_than": CUSTOMERS_COUNTED if matches > CUSTOMERS_COUNTED else None,
+    }
     return render(request, "segments/customer_search.html", context)
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its count instead of counting the rows."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.known_count = count
+
+    @property
+    def count(self) -> int:
+        return self.known_count
 
 
 @role_required(EVERYONE_READS)

@@ -20,3 +20,27 @@ class UserFactory(factory.django.DjangoModelFactory):
     def role(user: Any, create: bool, extracted: str | None, **kwargs: object) -> None:
         if create and extracted:
             user.groups.add(Group.objects.get_or_create(name=extracted)[0])
+
+
+def customers_insert(customers: dict[str, dict[str, Any]]) -> None:
+    """Customers ({customer_id: fields}) written as an import writes them, with the chain's
+    customer total; ids that exist already are left as they are."""
+    import json
+
+    import pandas as pd
+
+    from segments.ingest.catalog import insert_customers
+    from segments.models import Customer
+
+    known = set(
+        Customer.objects.filter(customer_id__in=customers).values_list("customer_id", flat=True)
+    )
+    new = {c: fields for c, fields in customers.items() if c not in known}
+    frame = pd.DataFrame(
+        {
+            "customer_id": list(new),
+            "joined_at": [fields.get("joined_at") for fields in new.values()],
+            "attributes": [json.dumps(fields.get("attributes", {})) for fields in new.values()],
+        }
+    )
+    insert_customers(frame)

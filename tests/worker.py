@@ -47,6 +47,31 @@ def purge_broker_once() -> None:
 @contextmanager
 def celery_worker(log_path: Path, **env_overrides: str) -> Iterator[subprocess.Popen[bytes]]:
     """A worker in its own process group (so a test can kill it like a lost machine)."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "deepflame_web", "worker",
+        "-Q", "default,heavy", "--concurrency", "1", "--prefetch-multiplier", "1",
+        "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+        "--include", "tests.worker_tasks", "-n", f"test-{os.getpid()}@%h",
+    ]  # fmt: skip
+    with _celery_process(command, log_path, env_overrides) as worker:
+        yield worker
+
+
+@contextmanager
+def celery_beat(log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Celery beat on the test database's schedule, waking at least once a second."""
+    command = [
+        sys.executable, "-m", "celery", "-A", "deepflame_web", "beat",
+        "--max-interval", "1", "--loglevel", "INFO",
+    ]  # fmt: skip
+    with _celery_process(command, log_path, {}, ready="beat: Starting...") as beat:
+        yield beat
+
+
+@contextmanager
+def _celery_process(
+    command: list[str], log_path: Path, env_overrides: dict[str, str], ready: str = " ready."
+) -> Iterator[subprocess.Popen[bytes]]:
     dj_database_url.parse(worker_database_url())  # fail early on a URL the worker cannot read
     env = {
         **os.environ,
@@ -61,30 +86,26 @@ def celery_worker(log_path: Path, **env_overrides: str) -> Iterator[subprocess.P
         "RUN_HEARTBEAT_SECONDS": "1",
         **env_overrides,
     }
-    command = [
-        sys.executable, "-m", "celery", "-A", "deepflame_web", "worker",
-        "-Q", "default,heavy", "--concurrency", "1", "--prefetch-multiplier", "1",
-        "--without-mingle", "--without-gossip", "--loglevel", "INFO",
-        "--include", "tests.worker_tasks", "-n", f"test-{os.getpid()}@%h",
-    ]  # fmt: skip
     log = log_path.open("wb")
     worker = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
-        _wait_until_ready(worker, log_path)
+        _wait_until_ready(worker, log_path, ready)
         yield worker
     finally:
         kill_worker(worker)
         log.close()
 
 
-def _wait_until_ready(worker: subprocess.Popen[bytes], log_path: Path, timeout: float = 60) -> None:
+def _wait_until_ready(
+    worker: subprocess.Popen[bytes], log_path: Path, ready: str, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise RuntimeError(f"celery worker exited early:\n{log_path.read_text()[-3000:]}")
-        if " ready." in log_path.read_text(errors="replace"):
+            raise RuntimeError(f"celery exited early:\n{log_path.read_text()[-3000:]}")
+        if ready in log_path.read_text(errors="replace"):
             return
         time.sleep(0.3)
     raise TimeoutError(f"celery worker not ready in {timeout}s:\n{log_path.read_text()[-3000:]}")

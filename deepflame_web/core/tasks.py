@@ -1,8 +1,18 @@
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
 from deepflame_web.core.checks import system_check_execute
-from deepflame_web.core.services import pipeline_execute, run_execute, runs_fail_stale
+from deepflame_web.core.services import (
+    RunAlreadyActive,
+    pipeline_execute,
+    pipeline_start,
+    run_execute,
+    runs_fail_stale,
+)
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -23,3 +33,15 @@ def system_check(run_id: int) -> None:
 def heavy_run_pipeline(run_ids: list[int]) -> None:
     """Segmentation, training and assignment in order; each is its own run on the runs page."""
     pipeline_execute(run_ids=run_ids)
+
+
+@shared_task
+def scheduled_pipeline() -> list[int]:
+    """The whole pipeline started by the periodic schedule; skipped (and logged) while one of
+    its runs is still active, so a slow month never stacks pipelines."""
+    try:
+        runs = pipeline_start()
+    except RunAlreadyActive as exc:
+        logger.warning("The scheduled pipeline was skipped: %s", exc)
+        return []
+    return [run.pk for run in runs]

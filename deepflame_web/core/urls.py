@@ -12,6 +12,7 @@ urlpatterns = [
     path("runs/retrain-model/", views.model_retrain_view, name="model_retrain"),
     path("runs/reassign-offers/", views.offers_reassign_view, name="offers_reassign"),
     path("runs/pipeline/", views.pipeline_start_view, name="pipeline_start"),
+    path("runs/schedule/<str:name>/", views.schedule_update_view, name="schedule_update"),
     path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
     path("runs/<int:run_id>/cancel/", views.run_cancel_view, name="run_cancel"),
 ]

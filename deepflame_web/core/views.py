@@ -1,6 +1,4 @@
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -10,7 +8,6 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from deepflame_web.celery import app as celery_app
 from deepflame_web.core.access import (
     ADMINS_ONLY,
     ADMINS_WRITE,
@@ -20,6 +17,7 @@ from deepflame_web.core.access import (
 )
 from deepflame_web.core.guide import guide
 from deepflame_web.core.models import Run, RunKind
+from deepflame_web.core.schedule import ScheduleError, schedule_rows, schedule_update
 from deepflame_web.core.selectors import runs_recent, system_overview
 from deepflame_web.core.services import (
     RunAlreadyActive,
@@ -46,26 +44,9 @@ def run_list(request: HttpRequest) -> HttpResponse:
         "runs": runs_recent(kind=kind, limit=100),
         "kinds": RunKind.choices,
         "kind": kind,
-        "schedule": _beat_schedule(),
+        "schedule": schedule_rows(),
     }
     return render(request, "core/run_list.html", context)
-
-
-def _beat_schedule() -> list[dict[str, Any]]:
-    """The periodic tasks as celery beat has them, so the page cannot drift from the code."""
-    rows = []
-    for name, entry in sorted((celery_app.conf.beat_schedule or {}).items()):
-        schedule = entry.get("schedule")
-        if isinstance(schedule, int | float):
-            schedule = timedelta(seconds=schedule)
-        every = getattr(schedule, "run_every", schedule)
-        if isinstance(every, timedelta):
-            minutes = every.total_seconds() / 60
-            when = f"every {minutes:g} minute{'' if minutes == 1 else 's'}"
-        else:
-            when = str(schedule)
-        rows.append({"name": name, "task": entry.get("task", ""), "when": when})
-    return rows
 
 
 @role_required(ADMINS_WRITE)
@@ -168,3 +149,17 @@ def pipeline_start_view(request: HttpRequest) -> HttpResponse:
     )
     messages.success(request, format_html("Pipeline queued: {}.", links))
     return redirect("run_list")
+
+
+@role_required(ADMINS_ONLY)
+@require_POST
+def schedule_update_view(request: HttpRequest, name: str) -> HttpResponse:
+    enabled = request.POST.get("enabled") == "on"
+    try:
+        row = schedule_update(name=name, when=request.POST.get("when", ""), enabled=enabled)
+    except ScheduleError as exc:
+        messages.error(request, f"The schedule was not changed: {exc}")
+    else:
+        state = "runs" if row.enabled else "is paused"
+        messages.success(request, f"“{row.name}” now {state}: {row.when}.")
+    return redirect(f"{reverse('run_list')}#schedule")

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_celery_beat",
     "deepflame_web.core",
     "offers",
     "segments",
@@ -173,6 +174,10 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", str(6 * 3600)))
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_RESULT_BACKEND = None
+# No results are kept, so beat needs no result clean-up entry.
+CELERY_RESULT_EXPIRES = None
+# The periodic schedule is in the database, edited by Admins (deepflame_web/core/schedule.py).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -13,8 +13,6 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from django.db.models import Count
-
 from deepflame_web.core.models import Run
 from deepflame_web.core.services import RunError, run_advance, run_execute
 from offers.models import RuleSet
@@ -24,6 +22,7 @@ from offers.rules.history import segment_history
 from offers.rules.ranking import Pick, rule_fill
 from offers.rules.services import rule_version_latest
 from segments.models import Customer, CustomerSegment, Segment
+from segments.selectors import segment_current_sizes
 
 SAMPLE_CUSTOMERS = 5
 
@@ -68,14 +67,7 @@ def _preview(run: Run) -> dict[str, Any]:
     catalog = catalog_load()
     history = segment_history(definition=definition)
     run_advance(run=run, stage="counting customers per segment", progress=40)
-    sizes: dict[int | None, int] = {
-        row["segment__key"]: row["customers"]
-        for row in CustomerSegment.objects.filter(definition=definition)
-        .values("segment__key")
-        .annotate(customers=Count("id"))
-    }
-    segmented = sum(sizes.values())
-    sizes[None] = max(Customer.objects.count() - segmented, 0)
+    sizes = segment_current_sizes(definition)
     names = {s.key: s.name for s in Segment.objects.filter(definition=definition)}
     samples = _sample_customers(definition_id=definition.pk, keys=list(sizes))
     run_advance(run=run, stage="filling slots of the draft", progress=60)

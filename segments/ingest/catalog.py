@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from django.db.models import F
 
 from deepflame_web.core.bulk import bulk_insert
 from offers.models import Item, Offer, Store
 from segments.ingest.parsing import ROW
 from segments.ingest.problems import ProblemLog
-from segments.models import Customer
+from segments.models import Customer, CustomerTotal
 
 CATALOG_FIELDS = {
     "stores": ["name", "pricing_tier", "region", "timezone", "latitude", "longitude"],
@@ -170,3 +171,6 @@ def insert_customers(frame: pd.DataFrame) -> None:
         }
     )
     bulk_insert(table=Customer._meta.db_table, frame=rows)
+    total, _ = CustomerTotal.objects.select_for_update().get_or_create(pk=1)
+    total.customers = F("customers") + len(rows)
+    total.save(update_fields=["customers"])

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from deepflame_web.core.bulk import bulk_insert
 from segments.lake import LakeStage, lake_root
-from segments.models import CustomerSegment, LakeFile, SegmentDefinition, SegmentFlow
+from segments.models import CustomerSegment, LakeFile, Segment, SegmentDefinition, SegmentFlow
 
 MEMBERSHIPS = "segment_memberships"
 """The lake table of memberships; its `month` column is the period."""
@@ -76,8 +76,12 @@ def current_segments_write(
     segment_ids: np.ndarray,
     distances: np.ndarray,
 ) -> int:
-    """Each customer's latest period and segment, in bulk, inside the caller's transaction."""
+    """Each customer's latest period and segment, in bulk, inside the caller's transaction,
+    and each segment's count of them (read by pages instead of counting these rows)."""
     latest = _latest_rows(customer_ids, periods)
+    segment_ids_now, counts = np.unique(segment_ids[latest], return_counts=True)
+    for segment_id, customers in zip(segment_ids_now, counts, strict=True):
+        Segment.objects.filter(pk=int(segment_id)).update(current_customers=int(customers))
     frame = pd.DataFrame(
         {
             "definition_id": definition_id,

@@ -13,9 +13,8 @@ from playwright.sync_api import Browser, Dialog, Page, expect
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from offers.models import Offer, RuleSet, RuleVersion, Store
 from offers.rules.services import rule_set_draft_create, rule_set_publish
-from segments.models import Customer
 from tests.browser.conftest import SCREENSHOTS, log_in, screenshot
-from tests.factories import UserFactory
+from tests.factories import UserFactory, customers_insert
 from tests.offers.factories import lake_events_write, members_write, segmentation_create
 from tests.worker import celery_worker
 
@@ -112,7 +111,7 @@ def rules_world(author: Any) -> RuleSet:
     )
     members = {f"C{n:03d}": 1 + n % 3 for n in range(36)}
     members_write(definition, members)
-    Customer.objects.bulk_create([Customer(customer_id=f"N{n}") for n in range(4)])
+    customers_insert({f"N{n}": {} for n in range(4)})
     given = [(c, "OF-102" if k == 1 else "OF-201") for c, k in members.items()]
     lake_events_write("offer_assignments", given)
     lake_events_write("offer_redemptions", given[::2])

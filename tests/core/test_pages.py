@@ -5,8 +5,7 @@ from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from offers.models import Store
-from segments.models import Customer
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, customers_insert
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +37,7 @@ def test_logout_is_a_post_and_ends_the_session(client: Client, analyst: Any) -> 
 def test_overview_shows_what_the_system_holds(client: Client, analyst: Any) -> None:
     Store.objects.create(store_id="S1", name="Main St", pricing_tier="value")
     Store.objects.create(store_id="S2", name="Airport", pricing_tier="premium")
-    Customer.objects.create(customer_id="C1")
+    customers_insert({"C1": {}})
     Run.objects.create(kind=RunKind.IMPORT, task_name="t", status=RunStatus.FAILED)
     client.force_login(analyst)
 

@@ -1,4 +1,4 @@
-"""The runs page's Admin buttons, the pipeline service and task, and the periodic schedule.
+"""The runs page's Admin buttons, the pipeline service and task.
 
 Fast layer, like test_runs.py: enqueueing is recorded instead of sent, and the pipeline's
 executors are replaced so its ordering and stopping are tested without Spark or torch.
@@ -292,24 +292,20 @@ def test_a_post_without_the_csrf_token_is_refused(admin_user: Any) -> None:
     assert Run.objects.count() == 0
 
 
-def test_the_periodic_schedule_is_listed_from_the_celery_configuration(
-    client: Client, analyst: Any, settings: Any
+def test_the_scheduled_pipeline_queues_the_pipeline_and_skips_while_one_is_active(
+    sent: list[tuple[str, Any]],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from deepflame_web.celery import app
+    from deepflame_web.core.tasks import scheduled_pipeline
 
-    client.force_login(analyst)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = scheduled_pipeline()
+        second = scheduled_pipeline()
 
-    page = client.get("/runs/").content.decode()
-
-    assert set(app.conf.beat_schedule) == {
-        "fail-stale-runs",
-        "feedback-to-lake",
-        "refresh-performance",
-    }
-    for row in (
-        ("fail-stale-runs", "deepflame_web.core.tasks.fail_stale_runs", "every 1 minute"),
-        ("feedback-to-lake", "recommender.tasks.feedback_to_lake", "every 5 minutes"),
-        ("refresh-performance", "recommender.tasks.heavy_refresh_performance", "every 15 minutes"),
-    ):
-        name, task, when = row
-        assert f"<tr><td>{name}</td><td><code>{task}</code></td><td>{when}</td></tr>" in page
+    runs = list(Run.objects.order_by("pk"))
+    assert first == [run.pk for run in runs] and len(runs) == 3
+    assert all(run.started_by is None for run in runs)
+    assert second == []
+    assert sent == [(PIPELINE_TASK, first)]
+    assert "The scheduled pipeline was skipped" in caplog.text

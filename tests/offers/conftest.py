@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from segments.models import Customer, SegmentDefinition
+from segments.models import SegmentDefinition
+from tests.factories import customers_insert
 from tests.offers.factories import (
     ItemFactory,
     OfferFactory,
@@ -73,7 +74,7 @@ def customers(catalog: dict[str, Any], definition: SegmentDefinition) -> None:
     members = {f"A{n}": 1 for n in range(5)} | {f"L{n}": 2 for n in range(3)}
     members |= {"S0": 3, "S1": 3}
     members_write(definition, members)
-    Customer.objects.create(customer_id="NEW")
+    customers_insert({"NEW": {}})
     lake_events_write(
         "offer_assignments",
         [(f"A{n}", "B1") for n in range(5)] + [(f"A{n}", "B2") for n in range(5)]

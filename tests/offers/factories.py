@@ -12,8 +12,9 @@ import pyarrow as pa
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from offers.models import Item, Offer, Store
 from segments.lake import LakeStage
-from segments.models import Customer, LakeFile, Segment, SegmentDefinition
+from segments.models import LakeFile, Segment, SegmentDefinition
 from segments.segmentation.writer import current_segments_write
+from tests.factories import customers_insert
 
 
 class StoreFactory(factory.django.DjangoModelFactory):
@@ -68,7 +69,7 @@ def segmentation_create(
 
 def members_write(definition: SegmentDefinition, members: dict[str, int]) -> None:
     """Customers and their current segment ({customer_id: segment key}), by the real writer."""
-    Customer.objects.bulk_create([Customer(customer_id=c) for c in members], ignore_conflicts=True)
+    customers_insert({c: {} for c in members})
     segment_ids = dict(Segment.objects.filter(definition=definition).values_list("key", "pk"))
     customers = np.array(list(members), dtype=object)
     current_segments_write(

@@ -15,7 +15,6 @@ import pandas as pd
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from segments.lake import LakeStage
 from segments.models import (
-    Customer,
     LakeFile,
     Segment,
     SegmentDefinition,
@@ -34,6 +33,7 @@ from segments.segmentation.writer import (
     segment_flows_write,
 )
 from segments.selectors import customer_trajectory
+from tests.factories import customers_insert
 
 PERIODS = ["2025-01", "2025-02", "2025-03", "2025-04"]
 DAYPARTS = ["breakfast", "lunch", "afternoon", "dinner", "late_night"]
@@ -117,13 +117,17 @@ def _features(rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
 def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
     """Customers and an active segmentation v2 (a refit): keys 1-4 live, key 4 new, key 5
     vanished."""
-    Customer.objects.bulk_create(
-        Customer(
-            customer_id=customer,
-            joined_at=date(2024, 1 + n % 12, 1 + n % 28),
-            attributes={"loyalty_tier": ["gold", "silver", "bronze"][n % 3], "home_zip": "60601"},
-        )
-        for n, customer in enumerate(CUSTOMERS)
+    customers_insert(
+        {
+            customer: {
+                "joined_at": date(2024, 1 + n % 12, 1 + n % 28).isoformat(),
+                "attributes": {
+                    "loyalty_tier": ["gold", "silver", "bronze"][n % 3],
+                    "home_zip": "60601",
+                },
+            }
+            for n, customer in enumerate(CUSTOMERS)
+        }
     )
     frame, labels = _features(np.random.default_rng(7))
     transform = FrozenTransform.fit(frame, NAMES)

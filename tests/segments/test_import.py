@@ -13,6 +13,7 @@ from deepflame_web.core.models import Run, RunStatus
 from offers.models import Item, Offer, Store
 from segments.lake import lake_read, lake_root, lake_row_counts
 from segments.models import Customer, LakeFile
+from segments.selectors import customer_count
 from tests.segments.contract_folder import copy_tables, write_folder
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,6 +28,7 @@ def snapshot() -> dict[str, object]:
         "items": Item.objects.count(),
         "offers": list(Offer.objects.values_list("offer_id", "name")),
         "customers": Customer.objects.count(),
+        "customer_total": customer_count(),
         "manifest": list(LakeFile.objects.values_list("path", flat=True)),
         "files": files,
     }
@@ -62,6 +64,7 @@ def test_a_good_extract_lands_in_the_database_and_the_lake(tmp_path: Path) -> No
     assert by_id["A1"]["gross_margin"] == pytest.approx(9.48 - 2.10 - 0.40)
     assert by_id["A2"]["gross_margin"] == pytest.approx(0.80)
     assert by_id["A2"]["customer_id"] is None
+    assert customer_count() == 2
 
 
 def test_importing_the_same_folder_twice_changes_nothing(tmp_path: Path) -> None:
@@ -79,6 +82,7 @@ def test_importing_the_same_folder_twice_changes_nothing(tmp_path: Path) -> None
 def test_a_later_extract_adds_only_what_is_new(tmp_path: Path) -> None:
     import_folder(write_folder(tmp_path / "first"))
     tables = copy_tables()
+    tables["customers"].append({"customer_id": "C3", "joined_at": "", "loyalty_tier": "none"})
     tables["orders"].append(
         {
             "order_id": "A4",
@@ -99,6 +103,7 @@ def test_a_later_extract_adds_only_what_is_new(tmp_path: Path) -> None:
     assert lake_row_counts()["orders"] == 4
     assert lake_row_counts()["order_lines"] == 5
     assert Store.objects.count() == 2
+    assert customer_count() == Customer.objects.count() == 3
     march = lake_read(table="orders", columns=["order_id"], months=["2025-03"])
     assert march.column("order_id").to_pylist() == ["A4"]
 

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
-from segments.models import Customer, Segment, SegmentDefinition
+from segments.models import Segment, SegmentDefinition
+from tests.factories import customers_insert
 from tests.segments.segmentation_data import (
     DRIFTERS,
     LEAVERS,
@@ -454,7 +455,7 @@ def test_customer_page_shows_attributes_and_the_trajectory(
 
 
 def test_customer_page_before_any_segmentation(client: Client, analyst: Any) -> None:
-    Customer.objects.create(customer_id="C900", attributes={"loyalty_tier": "gold"})
+    customers_insert({"C900": {"attributes": {"loyalty_tier": "gold"}}})
     client.force_login(analyst)
 
     html = html_of(client, "/customers/C900/")

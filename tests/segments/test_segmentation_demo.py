@@ -18,11 +18,12 @@ from sklearn.metrics import adjusted_rand_score
 
 from deepflame_web.core.models import Run, RunStatus
 from segments.demo import demo_chain_generate
-from segments.models import Segment, SegmentDefinition, SegmentTransition
+from segments.models import Customer, Segment, SegmentDefinition, SegmentTransition
 from segments.segmentation.definition import fit_sample_mask
 from segments.selectors import (
     customer_trajectory,
     memberships_frame,
+    segment_current_sizes,
     segment_movements,
     segment_profile_over_time,
     segmentation_active,
@@ -92,6 +93,10 @@ def test_segments_recover_personas_and_drifting_customers_move(demo_folder: Path
     } == moves.matrix
     key = Segment.objects.filter(definition=definition).first().key  # type: ignore[union-attr]
     assert [p["period"] for p in segment_profile_over_time(segment_key=key)] == MONTHS
+    latest = memberships(definition).sort_values("period").groupby("customer_id")["segment"].last()
+    sizes = segment_current_sizes(definition)
+    assert {k: n for k, n in sizes.items() if k is not None} == latest.value_counts().to_dict()
+    assert sizes[None] == Customer.objects.count() - len(latest)
 
 
 def _drifter_move_rate(placed: pd.DataFrame, drifts: pd.DataFrame) -> float:
