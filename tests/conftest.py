@@ -45,6 +45,14 @@ def roles(db: None) -> None:
 
 
 @pytest.fixture
+def periodic_schedule(db: None) -> None:
+    """The product's periodic tasks (a transactional test's flush removes the migration's)."""
+    from deepflame_web.core.schedule import schedule_install
+
+    schedule_install()
+
+
+@pytest.fixture
 def admin_user(roles: None):
     return UserFactory(role="Admin")
 

@@ -43,8 +43,8 @@ DEFAULT_SCHEDULE = {
     ),
     "monthly-pipeline": Default(
         task="deepflame_web.core.tasks.scheduled_pipeline",
-        description="Retrain segments, retrain the model and reassign offers, in order "
-        "(03:00 UTC on the 2nd of each month, after the month's import).",
+        description="Retrain segments, retrain the model and reassign offers, in order, "
+        "after the month's import; skipped while a run of it is still active.",
         cron="0 3 2 * *",
         enabled=False,
     ),

@@ -1,5 +1,6 @@
 """An Admin retrains the segments from the runs page and watches the run finish in a real
-worker; a Marketer and an Analyst see no retrain buttons."""
+worker; a Marketer and an Analyst see no retrain buttons. An Admin edits the periodic
+schedule; the others only read it."""
 
 from pathlib import Path
 from typing import Any
@@ -8,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
+from deepflame_web.core.schedule import schedule_rows
 from segments.models import SegmentDefinition
 from tests.browser.conftest import log_in, screenshot
 from tests.recommender.conftest import chain, chain_folder  # noqa: F401
@@ -41,3 +43,40 @@ def test_an_admin_retrains_segments_and_watches_the_run_finish(
         log_in(page, live_server.url, user.username)
         page.goto(f"{live_server.url}/runs/")
         expect(page.locator("button:has-text('Retrain')")).to_have_count(0)
+
+
+@pytest.mark.usefixtures("periodic_schedule")
+def test_an_admin_edits_the_schedule_and_a_marketer_only_reads_it(
+    page: Page, live_server: Any, admin_user: Any, marketer: Any
+) -> None:
+    log_in(page, live_server.url, admin_user.username)
+    page.goto(f"{live_server.url}/runs/")
+    row = page.locator("tr[data-schedule='monthly-pipeline']")
+    expect(row.locator(".schedule-when")).to_have_text("paused (cron 0 3 2 * * (UTC))")
+
+    row.locator("input[name=when]").fill("0 5 1 * *")
+    row.locator("input[name=enabled]").check()
+    row.locator("button:has-text('Save')").click()
+
+    expect(page.locator(".messages")).to_contain_text(
+        "“monthly-pipeline” now runs: cron 0 5 1 * * (UTC)."
+    )
+    expect(row.locator(".schedule-when")).to_have_text("cron 0 5 1 * * (UTC)")
+    saved = {r.name: r for r in schedule_rows()}["monthly-pipeline"]
+    assert (saved.cron, saved.enabled) == ("0 5 1 * *", True)
+
+    feedback = page.locator("tr[data-schedule='feedback-to-lake']")
+    feedback.locator("input[name=when]").fill("every day")
+    feedback.locator("button:has-text('Save')").click()
+    expect(page.locator(".messages")).to_contain_text(
+        "The schedule was not changed: “feedback-to-lake”: “every day” is neither"
+    )
+    expect(feedback.locator(".schedule-when")).to_have_text("every 5 minutes")
+    page.locator("#schedule").scroll_into_view_if_needed()
+    screenshot(page, "runs")
+
+    page.click("text=Log out")
+    log_in(page, live_server.url, marketer.username)
+    page.goto(f"{live_server.url}/runs/")
+    expect(page.locator("tr[data-schedule]")).to_have_count(len(schedule_rows()))
+    expect(page.locator(".schedule-form")).to_have_count(0)

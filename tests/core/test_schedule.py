@@ -21,14 +21,14 @@ from deepflame_web.core.schedule import (
 )
 from tests.worker import celery_beat
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("periodic_schedule")]
 
 
 def _row(name: str) -> Any:
     return next(row for row in schedule_rows() if row.name == name)
 
 
-def test_the_products_entries_come_with_the_database_and_name_real_tasks() -> None:
+def test_the_products_entries_name_real_tasks_with_their_defaults() -> None:
     app.loader.import_default_modules()
 
     rows = {row.name: row for row in schedule_rows()}
