@@ -66,11 +66,23 @@ def _metric_rows(model: RecommenderModel) -> list[dict[str, Any]]:
     return rows
 
 
+def model_results(model: RecommenderModel) -> dict[str, Any]:
+    """A trained model's holdout metrics and training curves, as the models page and its
+    training run's page show them."""
+    return {
+        "model": model,
+        "rows": _metric_rows(model),
+        "metrics": METRICS,
+        "curves": {"methods": model.curves},
+        "curves_id": f"curves-v{model.version}",
+    }
+
+
 @role_required(ADMINS_WRITE)
 def model_list(request: HttpRequest) -> HttpResponse:
     models = list(RecommenderModel.objects.select_related("run", "activated_by")[:50])
     context = {
-        "models": [{"model": m, "rows": _metric_rows(m)} for m in models],
+        "models": [model_results(m) for m in models],
         "metrics": METRICS,
         "space": EmbeddingSpace.objects.filter(is_active=True).first(),
         "form": TrainingRunForm(),

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -53,7 +54,31 @@ def run_list(request: HttpRequest) -> HttpResponse:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("started_by"), pk=run_id)
     template = "core/partials/run_status.html" if request.headers.get("HX-Request") else None
-    return render(request, template or "core/run_detail.html", {"run": run})
+    context = {"run": run, "outputs": _run_outputs(run)}
+    return render(request, template or "core/run_detail.html", context)
+
+
+def _run_outputs(run: Run) -> dict[str, Any]:
+    """What a finished run made: the segmentation with its K curve, the trained model with its
+    metrics and training curves, or the assignment batch."""
+    from recommender.models import AssignmentBatch, RecommenderModel
+    from recommender.views import model_results
+    from segments.models import SegmentDefinition
+
+    if run.is_active:
+        return {}
+    if run.kind == RunKind.TRAINING:
+        model = RecommenderModel.objects.filter(run=run).first()
+        return {"model": model_results(model)} if model else {}
+    if run.kind == RunKind.SEGMENTATION:
+        definition = SegmentDefinition.objects.filter(run=run).first()
+        if definition is None:
+            return {}
+        chart = {"k_curve": definition.k_curve, "k": definition.k}
+        return {"definition": definition, "k_chart": chart}
+    if run.kind == RunKind.ASSIGNMENT:
+        return {"batch": AssignmentBatch.objects.filter(run=run).first()}
+    return {}
 
 
 @role_required(ADMINS_WRITE)

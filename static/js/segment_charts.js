@@ -239,17 +239,50 @@
     }), CONFIG);
   }
 
+  var METHOD_COLORS = ["#c2410c", "#2563eb", "#15803d", "#7c3aed"];
+
+  function trainingCurves(el, data) {
+    var traces = [];
+    Object.keys(data.methods).forEach(function (name, i) {
+      var epochs = data.methods[name];
+      var color = METHOD_COLORS[i % METHOD_COLORS.length];
+      var x = epochs.map(function (e) { return e.epoch; });
+      [["loss", "solid", "y", "loss"], ["validation_loss", "dash", "y", "validation loss"],
+       ["validation_hr3", "dot", "y2", "validation HR@3"]]
+        .forEach(function (series) {
+          traces.push({
+            type: "scatter", mode: "lines+markers", name: name + " " + series[3],
+            x: x, y: epochs.map(function (e) { return e[series[0]]; }), yaxis: series[2],
+            line: { color: color, dash: series[1] },
+          });
+        });
+    });
+    Plotly.newPlot(el, traces, base({
+      height: 320,
+      margin: { l: 56, r: 72, t: 16, b: 40 },
+      xaxis: { title: { text: "epoch" }, dtick: 1 },
+      yaxis: { title: { text: "loss" } },
+      yaxis2: { title: { text: "validation HR@3" }, overlaying: "y", side: "right", rangemode: "tozero" },
+      legend: { orientation: "h", y: -0.25 },
+    }), CONFIG);
+  }
+
   var KINDS = { sizes: sizes, kCurve: kCurve, profile: profile, scores: scores,
                 performanceLift: performanceLift, performanceHistory: performanceHistory,
-                movementSankey: movementSankey, movementHeatmap: movementHeatmap };
+                movementSankey: movementSankey, movementHeatmap: movementHeatmap,
+                trainingCurves: trainingCurves };
 
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-chart]").forEach(function (el) {
+  function drawAll() {
+    document.querySelectorAll("[data-chart]:not([data-drawn])").forEach(function (el) {
       var source = document.getElementById(el.dataset.source);
       var draw = KINDS[el.dataset.chart];
       if (!source || !draw || typeof Plotly === "undefined") { return; }
       draw(el, JSON.parse(source.textContent));
       el.dataset.drawn = "true";
     });
-  });
+  }
+
+  document.addEventListener("DOMContentLoaded", drawAll);
+  // A run page swaps in its results when the run finishes (htmx).
+  document.addEventListener("htmx:afterSettle", drawAll);
 })();

@@ -26,6 +26,11 @@ def test_admin_rolls_back_to_an_older_model_from_the_models_page(
     expect(page.locator("#model-v2 .badge")).to_have_text("active")
     expect(page.locator("#model-v1 table.metrics tbody tr").first).to_contain_text("0.275")
     expect(page.locator("#model-v1 table.metrics")).to_contain_text("+10.0%")
+    curves = page.locator("#curves-chart-v1")
+    expect(curves).to_have_attribute("data-drawn", "true")
+    # Training loss, validation loss and validation HR@3 for each of the two neural methods.
+    expect(curves.locator("g.trace.scatter")).to_have_count(6)
+    expect(curves.locator(".legendtext").first).to_have_text("TxT loss")
     screenshot(page, "models")
     page.click("text=Activate v1")
 

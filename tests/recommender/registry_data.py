@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from deepflame_web.core.models import Run
 from recommender.models import EmbeddingSpace, RecommenderModel
 from recommender.training import NEURAL
 
@@ -14,7 +15,20 @@ METRICS = {
 }
 
 
-def registered(version: int, *, active: bool) -> RecommenderModel:
+CURVES = {
+    "TxT": [
+        {"epoch": 1, "loss": 2.1, "validation_loss": 2.0, "validation_hr3": 0.18},
+        {"epoch": 2, "loss": 1.6, "validation_loss": 1.7, "validation_hr3": 0.24},
+        {"epoch": 3, "loss": 1.4, "validation_loss": 1.65, "validation_hr3": 0.27},
+    ],
+    "TxT (no context)": [
+        {"epoch": 1, "loss": 2.2, "validation_loss": 2.1, "validation_hr3": 0.16},
+        {"epoch": 2, "loss": 1.8, "validation_loss": 1.9, "validation_hr3": 0.21},
+    ],
+}
+
+
+def registered(version: int, *, active: bool, run: Run | None = None) -> RecommenderModel:
     folder = Path(settings.MODEL_DIR) / "txt" / f"v{version}"
     folder.mkdir(parents=True)
     (folder / NEURAL["TxT"]).write_bytes(b"weights")
@@ -26,6 +40,8 @@ def registered(version: int, *, active: bool) -> RecommenderModel:
         examples={"training": 900, "validation": 100, "holdout": 240},
         data_window={"cutoff": "2025-06-02T00:00:00", "end": "2025-06-30T00:00:00"},
         hyperparameters={"d_model": 64, "layers": 2},
+        curves=CURVES,
+        run=run,
         encoders={"space": 3},
         decision=f"activated: holdout HR@3 0.275 vs 0.262 of v{version - 1} on the same examples"
         if version > 1

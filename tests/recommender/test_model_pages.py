@@ -8,7 +8,7 @@ from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from recommender.models import RecommenderModel
-from tests.recommender.registry_data import embedding_space_create, registered
+from tests.recommender.registry_data import CURVES, embedding_space_create, registered
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +77,29 @@ def test_marketers_and_analysts_cannot_train_or_activate(
         assert client.post("/models/2/activate/").status_code == 403
     assert RecommenderModel.objects.get(is_active=True).version == 1
     assert not Run.objects.exists()
+
+
+def test_a_training_runs_page_shows_the_model_it_made_with_metrics_and_curves(
+    client: Client, admin_user: Any
+) -> None:
+    run = Run.objects.create(kind=RunKind.TRAINING, task_name="t", status=RunStatus.SUCCEEDED)
+    embedding_space_create()
+    registered(1, active=True, run=run)
+    client.force_login(admin_user)
+
+    response = client.get(f"/runs/{run.pk}/")
+
+    html = response.content.decode()
+    assert 'href="/models/#model-v1">TxT v1</a>' in html
+    assert "0.275" in html and "+10.0%" in html
+    assert response.context["outputs"]["model"]["curves"]["methods"] == CURVES
+    assert 'data-chart="trainingCurves"' in html and 'id="curves-v1"' in html
+
+
+def test_a_running_training_shows_no_outputs_yet(client: Client, admin_user: Any) -> None:
+    run = Run.objects.create(kind=RunKind.TRAINING, task_name="t", status=RunStatus.RUNNING)
+    client.force_login(admin_user)
+
+    html = client.get(f"/runs/{run.pk}/").content.decode()
+
+    assert "run-outputs" not in html and "hx-trigger" in html

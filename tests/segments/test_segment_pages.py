@@ -550,3 +550,19 @@ def test_run_form_date_field_is_a_date_picker(client: Client, admin_user: Any) -
     html = html_of(client, "/segments/run/")
 
     assert 'type="date" name="until"' in html
+
+
+def test_a_segmentation_runs_page_shows_the_definition_it_made_and_its_k_curve(
+    client: Client, admin_user: Any
+) -> None:
+    definition = segmentation_create()
+    client.force_login(admin_user)
+
+    response = client.get(f"/runs/{definition.run_id}/")
+
+    html = response.content.decode()
+    assert f"Segmentation v{definition.version}" in html
+    assert f"K = {definition.k} over {len(definition.periods)} periods" in html
+    chart = response.context["outputs"]["k_chart"]
+    assert chart == {"k_curve": definition.k_curve, "k": definition.k}
+    assert 'data-chart="kCurve"' in html and 'id="run-k-curve"' in html
