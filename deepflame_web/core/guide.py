@@ -96,7 +96,8 @@ def _actions(definition: Any, segments: list[dict[str, Any]]) -> list[dict[str, 
             }
         )
     else:
-        ruled = {r.segment_key for r in document_parse(published.document).segments}
+        rules = document_parse(published.document).segments
+        ruled = {r.segment_key for r in rules if r.slots}
         missing = [s for s in segments if s["key"] not in ruled]
         for segment in missing:
             actions.append(

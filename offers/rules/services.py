@@ -255,3 +255,58 @@ def rule_preview_start(
         started_by=user,
         enqueue=enqueue,
     )
+
+
+def rules_carry_over(*, definition: SegmentDefinition) -> str:
+    """The rules in force move to a new segmentation, in the transaction that activates it.
+
+    Segment keys are stable across refits, so the latest published version of an earlier
+    segmentation is published again as this one's version 1 (rules of vanished segments
+    dropped; new segments get none until a marketer writes one). The earlier draft, with any
+    unpublished edits, becomes this one's draft. When the carried rules no longer validate
+    (an offer expired, say) they stay a draft and the message says why. Returns what was
+    done, for the segmentation run's log ("" when there was nothing to carry).
+    """
+    if RuleSet.objects.filter(definition=definition).exists():
+        return ""
+    source = (
+        RuleVersion.objects.filter(rule_set__definition__version__lt=definition.version)
+        .select_related("rule_set__definition")
+        .order_by("-rule_set__definition__version", "-number")
+        .first()
+    )
+    if source is None:
+        return ""
+    live = set(definition.segments.filter(is_vanished=False).values_list("key", flat=True))
+    published, dropped = _rules_for_segments(source.document, live)
+    origin = f"rules v{source.number} of segmentation v{source.rule_set.definition.version}"
+    rule_set = rule_set_draft_create(definition=definition, user=None, document=published)
+    errors = [i.message for i in rule_set_validate(rule_set=rule_set) if i.level == "error"]
+    gone = f"; rules of vanished segments {', '.join(map(str, dropped))} dropped" if dropped else ""
+    if errors:
+        return (
+            f"The {origin} were copied as this segmentation's draft but not published: "
+            f"{' '.join(errors)} Fix them on the rules page and publish{gone}."
+        )
+    _version_create(
+        rule_set=rule_set,
+        document=rule_set.document,
+        author=None,
+        note=f"Carried over from {origin}{gone}.",
+        action="carry_over",
+        draft_revision=rule_set.revision,
+    )
+    draft, _ = _rules_for_segments(source.rule_set.document, live)
+    if document_normalize(draft) != rule_set.document:
+        rule_set_draft_update(
+            rule_set=rule_set, document=draft, expected_revision=rule_set.revision, user=None
+        )
+    return f"The {origin} carried over and published as version 1{gone}."
+
+
+def _rules_for_segments(document: dict[str, Any], live: set[int]) -> tuple[dict[str, Any], list]:
+    """The document with only the rules of live segments (and of customers with none)."""
+    rules = document.get("segments", [])
+    kept = [r for r in rules if r.get("segment_key") is None or r.get("segment_key") in live]
+    dropped = sorted(r["segment_key"] for r in rules if r not in kept)
+    return {**document, "segments": kept}, dropped

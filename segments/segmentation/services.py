@@ -337,7 +337,18 @@ def _commit_atomic(
     segment_flows_write(definition=definition)
     SegmentDefinition.objects.filter(is_active=True).update(is_active=False)
     SegmentDefinition.objects.filter(pk=definition.pk).update(is_active=True)
+    _carry_rules_over(run, definition)
     return definition
+
+
+def _carry_rules_over(run: Run, definition: SegmentDefinition) -> None:
+    """The offer rules in force follow the new segmentation (a later assignment needs
+    published rules for the active one); what happened goes to the run's log."""
+    from offers.rules.services import rules_carry_over
+
+    message = rules_carry_over(definition=definition)
+    if message:
+        run_advance(run=run, log=message)
 
 
 def _write_memberships(

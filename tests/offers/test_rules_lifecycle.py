@@ -1,5 +1,6 @@
 """Draft, optimistic locking, publish, diff, rollback and the audit log."""
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -15,8 +16,9 @@ from offers.rules.services import (
     rule_version_latest,
     rule_version_rollback,
     rule_versions_diff,
+    rules_carry_over,
 )
-from segments.models import SegmentDefinition
+from segments.models import Segment, SegmentDefinition
 from tests.factories import UserFactory
 from tests.offers.factories import segmentation_create
 from tests.offers.test_validation import full_rules, slot
@@ -285,3 +287,63 @@ def test_two_concurrent_saves_of_one_revision_let_exactly_one_win(
     assert (saved.revision, saved.updated_by.username if saved.updated_by else None) == (2, winner)
     assert saved.document["segments"][0]["slots"][0]["label"] == winner
     assert AuditEntry.objects.filter(action="draft_update").count() == 1
+
+
+def test_a_new_segmentation_carries_the_published_rules_and_the_draft_over(
+    rule_set: RuleSet, marketer: Any
+) -> None:
+    published = rule_set_publish(rule_set=rule_set, author=marketer, note="Spring rules")
+    edited = full_rules(**{"1": [slot("Breakfast", categories=["breakfast"], count=2)]})
+    rule_set_draft_update(rule_set=rule_set, document=edited, expected_revision=1, user=marketer)
+    newer = segmentation_create(
+        {1: ("Breakfast regulars", {}), 2: ("Lapsing", {}), 4: ("Night owls", {})},
+        version=2,
+        active=False,
+    )
+    Segment.objects.create(definition=newer, key=3, name="Big spenders", is_vanished=True)
+
+    message = rules_carry_over(definition=newer)
+
+    carried = RuleVersion.objects.get(rule_set__definition=newer)
+    kept = [rule for rule in published.document["segments"] if rule["segment_key"] != 3]
+    assert carried.document == {**published.document, "segments": kept}
+    assert (carried.number, carried.author) == (1, None)
+    gone = "rules of vanished segments 3 dropped."
+    assert carried.note == f"Carried over from rules v1 of segmentation v1; {gone}"
+    assert message == (
+        f"The rules v1 of segmentation v1 carried over and published as version 1; {gone}"
+    )
+    draft = RuleSet.objects.get(definition=newer).document
+    assert [r["slots"][0]["count"] for r in draft["segments"] if r["segment_key"] == 1] == [2]
+    assert 3 not in [r["segment_key"] for r in draft["segments"]]
+    assert AuditEntry.objects.filter(action="carry_over", user=None).count() == 1
+
+
+def test_carried_rules_that_no_longer_validate_stay_a_draft_and_say_why(
+    rule_set: RuleSet, marketer: Any, catalog: dict[str, Any]
+) -> None:
+    rule_set_publish(rule_set=rule_set, author=marketer)
+    catalog["N1"].valid_to = dt.date.today() - dt.timedelta(days=1)
+    catalog["N1"].save()
+    newer = segmentation_create(
+        {1: ("Breakfast regulars", {}), 2: ("Lapsing", {})}, version=2, active=False
+    )
+
+    message = rules_carry_over(definition=newer)
+
+    assert message.startswith(
+        "The rules v1 of segmentation v1 were copied as this segmentation's draft but not "
+        "published: "
+    )
+    assert "Fix them on the rules page and publish" in message
+    assert not RuleVersion.objects.filter(rule_set__definition=newer).exists()
+    assert RuleSet.objects.filter(definition=newer).exists()
+
+
+def test_nothing_is_carried_when_no_rules_were_ever_published(
+    rule_set: RuleSet,
+) -> None:
+    newer = segmentation_create({1: ("Breakfast regulars", {})}, version=2, active=False)
+
+    assert rules_carry_over(definition=newer) == ""
+    assert not RuleSet.objects.filter(definition=newer).exists()
