@@ -296,7 +296,9 @@ def _weighted_means(rows: Iterable[tuple[int, dict[str, float | None]]]) -> dict
 def customers_search(*, prefix: str = "") -> QuerySet[Customer]:
     customers = Customer.objects.order_by("customer_id")
     if prefix:
-        customers = customers.filter(customer_id__startswith=prefix)
+        # Every id starting with the prefix sorts at or after it in any collation: the bound
+        # lets a page start its ordered index scan there instead of at the first customer.
+        customers = customers.filter(customer_id__startswith=prefix, customer_id__gte=prefix)
     return customers
 
 

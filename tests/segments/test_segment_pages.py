@@ -417,6 +417,18 @@ def test_customer_search_pages_through_every_customer(
     assert 'href="?q=&amp;page=3"' in html
 
 
+def test_a_prefix_matching_more_than_the_counted_cap_says_more_than(
+    client: Client, analyst: Any, segmentation: SegmentDefinition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("segments.views.CUSTOMERS_COUNTED", 5)
+    client.force_login(analyst)
+
+    html = html_of(client, "/customers/?q=C00")
+
+    assert "More than 5 customers whose id starts with “C00”" in html
+    assert re.findall(r'<tr data-customer="(C\d+)">', html)[:2] == ["C001", "C002"]
+
+
 def test_customer_search_without_a_match_says_so(
     client: Client, analyst: Any, segmentation: SegmentDefinition
 ) -> None:
