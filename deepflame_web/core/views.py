@@ -41,8 +41,14 @@ def home(request: HttpRequest) -> HttpResponse:
 @role_required(ADMINS_WRITE)
 def run_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind") or None
+    runs = runs_recent(kind=kind, limit=100)
+    # While a listed run is active the table refreshes itself (htmx asks for it alone).
+    live = any(run.is_active for run in runs)
+    if request.headers.get("HX-Request"):
+        return render(request, "core/partials/run_table_live.html", {"runs": runs, "live": live})
     context = {
-        "runs": runs_recent(kind=kind, limit=100),
+        "runs": runs,
+        "live": live,
         "kinds": RunKind.choices,
         "kind": kind,
         "schedule": schedule_rows(),

@@ -29,13 +29,22 @@ def test_an_admin_retrains_segments_and_watches_the_run_finish(
     with celery_worker(tmp_path / "worker.log"):
         page.click("button:has-text('Retrain segments')")
         expect(page.locator(".messages")).to_contain_text("queued")
+        run = Run.objects.filter(kind=RunKind.SEGMENTATION).latest("created_at")
+        # The list refreshes itself while the run is active: no reload until it finishes.
+        row = page.locator(f"tr[data-run='{run.pk}'] .status")
+        expect(row).to_have_text("succeeded", timeout=240_000)
         page.locator(".messages a").first.click()
-        expect(page.locator("#run-state")).to_have_text("succeeded", timeout=240_000)
-    run = Run.objects.filter(kind=RunKind.SEGMENTATION).latest("created_at")
+        expect(page.locator("#run-state")).to_have_text("succeeded")
+    run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED and run.progress == 100
     assert run.started_by == admin_user
     assert SegmentDefinition.objects.count() == versions + 1
+    definition = SegmentDefinition.objects.get(run=run)
     expect(page.locator("#run-status")).to_contain_text("100")
+    expect(page.locator("#run-outputs h3")).to_contain_text(
+        f"Segmentation v{definition.version} active: K = {definition.k}"
+    )
+    expect(page.locator("#run-k-chart")).to_have_attribute("data-drawn", "true")
     screenshot(page, "run-retrain")
 
     for user in (marketer, analyst):

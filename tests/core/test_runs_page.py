@@ -309,3 +309,23 @@ def test_the_scheduled_pipeline_queues_the_pipeline_and_skips_while_one_is_activ
     assert second == []
     assert sent == [(PIPELINE_TASK, first)]
     assert "The scheduled pipeline was skipped" in caplog.text
+
+
+def test_the_runs_table_refreshes_itself_only_while_a_run_is_active(
+    client: Client, admin_user: Any
+) -> None:
+    client.force_login(admin_user)
+    finished = Run.objects.create(kind=RunKind.IMPORT, task_name="t", status=RunStatus.SUCCEEDED)
+
+    quiet = client.get("/runs/").content.decode()
+    run = run_start(kind=RunKind.TRAINING, task_name="t", enqueue=False)
+    run_advance(run=run, stage="epoch 2 of 5", progress=40)
+    busy = client.get("/runs/").content.decode()
+    swapped = client.get("/runs/", headers={"HX-Request": "true"}).content.decode()
+
+    assert 'id="run-table"' in quiet and 'hx-trigger="every 3s"' not in quiet
+    assert 'hx-trigger="every 3s"' in busy
+    assert swapped.lstrip().startswith('<section class="card" id="run-table"')
+    assert "Periodic schedule" not in swapped
+    assert f'data-run="{run.pk}"' in swapped and f'data-run="{finished.pk}"' in swapped
+    assert "epoch 2 of 5" in swapped and "40%" in swapped
