@@ -14,9 +14,10 @@ that context does not see) are timed with their SQL.
 
 Pages: / (the guided "Start here"), /segments/, /segments/<key>/, /segments/movements/ (the
 last two periods; ?from=&to= the first and last; ?page=N in the second half of the movers),
-movers.csv (the export: time to its first byte), /customers/ (the list, and ?q= a customer
-id prefix), /customers/<id>/ (a customer of the active batch, with offers and a trajectory),
-/receipts/<id>/, /performance/, /runs/, /models/, /offers/, /rules/.
+movers.csv (the export: time to its first byte), /customers/ (the list, ?q= a customer
+id prefix, ?page=N in the second half of the list), /customers/<id>/ (a customer of the
+active batch, with offers and a trajectory), /receipts/<id>/, /performance/, /runs/,
+/models/, /offers/, /rules/.
 
 Data (--database, --var-dir; the baseline --baseline-database, --baseline-var-dir with
 --baseline-customers and the same months): steps a database lacks are done first, untimed, each
@@ -450,7 +451,7 @@ def _pages(count: int, seed: int) -> tuple[list[Page], dict[str, Any]]:
     from recommender.models import AssignmentBatch
     from segments.models import Customer
     from segments.selectors import segment_flows, segmentation_active
-    from segments.views import MOVERS_PER_PAGE
+    from segments.views import CUSTOMERS_PER_PAGE, MOVERS_PER_PAGE
 
     rng = random.Random(seed)
     definition = segmentation_active()
@@ -465,6 +466,8 @@ def _pages(count: int, seed: int) -> tuple[list[Page], dict[str, Any]]:
     )
     movers_pages = max(1, -(-movers // MOVERS_PER_PAGE))
     deep = [rng.randint(movers_pages // 2 + 1, movers_pages) for _ in range(count)]
+    list_pages = max(1, -(-Customer.objects.count() // CUSTOMERS_PER_PAGE))
+    deep_list = [rng.randint(list_pages // 2 + 1, list_pages) for _ in range(count)]
     customers = _decisions(batch, count, rng, known_customer=True, holdout=False)
     receipts = _decisions(batch, count, rng)
     moves = "/segments/movements/"
@@ -483,6 +486,7 @@ def _pages(count: int, seed: int) -> tuple[list[Page], dict[str, Any]]:
         ),
         Page("/customers/", lambda n: "/customers/"),
         Page("/customers/?q=prefix", lambda n: f"/customers/?q={customers[n][1][:-2]}"),
+        Page("/customers/?page=N (2nd half)", lambda n: f"/customers/?page={deep_list[n]}"),
         Page("/customers/<id>/", lambda n: f"/customers/{customers[n][1]}/"),
         Page("/receipts/<id>/", lambda n: f"/receipts/{receipts[n][0]}/"),
         Page("/performance/", lambda n: "/performance/"),
