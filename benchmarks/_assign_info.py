@@ -39,7 +39,7 @@ def main() -> None:
 
 def _state() -> dict[str, Any]:
     from recommender.assignment.state import published_rules
-    from recommender.models import EmbeddingSpace, RecommenderModel
+    from recommender.models import AssignmentBatch, EmbeddingSpace, RecommenderModel
     from segments.models import LakeFile
     from segments.selectors import segmentation_active
 
@@ -52,6 +52,7 @@ def _state() -> dict[str, Any]:
         "embedded": EmbeddingSpace.objects.filter(is_active=True).exists(),
         "trained": RecommenderModel.objects.filter(is_active=True).exists(),
         "published": definition is not None and published_rules(definition) is not None,
+        "assigned": AssignmentBatch.objects.filter(is_active=True).exists(),
     }
 
 

@@ -100,7 +100,7 @@ def main() -> None:
     preparation.add_argument(
         "--model-dir", type=Path, default=ROOT / "var" / "bench" / "assign-1m" / "models"
     )
-    parser.add_argument("--part", choices=["state", "register-model", "measure"], help="internal")
+    parser.add_argument("--part", choices=["register-model", "measure"], help="internal")
     args = parser.parse_args()
     args.start = args.start or _history_start(args.months)
     if args.part:
@@ -152,7 +152,7 @@ def _prepare(args: argparse.Namespace, chain: Chain, folder: Path | None) -> Non
         database_create(chain.url)
         print(f"created database {chain.url}", flush=True)
     _step([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
-    state = _part(["--part", "state"], env)
+    state = _part_of(["benchmarks/_assign_info.py", "state"], env)
     if not state["imported"]:
         name = f"chain-{chain.customers}-{args.months}-{args.start[:7].replace('-', '')}"
         folder = (folder or ROOT / "var" / "bench" / name).resolve()
@@ -179,7 +179,7 @@ def _prepare(args: argparse.Namespace, chain: Chain, folder: Path | None) -> Non
         published = _part_of(["benchmarks/_assign_info.py", "publish-rules"], env)
         print(f"rules: {published} ({time.perf_counter() - started:.1f} s)", flush=True)
     if not state["assigned"]:
-        state = _part(["--part", "state"], env)
+        state = _part_of(["benchmarks/_assign_info.py", "state"], env)
         at = args.at or f"{state['last_month']}-28T12:00:00+00:00"
         _step([PYTHON, "manage.py", "assign_offers", "--at", at, "--seed", "1"], env)
 
@@ -230,32 +230,11 @@ def _django_part(args: argparse.Namespace) -> None:
     import django
 
     django.setup()
-    if args.part == "state":
-        result = _state()
-    elif args.part == "register-model":
+    if args.part == "register-model":
         result = _register_model(database_url(args.model_from), args.model_dir)
     else:
         result = _measure_pages(args.requests, args.warm, args.seed)
     print(json.dumps(result, default=str))
-
-
-def _state() -> dict[str, Any]:
-    from recommender.assignment.state import published_rules
-    from recommender.models import AssignmentBatch, EmbeddingSpace, RecommenderModel
-    from segments.models import LakeFile
-    from segments.selectors import segmentation_active
-
-    definition = segmentation_active()
-    months = LakeFile.objects.filter(table="orders").values_list("month", flat=True)
-    return {
-        "imported": LakeFile.objects.exists(),
-        "last_month": max(months, default=None),
-        "segmented": definition is not None,
-        "embedded": EmbeddingSpace.objects.filter(is_active=True).exists(),
-        "trained": RecommenderModel.objects.filter(is_active=True).exists(),
-        "published": definition is not None and published_rules(definition) is not None,
-        "assigned": AssignmentBatch.objects.filter(is_active=True).exists(),
-    }
 
 
 SOURCE_MODEL = """
