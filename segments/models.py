@@ -166,29 +166,6 @@ class SegmentSize(models.Model):
         return f"segment {self.segment_id} in {self.period}: {self.customers}"
 
 
-class SegmentTransition(models.Model):
-    """Customers moving between consecutive periods; an empty side means not active then."""
-
-    definition = models.ForeignKey(
-        SegmentDefinition, on_delete=models.CASCADE, related_name="transitions"
-    )
-    period_from = models.CharField(max_length=7)
-    period_to = models.CharField(max_length=7)
-    from_segment = models.ForeignKey(
-        Segment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    to_segment = models.ForeignKey(
-        Segment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    customers = models.PositiveIntegerField()
-
-    class Meta:
-        ordering = ["period_from", "from_segment__key", "to_segment__key"]
-
-    def __str__(self) -> str:
-        return f"{self.period_from} -> {self.period_to}: {self.customers}"
-
-
 class SegmentFlow(models.Model):
     """Customers by segment in one period and in a later one, for every pair of periods.
 

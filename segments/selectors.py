@@ -1,5 +1,4 @@
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -106,52 +105,6 @@ def memberships_frame(*, definition: SegmentDefinition) -> pd.DataFrame:
 
 def _sql_list(paths: list[str]) -> str:
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
-
-
-@dataclass(frozen=True)
-class Movements:
-    """Customers by (segment key then, segment key now); None means not active that period."""
-
-    matrix: dict[tuple[int | None, int | None], int]
-    movers: list[tuple[str, int, int]]
-
-
-def segment_movements(
-    *,
-    period_from: str,
-    period_to: str,
-    definition: SegmentDefinition | None = None,
-    movers_limit: int = 200,
-) -> Movements:
-    """Who moved between two periods: the full matrix and the first movers by customer id.
-
-    Joined by DuckDB over the two periods' lake files (a million customers in a second)."""
-    chosen = _definition(definition)
-    if chosen is None:
-        return Movements({}, [])
-    before = membership_files(definition=chosen, periods=[period_from])
-    after = membership_files(definition=chosen, periods=[period_to])
-    if not before and not after:
-        return Movements({}, [])
-    empty = "(SELECT NULL::VARCHAR AS customer_id, NULL::INTEGER AS segment_key WHERE false)"
-
-    def source(files: list[str]) -> str:
-        if not files:
-            return empty
-        return f"(SELECT customer_id, segment_key FROM read_parquet({_sql_list(files)}))"
-
-    joined = f"{source(before)} a FULL OUTER JOIN {source(after)} b USING (customer_id)"
-    with duckdb.connect() as db:
-        counts = db.sql(
-            f"SELECT a.segment_key, b.segment_key, count(*) FROM {joined} GROUP BY ALL"
-        ).fetchall()
-        movers = db.sql(
-            f"""SELECT customer_id, a.segment_key, b.segment_key FROM {joined}
-                WHERE a.segment_key <> b.segment_key ORDER BY customer_id
-                LIMIT {int(movers_limit)}"""
-        ).fetchall()
-    matrix = {(a, b): int(n) for a, b, n in counts}
-    return Movements(matrix, [(c, int(a), int(b)) for c, a, b in movers])
 
 
 def segment_flows(

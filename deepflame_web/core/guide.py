@@ -1,6 +1,6 @@
 """The guided first page: what the segments are, what changed since the last period, and
 where a marketer should act. Reads only small, pre-aggregated tables (segment sizes and
-transitions, rules, batches, offer performance), so it stays fast at any customer count."""
+flows, rules, batches, offer performance), so it stays fast at any customer count."""
 
 from __future__ import annotations
 
@@ -50,12 +50,12 @@ def _segments_now(definition: Any, periods: list[str]) -> list[dict[str, Any]]:
 
 
 def _moves(definition: Any, periods: list[str]) -> list[dict[str, Any]]:
-    from segments.models import SegmentTransition
+    from segments.models import SegmentFlow
 
     if len(periods) < 2:
         return []
     rows = (
-        SegmentTransition.objects.filter(
+        SegmentFlow.objects.filter(
             definition=definition,
             period_from=periods[-2],
             period_to=periods[-1],

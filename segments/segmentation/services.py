@@ -22,7 +22,7 @@ from django.db.models import Max
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
 from segments.lake import LakeStage
-from segments.models import LakeFile, Segment, SegmentDefinition, SegmentSize, SegmentTransition
+from segments.models import LakeFile, Segment, SegmentDefinition, SegmentSize
 from segments.segmentation.definition import (
     FrozenTransform,
     assign,
@@ -151,7 +151,7 @@ def _segmentation_work(run: Run) -> dict[str, Any]:
     scaled = fitted.transform.apply(features.frame)
     labels, distances = assign(scaled, fitted.centroids)
     timings["assign_s"] = round(time.monotonic() - mark, 2)
-    progress("writing memberships, sizes, transitions and flows", 75)
+    progress("writing memberships, sizes and flows", 75)
     mark = time.monotonic()
     definition = _commit(run, features, fitted, labels, distances, active)
     timings["write_s"] = round(time.monotonic() - mark, 2)
@@ -333,7 +333,6 @@ def _commit_atomic(
     segments = _create_segments(definition, plan, profiles)
     _write_memberships(stage, definition, segments, frame, fitted, labels, distances)
     _write_sizes(definition, segments, frame, fitted.transform.names, labels)
-    _write_transitions(definition, segments, frame, labels)
     segment_flows_write(definition=definition)
     SegmentDefinition.objects.filter(is_active=True).update(is_active=False)
     SegmentDefinition.objects.filter(pk=definition.pk).update(is_active=True)
@@ -449,36 +448,3 @@ def _write_sizes(
         )
         for (period, position), row in means.iterrows()
     )
-
-
-def _write_transitions(
-    definition: SegmentDefinition,
-    segments: dict[int, Segment],
-    frame: pd.DataFrame,
-    labels: np.ndarray,
-) -> None:
-    """Counts of (segment in period p) -> (segment in the next period), entries and exits."""
-    customer_codes, customers = pd.factorize(frame["customer_id"])
-    period_codes, periods = pd.factorize(frame["period"], sort=True)
-    # customers x periods grid of centroid positions; -1 where the customer was not active
-    grid = np.full((len(customers), len(periods)), -1, dtype=np.int32)
-    grid[customer_codes, period_codes] = labels
-    k = len(segments)
-    rows = []
-    for index in range(len(periods) - 1):
-        before, after = grid[:, index], grid[:, index + 1]
-        seen = (before >= 0) | (after >= 0)
-        pairs = np.bincount((before[seen] + 1) * (k + 1) + after[seen] + 1, minlength=(k + 1) ** 2)
-        for code in np.flatnonzero(pairs):
-            source, target = divmod(int(code), k + 1)
-            rows.append(
-                SegmentTransition(
-                    definition=definition,
-                    period_from=periods[index],
-                    period_to=periods[index + 1],
-                    from_segment=segments[source - 1] if source else None,
-                    to_segment=segments[target - 1] if target else None,
-                    customers=int(pairs[code]),
-                )
-            )
-    SegmentTransition.objects.bulk_create(rows, batch_size=1000)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from offers.rules.services import rule_set_draft_create, rule_set_draft_update, rule_set_publish
-from segments.models import Segment, SegmentDefinition, SegmentFlow, SegmentSize, SegmentTransition
+from segments.models import Segment, SegmentDefinition, SegmentFlow, SegmentSize
 from tests.browser.conftest import log_in, screenshot
 from tests.offers.factories import OfferFactory, StoreFactory
 from tests.segments.segmentation_data import PERIODS, segmentation_create
@@ -18,23 +18,6 @@ from tests.segments.segmentation_data import PERIODS, segmentation_create
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 BEFORE, NOW = PERIODS[-2], PERIODS[-1]
 BEST = {"label": "Best", "count": 1}
-
-
-def transitions_write(definition: SegmentDefinition) -> None:
-    """Transitions between consecutive periods, as a segmentation run counts them: the same
-    customers as the flows between those periods."""
-    SegmentTransition.objects.bulk_create(
-        SegmentTransition(
-            definition=definition,
-            period_from=flow.period_from,
-            period_to=flow.period_to,
-            from_segment=flow.from_segment,
-            to_segment=flow.to_segment,
-            customers=flow.customers,
-        )
-        for flow in SegmentFlow.objects.filter(definition=definition)
-        if PERIODS.index(flow.period_to) == PERIODS.index(flow.period_from) + 1
-    )
 
 
 def rules_without_the_first_segment(definition: SegmentDefinition, marketer: Any) -> Segment:
@@ -80,7 +63,7 @@ def expect_segments(page: Page, definition: SegmentDefinition) -> None:
 
 def moves_between_segments(definition: SegmentDefinition) -> dict[tuple[int, int], str]:
     """Each move from one segment to another from BEFORE to NOW, as the page words it."""
-    moves = SegmentTransition.objects.filter(
+    moves = SegmentFlow.objects.filter(
         definition=definition, period_from=BEFORE, period_to=NOW
     ).select_related("from_segment", "to_segment")
     worded = {}
@@ -131,7 +114,6 @@ def test_the_first_page_says_what_changed_and_where_to_act(
 ) -> None:
     with transaction.atomic():  # written as an import and a segmentation write them
         definition = segmentation_create()
-        transitions_write(definition)
     unruled = rules_without_the_first_segment(definition, marketer)
 
     log_in(page, live_server.url, marketer.username)

@@ -8,7 +8,7 @@ from django.test import Client
 
 from deepflame_web.core.guide import guide
 from offers.models import RuleSet, RuleVersion
-from segments.models import SegmentSize, SegmentTransition
+from segments.models import SegmentFlow, SegmentSize
 from tests.segments.segmentation_data import PERIODS, segmentation_create
 
 pytestmark = pytest.mark.django_db
@@ -24,15 +24,16 @@ def test_segments_moves_and_actions_come_from_the_database(client: Client, marke
     definition = segmentation_create()
     live = list(definition.segments.filter(is_vanished=False).order_by("key"))
     a, b = live[0], live[1]
-    SegmentTransition.objects.create(
+    SegmentFlow.objects.filter(definition=definition).delete()
+    SegmentFlow.objects.create(
         definition=definition, period_from=PERIODS[-2], period_to=PERIODS[-1],
         from_segment=a, to_segment=b, customers=7,
     )  # fmt: skip
-    SegmentTransition.objects.create(
+    SegmentFlow.objects.create(
         definition=definition, period_from=PERIODS[-2], period_to=PERIODS[-1],
         from_segment=b, to_segment=a, customers=3,
     )  # fmt: skip
-    SegmentTransition.objects.create(
+    SegmentFlow.objects.create(
         definition=definition, period_from=PERIODS[-2], period_to=PERIODS[-1],
         from_segment=a, to_segment=a, customers=20,
     )  # fmt: skip

@@ -1,13 +1,14 @@
-"""The segmentation commit writes flows for every pair of periods in its transaction; the
-consecutive pairs agree with the transitions it has always written."""
+"""The segmentation commit writes flows for every pair of periods in its transaction, equal
+to the flows counted here from the customer-periods and their labels."""
 
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
-from segments.models import Segment, SegmentDefinition, SegmentFlow, SegmentTransition
+from segments.models import Segment, SegmentDefinition, SegmentFlow
 from segments.segmentation.definition import assign
 from segments.segmentation.services import _commit, fit_definition
 from segments.spark.features import FeatureSet
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _counts(
-    rows: Iterable[SegmentFlow | SegmentTransition],
+    rows: Iterable[SegmentFlow],
 ) -> dict[tuple[str, str, int | None, int | None], int]:
     return {
         (r.period_from, r.period_to, _key(r.from_segment), _key(r.to_segment)): r.customers
@@ -29,7 +30,7 @@ def _key(segment: Segment | None) -> int | None:
     return segment.key if segment is not None else None
 
 
-def test_the_commit_writes_flows_that_agree_with_the_transitions() -> None:
+def test_the_commit_writes_the_flows_between_every_pair_of_periods() -> None:
     frame, _ = _features(np.random.default_rng(7))
     fitted = fit_definition(frame=frame, names=NAMES, k=4, fit_fraction=1.0, sample_limit=10_000)
     labels, distances = assign(fitted.transform.apply(frame), fitted.centroids)
@@ -43,11 +44,21 @@ def test_the_commit_writes_flows_that_agree_with_the_transitions() -> None:
     )
     pairs = {(f.period_from, f.period_to) for f in flows}
     assert pairs == {(a, b) for a in PERIODS for b in PERIODS if a < b}
-    consecutive = [
-        f for f in flows if PERIODS.index(f.period_to) == PERIODS.index(f.period_from) + 1
-    ]
-    transitions = SegmentTransition.objects.filter(definition=definition).select_related(
-        "from_segment", "to_segment"
-    )
-    assert _counts(consecutive) == _counts(transitions)
+    assert _counts(flows) == _counted(frame, labels, definition)
     assert SegmentDefinition.objects.get(is_active=True) == definition
+
+
+def _counted(
+    frame: pd.DataFrame, labels: np.ndarray, definition: SegmentDefinition
+) -> dict[tuple[str, str, int | None, int | None], int]:
+    """The same flows counted here from the customer-periods and their labels."""
+    keys = dict(definition.segments.values_list("position", "key"))
+    placed = frame.assign(key=[keys[int(label)] for label in labels])
+    grid = placed.pivot(index="customer_id", columns="period", values="key")
+    counts: dict[tuple[str, str, int | None, int | None], int] = {}
+    for a in PERIODS:
+        for b in (p for p in PERIODS if p > a):
+            seen = grid[[a, b]].dropna(how="all").fillna(-1).astype(int)
+            for (x, y), n in seen.value_counts().items():
+                counts[(a, b, None if x < 0 else x, None if y < 0 else y)] = int(n)
+    return counts
