@@ -144,13 +144,13 @@ def _timing(name: str, when: str) -> tuple[Any, Any]:
             every=minutes, period=IntervalSchedule.MINUTES
         )
         return interval, None
-    fields = dict(zip(CRON_FIELDS, text.split(" "), strict=False))
     if len(text.split(" ")) != len(CRON_FIELDS):
         raise ScheduleError(
             f"“{name}”: “{text}” is neither a number of minutes nor a cron expression of five "
             "fields (minute hour day-of-month month day-of-week), e.g. “0 3 2 * *”."
         )
     _cron_check(name, text)
+    fields = dict(zip(CRON_FIELDS, text.split(" "), strict=True))
     crontab, _ = CrontabSchedule.objects.get_or_create(**fields, timezone="UTC")
     return None, crontab
 
