@@ -38,9 +38,9 @@ def main() -> None:
 
 
 def _state() -> dict[str, Any]:
+    from deepflame_web.core.models import LakeFile
     from recommender.assignment.state import published_rules
     from recommender.models import AssignmentBatch, EmbeddingSpace, RecommenderModel
-    from segments.models import LakeFile
     from segments.selectors import segmentation_active
 
     definition = segmentation_active()

@@ -22,8 +22,8 @@ def main() -> None:
 
     django.setup()
     from deepflame_web.core.models import RunStatus
+    from deepflame_web.core.spark import spark_session
     from segments.segmentation.services import segmentation_run_execute, segmentation_run_start
-    from segments.spark.session import spark_session
 
     spark_session()
     started = time.perf_counter()

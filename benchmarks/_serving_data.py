@@ -124,8 +124,8 @@ def offers_embed_missing() -> int:
     from django.conf import settings
 
     from offers.models import Offer
-    from recommender.autoencoder import autoencoder_load, offer_embeddings
-    from recommender.embeddings import offer_encodings
+    from recommender.ml.autoencoder import autoencoder_load, offer_embeddings
+    from recommender.ml.embeddings import offer_encodings
     from recommender.models import EmbeddingSpace, OfferEmbedding
 
     space = EmbeddingSpace.objects.filter(is_active=True).first()
@@ -163,7 +163,7 @@ def bench_token() -> str:
 def _history_end() -> dt.datetime:
     import duckdb
 
-    from segments.lake import lake_paths
+    from deepflame_web.core.lake import lake_paths
 
     paths = [str(p) for p in lake_paths(table="orders")]
     if not paths:
@@ -181,8 +181,8 @@ def request_mix(*, count: int, seed: int) -> list[dict[str, Any]]:
     stores and channels, instants spread over the last day of history (a real-time endpoint
     serves the present; every daypart of that day in every store's zone)
     written in various offsets, 30% with a cart of 1-3 real items."""
+    from deepflame_web.console.demo.personas import CHANNELS
     from offers.models import Item, Store
-    from segments.demo.personas import CHANNELS
     from segments.models import Customer
 
     rng = random.Random(seed)

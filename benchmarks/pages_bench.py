@@ -255,8 +255,8 @@ def _register_model(source_url: str, source_models: Path) -> dict[str, Any]:
     from django.db.models import Max
     from django.utils import timezone
 
+    from recommender.ml.training import NEURAL
     from recommender.models import EmbeddingSpace, RecommenderModel
-    from recommender.training import NEURAL
 
     with psycopg2.connect(source_url) as connection, connection.cursor() as cursor:
         cursor.execute(SOURCE_MODEL)

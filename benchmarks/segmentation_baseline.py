@@ -72,7 +72,7 @@ def _lake_and_dayparts() -> tuple[Path, list[tuple[str, int, int]]]:
     import django
 
     django.setup()
-    from segments.lake import lake_root
+    from deepflame_web.core.lake import lake_root
     from segments.spark.features import daypart_windows
 
     return lake_root(), daypart_windows()

@@ -9,7 +9,7 @@ feature per pricing tier, channel and daypart (and one per item when TxT has the
 the 7 context fields, histories of 0..20 events (right-aligned, uniform lengths) and about 80%
 of offers valid on each example's date.
 
-- pipeline: `recommender.txt.model_train` on the CPU (what training runs with the default
+- pipeline: `recommender.ml.txt.model_train` on the CPU (what training runs with the default
   TRAINING_PROCESSES=1) with the defaults `recommender_train` uses (TxT,
   d_model 64, 2 layers, dropout 0.3, learning rate 1e-3, batch 256) on the training sample,
   scoring a validation set after every epoch (3 validation weeks per 45 training weeks, as the
@@ -44,8 +44,8 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from recommender.training_data import Examples
-    from recommender.txt import TxTConfig
+    from recommender.ml.training_data import Examples
+    from recommender.ml.txt import TxTConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deepflame_web.settings.base")
@@ -150,8 +150,8 @@ def _load() -> str:
 
 
 def txt_config(offer_dim: int) -> TxTConfig:
-    from recommender.training_data import HISTORY_LENGTH
-    from recommender.txt import TxTConfig
+    from recommender.ml.training_data import HISTORY_LENGTH
+    from recommender.ml.txt import TxTConfig
 
     # recommender_train's defaults for TxT.
     return TxTConfig(
@@ -167,7 +167,7 @@ def txt_config(offer_dim: int) -> TxTConfig:
 
 
 def new_model(vectors: np.ndarray) -> nn.Module:
-    from recommender.txt import TxT
+    from recommender.ml.txt import TxT
 
     torch.manual_seed(SEED)
     return TxT(txt_config(vectors.shape[1]), vectors)
@@ -179,7 +179,7 @@ def synthetic_offer_vectors(embedding_dim: int) -> np.ndarray:
     offer applies to when the model has the item match)."""
     from dataclasses import fields
 
-    from recommender.txt import TxTConfig
+    from recommender.ml.txt import TxTConfig
 
     rng = np.random.default_rng(SEED)
     embedding = rng.normal(size=(OFFERS, embedding_dim))
@@ -195,7 +195,7 @@ def synthetic_offer_vectors(embedding_dim: int) -> np.ndarray:
 
 def synthetic_examples(n: int, *, seed: int) -> Examples:
     """`n` examples with the shapes of a real split and random contents."""
-    from recommender.training_data import HISTORY_LENGTH, Examples
+    from recommender.ml.training_data import HISTORY_LENGTH, Examples
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(0, HISTORY_LENGTH + 1, size=n)
@@ -240,7 +240,7 @@ def warm_up(vectors: np.ndarray, train: Examples) -> None:
 
 def pipeline_epoch(vectors: np.ndarray, train: Examples, validation: Examples) -> Measured:
     """One epoch of `model_train` as `recommender_train` calls it."""
-    from recommender.txt import model_train
+    from recommender.ml.txt import model_train
 
     model = new_model(vectors)
     started = time.perf_counter()

@@ -25,6 +25,7 @@ api_v1 = [
 
 urlpatterns = [
     *core_pages,
+    path("", include("deepflame_web.console.urls")),
     path("", include("segments.urls")),
     path("", include("offers.urls")),
     path("", include("recommender.urls")),

@@ -8,7 +8,6 @@ their reads and their one write here, so both can grow without editing the same 
 import datetime as dt
 import hashlib
 import io
-import re
 import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -26,6 +25,14 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from offers.dayparts import (
+    MINUTES_PER_DAY,
+    crosses_midnight,
+    daypart_windows,
+    parse_window,
+    runs_in_window,
+    window_spans,
+)
 from offers.models import Daypart, Item, Offer, Store
 
 # The ordering channels of the data contract; channels seen on imported offers count too.
@@ -35,8 +42,6 @@ IMAGE_MAX_BYTES = 2 * 1024 * 1024
 IMAGE_MAX_PIXELS = 16_000_000
 IMAGE_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg"}
 THUMBNAIL_PX = 160
-WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
-MINUTES_PER_DAY = 24 * 60
 LIST_FIELDS = ("pricing_tiers", "dayparts", "channels", "item_ids")
 EDITABLE_FIELDS = (
     "offer_id",
@@ -119,53 +124,6 @@ def offer_status(offer: Offer, day: dt.date) -> str:
     if offer.valid_from is not None and offer.valid_from > day:
         return UPCOMING
     return ACTIVE
-
-
-def daypart_windows() -> dict[str, tuple[dt.time, dt.time]]:
-    return {d.name: (d.start, d.end) for d in Daypart.objects.all()}
-
-
-def _minutes(value: dt.time) -> int:
-    return value.hour * 60 + value.minute
-
-
-def window_spans(start: dt.time, end: dt.time) -> list[tuple[int, int]]:
-    """Half-open minute spans of a window; one that ends at or before its start wraps midnight."""
-    a, b = _minutes(start), _minutes(end)
-    if b > a:
-        return [(a, b)]
-    return [(a, MINUTES_PER_DAY), (0, b)] if b > 0 else [(a, MINUTES_PER_DAY)]
-
-
-def crosses_midnight(start: dt.time, end: dt.time) -> bool:
-    return _minutes(end) <= _minutes(start) and _minutes(end) > 0
-
-
-def parse_window(text: str) -> tuple[dt.time, dt.time] | None:
-    found = WINDOW.match(text)
-    if found is None:
-        return None
-    h1, m1, h2, m2 = (int(g) for g in found.groups())
-    return dt.time(h1, m1), dt.time(h2, m2)
-
-
-def runs_in_window(
-    entries: list[str],
-    window: tuple[dt.time, dt.time],
-    windows: dict[str, tuple[dt.time, dt.time]],
-) -> bool:
-    """Whether an offer's daypart entries (names or HH:MM-HH:MM) overlap `window` at all."""
-    if not entries:
-        return True
-    wanted = window_spans(*window)
-    for entry in entries:
-        own = windows.get(entry) or parse_window(entry)
-        if own is None:
-            continue
-        for a1, b1 in window_spans(*own):
-            if any(a1 < b2 and a2 < b1 for a2, b2 in wanted):
-                return True
-    return False
 
 
 def known_tiers() -> list[str]:

@@ -27,9 +27,11 @@ from deepflame_web.core.access import MARKETERS_WRITE, role_required
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import RunAlreadyActive
 from offers import catalog
+from offers.dayparts import daypart_windows
 from offers.models import AuditEntry, OfferTag, RuleSet, RuleVersion
 from offers.rules.diff import rules_diff
 from offers.rules.document import GOALS, DocumentInvalid, segment_label
+from offers.rules.selectors import rule_set_for_definition
 from offers.rules.services import (
     DraftConflict,
     RulesInvalid,
@@ -42,7 +44,7 @@ from offers.rules.services import (
     rule_version_rollback,
 )
 from offers.rules.validation import ERROR, Issue, rules_validate
-from offers.selectors import audit_entries, rule_set_for_definition
+from offers.selectors import audit_entries
 from segments.models import Segment, SegmentDefinition
 from segments.selectors import segment_current_sizes, segmentation_active
 
@@ -329,7 +331,7 @@ def _editor_context(
     known = {
         "categories": catalog.known_categories(),
         "tiers": catalog.known_tiers(),
-        "dayparts": list(catalog.daypart_windows()),
+        "dayparts": list(daypart_windows()),
         "channels": catalog.known_channels(),
     }
     return {

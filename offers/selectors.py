@@ -1,7 +1,6 @@
 from django.db.models import QuerySet
 
-from offers.models import AuditEntry, Item, Offer, RuleSet, Store
-from segments.models import SegmentDefinition
+from offers.models import AuditEntry, Item, Offer, Store
 
 
 def catalog_counts() -> dict[str, int]:
@@ -19,13 +18,3 @@ def audit_entries(*, object_type: str = "", object_id: str = "") -> QuerySet[Aud
     if object_id:
         entries = entries.filter(object_id=object_id)
     return entries
-
-
-def rule_set_for_definition(*, definition: SegmentDefinition | None) -> RuleSet | None:
-    if definition is None:
-        return None
-    return (
-        RuleSet.objects.select_related("definition", "updated_by")
-        .filter(definition=definition)
-        .first()
-    )

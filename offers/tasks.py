@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from offers.rules.preview import rule_preview_execute
+
 PREVIEW_TIME_LIMIT = 30 * 60
 
 
@@ -10,6 +12,5 @@ PREVIEW_TIME_LIMIT = 30 * 60
 )
 def heavy_rule_preview(run_id: int) -> None:
     """Preview a draft on the whole customer base (see offers.rules.preview)."""
-    from offers.rules.preview import rule_preview_execute
 
     rule_preview_execute(run_id=run_id)

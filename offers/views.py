@@ -15,7 +15,8 @@ from django.views.decorators.http import require_POST
 from PIL import Image
 
 from deepflame_web.core.access import EVERYONE_READS, MARKETERS_WRITE, role_required
-from offers import catalog, services
+from offers import catalog
+from offers.dayparts import daypart_windows, services
 from offers.forms import OfferFilterForm, OfferForm
 from offers.models import Offer, OfferTag
 
@@ -55,7 +56,7 @@ def offer_list(request: HttpRequest) -> HttpResponse:
         "options": {
             "categories": catalog.known_categories(),
             "tiers": catalog.known_tiers(),
-            "dayparts": list(catalog.daypart_windows()),
+            "dayparts": list(daypart_windows()),
             "channels": [(c, catalog.channel_label(c)) for c in catalog.known_channels()],
             "statuses": catalog.STATUSES,
         },
@@ -247,7 +248,7 @@ def _offer_form_page(request: HttpRequest, *, offer: Offer | None) -> HttpRespon
         else reverse("offer_validate_new"),
         "known": {
             "tiers": catalog.known_tiers(),
-            "dayparts": catalog.daypart_windows(),
+            "dayparts": daypart_windows(),
             "channels": catalog.known_channels(),
             "categories": catalog.known_categories(),
         },

@@ -19,10 +19,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from deepflame_web.core.models import Run
-from recommender.evaluation import hit_rate
+from recommender.ml.evaluation import hit_rate
+from recommender.ml.training import NEURAL, TrainingReport, model_load, saved_model_scores
+from recommender.ml.training_data import Split
 from recommender.models import RecommenderModel
-from recommender.training import NEURAL, TrainingReport, model_load, saved_model_scores
-from recommender.training_data import Split
 
 PROMOTION_METRIC = "HR@3"
 

@@ -1,4 +1,5 @@
-from recommender.models import AssignmentBatch, Decision, RecommenderModel
+from offers.models import Item, Offer
+from recommender.models import AssignmentBatch, CustomerState, Decision, RecommenderModel
 
 RECENT_DECISIONS = 5
 
@@ -24,8 +25,6 @@ def customer_decisions(*, customer_id: str) -> list[Decision]:
 def customer_recent_events(*, customer_id: str) -> list[dict[str, str]]:
     """The customer's last events as the active batch read them (oldest first), named:
     what they ordered and which offers they redeemed, without reading the lake."""
-    from offers.models import Item, Offer
-    from recommender.models import CustomerState
 
     batch = batch_active()
     state = (

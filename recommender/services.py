@@ -11,11 +11,11 @@ from typing import Any
 
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
+from recommender.ml.training import DEFAULT_HYPERPARAMETERS as DEFAULTS
+from recommender.ml.training import NEURAL, recommender_train
+from recommender.ml.training_data import TrainingDataError
+from recommender.ml.txt import EpochReport
 from recommender.registry import model_register, staging_folder
-from recommender.training import DEFAULT_HYPERPARAMETERS as DEFAULTS
-from recommender.training import NEURAL, recommender_train
-from recommender.training_data import TrainingDataError
-from recommender.txt import EpochReport
 
 TRAIN_TASK = "recommender.tasks.heavy_train_recommender"
 

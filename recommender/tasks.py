@@ -2,9 +2,14 @@ import logging
 
 from celery import shared_task
 
+from deepflame_web.core.services import RunAlreadyActive
 from offers.models import Offer
-from recommender.embeddings import offer_embedding_refresh
-from recommender.models import EmbeddingSpace
+from recommender.assignment.batch import assignment_run_execute
+from recommender.assignment.feedback import feedback_to_lake as land
+from recommender.assignment.performance import performance_refresh
+from recommender.ml.embeddings import offer_embedding_refresh
+from recommender.models import AssignmentBatch, EmbeddingSpace
+from recommender.services import training_run_execute
 
 logger = logging.getLogger(__name__)
 
@@ -21,23 +26,17 @@ def heavy_refresh_offer_embedding(offer_pk: int) -> None:
 
 @shared_task(name="recommender.tasks.heavy_train_recommender")
 def heavy_train_recommender(run_id: int) -> None:
-    from recommender.services import training_run_execute
-
     training_run_execute(run_id=run_id)
 
 
 @shared_task(name="recommender.tasks.heavy_assign_offers")
 def heavy_assign_offers(run_id: int) -> None:
-    from recommender.assignment.batch import assignment_run_execute
-
     assignment_run_execute(run_id=run_id)
 
 
 @shared_task(name="recommender.tasks.feedback_to_lake")
 def feedback_to_lake() -> None:
     """Land feedback not yet in the lake; while an import runs, the next call does it."""
-    from deepflame_web.core.services import RunAlreadyActive
-    from recommender.assignment.feedback import feedback_to_lake as land
 
     try:
         land()
@@ -48,8 +47,6 @@ def feedback_to_lake() -> None:
 @shared_task(name="recommender.tasks.heavy_refresh_performance")
 def heavy_refresh_performance(batch_id: int | None = None) -> None:
     """Recount the offer performance of a batch (the active one when none is given)."""
-    from recommender.assignment.performance import performance_refresh
-    from recommender.models import AssignmentBatch
 
     batches = AssignmentBatch.objects.filter(activated_at__isnull=False)
     batch = (

@@ -24,58 +24,18 @@ from recommender.assignment.performance import (
     performance_summary,
 )
 from recommender.assignment.receipts import decision_replay, receipt_segment_names
-from recommender.evaluation import METRICS
 from recommender.forms import TrainingRunForm
+from recommender.ml.evaluation import METRICS
 from recommender.models import (
     AssignmentBatch,
     Decision,
     EmbeddingSpace,
     RecommenderModel,
 )
+from recommender.presentation import model_results
 from recommender.registry import model_activate
 from recommender.services import training_run_start
-from segments.views import segment_color
-
-METHOD_ORDER = (
-    "TxT",
-    "TxT without context",
-    "GRU (no context)",
-    "Contextual item-CF",
-    "Segment popularity",
-    "Global popularity",
-)
-
-
-def _metric_rows(model: RecommenderModel) -> list[dict[str, Any]]:
-    baselines = [
-        values["HR@3"] for name, values in model.metrics.items() if not name.startswith("TxT")
-    ]
-    best = max(baselines) if baselines else 0.0
-    rows = []
-    for name in sorted(
-        model.metrics, key=lambda n: METHOD_ORDER.index(n) if n in METHOD_ORDER else 99
-    ):
-        values = model.metrics[name]
-        rows.append(
-            {
-                "name": name,
-                "values": [values.get(metric) for metric in METRICS],
-                "vs_best": f"{(values['HR@3'] / best - 1) * 100:+.1f}%" if best else "",
-            }
-        )
-    return rows
-
-
-def model_results(model: RecommenderModel) -> dict[str, Any]:
-    """A trained model's holdout metrics and training curves, as the models page and its
-    training run's page show them."""
-    return {
-        "model": model,
-        "rows": _metric_rows(model),
-        "metrics": METRICS,
-        "curves": {"methods": model.curves},
-        "curves_id": f"curves-v{model.version}",
-    }
+from segments.presentation import segment_color
 
 
 @role_required(ADMINS_WRITE)

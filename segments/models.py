@@ -25,28 +25,6 @@ class CustomerTotal(models.Model):
         return f"{self.customers} customers"
 
 
-class LakeFile(models.Model):
-    """The lake's manifest: a Parquet file is part of the lake only once its row commits.
-
-    Files are written before the import's database transaction; readers list files from
-    here, so a killed import leaves only invisible orphans (removed by the next import).
-    """
-
-    run = models.ForeignKey("core.Run", on_delete=models.PROTECT, related_name="lake_files")
-    table = models.CharField(max_length=50)
-    month = models.CharField(max_length=7)
-    path = models.CharField(max_length=500, unique=True)
-    rows = models.PositiveBigIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["table", "month", "path"]
-        indexes = [models.Index(fields=["table", "month"])]
-
-    def __str__(self) -> str:
-        return self.path
-
-
 class SegmentDefinition(models.Model):
     """A frozen feature transform plus K-Means centroids: how customers are put in segments.
 

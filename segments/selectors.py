@@ -6,17 +6,18 @@ import numpy as np
 import pandas as pd
 from django.db.models import QuerySet, Sum
 
-from segments.lake import lake_root
+from deepflame_web.core.lake import lake_root
+from deepflame_web.core.models import LakeFile
 from segments.models import (
     Customer,
     CustomerSegment,
     CustomerTotal,
-    LakeFile,
     Segment,
     SegmentDefinition,
     SegmentFlow,
     SegmentSize,
 )
+from segments.segmentation.definition import FrozenTransform
 from segments.segmentation.writer import MEMBERSHIPS
 
 
@@ -278,7 +279,6 @@ def customer_trajectory_explained(
     distinctive traits that this customer showed that month.
     """
     # Imported here: the definition module loads scikit-learn, which other pages never need.
-    from segments.segmentation.definition import FrozenTransform
 
     chosen = _definition(definition)
     steps = customer_trajectory(customer_id=customer_id, definition=chosen)

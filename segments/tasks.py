@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from segments.segmentation.services import segmentation_run_execute
 from segments.services import history_import_execute
 
 
@@ -10,6 +11,4 @@ def heavy_import_history(run_id: int) -> None:
 
 @shared_task(name="segments.tasks.heavy_run_segmentation")
 def heavy_run_segmentation(run_id: int) -> None:
-    from segments.segmentation.services import segmentation_run_execute
-
     segmentation_run_execute(run_id=run_id)

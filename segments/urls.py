@@ -9,8 +9,6 @@ urlpatterns = [
     path("segments/movements/movers.csv", views.movers_csv, name="segment_movers_csv"),
     path("segments/run/", views.segmentation_run_new, name="segmentation_run_new"),
     path("segments/<int:key>/", views.segment_detail, name="segment_detail"),
-    path("customers/", views.customer_search, name="customer_search"),
-    path("customers/<str:customer_id>/", views.customer_detail, name="customer_detail"),
 ]
 
 api_urlpatterns = [

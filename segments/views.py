@@ -6,9 +6,8 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 
 from deepflame_web.core.access import (
     ADMIN,
@@ -21,14 +20,11 @@ from deepflame_web.core.access import (
 )
 from deepflame_web.core.services import RunAlreadyActive
 from segments.forms import SegmentationRunForm, SegmentRenameForm
-from segments.models import Customer, Segment, SegmentDefinition
+from segments.models import Segment, SegmentDefinition
+from segments.presentation import format_value, segment_color, z_words
 from segments.segmentation.profiles import feature_label, segment_description
 from segments.segmentation.services import segmentation_run_start
 from segments.selectors import (
-    customer_count,
-    customer_trajectory_explained,
-    customers_latest_segment,
-    customers_search,
     population_means,
     population_means_by_period,
     segment_flows,
@@ -43,16 +39,9 @@ from segments.selectors import (
 from segments.services import history_import_start, segment_rename, upload_store
 
 MAX_UPLOAD_BYTES = 2 << 30
-CUSTOMERS_PER_PAGE = 50
-CUSTOMERS_COUNTED = 10_000
-"""A prefix search counts its matches up to this many; more are shown as "more than"."""
 MOVERS_PER_PAGE = 50
 CSV_CHUNK = 64 * 1024
 PROFILE_CHART_FEATURES = 3
-PALETTE = [
-    "#d35400", "#2e86c1", "#28b463", "#8e44ad", "#c0392b",
-    "#17a589", "#b7950b", "#5d6d7e", "#e67e22", "#1abc9c",
-]  # fmt: skip
 NOT_ACTIVE = "not active"
 
 
@@ -348,116 +337,6 @@ def segmentation_run_new(request: HttpRequest) -> HttpResponse:
             return redirect("run_detail", run_id=run.pk)
     context = {"form": form, "definition": segmentation_active(), "active_run": active_run}
     return render(request, "segments/segmentation_run_new.html", context)
-
-
-@role_required(EVERYONE_READS)
-def customer_search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
-    customers = customers_search(prefix=query)
-    # A million-row COUNT(*) per view is what a list of every customer must not do: the
-    # whole list's count is kept by the imports, a prefix's is counted up to a cap.
-    matches = customers[: CUSTOMERS_COUNTED + 1].count() if query else customer_count()
-    paginator = CountedPaginator(customers, CUSTOMERS_PER_PAGE, count=matches)
-    page = paginator.get_page(request.GET.get("page"))
-    latest = customers_latest_segment(customer_ids=[c.customer_id for c in page])
-    rows = []
-    for customer in page:
-        period, segment = latest.get(customer.customer_id, (None, None))
-        color = segment_color(segment.key) if segment is not None else None
-        rows.append({"customer": customer, "period": period, "segment": segment, "color": color})
-    context = {
-        "query": query,
-        "page": page,
-        "rows": rows,
-        "more_than": CUSTOMERS_COUNTED if matches > CUSTOMERS_COUNTED else None,
-    }
-    return render(request, "segments/customer_search.html", context)
-
-
-class CountedPaginator(Paginator):
-    """A paginator told its count instead of counting the rows."""
-
-    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self.known_count = count
-
-    @property
-    def count(self) -> int:
-        return self.known_count
-
-
-@role_required(EVERYONE_READS)
-def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
-    customer = get_object_or_404(Customer, customer_id=customer_id)
-    definition = segmentation_active()
-    trajectory = []
-    if definition is not None:
-        for step in customer_trajectory_explained(
-            customer_id=customer.customer_id, definition=definition
-        ):
-            trajectory.append(
-                {
-                    **step,
-                    "color": segment_color(step["segment_key"]),
-                    "reasons": [
-                        {
-                            "label": feature_label(r["feature"]),
-                            "value": format_value(r["feature"], r["value"]),
-                            "z": r["z"],
-                            "words": z_words(r["z"]),
-                        }
-                        for r in step.get("reasons", [])
-                    ],
-                    "values": [
-                        (feature_label(name), format_value(name, value))
-                        for name, value in step["features"].items()
-                    ],
-                }
-            )
-    from recommender.selectors import customer_decisions, customer_recent_events
-
-    context = {
-        "customer": customer,
-        "attributes": sorted(customer.attributes.items()),
-        "definition": definition,
-        "trajectory": trajectory,
-        "decisions": customer_decisions(customer_id=customer.customer_id),
-        "recent": customer_recent_events(customer_id=customer.customer_id),
-    }
-    return render(request, "segments/customer_detail.html", context)
-
-
-def segment_color(key: int) -> str:
-    """One color per stable key, so a segment looks the same on every page and chart."""
-    return PALETTE[(key - 1) % len(PALETTE)]
-
-
-def z_words(z: float | None) -> str:
-    """A z-score as a marketer says it."""
-    if z is None:
-        return "no data"
-    size = abs(z)
-    side = "above" if z > 0 else "below"
-    if size >= 1.5:
-        return f"far {side} average"
-    if size >= 0.75:
-        return f"well {side} average"
-    if size >= 0.25:
-        return f"{side} average"
-    return "about average"
-
-
-def format_value(name: str, value: float | None) -> str:
-    """Shares as percentages, days and counts as plain numbers, money with two decimals."""
-    if value is None:
-        return "—"
-    if "share" in name:
-        return f"{value:.0%}"
-    if name.endswith("_days"):
-        return f"{value:,.0f}"
-    if name == "offer_rate":
-        return f"{value:.2f}"
-    return f"{value:,.1f}" if name in ("visits", "items_per_order") else f"{value:,.2f}"
 
 
 def _top_words(segment: Segment) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ def customers_insert(customers: dict[str, dict[str, Any]]) -> None:
 
     import pandas as pd
 
-    from segments.ingest.catalog import insert_customers
+    from segments.ingest.catalog_rows import insert_customers
     from segments.models import Customer
 
     known = set(

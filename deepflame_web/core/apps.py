@@ -4,4 +4,4 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "deepflame_web.core"
     label = "core"
-    verbose_name = "DeepFlame core: runs and access"
+    verbose_name = "DeepFlame core: runs, access, the lake and Spark"

@@ -70,3 +70,26 @@ class Run(models.Model):
             return None
         end = self.finished_at or self.heartbeat_at or self.started_at
         return (end - self.started_at).total_seconds()
+
+
+class LakeFile(models.Model):
+    """The lake's manifest: a Parquet file is part of the lake only once its row commits.
+
+    Files are written before the import's database transaction; readers list files from
+    here, so a killed import leaves only invisible orphans (removed by the next import).
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.PROTECT, related_name="lake_files")
+    table = models.CharField(max_length=50)
+    month = models.CharField(max_length=7)
+    path = models.CharField(max_length=500, unique=True)
+    rows = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "segments_lakefile"  # created by segments before the lake moved here
+        ordering = ["table", "month", "path"]
+        indexes = [models.Index(fields=["table", "month"], name="segments_la_table_180d40_idx")]
+
+    def __str__(self) -> str:
+        return self.path

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "offers",
     "segments",
     "recommender",
+    "deepflame_web.console",
 ]
 
 MIDDLEWARE = [

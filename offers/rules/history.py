@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from deepflame_web.core.lake import lake_read
 from offers.models import Offer
-from segments.lake import lake_read
 from segments.models import CustomerSegment, SegmentDefinition
 
 NO_SEGMENT = -1

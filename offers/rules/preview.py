@@ -16,11 +16,11 @@ from typing import Any
 from deepflame_web.core.models import Run
 from deepflame_web.core.services import RunError, run_advance, run_execute
 from offers.models import RuleSet
-from offers.rules.catalog import catalog_load
 from offers.rules.document import document_parse
 from offers.rules.history import segment_history
 from offers.rules.ranking import Pick, rule_fill
 from offers.rules.services import rule_version_latest
+from offers.rules.slots import catalog_load
 from segments.models import Customer, CustomerSegment, Segment
 from segments.selectors import segment_current_sizes
 

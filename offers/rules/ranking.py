@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from offers.rules.catalog import OfferCatalog, slot_candidates
 from offers.rules.document import SegmentRule
 from offers.rules.history import SegmentHistory
+from offers.rules.slots import OfferCatalog, slot_candidates
 
 
 @dataclass(frozen=True)

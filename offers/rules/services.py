@@ -18,6 +18,7 @@ from deepflame_web.core.services import run_start
 from offers.models import RuleSet, RuleVersion
 from offers.rules.diff import rules_diff
 from offers.rules.document import document_normalize, empty_document
+from offers.rules.suggest import rules_suggest
 from offers.rules.validation import Issue, issues_have_errors, rules_validate
 from offers.services import audit_record
 from segments.models import SegmentDefinition
@@ -231,7 +232,6 @@ def rule_versions_diff(*, before: RuleVersion, after: RuleVersion) -> dict[str, 
 
 def rule_set_suggest(*, rule_set: RuleSet, user: Any, expected_revision: int) -> RuleSet:
     """Replace the draft with a suggestion from segment profiles and redemption history."""
-    from offers.rules.suggest import rules_suggest
 
     document = rules_suggest(definition=rule_set.definition)
     return rule_set_draft_update(

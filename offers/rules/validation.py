@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from offers.rules.catalog import OfferCatalog, catalog_load, slot_candidates, slot_filter
 from offers.rules.document import DocumentInvalid, RulesDocument, Slot, document_parse
+from offers.rules.slots import OfferCatalog, catalog_load, slot_candidates, slot_filter
 from segments.models import Segment, SegmentDefinition
 
 ERROR = "error"

@@ -26,9 +26,9 @@ from torch import nn
 
 from offers.eligibility import daypart_at, store_local_time
 from offers.models import OfferTag
-from offers.rules.catalog import OfferCatalog, slot_constraints, slot_filter
 from offers.rules.document import RulesDocument, Slot, segment_label
-from recommender.training_data import CONTEXT_FIELDS, UNKNOWN, Vocabulary
+from offers.rules.slots import OfferCatalog, slot_constraints, slot_filter
+from recommender.ml.training_data import CONTEXT_FIELDS, UNKNOWN, Vocabulary
 
 RUNNERS_UP = 3
 SCORE_DIGITS = 6

@@ -22,15 +22,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
-from deepflame_web.core.models import Run, RunKind
+from deepflame_web.core.lake import LakeStage, lake_read, lake_remove_orphans
+from deepflame_web.core.models import LakeFile, Run, RunKind
 from deepflame_web.core.services import run_advance, run_execute, run_start
 from offers.models import Offer, Store
 from recommender.models import Assignment, Decision, FeedbackEvent, FeedbackKind
 from segments.ingest.hashing import ExistingKeys, hash_rows
 from segments.ingest.parsing import LOCAL, LOCAL_SUFFIX, UTC
 from segments.ingest.validation import local_wall_time, month_of, zones_of
-from segments.lake import LakeStage, lake_read, lake_remove_orphans
-from segments.models import LakeFile
 
 logger = logging.getLogger(__name__)
 

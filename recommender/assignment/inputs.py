@@ -10,10 +10,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from deepflame_web.core.lake import lake_paths
 from offers.eligibility import store_local_time
 from offers.models import Store
-from recommender.training_data import UNKNOWN
-from segments.lake import lake_paths
+from recommender.ml.training_data import UNKNOWN
 from segments.models import Customer, CustomerSegment, SegmentDefinition
 from segments.selectors import memberships_frame
 
@@ -79,7 +79,7 @@ def _usual_places(db: duckdb.DuckDBPyConnection, at: dt.datetime) -> pd.DataFram
 
 def weather_bucket(temp_c: float | None, precip_mm: float | None) -> str:
     """Temperature band and wet or dry, as the training examples bucket the day's weather
-    (recommender.spark_examples._weather_bucket)."""
+    (recommender.ml.spark_examples._weather_bucket)."""
     if temp_c is None or math.isnan(temp_c):
         return UNKNOWN
     band = "cold" if temp_c < 5 else "mild" if temp_c < 18 else "warm" if temp_c < 27 else "hot"

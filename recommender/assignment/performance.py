@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from deepflame_web.core.bulk import bulk_insert
+from deepflame_web.core.lake import lake_paths
 from recommender.models import (
     Assignment,
     AssignmentBatch,
@@ -28,7 +29,6 @@ from recommender.models import (
     FeedbackKind,
     OfferPerformance,
 )
-from segments.lake import lake_paths
 from segments.models import Segment
 
 HITS = "feedback_performance_hits"

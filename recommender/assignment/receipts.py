@@ -19,6 +19,7 @@ from recommender.models import (
     DecisionSource,
     ExclusionSheet,
 )
+from segments.models import Segment
 
 from .engine import Engine, Outcome, Situation, decide
 from .state import engine_for_decision, snapshot_dayparts
@@ -331,7 +332,6 @@ def slots_match(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]]) 
 def receipt_segment_names(decision: Decision) -> dict[int | None, str]:
     """Names of the segments a receipt mentions, from the segmentation it was decided under
     (its batch's, or the active one for a real-time decision)."""
-    from segments.models import Segment
 
     definition_id = decision.batch.definition_id if decision.batch is not None else None
     segments = (

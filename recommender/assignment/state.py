@@ -16,15 +16,15 @@ import numpy as np
 import torch
 
 from offers.eligibility import EligibilityTable
-from offers.models import Offer, RuleVersion
-from offers.rules.catalog import OfferCatalog, catalog_load
+from offers.models import Daypart, Offer, RuleVersion
 from offers.rules.document import RulesDocument, document_parse
 from offers.rules.history import segment_history
 from offers.rules.services import rule_version_latest
+from offers.rules.slots import OfferCatalog, catalog_load
+from recommender.ml.training import NEURAL, model_load
+from recommender.ml.training_data import Vocabulary, offer_feature_rows
 from recommender.models import CatalogSnapshot, Decision, OfferEmbedding, RecommenderModel
 from recommender.registry import active_model, model_path
-from recommender.training import NEURAL, model_load
-from recommender.training_data import Vocabulary, offer_feature_rows
 from segments.models import SegmentDefinition
 from segments.selectors import segmentation_active
 
@@ -41,7 +41,6 @@ def _minutes(value: dt.time) -> int:
 
 def snapshot_current(*, model_row: RecommenderModel) -> CatalogSnapshot:
     """The catalog as it is now, with each offer's vector in the model's embedding space."""
-    from offers.models import Daypart
 
     catalog = catalog_load()
     vectors = dict(

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from deepflame_web.core.lake import LakeStage, lake_read
 from segments.ingest.hashing import ExistingKeys, IdIndex, KeyCollector, hash_rows
 from segments.ingest.parsing import ROW, SourceFile, csv_header, parse_table
 from segments.ingest.problems import EXAMPLES_PER_CHECK, ProblemLog
@@ -23,7 +24,6 @@ from segments.ingest.validation import (
     month_of,
     zones_of,
 )
-from segments.lake import LakeStage, lake_read
 
 BATCH_ROWS = 2_000_000
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -16,8 +16,10 @@ import pyarrow as pa
 from django.conf import settings
 from django.db import transaction
 
+from deepflame_web.core.lake import LakeStage, lake_read, lake_remove_orphans
+from deepflame_web.core.models import LakeFile
 from offers.models import Daypart, Item, Offer, Store
-from segments.ingest import catalog
+from segments.ingest import catalog_rows as catalog
 from segments.ingest.contract import ITEMS, OFFERS, ORDERS, STORES
 from segments.ingest.events import (
     ASSIGNMENTS,
@@ -41,8 +43,7 @@ from segments.ingest.validation import (
     check_reference,
     check_timezones,
 )
-from segments.lake import LakeStage, lake_read, lake_remove_orphans
-from segments.models import LakeFile
+from segments.models import Customer
 
 Progress = Callable[[str, int], None]
 WHOLE_TABLES = ("stores", "items", "offers", "customers", "orders")
@@ -180,7 +181,6 @@ def _check_catalog(
     check_reference(log, label["offers"], offers, "item_ids", "item", item_ids)
     customers = tables.get("customers")
     implied = customers is None
-    from segments.models import Customer
 
     customer_ids = (
         None

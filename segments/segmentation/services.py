@@ -19,10 +19,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from deepflame_web.core.models import Run, RunKind
+from deepflame_web.core.lake import LakeStage
+from deepflame_web.core.models import LakeFile, Run, RunKind
 from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
-from segments.lake import LakeStage
-from segments.models import LakeFile, Segment, SegmentDefinition, SegmentSize
+from deepflame_web.core.spark import spark_session
+from offers.rules.services import rules_carry_over
+from segments.models import Segment, SegmentDefinition, SegmentSize
 from segments.segmentation.definition import (
     FrozenTransform,
     assign,
@@ -52,7 +54,6 @@ from segments.spark.features import (
     scratch_folder,
     scratch_remove,
 )
-from segments.spark.session import spark_session
 
 SEGMENTATION_TASK = "segments.tasks.heavy_run_segmentation"
 CURVE_SAMPLE = 20_000
@@ -343,7 +344,6 @@ def _commit_atomic(
 def _carry_rules_over(run: Run, definition: SegmentDefinition) -> None:
     """The offer rules in force follow the new segmentation (a later assignment needs
     published rules for the active one); what happened goes to the run's log."""
-    from offers.rules.services import rules_carry_over
 
     message = rules_carry_over(definition=definition)
     if message:

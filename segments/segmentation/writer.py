@@ -20,8 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from deepflame_web.core.bulk import bulk_insert
-from segments.lake import LakeStage, lake_root
-from segments.models import CustomerSegment, LakeFile, Segment, SegmentDefinition, SegmentFlow
+from deepflame_web.core.lake import LakeStage, lake_root
+from deepflame_web.core.models import LakeFile
+from segments.models import CustomerSegment, Segment, SegmentDefinition, SegmentFlow
 
 MEMBERSHIPS = "segment_memberships"
 """The lake table of memberships; its `month` column is the period."""

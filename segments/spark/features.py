@@ -16,12 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from deepflame_web.core.lake import lake_paths, lake_root
+from deepflame_web.core.models import LakeFile
+from deepflame_web.core.spark import spark_session
 from offers.models import Daypart
-from segments.lake import lake_paths, lake_root
-from segments.models import LakeFile
 from segments.spark import partials
 from segments.spark.combine import feature_names, period_features
-from segments.spark.session import spark_session
 
 Progress = Callable[[str, int], None]
 

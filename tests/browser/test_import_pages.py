@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Page, expect
 
+from deepflame_web.core.lake import lake_row_counts
 from offers.models import Store
-from segments.lake import lake_row_counts
 from tests.browser.conftest import log_in, screenshot
 from tests.segments.contract_folder import copy_tables, write_folder
 from tests.worker import celery_worker

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from offers.catalog import crosses_midnight, parse_window, runs_in_window, window_spans
+from offers.dayparts import crosses_midnight, parse_window, runs_in_window, window_spans
 
 WINDOWS = {
     "breakfast": (dt.time(5, 0), dt.time(10, 30)),

@@ -9,10 +9,10 @@ import factory
 import numpy as np
 import pyarrow as pa
 
-from deepflame_web.core.models import Run, RunKind, RunStatus
+from deepflame_web.core.lake import LakeStage
+from deepflame_web.core.models import LakeFile, Run, RunKind, RunStatus
 from offers.models import Item, Offer, Store
-from segments.lake import LakeStage
-from segments.models import LakeFile, Segment, SegmentDefinition
+from segments.models import Segment, SegmentDefinition
 from segments.segmentation.writer import current_segments_write
 from tests.factories import customers_insert
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from deepflame_web.console.demo import demo_chain_generate
 from offers.rules.services import rule_set_draft_create, rule_set_publish
 from recommender.assignment import serving
-from segments.demo import demo_chain_generate
 from segments.selectors import segmentation_active
 
 

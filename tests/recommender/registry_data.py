@@ -5,8 +5,8 @@ from pathlib import Path
 from django.conf import settings
 
 from deepflame_web.core.models import Run
+from recommender.ml.training import NEURAL
 from recommender.models import EmbeddingSpace, RecommenderModel
-from recommender.training import NEURAL
 
 METRICS = {
     "TxT": {"HR@1": 0.11, "HR@3": 0.275, "HR@10": 0.6, "NDCG@10": 0.33},

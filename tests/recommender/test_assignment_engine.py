@@ -19,9 +19,9 @@ from offers.rules.document import document_parse
 from recommender.assignment.batch import holdout_flags
 from recommender.assignment.engine import Engine, Situation, decide
 from recommender.assignment.state import _offer_input, snapshot_catalog
+from recommender.ml.training_data import CONTEXT_FIELDS, Vocabulary
+from recommender.ml.txt import TxT, TxTConfig
 from recommender.models import CatalogSnapshot
-from recommender.training_data import CONTEXT_FIELDS, Vocabulary
-from recommender.txt import TxT, TxTConfig
 
 DAYPARTS = {"breakfast": [300, 630], "lunch": [630, 840], "dinner": [960, 1320]}
 CONTENT = 8

@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from deepflame_web.core.lake import lake_read
 from deepflame_web.core.models import Run, RunStatus
 from deepflame_web.core.services import RunError
 from offers.rules.services import rule_set_draft_create, rule_set_publish
@@ -26,7 +27,6 @@ from recommender.assignment import serving
 from recommender.assignment.batch import assignment_run_start
 from recommender.assignment.receipts import decision_replay
 from recommender.models import Assignment, AssignmentBatch, CustomerState, Decision
-from segments.lake import lake_read
 from segments.models import Customer, CustomerSegment
 from segments.selectors import segmentation_active
 from tests.worker import celery_worker

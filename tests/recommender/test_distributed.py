@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import torch
 
-from recommender.distributed import DistributedTrainResult, model_train
-from recommender.training_data import Examples
-from recommender.txt import EpochReport, TrainResult, TxT, TxTConfig, model_scores
-from segments.spark.session import spark_stop
+from deepflame_web.core.spark import spark_stop
+from recommender.ml.distributed import DistributedTrainResult, model_train
+from recommender.ml.training_data import Examples
+from recommender.ml.txt import EpochReport, TrainResult, TxT, TxTConfig, model_scores
 
 pytestmark = pytest.mark.integration
 

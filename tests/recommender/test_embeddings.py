@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
+from deepflame_web.console.demo import demo_chain_generate
 from offers.catalog import offer_update
 from offers.models import Offer
-from recommender.embeddings import (
+from recommender.ml.embeddings import (
     EmbeddingError,
     embedding_space_build,
     offer_embedding_refresh,
     offer_vectors,
 )
-from recommender.encoders import image_encoder, text_encoder
+from recommender.ml.encoders import image_encoder, text_encoder
 from recommender.models import EmbeddingSpace, OfferEmbedding, OfferEncoding
-from segments.demo import demo_chain_generate
 from tests.worker import celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,7 +19,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
-from deepflame_web.core.models import Run, RunKind, RunStatus
+from deepflame_web.core.lake import LakeStage, lake_read, lake_root
+from deepflame_web.core.models import LakeFile, Run, RunKind, RunStatus
 from deepflame_web.core.services import runs_fail_stale
 from offers.models import Store
 from recommender.assignment.feedback import (
@@ -35,8 +36,6 @@ from recommender.models import (
     OfferPerformance,
 )
 from segments.ingest.hashing import hash_rows
-from segments.lake import LakeStage, lake_read, lake_root
-from segments.models import LakeFile
 from tests.recommender.assignment_data import (
     World,
     batch_create,

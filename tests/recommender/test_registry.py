@@ -14,12 +14,12 @@ from django.core.management import call_command
 
 from deepflame_web.core.models import Run, RunStatus
 from deepflame_web.core.services import runs_fail_stale
-from recommender.embeddings import offer_vectors
+from recommender.ml.embeddings import offer_vectors
+from recommender.ml.training import NEURAL
+from recommender.ml.training_data import training_split
 from recommender.models import EmbeddingSpace, RecommenderModel
 from recommender.registry import active_holdout_hr3, model_path, registry_root
 from recommender.services import training_run_start
-from recommender.training import NEURAL
-from recommender.training_data import training_split
 from tests.worker import celery_worker, kill_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]

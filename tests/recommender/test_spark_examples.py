@@ -13,12 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from deepflame_web.core.models import Run, RunKind, RunStatus
+from deepflame_web.core.lake import LakeStage, lake_paths, lake_root
+from deepflame_web.core.models import LakeFile, Run, RunKind, RunStatus
 from offers.models import Daypart, Store
-from recommender import training_data
-from recommender.training_data import HISTORY_LENGTH, UNKNOWN, raw_examples
-from segments.lake import LakeStage, lake_paths, lake_root
-from segments.models import LakeFile, SegmentDefinition
+from recommender.ml import training_data
+from recommender.ml.training_data import HISTORY_LENGTH, UNKNOWN, raw_examples
+from segments.models import SegmentDefinition
 from segments.selectors import memberships_frame
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

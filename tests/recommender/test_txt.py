@@ -12,15 +12,15 @@ import pytest
 import torch
 from django.core.management import call_command
 
-from recommender.cold_start import _blind, cold_start_experiment, hidden_offers_choose
-from recommender.embeddings import offer_vectors
-from recommender.evaluation import hit_rate, ndcg, ranking_metrics, target_ranks
+from deepflame_web.core.lake import lake_paths
+from recommender.ml.cold_start import _blind, cold_start_experiment, hidden_offers_choose
+from recommender.ml.embeddings import offer_vectors
+from recommender.ml.evaluation import hit_rate, ndcg, ranking_metrics, target_ranks
+from recommender.ml.training import NEURAL, model_load, recommender_train
+from recommender.ml.training_data import CONTEXT_FIELDS, Split, offer_features, training_split
+from recommender.ml.txt import EpochReport, TxT, TxTConfig, model_scores, model_train
 from recommender.models import EmbeddingSpace, RecommenderModel
 from recommender.registry import model_path
-from recommender.training import NEURAL, model_load, recommender_train
-from recommender.training_data import CONTEXT_FIELDS, Split, offer_features, training_split
-from recommender.txt import EpochReport, TxT, TxTConfig, model_scores, model_train
-from segments.lake import lake_paths
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

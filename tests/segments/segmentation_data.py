@@ -12,10 +12,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from deepflame_web.core.models import Run, RunKind, RunStatus
-from segments.lake import LakeStage
+from deepflame_web.core.lake import LakeStage
+from deepflame_web.core.models import LakeFile, Run, RunKind, RunStatus
 from segments.models import (
-    LakeFile,
     Segment,
     SegmentDefinition,
     SegmentSize,

@@ -17,8 +17,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
-from segments.demo import DemoArgumentError, DemoSummary, demo_chain_generate
-from segments.demo.simulate import ASSIGNMENT_CADENCE_WEEKS
+from deepflame_web.console.demo import DemoArgumentError, DemoSummary, demo_chain_generate
+from deepflame_web.console.demo.simulate import ASSIGNMENT_CADENCE_WEEKS
 
 START = date(2025, 4, 1)
 END = date(2025, 7, 1)

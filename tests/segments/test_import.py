@@ -9,10 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.management import CommandError, call_command
 
-from deepflame_web.core.models import Run, RunStatus
+from deepflame_web.core.lake import lake_read, lake_root, lake_row_counts
+from deepflame_web.core.models import LakeFile, Run, RunStatus
 from offers.models import Item, Offer, Store
-from segments.lake import lake_read, lake_root, lake_row_counts
-from segments.models import Customer, LakeFile
+from segments.models import Customer
 from segments.selectors import customer_count
 from tests.segments.contract_folder import copy_tables, write_folder
 

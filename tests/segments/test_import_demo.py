@@ -14,12 +14,12 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from deepflame_web.core.models import Run, RunStatus
+from deepflame_web.console.demo import demo_chain_generate
+from deepflame_web.core.lake import lake_root, lake_row_counts
+from deepflame_web.core.models import LakeFile, Run, RunStatus
 from deepflame_web.core.services import runs_fail_stale
 from offers.models import Item, Offer, Store
-from segments.demo import demo_chain_generate
-from segments.lake import lake_root, lake_row_counts
-from segments.models import Customer, LakeFile
+from segments.models import Customer
 from tests.worker import ROOT, worker_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from segments.lake import LakeStage, lake_root
+from deepflame_web.core.lake import LakeStage, lake_root
 from segments.segmentation.writer import memberships_stage
 
 

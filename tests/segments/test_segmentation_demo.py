@@ -16,8 +16,8 @@ import pytest
 from django.core.management import call_command
 from sklearn.metrics import adjusted_rand_score
 
+from deepflame_web.console.demo import demo_chain_generate
 from deepflame_web.core.models import Run, RunStatus
-from segments.demo import demo_chain_generate
 from segments.models import Customer, Segment, SegmentDefinition
 from segments.segmentation.definition import fit_sample_mask
 from segments.selectors import (

@@ -13,11 +13,11 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from deepflame_web.core.models import Run, RunKind, RunStatus
+from deepflame_web.console.demo import demo_chain_generate
+from deepflame_web.core.lake import lake_remove_orphans, lake_root
+from deepflame_web.core.models import LakeFile, Run, RunKind, RunStatus
 from deepflame_web.core.services import runs_fail_stale
-from segments.demo import demo_chain_generate
-from segments.lake import lake_remove_orphans, lake_root
-from segments.models import CustomerSegment, LakeFile, SegmentDefinition
+from segments.models import CustomerSegment, SegmentDefinition
 from segments.segmentation.services import segmentation_run_start
 from segments.segmentation.writer import MEMBERSHIPS
 from segments.selectors import membership_count, segmentation_active

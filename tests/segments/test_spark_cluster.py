@@ -20,10 +20,10 @@ import pyspark
 import pytest
 from django.core.management import call_command
 
+from deepflame_web.core.spark import spark_session, spark_stop
 from segments.models import SegmentDefinition
 from segments.selectors import membership_count
 from segments.spark.features import features_compute
-from segments.spark.session import spark_session, spark_stop
 from tests.segments.test_features import hand_made_extract
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.embeddings import EmbeddingError, embedding_space_build
+from recommender.ml.embeddings import EmbeddingError, embedding_space_build
 
 
 class Command(BaseCommand):

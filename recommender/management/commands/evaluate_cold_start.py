@@ -3,8 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommender.cold_start import cold_start_experiment
-from recommender.training_data import TrainingDataError
+from recommender.ml.cold_start import cold_start_experiment
+from recommender.ml.training_data import TrainingDataError
 
 
 class Command(BaseCommand):

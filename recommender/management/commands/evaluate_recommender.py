@@ -2,10 +2,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from recommender.ml.training import recommender_evaluate
+from recommender.ml.training_data import TrainingDataError
 from recommender.models import RecommenderModel
 from recommender.registry import active_model, model_path
-from recommender.training import recommender_evaluate
-from recommender.training_data import TrainingDataError
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from deepflame_web.core.models import RunStatus
 from deepflame_web.core.services import RunAlreadyActive
-from recommender.evaluation import MethodResult, metrics_table
+from recommender.ml.evaluation import MethodResult, metrics_table
+from recommender.ml.training import ColdStart
 from recommender.services import DEFAULTS, training_run_execute, training_run_start
-from recommender.training import ColdStart
 
 
 class Command(BaseCommand):

@@ -1,0 +1,377 @@
+"""Train TxT, its ablation and the baselines on one time split, evaluate them on the weeks
+after the cutoff, and keep the models under MODEL_DIR/txt.
+
+Count baselines are fitted on every example before the cutoff (training and validation
+weeks); the neural models train on the training weeks and use the validation weeks only to
+stop early, so the held-out weeks choose nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from django.conf import settings
+from torch import nn
+
+from recommender.ml.baselines import ContextualItemCF, GlobalPopularity, SegmentPopularity
+from recommender.ml.distributed import model_train
+from recommender.ml.embeddings import offer_vectors
+from recommender.ml.evaluation import MethodResult, hit_rate, metrics_table, ranking_metrics
+from recommender.ml.training_data import (
+    HISTORY_LENGTH,
+    Examples,
+    Split,
+    TrainingDataError,
+    Vocabulary,
+    offer_features,
+    training_split,
+)
+from recommender.ml.txt import (
+    EpochReport,
+    GRURecommender,
+    TrainResult,
+    TxT,
+    TxTConfig,
+    model_scores,
+)
+from recommender.models import EmbeddingSpace
+
+# Chosen on the validation weeks of a demo chain.
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
+    "epochs": 30,
+    "d_model": 64,
+    "layers": 2,
+    "dropout": 0.3,
+    "learning_rate": 1e-3,
+    "refit": True,
+    "history_length": HISTORY_LENGTH,
+    "seed": 0,
+}
+NEURAL = {"TxT": "txt.pt", "TxT without context": "txt-no-context.pt", "GRU (no context)": "gru.pt"}
+
+
+@dataclass
+class TrainingReport:
+    split: Split
+    results: list[MethodResult]
+    runs: dict[str, TrainResult]
+    directory: Path | None
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    space: EmbeddingSpace | None = None
+
+    def table(self) -> str:
+        return metrics_table(self.results)
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        return {result.name: result.metrics for result in self.results}
+
+    def cold_start(self) -> ColdStart:
+        return cold_start_measure(split=self.split, scores=self.scores)
+
+
+@dataclass
+class ColdStart:
+    """How the methods rank offers nobody had redeemed before the cutoff (launched after it,
+    or never taken up), on the holdout redemptions of those offers."""
+
+    offers: int
+    examples: int
+    chance_hr3: float
+    hr3: dict[str, float]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def text(self) -> str:
+        if not self.examples:
+            return "Cold start: no holdout redemption of an offer unseen before the cutoff."
+        rates = ", ".join(f"{name} {value:.3f}" for name, value in self.hr3.items())
+        return (
+            f"Cold start: {self.examples} holdout redemptions of {self.offers} offers with no "
+            f"redemption before the cutoff; HR@3 {rates}; chance {self.chance_hr3:.3f}"
+        )
+
+
+def chance_hr3(valid: np.ndarray) -> float:
+    """HR@3 of a random ranking of the offers valid on each example."""
+    if not len(valid):
+        return 0.0
+    counts = valid.sum(axis=1)
+    return float(np.mean(np.minimum(3, counts) / counts))
+
+
+def cold_start_measure(*, split: Split, scores: dict[str, np.ndarray]) -> ColdStart:
+    seen = np.zeros(len(split.vocabulary.offers), bool)
+    seen[split.fit.target] = True
+    evaluation = split.evaluation
+    unseen = np.flatnonzero(~seen[evaluation.target])
+    return ColdStart(
+        offers=len(set(evaluation.target[unseen].tolist())),
+        examples=len(unseen),
+        chance_hr3=chance_hr3(evaluation.valid[unseen]),
+        hr3={
+            name: hit_rate(
+                np.where(evaluation.valid[unseen], method_scores[unseen], -np.inf),
+                evaluation.target[unseen],
+                k=3,
+            )
+            for name, method_scores in scores.items()
+        },
+    )
+
+
+def model_directory() -> Path:
+    return Path(settings.MODEL_DIR) / "txt"
+
+
+def active_space() -> EmbeddingSpace:
+    space = EmbeddingSpace.objects.filter(is_active=True).first()
+    if space is None:
+        raise TrainingDataError("No offer embedding space is active; run embed_offers first.")
+    return space
+
+
+def model_save(
+    *, model: nn.Module, path: Path, vocabulary: Vocabulary, split: Split, space: EmbeddingSpace
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config: TxTConfig = model.config  # type: ignore[assignment]
+    torch.save(
+        {
+            "kind": type(model).__name__,
+            "state_dict": model.state_dict(),
+            "config": config.as_dict(),
+            "vocabulary": vocabulary.as_dict(),
+            "cutoff": split.cutoff.isoformat(),
+            "end": split.end.isoformat(),
+            "validation_start": split.validation_start.isoformat(),
+            "embedding_space": space.version,
+        },
+        path,
+    )
+
+
+def model_load(*, path: Path) -> tuple[nn.Module, dict]:
+    """(the model with its weights, the rest of the artifact)."""
+    artifact = torch.load(path, map_location="cpu", weights_only=False)
+    config = TxTConfig(**artifact["config"])
+    vectors = artifact["state_dict"]["offer_vectors"].numpy()
+    cls = GRURecommender if artifact["kind"] == "GRURecommender" else TxT
+    model = cls(config, vectors)
+    model.load_state_dict(artifact["state_dict"])
+    model.eval()
+    return model, artifact
+
+
+def baseline_results(split: Split) -> tuple[list[MethodResult], dict[str, np.ndarray]]:
+    """Each count baseline's metrics and [example, offer] scores on the holdout."""
+    offers = len(split.vocabulary.offers)
+    evaluation = split.evaluation
+    tuned = ContextualItemCF(split.train, split.vocabulary)
+    weight = tuned.choose_weight(split.validation)
+    item_cf = ContextualItemCF(split.fit, split.vocabulary)
+    item_cf.weight = weight
+    scorers = {
+        "Global popularity": GlobalPopularity.fit(split.fit, offers).scores,
+        "Segment popularity": SegmentPopularity(split.fit, split.vocabulary).scores,
+        "Contextual item-CF": item_cf.scores,
+    }
+    scores = {name: scorer(evaluation) for name, scorer in scorers.items()}
+    results = [
+        MethodResult(name, _evaluate(scores[name], evaluation), len(evaluation)) for name in scorers
+    ]
+    return results, scores
+
+
+def _evaluate(scores: np.ndarray, examples: Examples) -> dict[str, float]:
+    return ranking_metrics(np.where(examples.valid, scores, -np.inf), examples.target)
+
+
+def recommender_train(
+    *,
+    until: dt.date | None = None,
+    epochs: int = DEFAULT_HYPERPARAMETERS["epochs"],
+    d_model: int = DEFAULT_HYPERPARAMETERS["d_model"],
+    layers: int = DEFAULT_HYPERPARAMETERS["layers"],
+    dropout: float = DEFAULT_HYPERPARAMETERS["dropout"],
+    learning_rate: float = DEFAULT_HYPERPARAMETERS["learning_rate"],
+    refit: bool = DEFAULT_HYPERPARAMETERS["refit"],
+    history_length: int = DEFAULT_HYPERPARAMETERS["history_length"],
+    seed: int = DEFAULT_HYPERPARAMETERS["seed"],
+    directory: Path | None = None,
+    on_epoch: Callable[[str, EpochReport], None] | None = None,
+) -> TrainingReport:
+    """Train and evaluate everything on the split at `until`, saving the neural models into
+    `directory` when given; `on_epoch(method, report)` hears each epoch of each neural model.
+
+    Neural models stop early on the validation weeks, then (`refit`) train again from scratch
+    on training and validation weeks for the epoch count that was best."""
+    space = active_space()
+    ids, vectors = offer_vectors(space=space)
+    split = training_split(offers=ids, until=until, history_length=history_length)
+    vocabulary = split.vocabulary
+    vectors = np.hstack([vectors, offer_features(offers=ids, vocabulary=vocabulary)])
+    results, scores_by_method = baseline_results(split)
+    hyperparameters: dict[str, Any] = {
+        "epochs": epochs,
+        "d_model": d_model,
+        "layers": layers,
+        "dropout": dropout,
+        "learning_rate": learning_rate,
+        "refit": refit,
+        "history_length": history_length,
+        "seed": seed,
+    }
+    runs: dict[str, TrainResult] = {}
+    for name, file in NEURAL.items():
+        model, runs[name] = neural_fit(
+            name,
+            split=split,
+            vectors=vectors,
+            hyperparameters=hyperparameters,
+            on_epoch=on_epoch,
+        )
+        scores_by_method[name] = model_scores(model, split.evaluation)
+        results.append(
+            MethodResult(
+                name, _evaluate(scores_by_method[name], split.evaluation), len(split.evaluation)
+            )
+        )
+        if directory is not None:
+            model_save(
+                model=model, path=directory / file, vocabulary=vocabulary, split=split, space=space
+            )
+    return TrainingReport(split, results, runs, directory, scores_by_method, hyperparameters, space)
+
+
+def neural_fit(
+    name: str,
+    *,
+    split: Split,
+    vectors: np.ndarray,
+    hyperparameters: dict[str, Any],
+    on_epoch: Callable[[str, EpochReport], None] | None = None,
+) -> tuple[nn.Module, TrainResult]:
+    """One neural method trained on the split: early stopping on the validation weeks, then
+    (`refit`) trained again from scratch on training and validation weeks for the epoch count
+    that was best, as the count baselines see those weeks too."""
+    h = hyperparameters
+    config = TxTConfig(
+        items=len(split.vocabulary.items),
+        offer_dim=vectors.shape[1],
+        context_sizes=split.vocabulary.context_sizes(),
+        history_length=h["history_length"],
+        d_model=h["d_model"],
+        layers=h["layers"],
+        dropout=h["dropout"],
+        use_context=name == "TxT",
+    )
+    cls = GRURecommender if name.startswith("GRU") else TxT
+    torch.manual_seed(h["seed"])
+    model: nn.Module = cls(config, vectors)
+    result = model_train(
+        model,
+        train=split.train,
+        validation=split.validation,
+        epochs=h["epochs"],
+        learning_rate=h["learning_rate"],
+        seed=h["seed"],
+        on_epoch=functools.partial(on_epoch, name) if on_epoch else None,
+    )
+    if h["refit"] and len(split.validation):
+        torch.manual_seed(h["seed"])
+        model = cls(config, vectors)
+        model_train(
+            model,
+            train=split.fit,
+            validation=split.validation.take(np.arange(0)),
+            epochs=result.best_epoch,
+            learning_rate=h["learning_rate"],
+            seed=h["seed"],
+            on_epoch=functools.partial(on_epoch, f"{name} (refit)") if on_epoch else None,
+        )
+    return model, result
+
+
+def recommender_evaluate(*, directory: Path) -> TrainingReport:
+    """Evaluate the saved models on their own held-out weeks, beside freshly fitted count
+    baselines on the same split."""
+    path = directory / NEURAL["TxT"]
+    if not path.exists():
+        raise TrainingDataError(f"No trained model at {path}.")
+    _, artifact = model_load(path=path)
+    cutoff = dt.datetime.fromisoformat(artifact["cutoff"])
+    end = dt.datetime.fromisoformat(artifact["end"])
+    split = training_split(
+        offers=artifact["vocabulary"]["offers"],
+        until=cutoff.date(),
+        evaluation_weeks=round((end - cutoff).days / 7),
+        validation_weeks=round(
+            (cutoff - dt.datetime.fromisoformat(artifact["validation_start"])).days / 7
+        ),
+        history_length=artifact["config"]["history_length"],
+    )
+    results, scores_by_method = baseline_results(split)
+    for name, file in NEURAL.items():
+        if not (directory / file).exists():
+            continue
+        model, saved = model_load(path=directory / file)
+        scores_by_method[name] = saved_model_scores(model=model, artifact=saved, split=split)
+        results.append(
+            MethodResult(
+                name, _evaluate(scores_by_method[name], split.evaluation), len(split.evaluation)
+            )
+        )
+    return TrainingReport(split, results, {}, directory, scores_by_method)
+
+
+def saved_model_scores(*, model: nn.Module, artifact: dict, split: Split) -> np.ndarray:
+    """[holdout example, offer of the split] scores of a saved model, whatever vocabulary it
+    was trained with: history and context are recoded into its codes by id and value, and
+    offers it does not know score -inf (it cannot recommend them)."""
+    saved = Vocabulary.from_dict(artifact["vocabulary"])
+    examples = _recode(split.evaluation, split.vocabulary, saved)
+    examples.valid = np.ones((len(examples), len(saved.offers)), bool)
+    scores = model_scores(model, examples)
+    position = {offer_id: j for j, offer_id in enumerate(saved.offers)}
+    columns = np.array([position.get(offer_id, -1) for offer_id in split.vocabulary.offers])
+    known = columns >= 0
+    mapped = np.full((len(examples), len(columns)), -np.inf)
+    mapped[:, known] = scores[:, columns[known]]
+    return mapped
+
+
+def _recode(examples: Examples, current: Vocabulary, saved: Vocabulary) -> Examples:
+    """The examples' history and context in the saved model's codes, by id and value (items,
+    offers or context values it never saw become padding or 'none')."""
+    if current.as_dict() == saved.as_dict():
+        return examples.take(np.arange(len(examples)))
+    saved_items = {item: i + 1 for i, item in enumerate(saved.items)}
+    saved_offers = {offer_id: saved.offer_offset + j for j, offer_id in enumerate(saved.offers)}
+    token_map = np.zeros(current.offer_offset + len(current.offers), np.int64)
+    for i, item in enumerate(current.items):
+        token_map[i + 1] = saved_items.get(item, 0)
+    for j, offer_id in enumerate(current.offers):
+        token_map[current.offer_offset + j] = saved_offers.get(offer_id, 0)
+    context = examples.context.copy()
+    for f, name in enumerate(saved.context):
+        codes = {value: c for c, value in enumerate(saved.context[name])}
+        lookup = np.array([codes.get(value, 0) for value in current.context[name]])
+        context[:, f] = lookup[examples.context[:, f]]
+    return Examples(
+        customer_id=examples.customer_id,
+        at=examples.at,
+        history=token_map[examples.history],
+        history_at=examples.history_at,
+        context=context,
+        target=examples.target,
+        valid=examples.valid,
+    )
