@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 from PIL import Image
 
 from deepflame_web.core.access import EVERYONE_READS, MARKETERS_WRITE, role_required
-from offers import catalog
-from offers.dayparts import daypart_windows, services
+from offers import catalog, services
+from offers.dayparts import daypart_windows
 from offers.forms import OfferFilterForm, OfferForm
 from offers.models import Offer, OfferTag
 
