@@ -6,5 +6,5 @@ demo:  ## install, generate a demo chain, run the pipeline, serve on 127.0.0.1:8
 test:  ## install what the tests need and run the whole suite
 	bash scripts/test.sh
 
-lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+lint:  ## ruff, mypy and the layer check (docs/architecture.md)
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy . && .venv/bin/python scripts/check_layers.py

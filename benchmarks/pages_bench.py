@@ -430,7 +430,8 @@ def _pages(count: int, seed: int) -> tuple[list[Page], dict[str, Any]]:
     from recommender.models import AssignmentBatch
     from segments.models import Customer
     from segments.selectors import segment_flows, segmentation_active
-    from segments.views import CUSTOMERS_PER_PAGE, MOVERS_PER_PAGE
+    from deepflame_web.console.views import CUSTOMERS_PER_PAGE
+    from segments.views import MOVERS_PER_PAGE
 
     rng = random.Random(seed)
     definition = segmentation_active()

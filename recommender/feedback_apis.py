@@ -24,6 +24,7 @@ from recommender.assignment.feedback import (
 )
 from recommender.assignment.performance import performance_summary
 from recommender.models import AssignmentBatch, FeedbackKind
+from recommender.selectors import batch_active
 
 
 class _FeedbackInputSerializer(serializers.Serializer):
@@ -138,7 +139,7 @@ class PerformanceApi(APIView):
     def get(self, request: Request) -> Response:
         given = request.query_params.get("batch")
         if given is None:
-            batch = AssignmentBatch.objects.filter(is_active=True).first()
+            batch = batch_active()
             if batch is None:
                 return Response({"detail": "No assignment batch is active yet."}, status=404)
         else:

@@ -23,6 +23,7 @@ from recommender.ml.evaluation import hit_rate
 from recommender.ml.training import NEURAL, TrainingReport, model_load, saved_model_scores
 from recommender.ml.training_data import Split
 from recommender.models import RecommenderModel
+from recommender.selectors import model_active
 
 PROMOTION_METRIC = "HR@3"
 
@@ -41,10 +42,6 @@ def staging_folder(*, run_id: int | None) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
-
-
-def active_model() -> RecommenderModel | None:
-    return RecommenderModel.objects.filter(is_active=True).first()
 
 
 def active_holdout_hr3(*, active: RecommenderModel, split: Split) -> float | None:
@@ -74,7 +71,7 @@ def model_register(
     *, report: TrainingReport, staged: Path, run: Run | None = None
 ) -> RecommenderModel:
     """Record a finished training and activate it if it beats the active model."""
-    active = active_model()
+    active = model_active()
     new_hr3 = report.metrics()["TxT"][PROMOTION_METRIC]
     active_hr3 = active_holdout_hr3(active=active, split=report.split) if active else None
     decision = _decision(new_hr3, active, active_hr3)

@@ -1,15 +1,28 @@
 from offers.models import Item, Offer
-from recommender.models import AssignmentBatch, CustomerState, Decision, RecommenderModel
+from recommender.models import (
+    AssignmentBatch,
+    CustomerState,
+    Decision,
+    EmbeddingSpace,
+    RecommenderModel,
+)
 
 RECENT_DECISIONS = 5
 
 
-def model_version_active() -> RecommenderModel | None:
+def model_active() -> RecommenderModel | None:
+    """The model that serves now; the one reader of it."""
     return RecommenderModel.objects.filter(is_active=True).first()
 
 
 def batch_active() -> AssignmentBatch | None:
+    """The batch whose offers customers hold now; the one reader of it."""
     return AssignmentBatch.objects.filter(is_active=True).first()
+
+
+def embedding_space_active() -> EmbeddingSpace | None:
+    """The offer embedding space new offers are embedded in; the one reader of it."""
+    return EmbeddingSpace.objects.filter(is_active=True).first()
 
 
 def customer_decisions(*, customer_id: str) -> list[Decision]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
+from recommender.errors import RecommenderError
 from recommender.ml.training import DEFAULT_HYPERPARAMETERS as DEFAULTS
 from recommender.ml.training import NEURAL, recommender_train
 from recommender.ml.training_data import TrainingDataError
@@ -31,7 +32,7 @@ def training_run_start(
     enqueue: bool = True,
 ) -> Run:
     if epochs < 1 or d_model < 4 or layers < 1:
-        raise ValueError("epochs and layers must be at least 1 and d_model at least 4")
+        raise RecommenderError("epochs and layers must be at least 1 and d_model at least 4")
     return run_start(
         kind=RunKind.TRAINING,
         task_name=TRAIN_TASK,

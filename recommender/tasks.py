@@ -8,7 +8,8 @@ from recommender.assignment.batch import assignment_run_execute
 from recommender.assignment.feedback import feedback_to_lake as land
 from recommender.assignment.performance import performance_refresh
 from recommender.ml.embeddings import offer_embedding_refresh
-from recommender.models import AssignmentBatch, EmbeddingSpace
+from recommender.models import AssignmentBatch
+from recommender.selectors import batch_active, embedding_space_active
 from recommender.services import training_run_execute
 
 logger = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 def heavy_refresh_offer_embedding(offer_pk: int) -> None:
     """An edited or new offer's embedding in the active space (heavy queue: loads encoders)."""
     offer = Offer.objects.filter(pk=offer_pk).first()
-    if offer is None or not EmbeddingSpace.objects.filter(is_active=True).exists():
+    if offer is None or embedding_space_active() is None:
         logger.info("offer %s: no offer or no active embedding space, nothing to embed", offer_pk)
         return
     offer_embedding_refresh(offer=offer)
@@ -49,11 +50,7 @@ def heavy_refresh_performance(batch_id: int | None = None) -> None:
     """Recount the offer performance of a batch (the active one when none is given)."""
 
     batches = AssignmentBatch.objects.filter(activated_at__isnull=False)
-    batch = (
-        batches.filter(pk=batch_id).first()
-        if batch_id is not None
-        else batches.filter(is_active=True).first()
-    )
+    batch = batches.filter(pk=batch_id).first() if batch_id is not None else batch_active()
     if batch is None:
         logger.info("no batch %s to count performance of", batch_id or "active")
         return

@@ -24,16 +24,17 @@ from recommender.assignment.performance import (
     performance_summary,
 )
 from recommender.assignment.receipts import decision_replay, receipt_segment_names
+from recommender.errors import RecommenderError
 from recommender.forms import TrainingRunForm
 from recommender.ml.evaluation import METRICS
 from recommender.models import (
     AssignmentBatch,
     Decision,
-    EmbeddingSpace,
     RecommenderModel,
 )
 from recommender.presentation import model_results
 from recommender.registry import model_activate
+from recommender.selectors import batch_active, embedding_space_active
 from recommender.services import training_run_start
 from segments.presentation import segment_color
 
@@ -44,7 +45,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
     context = {
         "models": [model_results(m) for m in models],
         "metrics": METRICS,
-        "space": EmbeddingSpace.objects.filter(is_active=True).first(),
+        "space": embedding_space_active(),
         "form": TrainingRunForm(),
     }
     return render(request, "recommender/model_list.html", context)
@@ -64,7 +65,7 @@ def model_train(request: HttpRequest) -> HttpResponse:
             epochs=form.cleaned_data["epochs"],
             started_by=request.user,
         )
-    except (RunAlreadyActive, ValueError) as exc:
+    except (RunAlreadyActive, RecommenderError) as exc:
         messages.error(request, str(exc))
         return redirect("model_list")
     messages.success(request, f"Training run #{run.pk} is queued.")
@@ -253,7 +254,7 @@ def _chosen_batch(
     HTTP status when the value is bad."""
     given = request.GET.get("batch", "").strip()
     if not given:
-        return batches.filter(is_active=True).first(), "", 200
+        return batch_active(), "", 200
     number = _batch_number(given)
     if number is None:
         return None, f"“{given}” is not a batch number: pick a batch below.", 400

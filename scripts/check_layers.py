@@ -25,9 +25,9 @@ WHY_MARKER = "# imported here:"
 class Import:
     importer: str
     imported: str
-    path: Path
     line: int
     in_function: bool
+    explained: bool
 
 
 def load_config() -> tuple[list[list[str]], set[tuple[str, str]], list[str]]:
@@ -51,9 +51,11 @@ def resolve(node: ast.ImportFrom, importer: str, is_package: bool) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
-def imports_of(path: Path, roots: tuple[str, ...]) -> list[Import]:
-    importer = module_name(path)
+def imports_of(
+    *, module: str, source: str, is_package: bool, roots: tuple[str, ...]
+) -> list[Import]:
     found: list[Import] = []
+    lines = source.splitlines()
 
     def visit(node: ast.AST, in_function: bool) -> None:
         for child in ast.iter_child_nodes(node):
@@ -61,15 +63,16 @@ def imports_of(path: Path, roots: tuple[str, ...]) -> list[Import]:
                 if isinstance(child, ast.Import):
                     names = [alias.name for alias in child.names]
                 else:
-                    module = resolve(child, importer, path.name == "__init__.py")
-                    names = [f"{module}.{alias.name}" for alias in child.names]
+                    base = resolve(child, module, is_package)
+                    names = [f"{base}.{alias.name}" for alias in child.names]
                 for name in names:
                     if name.split(".")[0] in roots:
-                        found.append(Import(importer, name, path, child.lineno, in_function))
+                        why = explained(lines, child.lineno)
+                        found.append(Import(module, name, child.lineno, in_function, why))
             inside = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
             visit(child, inside)
 
-    visit(ast.parse(path.read_text(), str(path)), False)
+    visit(ast.parse(source), False)
     return found
 
 
@@ -84,36 +87,49 @@ def layer_of(module: str, order: list[list[str]]) -> int | None:
     return None if best is None else best[1]
 
 
-def explained(imp: Import) -> bool:
-    lines = imp.path.read_text().splitlines()
-    above = lines[imp.line - 2].strip() if imp.line >= 2 else ""
-    return above.startswith(WHY_MARKER) or WHY_MARKER in lines[imp.line - 1]
+def explained(lines: list[str], line: int) -> bool:
+    above = lines[line - 2].strip() if line >= 2 else ""
+    return above.startswith(WHY_MARKER) or WHY_MARKER in lines[line - 1]
 
 
-def violations(paths: list[Path]) -> list[str]:
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def module_problems(*, module: str, source: str, is_package: bool = False) -> list[str]:
+    """What is wrong with one module's imports; `source` is its text."""
     order, exceptions, _ = load_config()
     roots = tuple({package.split(".")[0] for layer in order for package in layer})
     problems = []
-    for path in paths:
-        for imp in imports_of(path, roots):
-            where = f"{imp.path.relative_to(ROOT)}:{imp.line}"
-            source, target = layer_of(imp.importer, order), layer_of(imp.imported, order)
-            upward = source is not None and target is not None and target < source
-            allowed = any(
-                (imp.importer == a or imp.importer.startswith(a + "."))
-                and (imp.imported == b or imp.imported.startswith(b + "."))
-                for a, b in exceptions
+    for imp in imports_of(module=module, source=source, is_package=is_package, roots=roots):
+        where = f"{module}:{imp.line}"
+        source_layer, target_layer = layer_of(imp.importer, order), layer_of(imp.imported, order)
+        upward = (
+            source_layer is not None and target_layer is not None and target_layer < source_layer
+        )
+        allowed = any(_within(imp.importer, a) and _within(imp.imported, b) for a, b in exceptions)
+        if upward and not allowed:
+            assert source_layer is not None and target_layer is not None
+            problems.append(
+                f"{where}: imports {imp.imported} from the layer {order[target_layer][0]}, "
+                f"above its own ({order[source_layer][0]})"
             )
-            if upward and not allowed:
-                problems.append(
-                    f"{where}: {imp.importer} (layer {order[source][0]}) imports "
-                    f"{imp.imported} (layer {order[target][0]}, above it)"
-                )
-            if imp.in_function and not explained(imp):
-                problems.append(
-                    f"{where}: {imp.importer} imports {imp.imported} inside a function; "
-                    f"import it at the top, or say why on the line above ({WHY_MARKER} ...)"
-                )
+        if imp.in_function and not imp.explained:
+            problems.append(
+                f"{where}: imports {imp.imported} inside a function; import it at the top, "
+                f"or say why on the line above ({WHY_MARKER} ...)"
+            )
+    return problems
+
+
+def violations(paths: list[Path]) -> list[str]:
+    problems = []
+    for path in paths:
+        problems += module_problems(
+            module=module_name(path),
+            source=path.read_text(),
+            is_package=path.name == "__init__.py",
+        )
     return problems
 
 

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import run_advance, run_execute, run_start
+from segments.errors import SegmentsError
 from segments.ingest.importer import history_import
 from segments.models import Segment
 
@@ -29,7 +30,7 @@ def history_import_start(
 ) -> Run:
     """Queue an import of a contract folder, or of a zip of one uploaded in the browser."""
     if (folder is None) == (archive is None):
-        raise ValueError("give exactly one of folder or archive")
+        raise SegmentsError("give exactly one of folder or archive")
     source = {"folder": str(folder)} if folder else {"archive": str(archive)}
     return run_start(
         kind=RunKind.IMPORT,
@@ -68,12 +69,12 @@ def _import_work(run: Run) -> dict[str, Any]:
 def _unpack(archive: Path, target: Path) -> Path:
     """Unpack safely; the tables may sit at the top or inside one folder of the zip."""
     if not zipfile.is_zipfile(archive):
-        raise ValueError(f"{archive.name} is not a zip archive")
+        raise SegmentsError(f"{archive.name} is not a zip archive")
     with zipfile.ZipFile(archive) as bundle:
         for member in bundle.namelist():
             resolved = (target / member).resolve()
             if target.resolve() not in resolved.parents and resolved != target.resolve():
-                raise ValueError(f"{archive.name} holds a path outside the archive: {member}")
+                raise SegmentsError(f"{archive.name} holds a path outside the archive: {member}")
         bundle.extractall(target)
     entries = [p for p in target.iterdir() if not p.name.startswith(("__MACOSX", "."))]
     if len(entries) == 1 and entries[0].is_dir():

@@ -19,6 +19,7 @@ from deepflame_web.core.access import (
     user_roles,
 )
 from deepflame_web.core.services import RunAlreadyActive
+from segments.errors import SegmentsError
 from segments.forms import SegmentationRunForm, SegmentRenameForm
 from segments.models import Segment, SegmentDefinition
 from segments.presentation import format_value, segment_color, z_words
@@ -330,7 +331,7 @@ def segmentation_run_new(request: HttpRequest) -> HttpResponse:
         except RunAlreadyActive as exc:
             form.add_error(None, str(exc))
             active_run = exc.active
-        except ValueError as exc:
+        except SegmentsError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Segmentation run #{run.pk} is queued.")

@@ -12,7 +12,7 @@ from django.db.models import F, Q, Sum
 from offers.rules.document import document_parse
 from offers.rules.selectors import rule_set_for_definition
 from recommender.models import OfferPerformance
-from recommender.selectors import batch_active, model_version_active
+from recommender.selectors import batch_active, model_active
 from segments.models import SegmentFlow, SegmentSize
 from segments.selectors import segmentation_active
 
@@ -122,7 +122,7 @@ def _actions(definition: Any, segments: list[dict[str, Any]]) -> list[dict[str, 
                     "url": "segment_list",
                 }
             )
-    if model_version_active() is None:
+    if model_active() is None:
         actions.append({"text": "No recommender model is active: train one.", "url": "model_list"})
     batch = batch_active()
     if batch is None:

@@ -6,7 +6,7 @@ from typing import Any
 from deepflame_web.core.models import Run
 from deepflame_web.core.selectors import runs_recent
 from offers.selectors import catalog_counts
-from recommender.selectors import model_version_active
+from recommender.selectors import model_active
 from segments.selectors import customer_count, segmentation_active
 
 
@@ -24,6 +24,6 @@ def system_overview() -> SystemOverview:
     return SystemOverview(
         counts=counts,
         active_segmentation=segmentation_active(),
-        active_model=model_version_active(),
+        active_model=model_active(),
         last_runs=list(runs_recent(limit=8)),
     )

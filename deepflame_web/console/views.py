@@ -16,6 +16,7 @@ from deepflame_web.console.guide import guide
 from deepflame_web.console.pipeline import pipeline_start
 from deepflame_web.console.selectors import system_overview
 from deepflame_web.core.access import ADMINS_ONLY, ADMINS_WRITE, EVERYONE_READS, role_required
+from deepflame_web.core.errors import DomainError
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.schedule import ScheduleError, schedule_rows, schedule_update
 from deepflame_web.core.selectors import runs_recent
@@ -116,7 +117,7 @@ def _queue(request: HttpRequest, what: str, start: Callable[[], Run]) -> HttpRes
     """Start one run from a runs-page button and say what was queued, linking to the run."""
     try:
         run = start()
-    except (RunAlreadyActive, ValueError) as exc:
+    except (RunAlreadyActive, DomainError) as exc:
         messages.error(request, f"Nothing was queued: {exc}")
     else:
         messages.success(

@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from deepflame_web.core.access import ADMIN
+from deepflame_web.core.errors import DomainError
 from deepflame_web.core.models import ACTIVE_STATUSES, Run, RunKind, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ def user_create_admin(
     user = user_model.objects.filter(username=username).first()
     created = user is None
     if user is not None and not reset_password:
-        raise ValueError(
+        raise DomainError(
             f"User {username!r} exists already; pass --reset-password to give it a new password."
         )
     with transaction.atomic():

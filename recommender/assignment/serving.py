@@ -22,7 +22,8 @@ from django.db import connection
 
 from offers.eligibility import store_local_time
 from offers.models import Item, Store
-from recommender.models import AssignmentBatch, CatalogSnapshot
+from recommender.models import CatalogSnapshot
+from recommender.selectors import batch_active
 
 from .engine import Engine, Outcome, Situation, decide
 from .inputs import weather_table
@@ -92,7 +93,7 @@ def serving_build(key: tuple) -> Serving:
     # the other worker processes need the other cores.
     torch.set_num_threads(1)
     engine, definition, snapshot = engine_current()
-    batch = AssignmentBatch.objects.filter(is_active=True).only("id").first()
+    batch = batch_active()
     return Serving(
         generation=key,
         engine=engine,

@@ -24,7 +24,8 @@ from offers.rules.slots import OfferCatalog, catalog_load
 from recommender.ml.training import NEURAL, model_load
 from recommender.ml.training_data import Vocabulary, offer_feature_rows
 from recommender.models import CatalogSnapshot, Decision, OfferEmbedding, RecommenderModel
-from recommender.registry import active_model, model_path
+from recommender.registry import model_path
+from recommender.selectors import model_active
 from segments.models import SegmentDefinition
 from segments.selectors import segmentation_active
 
@@ -130,10 +131,7 @@ def _offer_input(
     snapshot: CatalogSnapshot, catalog: OfferCatalog, vocabulary: Vocabulary, width: int
 ) -> tuple[np.ndarray, torch.Tensor]:
     """(scorable per offer, the model's offer vectors: content vector then features)."""
-    windows = {
-        name: (dt.time(start // 60, start % 60), dt.time(end // 60 % 24, end % 60))
-        for name, (start, end) in snapshot.dayparts.items()
-    }
+    windows = snapshot_dayparts(snapshot)
     features = offer_feature_rows(
         offers=list(catalog.offers), vocabulary=vocabulary, windows=windows
     )
@@ -193,7 +191,7 @@ def published_rules(definition: SegmentDefinition) -> RuleVersion | None:
 
 def engine_current(*, seed: int = 0) -> tuple[Engine, SegmentDefinition, CatalogSnapshot]:
     """The engine of what is active now; raises EngineUnavailable naming what is missing."""
-    model_row = active_model()
+    model_row = model_active()
     if model_row is None:
         raise EngineUnavailable("No recommender model is active; train one first.")
     definition = segmentation_active()

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from offers.catalog import offer_image_path
+from offers.selectors import offer_image_path
 from offers.models import Offer
 from recommender.ml.autoencoder import (
     autoencoder_load,
@@ -27,6 +27,7 @@ from recommender.ml.autoencoder import (
 )
 from recommender.ml.encoders import image_encoder, text_encoder
 from recommender.models import EmbeddingSpace, OfferEmbedding, OfferEncoding
+from recommender.selectors import embedding_space_active
 
 
 class EmbeddingError(Exception):
@@ -144,7 +145,7 @@ def embedding_space_build(*, dimensions: int | None = None) -> EmbeddingSpace:
 
 def offer_embedding_refresh(*, offer: Offer) -> OfferEmbedding:
     """The offer's embedding in the active space, from the frozen encoder (no training)."""
-    space = EmbeddingSpace.objects.filter(is_active=True).first()
+    space = embedding_space_active()
     if space is None:
         raise EmbeddingError("No offer embedding space is active yet; build one first.")
     model = autoencoder_load(Path(settings.MODEL_DIR) / space.artifact)

@@ -42,6 +42,7 @@ from recommender.ml.txt import (
     model_scores,
 )
 from recommender.models import EmbeddingSpace
+from recommender.selectors import embedding_space_active
 
 # Chosen on the validation weeks of a demo chain.
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
@@ -133,7 +134,7 @@ def model_directory() -> Path:
 
 
 def active_space() -> EmbeddingSpace:
-    space = EmbeddingSpace.objects.filter(is_active=True).first()
+    space = embedding_space_active()
     if space is None:
         raise TrainingDataError("No offer embedding space is active; run embed_offers first.")
     return space

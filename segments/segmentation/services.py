@@ -24,6 +24,7 @@ from deepflame_web.core.models import LakeFile, Run, RunKind
 from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
 from deepflame_web.core.spark import spark_session
 from offers.rules.services import rules_carry_over
+from segments.errors import SegmentsError
 from segments.models import Segment, SegmentDefinition, SegmentSize
 from segments.segmentation.definition import (
     FrozenTransform,
@@ -46,6 +47,7 @@ from segments.segmentation.writer import (
     memberships_stage,
     segment_flows_write,
 )
+from segments.selectors import segmentation_active
 from segments.spark.combine import month_shift
 from segments.spark.features import (
     FeatureSet,
@@ -74,9 +76,9 @@ def segmentation_run_start(
 ) -> Run:
     """Queue a segmentation run; `k` and `refit` only matter when a definition is fitted."""
     if k is not None and not 2 <= k <= 30:
-        raise ValueError("k must be between 2 and 30")
+        raise SegmentsError("k must be between 2 and 30")
     if not 0.0 < fit_fraction <= 1.0:
-        raise ValueError("fit_fraction must be in (0, 1]")
+        raise SegmentsError("fit_fraction must be in (0, 1]")
     return run_start(
         kind=RunKind.SEGMENTATION,
         task_name=SEGMENTATION_TASK,
@@ -142,7 +144,7 @@ def _segmentation_work(run: Run) -> dict[str, Any]:
     timings["features_s"] = round(time.monotonic() - started, 2)
     if features.frame.empty:
         raise RunError("No known customer ordered in the selected months.")
-    active = SegmentDefinition.objects.filter(is_active=True).first()
+    active = segmentation_active()
     progress("fitting the segment definition", 45)
     mark = time.monotonic()
     fitted = _fit_or_reuse(features, active, params)

@@ -407,7 +407,7 @@ def test_customer_search_by_id_prefix(
 def test_customer_search_pages_through_every_customer(
     client: Client, analyst: Any, segmentation: SegmentDefinition, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("segments.views.CUSTOMERS_PER_PAGE", 20)
+    monkeypatch.setattr("deepflame_web.console.views.CUSTOMERS_PER_PAGE", 20)
     client.force_login(analyst)
 
     html = html_of(client, "/customers/?page=2")
@@ -420,7 +420,7 @@ def test_customer_search_pages_through_every_customer(
 def test_a_prefix_matching_more_than_the_counted_cap_says_more_than(
     client: Client, analyst: Any, segmentation: SegmentDefinition, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("segments.views.CUSTOMERS_COUNTED", 5)
+    monkeypatch.setattr("deepflame_web.console.views.CUSTOMERS_COUNTED", 5)
     client.force_login(analyst)
 
     html = html_of(client, "/customers/?q=C00")

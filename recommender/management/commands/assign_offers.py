@@ -1,10 +1,9 @@
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from deepflame_web.core.models import RunStatus
-from deepflame_web.core.services import RunAlreadyActive
+from deepflame_web.core.commands import run_in_foreground
 from recommender.assignment.batch import (
     DEFAULT_HOLDOUT_SHARE,
     assignment_run_execute,
@@ -35,22 +34,19 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            run = assignment_run_start(
+        done = run_in_foreground(
+            command=self,
+            start=lambda: assignment_run_start(
                 at=options["at"],
                 holdout_share=options["holdout"],
                 seed=options["seed"],
                 enqueue=False,
-            )
-        except (RunAlreadyActive, ValueError) as exc:
-            raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Assignment run #{run.pk} at {run.parameters['at']}")
-        done = assignment_run_execute(
-            run_id=run.pk, echo=lambda line: self.stdout.write(f"  {line}")
+            ),
+            execute=lambda run_id: assignment_run_execute(
+                run_id=run_id, echo=lambda line: self.stdout.write(f"  {line}")
+            ),
+            announce=lambda run: f"Assignment run #{run.pk} at {run.parameters['at']}",
         )
-        if done is None or done.status != RunStatus.SUCCEEDED:
-            error = done.error if done else "the run was taken by another process"
-            raise CommandError(error.split("\n\nTraceback")[0])
         result = done.result
         self.stdout.write(
             f"Batch #{result['batch']} active: {result['customers']:,} customers, "

@@ -5,7 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from recommender.ml.training import recommender_evaluate
 from recommender.ml.training_data import TrainingDataError
 from recommender.models import RecommenderModel
-from recommender.registry import active_model, model_path
+from recommender.registry import model_path
+from recommender.selectors import model_active
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         model = (
             RecommenderModel.objects.filter(version=version).first()
             if version is not None
-            else active_model()
+            else model_active()
         )
         if model is None:
             raise CommandError(

@@ -1,10 +1,9 @@
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from deepflame_web.core.models import RunStatus
-from deepflame_web.core.services import RunAlreadyActive
+from deepflame_web.core.commands import run_in_foreground
 from recommender.ml.evaluation import MethodResult, metrics_table
 from recommender.ml.training import ColdStart
 from recommender.services import DEFAULTS, training_run_execute, training_run_start
@@ -32,22 +31,21 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            run = training_run_start(
+        done = run_in_foreground(
+            command=self,
+            start=lambda: training_run_start(
                 until=options["until"],
                 epochs=options["epochs"],
                 d_model=options["d_model"],
                 layers=options["layers"],
                 seed=options["seed"],
                 enqueue=False,
-            )
-        except (RunAlreadyActive, ValueError) as exc:
-            raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Training run #{run.pk}")
-        done = training_run_execute(run_id=run.pk, echo=lambda line: self.stdout.write(f"  {line}"))
-        if done is None or done.status != RunStatus.SUCCEEDED:
-            error = done.error if done else "the run was taken by another process"
-            raise CommandError(error.split("\n\nTraceback")[0])
+            ),
+            execute=lambda run_id: training_run_execute(
+                run_id=run_id, echo=lambda line: self.stdout.write(f"  {line}")
+            ),
+            announce=lambda run: f"Training run #{run.pk}",
+        )
         result = done.result
         self.stdout.write(
             f"Examples: {result['examples']['training']} training, "

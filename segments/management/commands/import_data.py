@@ -3,8 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from deepflame_web.core.models import RunStatus
-from deepflame_web.core.services import RunAlreadyActive
+from deepflame_web.core.commands import run_in_foreground
 from segments.services import history_import_execute, history_import_start
 
 
@@ -17,15 +16,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, folder: Path, **options: Any) -> None:
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder")
-        try:
-            run = history_import_start(folder=folder.resolve(), enqueue=False)
-        except RunAlreadyActive as exc:
-            raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Import run #{run.pk} of {folder}")
-        done = history_import_execute(run_id=run.pk)
-        if done is None or done.status != RunStatus.SUCCEEDED:
-            error = done.error if done else "the run was taken by another process"
-            raise CommandError(error.split("\n\nTraceback")[0])
+        done = run_in_foreground(
+            command=self,
+            start=lambda: history_import_start(folder=folder.resolve(), enqueue=False),
+            execute=lambda run_id: history_import_execute(run_id=run_id),
+            announce=lambda run: f"Import run #{run.pk} of {folder}",
+        )
         for warning in done.result.get("warnings", []):
             self.stdout.write(self.style.WARNING(f"warning: {warning}"))
         added = done.result["rows_added"]
@@ -33,4 +29,4 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {table:<18} {rows:>10} rows in file, {added.get(table, 0):>10} new"
             )
-        self.stdout.write(self.style.SUCCESS(f"Import run #{run.pk} succeeded."))
+        self.stdout.write(self.style.SUCCESS(f"Import run #{done.pk} succeeded."))

@@ -1,10 +1,9 @@
 from datetime import date
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from deepflame_web.core.models import RunStatus
-from deepflame_web.core.services import RunAlreadyActive
+from deepflame_web.core.commands import run_in_foreground
 from segments.segmentation.services import segmentation_run_execute, segmentation_run_start
 
 
@@ -25,21 +24,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            run = segmentation_run_start(
+        done = run_in_foreground(
+            command=self,
+            start=lambda: segmentation_run_start(
                 k=options["k"],
                 refit=options["refit"],
                 until=options["until"],
                 fit_fraction=options["fit_fraction"],
                 enqueue=False,
-            )
-        except (RunAlreadyActive, ValueError) as exc:
-            raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Segmentation run #{run.pk}")
-        done = segmentation_run_execute(run_id=run.pk)
-        if done is None or done.status != RunStatus.SUCCEEDED:
-            error = done.error if done else "the run was taken by another process"
-            raise CommandError(error.split("\n\nTraceback")[0])
+            ),
+            execute=lambda run_id: segmentation_run_execute(run_id=run_id),
+            announce=lambda run: f"Segmentation run #{run.pk}",
+        )
         result = done.result
         self.stdout.write(
             f"  definition v{result['version']}: k={result['k']}, refit={result['refit']}, "
@@ -48,4 +44,4 @@ class Command(BaseCommand):
         if result.get("refit_changed") is not None:
             self.stdout.write(f"  moved by the refit alone: {result['refit_changed']}")
         self.stdout.write(f"  timings: {result['timings']}")
-        self.stdout.write(self.style.SUCCESS(f"Segmentation run #{run.pk} succeeded."))
+        self.stdout.write(self.style.SUCCESS(f"Segmentation run #{done.pk} succeeded."))

@@ -11,7 +11,7 @@ from deepflame_web.core.models import LakeFile
 from offers.rules.services import RulesInvalid, rule_set_draft_create, rule_set_publish
 from offers.rules.suggest import rules_suggest
 from recommender.assignment.state import published_rules
-from recommender.models import AssignmentBatch, EmbeddingSpace, RecommenderModel
+from recommender.selectors import batch_active, embedding_space_active, model_active
 from segments.selectors import segmentation_active
 
 
@@ -35,17 +35,17 @@ class Command(BaseCommand):
             call_command("run_segmentation")
         else:
             self.stdout.write("A segmentation is active already; run_segmentation refreshes it.")
-        if not EmbeddingSpace.objects.filter(is_active=True).exists():
+        if embedding_space_active() is None:
             self.stdout.write("Embedding offer texts and images ...")
             call_command("embed_offers")
-        if not RecommenderModel.objects.filter(is_active=True).exists():
+        if model_active() is None:
             self.stdout.write("Training the TxT recommender and its baselines ...")
             call_command("train_recommender", epochs=options["epochs"])
         else:
             self.stdout.write("A recommender model is active already; train_recommender retrains.")
         if not self._publish_suggested_rules():
             return
-        if not AssignmentBatch.objects.filter(is_active=True).exists():
+        if batch_active() is None:
             self.stdout.write("Assigning offers to every customer ...")
             call_command("assign_offers")
         else:

@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from deepflame_web.core.errors import DomainError
 from deepflame_web.core.services import user_create_admin
 
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
                 password=password,
                 reset_password=options["reset_password"],
             )
-        except ValueError as exc:
+        except DomainError as exc:
             raise CommandError(str(exc)) from exc
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} Admin user. Login: {user.username}  password: {password}")
