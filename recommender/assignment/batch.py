@@ -26,6 +26,7 @@ from deepflame_web.core.bulk import bulk_insert
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
 from offers.models import Store
+from recommender.errors import RecommenderError
 from recommender.models import AssignmentBatch, CustomerState, Decision
 
 from .engine import Engine, Situation, decide
@@ -48,10 +49,10 @@ def assignment_run_start(
     enqueue: bool = True,
 ) -> Run:
     if not 0 <= holdout_share < 1:
-        raise ValueError("holdout share must be at least 0 and below 1")
+        raise RecommenderError("holdout share must be at least 0 and below 1")
     at = at or timezone.now()
     if at.tzinfo is None:
-        raise ValueError("the assignment time needs a time zone (or is taken as UTC)")
+        raise RecommenderError("the assignment time needs a time zone (or is taken as UTC)")
     return run_start(
         kind=RunKind.ASSIGNMENT,
         task_name=ASSIGN_TASK,
@@ -225,7 +226,3 @@ def _activate(batch: AssignmentBatch, counts: dict[str, int]) -> None:
         batch.holdout_customers = counts["holdout_customers"]
         batch.assignments = counts["assignments"]
         batch.save()
-
-
-def active_batch() -> AssignmentBatch | None:
-    return AssignmentBatch.objects.filter(is_active=True).first()
