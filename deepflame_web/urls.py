@@ -3,11 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from deepflame_web.core.access import EVERYONE_READS, RolePermission
-from deepflame_web.core.urls import api_urlpatterns as core_api
+from deepflame_web.core.api_urls import api_urlpatterns as core_api
 from deepflame_web.core.urls import urlpatterns as core_pages
 from offers.api_urls import api_urlpatterns as offers_api
 from recommender.api_urls import api_urlpatterns as recommender_api
-from segments.urls import api_urlpatterns as segments_api
+from segments.api_urls import api_urlpatterns as segments_api
 
 
 class SchemaApi(SpectacularAPIView):
