@@ -1,5 +1,7 @@
 from django.db import models
 
+from deepflame_web.core.constraints import one_active
+
 
 class OfferEncoding(models.Model):
     """What the text and image encoders make of one version of an offer's content.
@@ -39,13 +41,7 @@ class EmbeddingSpace(models.Model):
 
     class Meta:
         ordering = ["-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["is_active"],
-                condition=models.Q(is_active=True),
-                name="one_active_embedding_space",
-            )
-        ]
+        constraints = [one_active("one_active_embedding_space")]
 
     def __str__(self) -> str:
         return f"Offer embeddings v{self.version} ({self.dimensions}-d, {self.offers} offers)"
@@ -99,13 +95,7 @@ class RecommenderModel(models.Model):
 
     class Meta:
         ordering = ["-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["is_active"],
-                condition=models.Q(is_active=True),
-                name="one_active_recommender",
-            )
-        ]
+        constraints = [one_active("one_active_recommender")]
 
     def __str__(self) -> str:
         return f"TxT v{self.version}"
@@ -169,13 +159,7 @@ class AssignmentBatch(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["is_active"],
-                condition=models.Q(is_active=True),
-                name="one_active_assignment_batch",
-            )
-        ]
+        constraints = [one_active("one_active_assignment_batch")]
 
     def __str__(self) -> str:
         return f"Assignment batch #{self.pk} at {self.at:%Y-%m-%d %H:%M}"

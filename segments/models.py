@@ -1,5 +1,7 @@
 from django.db import models
 
+from deepflame_web.core.constraints import one_active
+
 
 class Customer(models.Model):
     """A known customer. `attributes` holds the chain's extra columns: shown, never a feature."""
@@ -56,13 +58,7 @@ class SegmentDefinition(models.Model):
 
     class Meta:
         ordering = ["-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["is_active"],
-                condition=models.Q(is_active=True),
-                name="one_active_segment_definition",
-            )
-        ]
+        constraints = [one_active("one_active_segment_definition")]
 
     def __str__(self) -> str:
         return f"Segmentation v{self.version}: {self.k} segments, {len(self.periods)} periods"
