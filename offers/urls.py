@@ -1,6 +1,7 @@
 from django.urls import path
 
-from offers import rule_views, views
+from offers import views
+from offers.rules import views as rule_views
 
 urlpatterns = [
     path("offers/", views.offer_list, name="offer_list"),

@@ -11,7 +11,7 @@ default, so two documents that mean the same thing are equal as JSON.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -89,12 +89,57 @@ class RulesDocument:
         return asdict(self)
 
 
-class DocumentInvalid(ValidationError):
-    """The document does not follow the schema; each message names the segment and slot."""
+@dataclass(frozen=True)
+class Problem:
+    """One way a document breaks the schema, placed so a page can show it beside its input:
+    the rule's segment key (None: the rule for customers with no segment yet), the slot's
+    position from 1 and the slot's field, each None when the problem is wider.
+    `whole_document` marks a problem no segment rule owns (the document's shape, or a rule
+    whose segment cannot be read). The message names the place in words too."""
 
-    def __init__(self, messages: list[str]):
-        self.problems = messages
-        super().__init__(messages)
+    message: str
+    segment: int | None = None
+    slot: int | None = None
+    field: str | None = None
+    whole_document: bool = False
+
+
+class DocumentInvalid(ValidationError):
+    """The document does not follow the schema; each problem says where."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__([problem.message for problem in problems])
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where in the document the parser is: it files each problem with that place and starts
+    the problem's message with the place in words."""
+
+    problems: list[Problem]
+    words: str
+    segment: int | None = None
+    slot: int | None = None
+    whole_document: bool = False
+
+    def add(self, text: str, *, field: str | None = None) -> None:
+        self.problems.append(
+            Problem(
+                message=f"{self.words}: {text}",
+                segment=self.segment,
+                slot=self.slot,
+                field=field,
+                whole_document=self.whole_document,
+            )
+        )
+
+    def slot_at(self, position: int) -> _Place:
+        return replace(self, words=f"{self.words}, slot {position}", slot=position)
+
+    def labelled(self, label: str) -> _Place:
+        """The same place, its words naming the slot's label once the label is known good."""
+        return replace(self, words=f'{self.words} "{label}"')
 
 
 def segment_label(segment_key: int | None) -> str:
@@ -103,79 +148,86 @@ def segment_label(segment_key: int | None) -> str:
 
 def document_parse(data: Any) -> RulesDocument:
     """Check `data` against the schema and return it with defaults filled; raise on any error."""
-    problems: list[str] = []
     if not isinstance(data, dict) or set(data) - {"segments"}:
-        raise DocumentInvalid(['The document must be an object with one key, "segments".'])
+        message = 'The document must be an object with one key, "segments".'
+        raise DocumentInvalid([Problem(message, whole_document=True)])
     raw_segments = data.get("segments", [])
     if not isinstance(raw_segments, list):
-        raise DocumentInvalid(['"segments" must be a list.'])
+        raise DocumentInvalid([Problem('"segments" must be a list.', whole_document=True)])
+    problems: list[Problem] = []
     rules: list[SegmentRule] = []
     seen: set[int | None] = set()
     for index, raw in enumerate(raw_segments, start=1):
-        where = f"Segment rule {index}"
-        if not isinstance(raw, dict) or set(raw) - {"segment_key", "slots"}:
-            problems.append(f'{where}: must be an object with "segment_key" and "slots".')
-            continue
-        key = raw.get("segment_key")
-        if key is not None and (isinstance(key, bool) or not isinstance(key, int) or key < 0):
-            problems.append(f"{where}: segment_key must be a segment's key or null.")
-            continue
-        where = f"Rule for {segment_label(key)}"
-        if key in seen:
-            problems.append(f"{where}: appears twice; keep one rule per segment.")
-            continue
-        seen.add(key)
-        raw_slots = raw.get("slots", [])
-        if not isinstance(raw_slots, list):
-            problems.append(f'{where}: "slots" must be a list.')
-            continue
-        if len(raw_slots) > MAX_SLOTS:
-            problems.append(f"{where}: at most {MAX_SLOTS} slots.")
-            continue
-        slots = []
-        for position, raw_slot in enumerate(raw_slots, start=1):
-            slot = _slot_parse(raw_slot, f"{where}, slot {position}", problems)
-            if slot is not None:
-                slots.append(slot)
-        rules.append(SegmentRule(segment_key=key, slots=slots))
+        rule = _rule_parse(raw, index, seen, problems)
+        if rule is not None:
+            rules.append(rule)
     if problems:
         raise DocumentInvalid(problems)
     return RulesDocument(segments=rules)
 
 
-def _slot_parse(raw: Any, where: str, problems: list[str]) -> Slot | None:
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: must be an object.")
+def _rule_parse(
+    raw: Any, index: int, seen: set[int | None], problems: list[Problem]
+) -> SegmentRule | None:
+    """One segment rule; `seen` collects the segment keys so far, to refuse a second rule."""
+    unread = _Place(problems, f"Segment rule {index}", whole_document=True)
+    if not isinstance(raw, dict) or set(raw) - {"segment_key", "slots"}:
+        unread.add('must be an object with "segment_key" and "slots".')
         return None
-    before = len(problems)
+    key = raw.get("segment_key")
+    if key is not None and (isinstance(key, bool) or not isinstance(key, int) or key < 0):
+        unread.add("segment_key must be a segment's key or null.")
+        return None
+    where = _Place(problems, f"Rule for {segment_label(key)}", segment=key)
+    if key in seen:
+        where.add("appears twice; keep one rule per segment.")
+        return None
+    seen.add(key)
+    raw_slots = raw.get("slots", [])
+    if not isinstance(raw_slots, list):
+        where.add('"slots" must be a list.')
+        return None
+    if len(raw_slots) > MAX_SLOTS:
+        where.add(f"at most {MAX_SLOTS} slots.")
+        return None
+    slots = [_slot_parse(raw_slot, where.slot_at(n)) for n, raw_slot in enumerate(raw_slots, 1)]
+    return SegmentRule(segment_key=key, slots=[s for s in slots if s is not None])
+
+
+def _slot_parse(raw: Any, where: _Place) -> Slot | None:
+    if not isinstance(raw, dict):
+        where.add("must be an object.")
+        return None
+    before = len(where.problems)
     unknown = sorted(set(raw) - set(SLOT_FIELDS))
     if unknown:
-        problems.append(f"{where}: unknown fields {', '.join(unknown)}.")
+        where.add(f"unknown fields {', '.join(unknown)}.")
     label = raw.get("label")
     if not isinstance(label, str) or not label.strip() or len(label) > 100:
-        problems.append(f"{where}: label must be a text of 1 to 100 characters.")
+        where.add("label must be a text of 1 to 100 characters.", field="label")
         label = ""
-    where = f'{where} "{label.strip()}"' if label else where
+    where = where.labelled(label.strip()) if label else where
     count = raw.get("count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SLOT_OFFERS:
-        problems.append(f"{where}: count must be a whole number from 1 to {MAX_SLOT_OFFERS}.")
+        where.add(f"count must be a whole number from 1 to {MAX_SLOT_OFFERS}.", field="count")
     goal = raw.get("goal", "redemption")
     if goal not in GOALS:
-        problems.append(f"{where}: goal must be one of {', '.join(GOALS)}.")
+        where.add(f"goal must be one of {', '.join(GOALS)}.", field="goal")
     lists: dict[str, list[str]] = {}
     for name in LIST_FIELDS:
         value = raw.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            problems.append(f"{where}: {name} must be a list of texts.")
+            where.add(f"{name} must be a list of texts.", field=name)
             continue
         lists[name] = sorted(set(value), key=value.index)
     for tag in lists.get("tags", []):
         if tag not in OfferTag.values:
-            problems.append(f'{where}: unknown tag "{tag}" (known: {", ".join(OfferTag.values)}).')
+            known = ", ".join(OfferTag.values)
+            where.add(f'unknown tag "{tag}" (known: {known}).', field="tags")
     try:
         validate_daypart_entries(lists.get("dayparts", []))
     except ValidationError as error:
-        problems.append(f"{where}: dayparts: {' '.join(error.messages)}")
+        where.add(f"dayparts: {' '.join(error.messages)}", field="dayparts")
     dates: dict[str, str | None] = {}
     for name in ("valid_from", "valid_to"):
         value = raw.get(name)
@@ -185,21 +237,21 @@ def _slot_parse(raw: Any, where: str, problems: list[str]) -> Slot | None:
         try:
             dates[name] = dt.date.fromisoformat(value).isoformat()
         except (TypeError, ValueError):
-            problems.append(f"{where}: {name} must be a date like 2026-01-31.")
+            where.add(f"{name} must be a date like 2026-01-31.", field=name)
     start, end = dates.get("valid_from"), dates.get("valid_to")
     if start and end and start > end:
-        problems.append(f"{where}: valid_to is before valid_from.")
+        where.add("valid_to is before valid_from.", field="valid_to")
     min_score = raw.get("min_score")
     if min_score is not None and (
         isinstance(min_score, bool)
         or not isinstance(min_score, int | float)
         or not 0 <= min_score <= 1
     ):
-        problems.append(f"{where}: min_score must be a number from 0 to 1, or empty.")
+        where.add("min_score must be a number from 0 to 1, or empty.", field="min_score")
     fallback = raw.get("fallback_offer") or None
     if fallback is not None and not isinstance(fallback, str):
-        problems.append(f"{where}: fallback_offer must be an offer id or empty.")
-    if len(problems) > before:
+        where.add("fallback_offer must be an offer id or empty.", field="fallback_offer")
+    if len(where.problems) > before:
         return None
     return Slot(
         label=label.strip(),

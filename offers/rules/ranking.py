@@ -14,7 +14,7 @@ import numpy as np
 
 from offers.rules.document import SegmentRule
 from offers.rules.history import SegmentHistory
-from offers.rules.slots import OfferCatalog, slot_candidates
+from offers.rules.slots import OfferCatalog, slot_candidates, slot_window
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,7 @@ def rule_fill(
             and not taken[catalog.index[fallback]]
         ):
             fallback_row = catalog.index[fallback]
-            window = slot_candidates(
-                catalog,
-                type(slot)(
-                    label=slot.label,
-                    tiers=slot.tiers,
-                    dayparts=slot.dayparts,
-                    channels=slot.channels,
-                    valid_from=slot.valid_from,
-                    valid_to=slot.valid_to,
-                ),
-                on=on,
-            )
+            window = slot_candidates(catalog, slot_window(slot), on=on)
             if window[fallback_row]:
                 taken[fallback_row] = True
                 picks.append(

@@ -2,6 +2,8 @@
 
 Every write here records an audit entry in the same transaction. Saves use optimistic
 locking: the caller names the revision it loaded and a save on top of a newer one is refused.
+A refused request raises an `OffersError` (DraftConflict, RulesInvalid) whose message says why;
+a document that breaks the schema raises `DocumentInvalid`, whose problems say where.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.utils import timezone
 
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import run_start
+from offers.errors import OffersError
 from offers.models import RuleSet, RuleVersion
 from offers.rules.diff import rules_diff
 from offers.rules.document import document_normalize, empty_document
@@ -26,7 +29,7 @@ from segments.models import SegmentDefinition
 PREVIEW_TASK = "offers.tasks.heavy_rule_preview"
 
 
-class DraftConflict(Exception):
+class DraftConflict(OffersError):
     """The draft changed since the caller loaded it; nothing was saved."""
 
     def __init__(self, *, rule_set: RuleSet, expected_revision: int):
@@ -40,7 +43,7 @@ class DraftConflict(Exception):
         )
 
 
-class RulesInvalid(Exception):
+class RulesInvalid(OffersError):
     """Publishing refused because validation found errors."""
 
     def __init__(self, issues: list[Issue]):

@@ -125,6 +125,19 @@ def slot_constraints(catalog: OfferCatalog, slot: Slot, *, on: dt.date) -> np.nd
     )
 
 
+def slot_window(slot: Slot) -> Slot:
+    """The slot's where and when (tiers, dayparts, channels, dates) without its offer filter:
+    what a fallback offer must still fit."""
+    return Slot(
+        label=slot.label,
+        tiers=slot.tiers,
+        dayparts=slot.dayparts,
+        channels=slot.channels,
+        valid_from=slot.valid_from,
+        valid_to=slot.valid_to,
+    )
+
+
 def slot_candidates(
     catalog: OfferCatalog,
     slot: Slot,

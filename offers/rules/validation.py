@@ -1,4 +1,5 @@
-"""Validation of a rules document against the catalog: every issue names its segment and slot.
+"""Validation of a rules document against the catalog: every issue carries its segment, slot
+and field, and names them in its message.
 
 Errors block publishing (an unknown offer, category or daypart, a slot no offer can fill);
 warnings do not (an expired offer, more slots than eligible offers, a tier or daypart where a
@@ -8,31 +9,68 @@ slot stays empty, a segment without a rule).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from offers.rules.document import DocumentInvalid, RulesDocument, Slot, document_parse
-from offers.rules.slots import OfferCatalog, catalog_load, slot_candidates, slot_filter
+from offers.rules.document import DocumentInvalid, Problem, RulesDocument, Slot, document_parse
+from offers.rules.slots import (
+    OfferCatalog,
+    catalog_load,
+    slot_candidates,
+    slot_filter,
+    slot_window,
+)
 from segments.models import Segment, SegmentDefinition
 
 ERROR = "error"
 WARNING = "warning"
+SCHEMA = "schema"
 
 
 @dataclass(frozen=True)
 class Issue:
+    """One finding, placed so a page shows it beside its input: the rule's segment key (None:
+    the rule for customers with no segment yet), the slot's position from 1 and the slot's
+    field, each None when the finding is wider; `whole_document` when no segment rule owns it.
+    The message names the place in words too."""
+
     level: str
     code: str
-    segment_key: int | None
-    segment: str
-    slot: int | None
-    slot_label: str
     message: str
+    segment: int | None = None
+    slot: int | None = None
+    field: str | None = None
+    whole_document: bool = False
+    segment_name: str = ""
+    slot_label: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The API's shape, as it was before issues carried their place: a schema problem is
+        not placed there (its message names the place)."""
+        placed = self.code != SCHEMA
+        return {
+            "level": self.level,
+            "code": self.code,
+            "segment_key": self.segment if placed else None,
+            "segment": self.segment_name,
+            "slot": self.slot if placed else None,
+            "slot_label": self.slot_label,
+            "message": self.message,
+        }
+
+
+def _schema_issue(problem: Problem) -> Issue:
+    return Issue(
+        level=ERROR,
+        code=SCHEMA,
+        message=problem.message,
+        segment=problem.segment,
+        slot=problem.slot,
+        field=problem.field,
+        whole_document=problem.whole_document,
+    )
 
 
 class _Collector:
@@ -54,6 +92,7 @@ class _Collector:
         key: int | None,
         position: int | None = None,
         slot: Slot | None = None,
+        field: str | None = None,
     ) -> None:
         segment = self.segment_name(key)
         where = f"{segment}, slot {position} \u201c{slot.label}\u201d" if slot else segment
@@ -61,11 +100,12 @@ class _Collector:
             Issue(
                 level=level,
                 code=code,
-                segment_key=key,
-                segment=segment,
-                slot=position,
-                slot_label=slot.label if slot else "",
                 message=f"{where}: {text}",
+                segment=key,
+                slot=position,
+                field=field,
+                segment_name=segment,
+                slot_label=slot.label if slot else "",
             )
         )
 
@@ -84,9 +124,7 @@ def rules_validate(
     try:
         parsed = document_parse(document)
     except DocumentInvalid as invalid:
-        for problem in invalid.problems:
-            collector.issues.append(Issue(ERROR, "schema", None, "", None, "", problem))
-        return collector.issues
+        return [_schema_issue(problem) for problem in invalid.problems]
     catalog = catalog or catalog_load()
     _check_coverage_of_segments(collector, parsed, segments)
     for rule in parsed.segments:
@@ -145,8 +183,8 @@ def _check_slot(
     position: int,
     on: dt.date,
 ) -> np.ndarray:
-    def add(level: str, code: str, text: str) -> None:
-        collector.add(level, code, text, key=key, position=position, slot=slot)
+    def add(level: str, code: str, text: str, *, field: str | None = None) -> None:
+        collector.add(level, code, text, key=key, position=position, slot=slot, field=field)
 
     unknown_offers = [
         offer_id
@@ -157,13 +195,16 @@ def _check_slot(
         add(ERROR, "unknown_offer", f"unknown offers {', '.join(unknown_offers)}.")
     unknown_categories = [c for c in slot.categories if c not in catalog.known_categories]
     if unknown_categories:
-        add(ERROR, "unknown_category", f"unknown categories {', '.join(unknown_categories)}.")
+        names = ", ".join(unknown_categories)
+        add(ERROR, "unknown_category", f"unknown categories {names}.", field="categories")
     unknown_dayparts = [d for d in slot.dayparts if ":" not in d and d not in catalog.daypart_names]
     if unknown_dayparts:
-        add(ERROR, "unknown_daypart", f"unknown dayparts {', '.join(unknown_dayparts)}.")
+        names = ", ".join(unknown_dayparts)
+        add(ERROR, "unknown_daypart", f"unknown dayparts {names}.", field="dayparts")
     unknown_tiers = [t for t in slot.tiers if t not in catalog.tiers]
     if unknown_tiers:
-        add(WARNING, "unknown_tier", f"no store has pricing tier {', '.join(unknown_tiers)}.")
+        names = ", ".join(unknown_tiers)
+        add(WARNING, "unknown_tier", f"no store has pricing tier {names}.", field="tiers")
     for offer_id in [*slot.include_offers, slot.fallback_offer]:
         if offer_id in catalog.index:
             offer = catalog.offers[catalog.index[offer_id]]
@@ -187,6 +228,7 @@ def _check_slot(
             WARNING,
             "more_slots_than_offers",
             f"asks for {slot.count} offers but only {count} are eligible.",
+            field="count",
         )
     gaps = _coverage_gaps(catalog, slot, candidates)
     if gaps:
@@ -195,22 +237,19 @@ def _check_slot(
             "coverage_gap",
             "no offer can fill it in " + ", ".join(f"tier {t} at {d}" for t, d in gaps) + ".",
         )
-    if slot.fallback_offer in catalog.index and not candidates[catalog.index[slot.fallback_offer]]:
-        fallback_only = Slot(
-            label=slot.label,
-            tiers=slot.tiers,
-            dayparts=slot.dayparts,
-            channels=slot.channels,
-            valid_from=slot.valid_from,
-            valid_to=slot.valid_to,
+    fallback = catalog.index.get(slot.fallback_offer or "")
+    if (
+        fallback is not None
+        and not candidates[fallback]
+        and not slot_candidates(catalog, slot_window(slot), on=on)[fallback]
+    ):
+        add(
+            WARNING,
+            "fallback_not_eligible",
+            f"fallback offer {slot.fallback_offer} may not run within the slot's "
+            "tiers, dayparts, channels and dates.",
+            field="fallback_offer",
         )
-        if not slot_candidates(catalog, fallback_only, on=on)[catalog.index[slot.fallback_offer]]:
-            add(
-                WARNING,
-                "fallback_not_eligible",
-                f"fallback offer {slot.fallback_offer} may not run within the slot's "
-                "tiers, dayparts, channels and dates.",
-            )
     return candidates
 
 

@@ -9,9 +9,9 @@ from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from offers.models import AuditEntry, RuleSet, RuleVersion
-from offers.rule_views import audit_changes
 from offers.rules.preview import rule_preview_execute
 from offers.rules.services import rule_set_draft_create, rule_set_draft_update, rule_set_publish
+from offers.rules.views import audit_changes
 from segments.models import SegmentDefinition
 from tests.factories import UserFactory
 from tests.offers.test_validation import full_rules, slot
@@ -328,9 +328,8 @@ def test_publish_of_a_stale_revision_is_refused(rule_set: RuleSet, as_marketer: 
     assert not RuleVersion.objects.exists()
 
 
-def test_the_diff_page_shows_changes_per_segment_and_slot(
-    rule_set: RuleSet, as_marketer: Client, marketer: Any
-) -> None:
+def publish_then_edit_desserts(rule_set: RuleSet, marketer: Any) -> None:
+    """Version 1 as drafted, then a draft that gives Big spenders three desserts."""
     rule_set_publish(rule_set=rule_set, author=marketer, note="first")
     rule_set_draft_update(
         rule_set=rule_set,
@@ -338,6 +337,12 @@ def test_the_diff_page_shows_changes_per_segment_and_slot(
         expected_revision=1,
         user=marketer,
     )
+
+
+def test_the_diff_page_shows_changes_per_segment_and_slot(
+    rule_set: RuleSet, as_marketer: Client, marketer: Any
+) -> None:
+    publish_then_edit_desserts(rule_set, marketer)
 
     page = text(as_marketer.get("/rules/diff/?before=1&after=draft"))
 
@@ -355,13 +360,7 @@ def test_the_diff_page_refuses_a_missing_version(rule_set: RuleSet, as_marketer:
 def test_rollback_asks_for_confirmation_then_republishes(
     rule_set: RuleSet, as_marketer: Client, marketer: Any
 ) -> None:
-    rule_set_publish(rule_set=rule_set, author=marketer, note="first")
-    rule_set_draft_update(
-        rule_set=rule_set,
-        document=full_rules(**{"3": [slot("Dessert", count=3, categories=["desserts"])]}),
-        expected_revision=1,
-        user=marketer,
-    )
+    publish_then_edit_desserts(rule_set, marketer)
     rule_set_publish(rule_set=rule_set, author=marketer, note="second")
 
     confirm = text(as_marketer.get("/rules/versions/1/rollback/"))

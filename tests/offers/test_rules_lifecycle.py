@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from offers.errors import OffersError
 from offers.models import AuditEntry, RuleSet, RuleVersion
 from offers.rules.document import DocumentInvalid
 from offers.rules.services import (
@@ -94,6 +95,7 @@ def test_a_stale_save_is_refused_naming_who_saved_and_nothing_is_lost(
         )
 
     when = saved.updated_at
+    assert isinstance(raised.value, OffersError)  # a refused request, shown as it is
     assert str(raised.value) == (
         f"The draft was changed by maria at {when:%Y-%m-%d %H:%M:%S} UTC (revision 2) after "
         "you loaded revision 1. Nothing was saved: reload the draft to see their changes, then "
@@ -108,13 +110,16 @@ def test_a_stale_save_is_refused_naming_who_saved_and_nothing_is_lost(
 def test_an_invalid_document_is_refused_and_nothing_is_written(
     rule_set: RuleSet, marketer: Any
 ) -> None:
-    with pytest.raises(DocumentInvalid):
+    with pytest.raises(DocumentInvalid) as raised:
         rule_set_draft_update(
             rule_set=rule_set,
             document={"segments": [{"segment_key": 1, "slots": [{"count": 3}]}]},
             expected_revision=1,
             user=marketer,
         )
+
+    [problem] = raised.value.problems
+    assert (problem.segment, problem.slot, problem.field) == (1, 1, "label")
 
     assert RuleSet.objects.get().revision == 1
     assert AuditEntry.objects.count() == 1
@@ -164,6 +169,7 @@ def test_publishing_a_draft_with_errors_is_refused_and_writes_nothing(
     with pytest.raises(RulesInvalid) as raised:
         rule_set_publish(rule_set=rule_set, author=marketer)
 
+    assert isinstance(raised.value, OffersError)
     assert str(raised.value) == (
         "The draft has 2 error(s) and cannot be published: Big spenders (#3), slot 1 "
         "\u201cSushi\u201d: unknown categories sushi. Big spenders (#3), slot 1 \u201cSushi\u201d: "

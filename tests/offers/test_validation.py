@@ -1,4 +1,5 @@
-"""The rules document schema and validation: every issue names its segment and slot."""
+"""The rules document schema and validation: every issue carries and names its segment, slot
+and field."""
 
 from typing import Any
 
@@ -73,7 +74,8 @@ def test_schema_errors_name_the_segment_and_slot() -> None:
     with pytest.raises(DocumentInvalid) as raised:
         document_parse(bad)
 
-    assert raised.value.problems == [
+    problems = raised.value.problems
+    assert [p.message for p in problems] == [
         'Rule for segment 1, slot 1 "Breakfast": count must be a whole number from 1 to 20.',
         'Rule for segment 1, slot 1 "Breakfast": goal must be one of redemption, revenue, margin.',
         "Rule for segment 1, slot 2: label must be a text of 1 to 100 characters.",
@@ -87,6 +89,18 @@ def test_schema_errors_name_the_segment_and_slot() -> None:
         "Rule for segment 1: appears twice; keep one rule per segment.",
         "Segment rule 3: segment_key must be a segment's key or null.",
     ]
+    assert [(p.segment, p.slot, p.field, p.whole_document) for p in problems] == [
+        (1, 1, "count", False),
+        (1, 1, "goal", False),
+        (1, 2, "label", False),
+        (1, 2, "tags", False),
+        (1, 2, "dayparts", False),
+        (1, 3, None, False),
+        (1, 3, "valid_to", False),
+        (1, 3, "min_score", False),
+        (1, None, None, False),
+        (None, None, None, True),
+    ]
 
 
 def test_schema_errors_come_back_from_validation_as_errors(definition: SegmentDefinition) -> None:
@@ -95,6 +109,19 @@ def test_schema_errors_come_back_from_validation_as_errors(definition: SegmentDe
     assert messages(issues) == [
         ("error", 'The document must be an object with one key, "segments".')
     ]
+    assert (issues[0].code, issues[0].whole_document) == ("schema", True)
+
+
+def test_schema_errors_in_validation_keep_their_place(definition: SegmentDefinition) -> None:
+    document = {"segments": [{"segment_key": None, "slots": [{"label": "A", "goal": "fun"}]}]}
+
+    [issue] = rules_validate(document=document, definition=definition, on=ON)
+
+    assert (issue.segment, issue.slot, issue.field) == (None, 1, "goal")
+    assert not issue.whole_document
+    assert issue.message == (
+        'Rule for no segment yet, slot 1 "A": goal must be one of redemption, revenue, margin.'
+    )
 
 
 def test_unknown_offers_categories_dayparts_and_segments_are_errors(
@@ -118,6 +145,14 @@ def test_unknown_offers_categories_dayparts_and_segments_are_errors(
                   "none may run within its tiers, dayparts, channels and dates."),
         ("error", "Unknown segment (#9): no such segment in this segmentation."),
     ]  # fmt: skip
+    assert [(i.segment, i.slot, i.field) for i in issues] == [
+        (1, 1, None),
+        (1, 1, "categories"),
+        (1, 1, "dayparts"),
+        (1, 1, "tiers"),
+        (1, 1, None),
+        (9, None, None),
+    ]
 
 
 def test_expired_offers_too_many_slots_and_coverage_gaps_are_warnings(
@@ -148,12 +183,12 @@ def test_expired_offers_too_many_slots_and_coverage_gaps_are_warnings(
         ("warning", "Lapsing (#2): the slots ask for 3 offers but only 2 different offers are "
                     "eligible, so customers get fewer."),
     ]  # fmt: skip
-    assert [(i.segment_key, i.slot, i.slot_label, i.code) for i in issues] == [
-        (2, 1, "Drinks", "expired_offer"),
-        (2, 1, "Drinks", "more_slots_than_offers"),
-        (2, 1, "Drinks", "coverage_gap"),
-        (2, 2, "Burgers", "coverage_gap"),
-        (2, None, "", "more_slots_than_offers"),
+    assert [(i.segment, i.slot, i.field, i.slot_label, i.code) for i in issues] == [
+        (2, 1, None, "Drinks", "expired_offer"),
+        (2, 1, "count", "Drinks", "more_slots_than_offers"),
+        (2, 1, None, "Drinks", "coverage_gap"),
+        (2, 2, None, "Burgers", "coverage_gap"),
+        (2, None, None, "", "more_slots_than_offers"),
     ]
 
 
