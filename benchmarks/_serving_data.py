@@ -75,8 +75,8 @@ def offers_fill(*, total: int) -> int:
     added, so an interrupted fill resumes."""
     from django.core.files import File
 
-    from offers.catalog import offer_image_path
     from offers.models import Offer
+    from offers.selectors import offer_image_path
     from offers.services import offer_create
 
     existing = list(Offer.objects.order_by("offer_id"))

@@ -427,10 +427,10 @@ def _pages(count: int, seed: int) -> tuple[list[Page], dict[str, Any]]:
     """The pages and, for the ones with an id, `count` ids drawn from the data."""
     from urllib.parse import urlencode
 
+    from deepflame_web.console.views import CUSTOMERS_PER_PAGE
     from recommender.models import AssignmentBatch
     from segments.models import Customer
     from segments.selectors import segment_flows, segmentation_active
-    from deepflame_web.console.views import CUSTOMERS_PER_PAGE
     from segments.views import MOVERS_PER_PAGE
 
     rng = random.Random(seed)

@@ -73,9 +73,9 @@ def _lake_and_dayparts() -> tuple[Path, list[tuple[str, int, int]]]:
 
     django.setup()
     from deepflame_web.core.lake import lake_root
-    from segments.spark.features import daypart_windows
+    from offers.dayparts import daypart_minutes, daypart_rows
 
-    return lake_root(), daypart_windows()
+    return lake_root(), daypart_rows(daypart_minutes())
 
 
 def _features_sql(lake: Path, dayparts: list[tuple[str, int, int]]) -> str:

@@ -3,45 +3,52 @@
 from django.urls import path
 
 from offers import apis
+from offers.rules import apis as rule_apis
 
 api_urlpatterns = [
     path("offers/", apis.OfferListApi.as_view(), name="api_offer_list"),
     path("offers/<str:offer_id>/", apis.OfferDetailApi.as_view(), name="api_offer_detail"),
-    path("rule-sets/", apis.RuleSetListApi.as_view(), name="api_rule_set_list"),
-    path("rule-sets/<int:pk>/", apis.RuleSetDetailApi.as_view(), name="api_rule_set_detail"),
+    path("rule-sets/", rule_apis.RuleSetListApi.as_view(), name="api_rule_set_list"),
+    path("rule-sets/<int:pk>/", rule_apis.RuleSetDetailApi.as_view(), name="api_rule_set_detail"),
     path(
         "rule-sets/<int:pk>/validate/",
-        apis.RuleSetValidateApi.as_view(),
+        rule_apis.RuleSetValidateApi.as_view(),
         name="api_rule_set_validate",
     ),
     path(
-        "rule-sets/<int:pk>/suggest/", apis.RuleSetSuggestApi.as_view(), name="api_rule_set_suggest"
+        "rule-sets/<int:pk>/suggest/",
+        rule_apis.RuleSetSuggestApi.as_view(),
+        name="api_rule_set_suggest",
     ),
     path(
-        "rule-sets/<int:pk>/preview/", apis.RuleSetPreviewApi.as_view(), name="api_rule_set_preview"
+        "rule-sets/<int:pk>/preview/",
+        rule_apis.RuleSetPreviewApi.as_view(),
+        name="api_rule_set_preview",
     ),
     path(
-        "rule-sets/<int:pk>/publish/", apis.RuleSetPublishApi.as_view(), name="api_rule_set_publish"
+        "rule-sets/<int:pk>/publish/",
+        rule_apis.RuleSetPublishApi.as_view(),
+        name="api_rule_set_publish",
     ),
-    path("rule-sets/<int:pk>/diff/", apis.RuleVersionDiffApi.as_view(), name="api_rule_diff"),
+    path("rule-sets/<int:pk>/diff/", rule_apis.RuleVersionDiffApi.as_view(), name="api_rule_diff"),
     path(
         "rule-sets/<int:pk>/versions/",
-        apis.RuleVersionListApi.as_view(),
+        rule_apis.RuleVersionListApi.as_view(),
         name="api_rule_version_list",
     ),
     path(
         "rule-sets/<int:pk>/versions/<int:number>/",
-        apis.RuleVersionDetailApi.as_view(),
+        rule_apis.RuleVersionDetailApi.as_view(),
         name="api_rule_version_detail",
     ),
     path(
         "rule-sets/<int:pk>/versions/<int:number>/rollback/",
-        apis.RuleVersionRollbackApi.as_view(),
+        rule_apis.RuleVersionRollbackApi.as_view(),
         name="api_rule_version_rollback",
     ),
     path(
         "rule-sets/<int:pk>/versions/<int:number>/to-draft/",
-        apis.RuleVersionToDraftApi.as_view(),
+        rule_apis.RuleVersionToDraftApi.as_view(),
         name="api_rule_version_to_draft",
     ),
     path("audit/", apis.AuditEntryListApi.as_view(), name="api_audit_list"),

@@ -20,10 +20,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from offers.models import Daypart, Offer, Store
-from offers.validators import parse_window
+from offers.dayparts import MINUTES_PER_DAY, Window, daypart_minutes, entries_mask, minute_of_day
+from offers.models import Offer, Store
 
-MINUTES_PER_DAY = 1440
 NO_DATE_LOW = np.iinfo(np.int64).min
 NO_DATE_HIGH = np.iinfo(np.int64).max
 CONSTRAINTS = ("tier", "dates", "daypart", "channel")
@@ -39,7 +38,7 @@ class Context:
 
     @property
     def minute(self) -> int:
-        return self.local.hour * 60 + self.local.minute
+        return minute_of_day(self.local)
 
     @property
     def date(self) -> dt.date:
@@ -61,48 +60,6 @@ def store_context(*, store: Store, instant: dt.datetime, channel: str) -> Contex
     )
 
 
-def daypart_windows() -> dict[str, tuple[int, int]]:
-    """The chain's dayparts as (start, end) minutes of the local day."""
-    return {
-        d.name: (d.start.hour * 60 + d.start.minute, d.end.hour * 60 + d.end.minute)
-        for d in Daypart.objects.all()
-    }
-
-
-def window_mask(start: int, end: int) -> np.ndarray:
-    """Minutes of the day inside [start, end); end <= start wraps midnight (equal: all day)."""
-    minutes = np.arange(MINUTES_PER_DAY)
-    if start < end:
-        return (minutes >= start) & (minutes < end)
-    return (minutes >= start) | (minutes < end)
-
-
-def entries_mask(entries: Iterable[str], dayparts: dict[str, tuple[int, int]]) -> np.ndarray:
-    """The minutes covered by daypart names and windows; no entries means the whole day.
-
-    An unknown daypart name covers nothing: such an offer never runs until it is fixed
-    (validation reports it).
-    """
-    entries = list(entries)
-    if not entries:
-        return np.ones(MINUTES_PER_DAY, dtype=bool)
-    mask = np.zeros(MINUTES_PER_DAY, dtype=bool)
-    for entry in entries:
-        window = parse_window(entry) or dayparts.get(entry)
-        if window is not None:
-            mask |= window_mask(*window)
-    return mask
-
-
-def daypart_at(local: dt.datetime | dt.time, dayparts: dict[str, tuple[int, int]]) -> str | None:
-    """The name of the daypart a local time falls in (the first by start time if several)."""
-    minute = local.hour * 60 + local.minute
-    for name, (start, end) in sorted(dayparts.items(), key=lambda item: item[1]):
-        if window_mask(start, end)[minute]:
-            return name
-    return None
-
-
 def _ordinal(value: dt.date | None, missing: int) -> int:
     return value.toordinal() if value is not None else missing
 
@@ -110,10 +67,8 @@ def _ordinal(value: dt.date | None, missing: int) -> int:
 class EligibilityTable:
     """Offers prepared once, then checked against any number of contexts."""
 
-    def __init__(
-        self, offers: Sequence[Offer], *, dayparts: dict[str, tuple[int, int]] | None = None
-    ):
-        self.dayparts = daypart_windows() if dayparts is None else dayparts
+    def __init__(self, offers: Sequence[Offer], *, dayparts: dict[str, Window] | None = None):
+        self.dayparts = daypart_minutes() if dayparts is None else dayparts
         self.offers = list(offers)
         self.offer_ids = [o.offer_id for o in self.offers]
         count = len(self.offers)

@@ -2,11 +2,11 @@ from typing import Any
 
 from django import forms
 
-from offers.catalog import IMAGE_MAX_BYTES, STATUSES
-from offers.models import Offer, OfferTag
+from offers.images import IMAGE_MAX_BYTES
+from offers.models import MARKETER_TAGS, Offer
+from offers.selectors import STATUSES
 
-# The tags a marketer sets; cross-category is worked out per customer, never set by hand.
-MARKETER_TAGS = [(t.value, t.label) for t in (OfferTag.HIGH_MARGIN, OfferTag.WIN_BACK)]
+MARKETER_TAG_CHOICES = [(t.value, t.label) for t in MARKETER_TAGS]
 
 
 class ListField(forms.CharField):
@@ -35,7 +35,7 @@ def _words(example: str) -> forms.TextInput:
 
 
 class OfferForm(forms.Form):
-    """Parses what the marketer typed; the catalog service decides whether it is a valid offer."""
+    """Parses what the marketer typed; `offers.services` decides whether it is a valid offer."""
 
     offer_id = forms.CharField(
         label="Offer id",
@@ -70,7 +70,7 @@ class OfferForm(forms.Form):
 
     remove_image = forms.BooleanField(label="Remove the current image", required=False)
     tags = forms.MultipleChoiceField(
-        required=False, choices=MARKETER_TAGS, widget=forms.CheckboxSelectMultiple
+        required=False, choices=MARKETER_TAG_CHOICES, widget=forms.CheckboxSelectMultiple
     )
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
@@ -82,7 +82,7 @@ class OfferForm(forms.Form):
     def offer_fields(self) -> dict[str, Any]:
         """The parsed values of the fields that parsed, for the service to check and save.
 
-        A ticked "remove" becomes `image: ""`, which the catalog save reads as "no image".
+        A ticked "remove" becomes `image: ""`, which the offer save reads as "no image".
         """
         cleaned = getattr(self, "cleaned_data", {})
         fields = {

@@ -102,6 +102,10 @@ class OfferTag(models.TextChoices):
     WIN_BACK = "win_back", "Win-back"
 
 
+# The tags a marketer sets; cross-category is worked out per customer, never set by hand.
+MARKETER_TAGS = (OfferTag.HIGH_MARGIN, OfferTag.WIN_BACK)
+
+
 class RuleSet(models.Model):
     """The editable draft of the offer rules for one segment definition.
 

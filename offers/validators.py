@@ -5,16 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
-
-
-def parse_window(entry: str) -> tuple[int, int] | None:
-    """Minutes of day (start, end) of an "HH:MM-HH:MM" window, or None for a daypart name."""
-    match = WINDOW.match(entry)
-    if match is None:
-        return None
-    hours_a, minutes_a, hours_b, minutes_b = (int(g) for g in match.groups())
-    return hours_a * 60 + minutes_a, hours_b * 60 + minutes_b
+from offers.dayparts import parse_window
 
 
 def validate_text_list(value: Any) -> None:

@@ -15,9 +15,11 @@ from django.views.decorators.http import require_POST
 from PIL import Image
 
 from deepflame_web.core.access import EVERYONE_READS, MARKETERS_WRITE, role_required
-from offers import catalog, services
-from offers.dayparts import daypart_windows
+from offers import selectors, services
+from offers.dayparts import daypart_minutes, window_text
+from offers.errors import OffersError
 from offers.forms import OfferFilterForm, OfferForm
+from offers.images import upload_problem
 from offers.models import Offer, OfferTag
 
 OFFERS_PER_PAGE = 24
@@ -30,7 +32,7 @@ def offer_list(request: HttpRequest) -> HttpResponse:
     form = OfferFilterForm(request.GET)
     form.is_valid()
     data = form.cleaned_data
-    filters = catalog.OfferFilters(
+    filters = selectors.OfferFilters(
         query=(data.get("q") or "").strip(),
         category=data.get("category") or "",
         tier=data.get("tier") or "",
@@ -39,9 +41,9 @@ def offer_list(request: HttpRequest) -> HttpResponse:
         status=data.get("status") or "",
         on=data.get("on"),
     )
-    today = catalog.today()
+    today = selectors.today()
     day = filters.on or today
-    offers = catalog.offers_search(filters=filters, today=today)
+    offers = selectors.offers_search(filters=filters, today=today)
     page = Paginator(offers, OFFERS_PER_PAGE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
@@ -49,16 +51,16 @@ def offer_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "day": day,
         "page": page,
-        "rows": [{"offer": o, "status": catalog.offer_status(o, day)} for o in page],
+        "rows": [{"offer": o, "status": selectors.offer_status(o, day)} for o in page],
         "querystring": params.urlencode(),
         "filtered": any(params.get(k) for k in ("q", "category", "tier", "daypart", "channel"))
         or bool(filters.status),
         "options": {
-            "categories": catalog.known_categories(),
-            "tiers": catalog.known_tiers(),
-            "dayparts": list(daypart_windows()),
-            "channels": [(c, catalog.channel_label(c)) for c in catalog.known_channels()],
-            "statuses": catalog.STATUSES,
+            "categories": selectors.known_categories(),
+            "tiers": selectors.known_tiers(),
+            "dayparts": list(daypart_minutes()),
+            "channels": [(c, selectors.channel_label(c)) for c in selectors.known_channels()],
+            "statuses": selectors.STATUSES,
         },
     }
     partial = request.headers.get("HX-Request") and not request.headers.get(
@@ -76,7 +78,7 @@ def offer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     offer = get_object_or_404(Offer, pk=pk)
     context = {
         "offer": offer,
-        "reach": catalog.offer_reach(offer=offer, today=catalog.today()),
+        "reach": selectors.offer_reach(offer=offer, today=selectors.today()),
         "tags": [OfferTag(t).label if t in OfferTag.values else t for t in offer.tags],
     }
     return render(request, "offers/offer_detail.html", context)
@@ -99,7 +101,7 @@ def offer_validate(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     offer = get_object_or_404(Offer, pk=pk) if pk is not None else None
     image = _image(request)
     if request.POST.get("only") == "image":
-        problem = catalog.image_problem(image) if image is not None else ""
+        problem = upload_problem(image) if image is not None else ""
         context = {"name": "image", "errs": [problem] if problem else [], "oob": False}
         return render(request, "offers/partials/field_errors.html", context)
     form = _bound_form(request, offer)
@@ -113,9 +115,9 @@ def offer_image(request: HttpRequest, pk: int) -> FileResponse:
     offer = get_object_or_404(Offer, pk=pk)
     try:
         if request.GET.get("size") == "thumb":
-            path = catalog.offer_thumbnail_path(offer=offer)
+            path = selectors.offer_thumbnail_path(offer=offer)
         else:
-            path = catalog.offer_image_path(offer=offer)
+            path = selectors.offer_image_path(offer=offer)
     except (OSError, Image.DecompressionBombError) as exc:
         raise Http404("The offer image cannot be read.") from exc
     if path is None:
@@ -127,7 +129,7 @@ def offer_image(request: HttpRequest, pk: int) -> FileResponse:
 
 @role_required(EVERYONE_READS)
 def store_list(request: HttpRequest) -> HttpResponse:
-    groups = catalog.stores_by_tier(now=timezone.now())
+    groups = selectors.stores_by_tier(now=timezone.now())
     context = {
         "groups": groups,
         "stores_total": sum(len(g.stores) for g in groups),
@@ -139,7 +141,7 @@ def store_list(request: HttpRequest) -> HttpResponse:
 @role_required(EVERYONE_READS)
 def daypart_list(request: HttpRequest) -> HttpResponse:
     context = {
-        "rows": catalog.dayparts_overview(),
+        "rows": selectors.dayparts_overview(),
         "hours": [(h, round(h / 24 * 100, 3)) for h in range(0, 25, 3)],
     }
     return render(request, "offers/daypart_list.html", context)
@@ -153,7 +155,7 @@ def _image(request: HttpRequest) -> UploadedFile | None:
 def _initial(offer: Offer | None) -> dict[str, Any]:
     if offer is None:
         return {}
-    return {name: getattr(offer, name) for name in (*catalog.EDITABLE_FIELDS, "tags")}
+    return {name: getattr(offer, name) for name in (*services.EDITABLE_FIELDS, "tags")}
 
 
 def _bound_form(request: HttpRequest, offer: Offer | None) -> OfferForm:
@@ -175,7 +177,7 @@ def _check(
         for name, found in form.errors.as_data().items()
     }
     try:
-        catalog.offer_validate(fields=form.offer_fields(), offer=offer, image=image)
+        services.offer_validate(fields=form.offer_fields(), offer=offer, image=image)
     except ValidationError as exc:
         for name, found in exc.message_dict.items():
             errors.setdefault(name if name in SLOTS else NON_FIELD, []).extend(
@@ -221,6 +223,8 @@ def _offer_form_page(request: HttpRequest, *, offer: Offer | None) -> HttpRespon
                 saved = _save(request, form, offer, image)
             except ValidationError as exc:
                 errors = {n if n in SLOTS else NON_FIELD: m for n, m in exc.message_dict.items()}
+            except OffersError as exc:
+                errors = {NON_FIELD: [str(exc)]}
             else:
                 verb = "created" if offer is None else "saved"
                 messages.success(request, f"Offer {saved.offer_id} {verb}.")
@@ -247,10 +251,10 @@ def _offer_form_page(request: HttpRequest, *, offer: Offer | None) -> HttpRespon
         if offer
         else reverse("offer_validate_new"),
         "known": {
-            "tiers": catalog.known_tiers(),
-            "dayparts": daypart_windows(),
-            "channels": catalog.known_channels(),
-            "categories": catalog.known_categories(),
+            "tiers": selectors.known_tiers(),
+            "dayparts": {name: window_text(*w) for name, w in daypart_minutes().items()},
+            "channels": selectors.known_channels(),
+            "categories": selectors.known_categories(),
         },
     }
     return render(request, "offers/offer_form.html", context)
@@ -259,7 +263,7 @@ def _offer_form_page(request: HttpRequest, *, offer: Offer | None) -> HttpRespon
 def _save(
     request: HttpRequest, form: OfferForm, offer: Offer | None, image: UploadedFile | None
 ) -> Offer:
-    """Through the offer services, which add the tags and the audit entry to the catalog save."""
+    """Through the one offer save, which also stores the image, the tags and the audit entry."""
     fields = form.offer_fields()
     if offer is None:
         return services.offer_create(user=request.user, fields=fields, image=image)

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 
 
 class RunKind(models.TextChoices):
@@ -10,6 +10,17 @@ class RunKind(models.TextChoices):
     ASSIGNMENT = "assignment", "Assignment"
     PREVIEW = "preview", "Rule preview"
     SYSTEM_CHECK = "system_check", "System check"
+    FEEDBACK_LANDING = "feedback_landing", "Feedback landing"
+
+
+LAKE_WRITERS = (RunKind.IMPORT, RunKind.FEEDBACK_LANDING)
+"""Kinds that append contract rows to the lake: one of them is active at a time, so none
+decides which rows are new against a lake that another is changing."""
+
+
+def run_kinds_excluding(kind: str) -> tuple[str, ...]:
+    """The kinds of which no run may be active when a run of `kind` starts (its own too)."""
+    return LAKE_WRITERS if kind in LAKE_WRITERS else (kind,)
 
 
 class RunStatus(models.TextChoices):
@@ -49,7 +60,11 @@ class Run(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["kind"],
+                Case(
+                    When(kind__in=LAKE_WRITERS, then=Value("lake_writer")),
+                    default=F("kind"),
+                    output_field=models.CharField(),
+                ),
                 condition=Q(status__in=["queued", "running"]),
                 name="one_active_run_per_kind",
             ),

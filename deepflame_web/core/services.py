@@ -22,14 +22,20 @@ from django.utils import timezone
 
 from deepflame_web.core.access import ADMIN
 from deepflame_web.core.errors import DomainError
-from deepflame_web.core.models import ACTIVE_STATUSES, Run, RunKind, RunStatus
+from deepflame_web.core.models import (
+    ACTIVE_STATUSES,
+    Run,
+    RunKind,
+    RunStatus,
+    run_kinds_excluding,
+)
 
 logger = logging.getLogger(__name__)
 LOG_TAIL_CHARS = 20_000
 
 
 class RunAlreadyActive(Exception):
-    """Raised when a run of the same kind is already queued or running."""
+    """Raised when a run of the same kind (or one it excludes) is already queued or running."""
 
     def __init__(self, active: Run):
         self.active = active
@@ -62,7 +68,8 @@ def run_start(
     command line and the browser share one run record and one code path.
     """
     runs_fail_stale()
-    active = Run.objects.filter(kind=kind, status__in=ACTIVE_STATUSES).first()
+    excluding = run_kinds_excluding(kind)
+    active = Run.objects.filter(kind__in=excluding, status__in=ACTIVE_STATUSES).first()
     if active is not None:
         raise RunAlreadyActive(active)
     try:
@@ -79,7 +86,7 @@ def run_start(
     except IntegrityError:
         # Another process won the race between our check and our insert.
         raise RunAlreadyActive(
-            Run.objects.filter(kind=kind, status__in=ACTIVE_STATUSES).get()
+            Run.objects.filter(kind__in=excluding, status__in=ACTIVE_STATUSES).get()
         ) from None
     return run
 

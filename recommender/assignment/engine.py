@@ -17,14 +17,15 @@ import hashlib
 import json
 import warnings
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from offers.eligibility import daypart_at, store_local_time
+from offers.dayparts import daypart_at
+from offers.eligibility import store_local_time
 from offers.models import OfferTag
 from offers.rules.document import RulesDocument, Slot, segment_label
 from offers.rules.slots import OfferCatalog, slot_constraints, slot_filter
@@ -147,7 +148,7 @@ def context_values(situation: Situation, dayparts: dict[str, tuple[int, int]]) -
     return {
         "store": situation.store_id or UNKNOWN,
         "tier": situation.tier or UNKNOWN,
-        "daypart": daypart_of(local, dayparts) or UNKNOWN,
+        "daypart": daypart_at(local, dayparts) or UNKNOWN,
         "weekday": str(local.isoweekday() % 7),  # DuckDB's dayofweek: Sunday is 0
         "channel": situation.channel or UNKNOWN,
         "weather": situation.weather or UNKNOWN,
@@ -292,17 +293,6 @@ def sheet_sha256(excluded: dict[str, str]) -> str:
 # -- the decision -------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _daypart_by_minute(dayparts: tuple[tuple[str, tuple[int, int]], ...]) -> list[str | None]:
-    windows = dict(dayparts)
-    return [daypart_at(dt.time(m // 60, m % 60), windows) for m in range(24 * 60)]
-
-
-def daypart_of(local: dt.datetime, dayparts: dict[str, tuple[int, int]]) -> str | None:
-    table = _daypart_by_minute(tuple(sorted((k, tuple(v)) for k, v in dayparts.items())))
-    return table[local.hour * 60 + local.minute]
-
-
 def situation_context(situation: Situation, dayparts: dict[str, tuple[int, int]]) -> dict:
     local = situation.local
     return {
@@ -312,7 +302,7 @@ def situation_context(situation: Situation, dayparts: dict[str, tuple[int, int]]
         "channel": situation.channel,
         "local_time": local.strftime("%Y-%m-%d %H:%M"),
         "local_date": local.date().isoformat(),
-        "daypart": daypart_of(local, dayparts),
+        "daypart": daypart_at(local, dayparts),
         "weekday": local.strftime("%A"),
         "weather": situation.weather,
         "cart": list(situation.cart),
@@ -375,7 +365,7 @@ def _eligibility_key(engine: Engine, situation: Situation, dayparts: dict) -> tu
         situation.tier,
         situation.channel,
         local.date(),
-        daypart_of(local, dayparts),
+        daypart_at(local, dayparts),
         minute_pattern.tobytes(),
     )
 

@@ -3,9 +3,10 @@ assignment it answers, and landed in the lake where training reads redemptions.
 
 A client may send an event twice (a retry): `event_id` makes the second one a no-op, and a
 second one with other content is refused rather than overwriting the first. The landing is
-one import-kind run: files are staged, then their manifest rows and the events' `in_lake`
-flags commit in one transaction, so a failed or killed landing leaves nothing visible and no
-event marked.
+one run: files are staged through the lake's one way in (`lake_append`, which dedupes
+redemptions by the contract's key as an import does), then their manifest rows and the events'
+`in_lake` flags commit in one transaction, so a failed or killed landing leaves nothing visible
+and no event marked.
 """
 
 from __future__ import annotations
@@ -15,32 +16,25 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
-from deepflame_web.core.lake import LakeStage, lake_read, lake_remove_orphans
+from deepflame_web.core.lake import LakeStage, lake_append, lake_remove_orphans
+from deepflame_web.core.lake_tables import OFFER_EVENTS, OFFER_REDEMPTIONS, UTC
 from deepflame_web.core.models import LakeFile, Run, RunKind
 from deepflame_web.core.services import run_advance, run_execute, run_start
 from offers.models import Offer, Store
 from recommender.models import Assignment, Decision, FeedbackEvent, FeedbackKind
-from segments.ingest.hashing import ExistingKeys, hash_rows
-from segments.ingest.parsing import LOCAL, LOCAL_SUFFIX, UTC
-from segments.ingest.validation import local_wall_time, month_of, zones_of
 
 logger = logging.getLogger(__name__)
 
 FEEDBACK_LAKE_TASK = "recommender.tasks.feedback_to_lake"
-REDEMPTIONS = "offer_redemptions"
-EVENTS = "offer_events"
+REDEMPTIONS = OFFER_REDEMPTIONS.name
+EVENTS = OFFER_EVENTS.name
 COMPARED = ("kind", "customer_id", "offer_id", "at", "order_id", "store_id")
-# The importer's rules for offer_redemptions (segments.ingest.events.REDEMPTIONS): the key
-# says which redemption it is, the hash covers its content, both over these columns.
-REDEMPTION_KEY = ["customer_id", "offer_id", "redeemed_at"]
-REDEMPTION_CONTENT = ["customer_id", "offer_id", "order_id", "store_id", "redeemed_at"]
 MARK_CHUNK = 5_000
 
 
@@ -189,14 +183,15 @@ def _decision_assignment(
 
 
 def feedback_to_lake(*, started_by: Any = None) -> Run | None:
-    """Land every event not yet in the lake, all or nothing, as an import run (so it never
-    runs beside an import that writes the same tables). None when there was nothing to land.
+    """Land every event not yet in the lake, all or nothing, as a landing run (a lake writer,
+    so it never runs beside an import that writes the same tables). None when there was
+    nothing to land.
 
     Raises RunAlreadyActive while an import (or another landing) runs."""
     if not FeedbackEvent.objects.filter(in_lake=False).exists():
         return None
     run = run_start(
-        kind=RunKind.IMPORT,
+        kind=RunKind.FEEDBACK_LANDING,
         task_name=FEEDBACK_LAKE_TASK,
         parameters={"source": "feedback"},
         started_by=started_by,
@@ -209,19 +204,26 @@ def _landing_work(run: Run) -> dict[str, Any]:
     run_advance(run=run, stage="reading feedback events", progress=5)
     lake_remove_orphans()
     pending = _pending()
+    zones = dict(Store.objects.values_list("store_id", "timezone"))
     stage = LakeStage(run.pk)
     try:
         redemptions = pending[pending["kind"] == FeedbackKind.REDEMPTION.value]
         others = pending[pending["kind"] != FeedbackKind.REDEMPTION.value]
         run_advance(run=run, stage="staging redemptions", progress=20)
-        known, changed = _stage_redemptions(redemptions, stage)
+        landed = lake_append(
+            table=OFFER_REDEMPTIONS,
+            rows=_redemptions_table(redemptions),
+            stage=stage,
+            store_zones=zones,
+        )
         run_advance(run=run, stage="staging impressions and clicks", progress=60)
-        stage.write(table=EVENTS, data=_events_table(others))
+        lake_append(table=OFFER_EVENTS, rows=_events_table(others), stage=stage, store_zones=zones)
         run_advance(run=run, stage="making it visible", progress=90)
         _commit(stage.files, [int(i) for i in pending["id"]])
     except BaseException:
         stage.discard()
         raise
+    known, changed = int(landed.known.sum()), int(landed.conflicts.sum())
     warnings = []
     if known:
         warnings.append(
@@ -270,73 +272,30 @@ def _instants(values: pd.Series) -> pa.Array:
     return pa.array([_utc(v) for v in values], UTC)
 
 
-def _local_months(instants: pa.Array, stores: pa.Array) -> pa.Array:
-    """The store-local month of each instant (UTC without a store), by the importer's rule."""
-    zones_by_store = dict(Store.objects.values_list("store_id", "timezone"))
-    table = pa.table({"t": instants, "t" + LOCAL_SUFFIX: pa.nulls(len(instants), LOCAL)})
-    return month_of(local_wall_time(table, "t", zones_of(stores, zones_by_store)))
-
-
-def _stage_redemptions(frame: pd.DataFrame, stage: LakeStage) -> tuple[int, int]:
-    """Stage the redemptions the lake does not have yet; (already there, of those changed)."""
-    if frame.empty:
-        return 0, 0
-    instants, stores = _instants(frame["at"]), _strings(frame["store_id"])
-    table = pa.table(
+def _redemptions_table(frame: pd.DataFrame) -> pa.Table:
+    return pa.table(
         {
             "customer_id": _strings(frame["customer_id"]),
             "offer_id": _strings(frame["offer_id"]),
             "order_id": _strings(frame["order_id"]),
-            "store_id": stores,
-            "redeemed_at": instants,
-            "month": _local_months(instants, stores),
+            "store_id": _strings(frame["store_id"]),
+            "redeemed_at": _instants(frame["at"]),
         }
-    )
-    row_key = hash_rows(table, REDEMPTION_KEY)
-    row_hash = hash_rows(table, REDEMPTION_CONTENT)
-    first = np.zeros(len(row_key), dtype=bool)
-    first[np.unique(row_key, return_index=True)[1]] = True  # one row per redemption
-    seen, changed = _lake_keys(table.column("month").to_pylist()).classify(row_key, row_hash)
-    keep = first & ~seen
-    table = table.append_column("row_hash", pa.array(row_hash)).append_column(
-        "row_key", pa.array(row_key)
-    )
-    stage.write(table=REDEMPTIONS, data=table.filter(pa.array(keep)))
-    return int(seen.sum()), int(changed.sum())
-
-
-def _lake_keys(months: list[str]) -> ExistingKeys:
-    """Keys and hashes of the lake's redemptions in these months and the ones around them
-    (the same redemption given with another store may fall in a neighbouring month)."""
-    around: set[str] = set()
-    for month in set(months):
-        year, number = int(month[:4]), int(month[5:7])
-        for step in (-1, 0, 1):
-            y, m = divmod(year * 12 + number - 1 + step, 12)
-            around.add(f"{y:04d}-{m + 1:02d}")
-    before = lake_read(table=REDEMPTIONS, columns=["row_key", "row_hash"], months=sorted(around))
-    if before.num_rows == 0:
-        return ExistingKeys(np.zeros(0, np.uint64), np.zeros(0, np.uint64))
-    return ExistingKeys(
-        before.column("row_key").to_numpy().astype(np.uint64),
-        before.column("row_hash").to_numpy().astype(np.uint64),
     )
 
 
 def _events_table(frame: pd.DataFrame) -> pa.Table:
-    instants, stores = _instants(frame["at"]), _strings(frame["store_id"])
     return pa.table(
         {
             "event_id": _strings(frame["event_id"]),
             "kind": _strings(frame["kind"]),
             "customer_id": _strings(frame["customer_id"]),
             "offer_id": _strings(frame["offer_id"]),
-            "at": instants,
-            "store_id": stores,
+            "at": _instants(frame["at"]),
+            "store_id": _strings(frame["store_id"]),
             "decision_id": pa.array(_optional(frame["assignment__decision_id"]), pa.int64()),
             "slot": pa.array(_optional(frame["assignment__slot"]), pa.int16()),
             "holdout": pa.array(_optional(frame["assignment__holdout"]), pa.bool_()),
-            "month": _local_months(instants, stores),
         }
     )
 

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from offers.dayparts import daypart_minutes
 from offers.eligibility import EligibilityTable
-from offers.models import Daypart, Offer, RuleVersion
+from offers.models import Offer, RuleVersion
 from offers.rules.document import RulesDocument, document_parse
 from offers.rules.history import segment_history
 from offers.rules.services import rule_version_latest
@@ -34,10 +35,6 @@ from .engine import Engine
 
 class EngineUnavailable(Exception):
     """What is missing before offers can be assigned (shown to the user as is)."""
-
-
-def _minutes(value: dt.time) -> int:
-    return value.hour * 60 + value.minute
 
 
 def snapshot_current(*, model_row: RecommenderModel) -> CatalogSnapshot:
@@ -69,7 +66,7 @@ def snapshot_current(*, model_row: RecommenderModel) -> CatalogSnapshot:
         }
         for row, o in enumerate(catalog.offers)
     ]
-    dayparts = {d.name: [_minutes(d.start), _minutes(d.end)] for d in Daypart.objects.all()}
+    dayparts = {name: list(window) for name, window in daypart_minutes().items()}
     content = json.dumps({"offers": offers, "dayparts": dayparts}, sort_keys=True)
     sha = hashlib.sha256(content.encode()).hexdigest()
     snapshot, _ = CatalogSnapshot.objects.get_or_create(

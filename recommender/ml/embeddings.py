@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
-from offers.selectors import offer_image_path
 from offers.models import Offer
+from offers.selectors import offer_image_path
 from recommender.ml.autoencoder import (
     autoencoder_load,
     autoencoder_save,

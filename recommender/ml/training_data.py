@@ -25,13 +25,12 @@ import pyarrow.parquet as pq
 from deepflame_web.core.lake import lake_paths, lake_root
 from deepflame_web.core.models import LakeFile
 from deepflame_web.core.spark import spark_session
-from offers.dayparts import runs_in_window
-from offers.models import Daypart, Offer, Store
+from offers.dayparts import Window, daypart_minutes, daypart_rows, runs_in_window
+from offers.models import Offer, Store
 from recommender.ml import spark_examples
-from segments.models import SegmentDefinition
-from segments.selectors import membership_files
+from segments.selectors import membership_files, segmentation_active
 from segments.spark.combine import month_shift
-from segments.spark.features import daypart_windows, scratch_remove
+from segments.spark.features import scratch_remove
 
 HISTORY_LENGTH = 20
 CONTEXT_FIELDS = ("store", "tier", "daypart", "weekday", "channel", "weather", "segment")
@@ -145,8 +144,8 @@ def _examples_tasks(*, history_length: int, scratch: Path) -> list[dict[str, obj
         raise TrainingDataError("The lake has no offer_redemptions yet; import data first.")
     lake_months = _lake_months()
     stores = [(s, t) for s, t in Store.objects.values_list("store_id", "pricing_tier")]
-    dayparts = daypart_windows()
-    definition = SegmentDefinition.objects.filter(is_active=True).first()
+    dayparts = daypart_rows(daypart_minutes())
+    definition = segmentation_active()
     memberships = membership_files(definition=definition) if definition is not None else []
     tasks: list[dict[str, object]] = []
     for month in months:
@@ -369,7 +368,7 @@ def offer_features(*, offers: list[str], vocabulary: Vocabulary) -> np.ndarray:
     of the vocabulary's items it applies to (the last `len(vocabulary.items)` columns, which
     TxT's item match reads). A new offer has these as soon as it is in the catalog, like its
     content embedding."""
-    windows = {d.name: (d.start, d.end) for d in Daypart.objects.all()}
+    windows = daypart_minutes()
     rows = {o.offer_id: o for o in Offer.objects.filter(offer_id__in=offers)}
     return offer_feature_rows(
         offers=[rows.get(offer_id) for offer_id in offers], vocabulary=vocabulary, windows=windows
@@ -380,7 +379,7 @@ def offer_feature_rows(
     *,
     offers: list[Offer | None],
     vocabulary: Vocabulary,
-    windows: dict[str, tuple[dt.time, dt.time]],
+    windows: dict[str, Window],
 ) -> np.ndarray:
     """`offer_features` of given offers and daypart windows (None: an unknown offer, zeros)."""
 

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from django.db.models import F
 
 from deepflame_web.core.bulk import bulk_insert
+from offers.columns import OFFER_COLUMNS, OFFER_LIST_COLUMNS
 from offers.models import Item, Offer, Store
 from segments.ingest.parsing import ROW
 from segments.ingest.problems import ProblemLog
@@ -20,19 +21,8 @@ from segments.models import Customer, CustomerTotal
 CATALOG_FIELDS = {
     "stores": ["name", "pricing_tier", "region", "timezone", "latitude", "longitude"],
     "items": ["name", "category", "price", "unit_cost"],
-    "offers": [
-        "name",
-        "description",
-        "category",
-        "pricing_tiers",
-        "dayparts",
-        "channels",
-        "item_ids",
-        "discount_value",
-        "valid_from",
-        "valid_to",
-        "image_sha256",
-    ],
+    # An offer's image is compared by its content, not by its path in the extract.
+    "offers": [*(c for c in OFFER_COLUMNS if c not in ("offer_id", "image")), "image_sha256"],
 }
 
 
@@ -58,9 +48,9 @@ def catalog_rows(table: pa.Table, columns: list[str]) -> list[dict[str, Any]]:
 
 
 def offer_rows(offers: pa.Table, images: dict[str, bytes]) -> list[dict[str, Any]]:
-    rows = catalog_rows(offers, ["offer_id", *CATALOG_FIELDS["offers"][:-1], "image"])
+    rows = catalog_rows(offers, list(OFFER_COLUMNS))
     for row in rows:
-        for column in ("pricing_tiers", "dayparts", "channels", "item_ids"):
+        for column in OFFER_LIST_COLUMNS:
             row[column] = row[column] or []
         content = images.get(row["offer_id"])
         row["image_sha256"] = hashlib.sha256(content).hexdigest() if content else ""

@@ -1,7 +1,14 @@
-"""The tables and columns of DATA_CONTRACT.md, version 1, as data the validator walks."""
+"""The tables and columns of DATA_CONTRACT.md, version 1, as data the validator walks.
+
+The tables the lake keeps take their names and keys from `deepflame_web.core.lake_tables`,
+which the lake dedupes by; this adds how each column is read and checked.
+"""
 
 from dataclasses import dataclass
 from enum import Enum
+
+from deepflame_web.core import lake_tables as lake
+from offers.columns import OFFER_COLUMNS, OFFER_LIST_COLUMNS, OFFER_REQUIRED_COLUMNS
 
 
 class Kind(Enum):
@@ -77,9 +84,9 @@ CUSTOMERS = Table(
     ),
 )
 ORDERS = Table(
-    "orders",
+    lake.ORDERS.name,
     required=True,
-    key=("order_id",),
+    key=lake.ORDERS.key,
     columns=(
         _text("order_id", not_empty=True),
         _text("customer_id"),
@@ -91,9 +98,9 @@ ORDERS = Table(
     ),
 )
 ORDER_LINES = Table(
-    "order_lines",
+    lake.ORDER_LINES.name,
     required=True,
-    key=(),
+    key=lake.ORDER_LINES.key,
     columns=(
         _text("order_id", not_empty=True),
         _text("item_id", not_empty=True),
@@ -102,29 +109,30 @@ ORDER_LINES = Table(
         _text("offer_id", required=False),
     ),
 )
+# The offer columns are the offers app's list; the contract adds how each one is read.
+OFFER_KINDS = {
+    **dict.fromkeys(OFFER_LIST_COLUMNS, Kind.LIST),
+    "discount_value": Kind.DECIMAL,
+    "valid_from": Kind.DATE,
+    "valid_to": Kind.DATE,
+}
+
+
+def _offer_column(name: str) -> Column:
+    required = name in OFFER_REQUIRED_COLUMNS
+    return Column(name, OFFER_KINDS.get(name, Kind.TEXT), required=required, not_empty=required)
+
+
 OFFERS = Table(
     "offers",
     required=True,
     key=("offer_id",),
-    columns=(
-        _text("offer_id", not_empty=True),
-        _text("name", not_empty=True),
-        _text("description", not_empty=True),
-        _text("image", required=False),
-        _text("category", required=False),
-        Column("pricing_tiers", Kind.LIST, required=False),
-        Column("dayparts", Kind.LIST, required=False),
-        Column("channels", Kind.LIST, required=False),
-        Column("item_ids", Kind.LIST, required=False),
-        Column("discount_value", Kind.DECIMAL, required=False),
-        Column("valid_from", Kind.DATE, required=False),
-        Column("valid_to", Kind.DATE, required=False),
-    ),
+    columns=tuple(_offer_column(name) for name in OFFER_COLUMNS),
 )
 OFFER_ASSIGNMENTS = Table(
-    "offer_assignments",
+    lake.OFFER_ASSIGNMENTS.name,
     required=False,
-    key=("customer_id", "offer_id", "assigned_at"),
+    key=lake.OFFER_ASSIGNMENTS.key,
     columns=(
         _text("customer_id", not_empty=True),
         _text("offer_id", not_empty=True),
@@ -132,9 +140,9 @@ OFFER_ASSIGNMENTS = Table(
     ),
 )
 OFFER_REDEMPTIONS = Table(
-    "offer_redemptions",
+    lake.OFFER_REDEMPTIONS.name,
     required=False,
-    key=("customer_id", "offer_id", "redeemed_at"),
+    key=lake.OFFER_REDEMPTIONS.key,
     columns=(
         _text("customer_id", not_empty=True),
         _text("offer_id", not_empty=True),
@@ -144,9 +152,9 @@ OFFER_REDEMPTIONS = Table(
     ),
 )
 WEATHER = Table(
-    "weather",
+    lake.WEATHER.name,
     required=False,
-    key=("store_id", "date"),
+    key=lake.WEATHER.key,
     columns=(
         _text("store_id", not_empty=True),
         Column("date", Kind.DATE),

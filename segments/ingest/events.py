@@ -13,20 +13,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from deepflame_web.core.lake import LakeStage, lake_read
-from segments.ingest.hashing import ExistingKeys, IdIndex, KeyCollector, hash_rows
-from segments.ingest.parsing import ROW, SourceFile, csv_header, parse_table
+from deepflame_web.core.hashing import IdIndex, KeyCollector, hash_rows
+from deepflame_web.core.lake import LakeStage, lake_append
+from deepflame_web.core.lake_tables import ORDER_LINES, ORDERS, LakeTable, wall_times, zones_of
+from segments.ingest.contract import Kind
+from segments.ingest.parsing import LOCAL_SUFFIX, ROW, SourceFile, csv_header, parse_table
 from segments.ingest.problems import EXAMPLES_PER_CHECK, ProblemLog
-from segments.ingest.validation import (
-    check_reference,
-    local_wall_time,
-    localize,
-    month_of,
-    zones_of,
-)
+from segments.ingest.validation import check_reference, localize
 
 BATCH_ROWS = 2_000_000
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass
@@ -83,16 +78,6 @@ def report_duplicates(
     log.total += max(0, len(rows) - EXAMPLES_PER_CHECK)
 
 
-def existing_keys(table: str) -> ExistingKeys:
-    before = lake_read(table=table, columns=["row_key", "row_hash"])
-    if before.num_rows == 0:
-        return ExistingKeys(np.zeros(0, np.uint64), np.zeros(0, np.uint64))
-    return ExistingKeys(
-        before.column("row_key").to_numpy().astype(np.uint64),
-        before.column("row_hash").to_numpy().astype(np.uint64),
-    )
-
-
 @dataclass
 class Orders:
     """The orders of the extract in lake form, plus what their lines add up to."""
@@ -107,12 +92,12 @@ def orders_prepare(orders: pa.Table, label: str, ctx: Context, log: ProblemLog) 
     if ctx.customer_ids is not None:
         check_reference(log, label, orders, "customer_id", "customer", ctx.customer_ids)
     collector = KeyCollector()
-    collector.add(hash_rows(orders, ["order_id"]))
-    report_duplicates(label, ["order_id"], collector, log, orders)
+    collector.add(hash_rows(orders, list(ORDERS.key)))
+    report_duplicates(label, list(ORDERS.key), collector, log, orders)
     store_ids = orders.column("store_id").combine_chunks()
     ordered_at = localize(orders, "ordered_at", store_ids, ctx.store_zones)
-    with_utc = orders.set_column(orders.column_names.index("ordered_at"), "ordered_at", ordered_at)
-    local = local_wall_time(with_utc, "ordered_at", zones_of(store_ids, ctx.store_zones))
+    zones = zones_of(store_ids, ctx.store_zones)
+    local = wall_times(ordered_at, zones, orders.column("ordered_at" + LOCAL_SUFFIX))
     optional_margin = (
         orders.column("gross_margin")
         if "gross_margin" in orders.column_names
@@ -128,7 +113,6 @@ def orders_prepare(orders: pa.Table, label: str, ctx: Context, log: ProblemLog) 
             "channel": orders.column("channel"),
             "total": orders.column("total"),
             "gross_margin": optional_margin,
-            "month": month_of(local),
             ROW: orders.column(ROW),
         }
     )
@@ -165,8 +149,13 @@ def lines_stream(
         np.add.at(orders.lines_hash, positions, hash_rows(lines, content))
         np.add.at(orders.lines_cost, positions, _line_costs(lines, costs))
         keep = pc.invert(pc.take(in_lake_before, position))
-        stage.write(
-            table="order_lines", data=_lake_lines(lines, orders.table, position).filter(keep)
+        lake = _lake_lines(lines, orders.table, position).filter(keep)
+        # A line lies in its order's month: the order's wall time places it.
+        lake_append(
+            table=ORDER_LINES,
+            rows=lake,
+            stage=stage,
+            given_wall_times=lake.column("ordered_at_local"),
         )
     return total
 
@@ -223,7 +212,7 @@ def _lake_lines(lines: pa.Table, orders: pa.Table, position: pa.Array) -> pa.Tab
             "customer_id": pc.take(orders.column("customer_id"), position),
             "store_id": pc.take(orders.column("store_id"), position),
             "ordered_at": pc.take(orders.column("ordered_at"), position),
-            "month": pc.take(orders.column("month"), position),
+            "ordered_at_local": pc.take(orders.column("ordered_at_local"), position),
         }
     )
 
@@ -240,61 +229,27 @@ def orders_finish(orders: Orders, label: str, stage: LakeStage, log: ProblemLog)
         "gross_margin",
         pa.array(margin, mask=np.isnan(margin)),
     )
-    content = ["customer_id", "store_id", "ordered_at", "channel", "total", "gross_margin"]
-    row_hash = hash_rows(table, content) ^ (orders.lines_hash * GOLDEN)
-    row_key = hash_rows(table, ["order_id"])
-    seen, changed = existing_keys("orders").classify(row_key, row_hash)
-    if changed.any():
+    appended = lake_append(
+        table=ORDERS,
+        rows=table,
+        stage=stage,
+        given_wall_times=table.column("ordered_at_local"),
+        children_hash=orders.lines_hash,
+        write=not log,
+    )
+    if appended.conflicts.any():
         log.add(
             label,
             "order_id",
             "order_id exists already with different content (the order "
             "or its lines); a change is not an overwrite",
-            table.column(ROW).to_numpy()[changed],
+            table.column(ROW).to_numpy()[appended.conflicts],
         )
-    if log:
-        return
-    table = table.append_column("row_hash", pa.array(row_hash)).append_column(
-        "row_key", pa.array(row_key)
-    )
-    stage.write(table="orders", data=table.filter(pa.array(~seen)).drop_columns([ROW]))
-
-
-@dataclass(frozen=True)
-class EventTable:
-    name: str
-    time_column: str | None
-    store_column: str | None
-    columns: tuple[str, ...]
-    key: tuple[str, ...]
-
-
-ASSIGNMENTS = EventTable(
-    "offer_assignments",
-    "assigned_at",
-    None,
-    ("customer_id", "offer_id"),
-    ("customer_id", "offer_id", "assigned_at"),
-)
-REDEMPTIONS = EventTable(
-    "offer_redemptions",
-    "redeemed_at",
-    "store_id",
-    ("customer_id", "offer_id", "order_id", "store_id"),
-    ("customer_id", "offer_id", "redeemed_at"),
-)
-WEATHER = EventTable(
-    "weather",
-    None,
-    None,
-    ("store_id", "date", "temp_c", "precip_mm", "condition"),
-    ("store_id", "date"),
-)
 
 
 def events_stream(
     source: SourceFile,
-    spec: EventTable,
+    spec: LakeTable,
     ctx: Context,
     all_orders: pa.Array,
     stage: LakeStage,
@@ -303,32 +258,31 @@ def events_stream(
     """Check and stage an event table batch by batch; rows already in the lake are skipped
     when identical and refused when changed; duplicate keys are found across all batches."""
     collector = KeyCollector()
-    before = existing_keys(spec.name)
     total = 0
     for first_row, raw in batches(source):
         events = parse_table(source, raw, log, first_row=first_row)
         if events is None:
             return 0
         total += events.num_rows
-        _check_event_references(source.label, events, spec, ctx, all_orders, log)
-        lake = _lake_events(events, spec, ctx)
-        row_key = hash_rows(lake, list(spec.key))
-        collector.add(row_key)
-        row_hash = hash_rows(lake, [c for c in lake.column_names if c not in (ROW, "month")])
-        seen, changed = before.classify(row_key, row_hash)
-        if changed.any():
+        _check_event_references(source.label, events, ctx, all_orders, log)
+        lake, given_wall_times = _lake_events(source, events, spec, ctx)
+        appended = lake_append(
+            table=spec,
+            rows=lake,
+            stage=stage,
+            store_zones=ctx.store_zones,
+            given_wall_times=given_wall_times,
+            write=not log,
+        )
+        collector.add(appended.keys)
+        if appended.conflicts.any():
             log.add(
                 source.label,
                 spec.key[0],
                 f"{'/'.join(spec.key)} exists already with "
                 "different content; a change is not an overwrite",
-                lake.column(ROW).to_numpy()[changed],
+                lake.column(ROW).to_numpy()[appended.conflicts],
             )
-        if not log:
-            lake = lake.append_column("row_hash", pa.array(row_hash)).append_column(
-                "row_key", pa.array(row_key)
-            )
-            stage.write(table=spec.name, data=lake.filter(pa.array(~seen)).drop_columns([ROW]))
     report_duplicates(source.label, list(spec.key), collector, log)
     return total
 
@@ -336,7 +290,6 @@ def events_stream(
 def _check_event_references(
     label: str,
     events: pa.Table,
-    spec: EventTable,
     ctx: Context,
     all_orders: pa.Array,
     log: ProblemLog,
@@ -352,29 +305,23 @@ def _check_event_references(
         check_reference(log, label, events, "store_id", "store", ctx.store_ids)
 
 
-def _lake_events(events: pa.Table, spec: EventTable, ctx: Context) -> pa.Table:
+def _lake_events(
+    source: SourceFile, events: pa.Table, spec: LakeTable, ctx: Context
+) -> tuple[pa.Table, pa.ChunkedArray | None]:
+    """The table's columns (absent optional ones empty) with instants in UTC, and the wall
+    times the file gave without an offset (None for a table partitioned by a date)."""
     data = {
         c: events.column(c) if c in events.column_names else pa.nulls(events.num_rows, pa.string())
         for c in spec.columns
     }
-    if spec.time_column is None:
-        data["month"] = month_of(events.column("date"))
-    else:
-        stores = (
-            events.column(spec.store_column).combine_chunks()
-            if spec.store_column and spec.store_column in events.column_names
-            else None
-        )
-        instants = localize(events, spec.time_column, stores, ctx.store_zones)
-        zones = (
-            zones_of(stores, ctx.store_zones)
-            if stores is not None
-            else pa.array(["UTC"] * events.num_rows, pa.string())
-        )
-        with_utc = events.set_column(
-            events.column_names.index(spec.time_column), spec.time_column, instants
-        )
-        data[spec.time_column] = instants
-        data["month"] = month_of(local_wall_time(with_utc, spec.time_column, zones))
     data[ROW] = events.column(ROW)
-    return pa.table(data)
+    time = spec.month_column
+    if source.table.column(time).kind != Kind.TIMESTAMP:
+        return pa.table(data), None
+    stores = (
+        events.column(spec.store_column).combine_chunks()
+        if spec.store_column and spec.store_column in events.column_names
+        else None
+    )
+    data[time] = localize(events, time, stores, ctx.store_zones)
+    return pa.table(data), events.column(time + LOCAL_SUFFIX)

@@ -13,18 +13,17 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from django.conf import settings
 from django.db import transaction
 
+from deepflame_web.core.hashing import KeyCollector, hash_rows
 from deepflame_web.core.lake import LakeStage, lake_read, lake_remove_orphans
+from deepflame_web.core.lake_tables import OFFER_ASSIGNMENTS, OFFER_REDEMPTIONS, WEATHER
 from deepflame_web.core.models import LakeFile
+from offers.images import image_store
 from offers.models import Daypart, Item, Offer, Store
 from segments.ingest import catalog_rows as catalog
 from segments.ingest.contract import ITEMS, OFFERS, ORDERS, STORES
 from segments.ingest.events import (
-    ASSIGNMENTS,
-    REDEMPTIONS,
-    WEATHER,
     Context,
     events_stream,
     lines_stream,
@@ -32,7 +31,6 @@ from segments.ingest.events import (
     orders_prepare,
     report_duplicates,
 )
-from segments.ingest.hashing import KeyCollector, hash_rows
 from segments.ingest.parsing import SourceFile, find_files, parse_table, read_raw
 from segments.ingest.problems import ImportRejected, ProblemLog
 from segments.ingest.validation import (
@@ -47,6 +45,8 @@ from segments.models import Customer
 
 Progress = Callable[[str, int], None]
 WHOLE_TABLES = ("stores", "items", "offers", "customers", "orders")
+EVENT_TABLES = ((65, OFFER_ASSIGNMENTS), (80, OFFER_REDEMPTIONS), (88, WEATHER))
+"""The event tables, staged after the orders, each with the progress its stage starts at."""
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _validate_and_stage(
     orders_finish(orders, sources["orders"].label, stage, log)
     all_orders = as_string_set(orders.table.column("order_id"), ctx.lake_order_ids)
     del orders, tables
-    for percent, spec in ((65, ASSIGNMENTS), (80, REDEMPTIONS), (88, WEATHER)):
+    for percent, spec in EVENT_TABLES:
         if spec.name in sources:
             progress(f"checking and staging {sources[spec.name].label}", percent)
             summary.rows_in_files[spec.name] = events_stream(
@@ -122,7 +122,7 @@ def _validate_and_stage(
         "offers": len(new_catalog.offers),
         "customers": len(new_catalog.customers),
     }
-    for name in ("orders", "order_lines", *(s.name for s in (ASSIGNMENTS, REDEMPTIONS, WEATHER))):
+    for name in ("orders", "order_lines", *(spec.name for _, spec in EVENT_TABLES)):
         summary.rows_added[name] = stage.rows(name)
     summary.warnings = log.warnings
     return summary, new_catalog
@@ -238,7 +238,6 @@ def _warn_unknown_tiers(
 
 def _commit(new: Catalog, files: list[LakeFile]) -> None:
     """One transaction: catalog, customers and the lake manifest become visible together."""
-    media = Path(settings.MEDIA_ROOT) / "offers"
     with transaction.atomic():
         Store.objects.bulk_create(Store(**catalog.fields(r)) for r in new.stores)
         Item.objects.bulk_create(Item(**catalog.fields(r)) for r in new.items)
@@ -246,10 +245,7 @@ def _commit(new: Catalog, files: list[LakeFile]) -> None:
         for row in new.offers:
             content = new.images.get(row["offer_id"])
             if content is not None:
-                media.mkdir(parents=True, exist_ok=True)
-                name = f"{row['image_sha256'][:16]}{Path(row['image']).suffix.lower()}"
-                (media / name).write_bytes(content)
-                row["image"] = f"offers/{name}"
+                row["image"] = image_store(content=content).path
             offers.append(Offer(**catalog.fields(row)))
         Offer.objects.bulk_create(offers)
         catalog.insert_customers(new.customers)

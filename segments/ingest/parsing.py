@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from deepflame_web.core.lake_tables import LOCAL, UTC
 from segments.ingest.contract import FILE_SUFFIXES, LIST_SEPARATOR, TABLES, Column, Kind, Table
 from segments.ingest.problems import ProblemLog
 
@@ -28,8 +29,6 @@ OFFSET_TIMESTAMP = (
     r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})\s*$"
 )
 LOCAL_SUFFIX = "__local"
-UTC = pa.timestamp("us", tz="UTC")
-LOCAL = pa.timestamp("us")
 
 
 @dataclass

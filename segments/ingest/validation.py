@@ -3,8 +3,6 @@
 Everything here reads; nothing is written until the whole extract is known to be good.
 """
 
-import io
-import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +11,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from PIL import Image, UnidentifiedImageError
 
-from segments.ingest.parsing import LOCAL, LOCAL_SUFFIX, ROW, UTC, SourceFile, _report
+from deepflame_web.core.lake_tables import UTC, zones_of
+from offers.dayparts import WINDOW
+from offers.images import image_problem
+from segments.ingest.parsing import LOCAL_SUFFIX, ROW, SourceFile, _report
 from segments.ingest.problems import ProblemLog
 
-WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 TIMEZONES = zoneinfo.available_timezones()
 
 
@@ -98,7 +97,8 @@ def check_timezones(label: str, stores: pa.Table, log: ProblemLog) -> None:
 def check_offers(
     label: str, offers: pa.Table, folder: Path, known: KnownIds, log: ProblemLog
 ) -> dict[str, bytes]:
-    """Images must exist and be PNG or JPEG; dayparts must be names or HH:MM-HH:MM windows.
+    """Images must exist and pass the offer page's image check; dayparts must be names or
+    HH:MM-HH:MM windows.
 
     The catalog is small (tens to thousands of offers), so this walks its rows."""
     images: dict[str, bytes] = {}
@@ -141,15 +141,9 @@ def _read_image(
         log.add(label, "image", f"image {relative!r} is missing", row)
         return None
     content = path.read_bytes()
-    try:
-        with Image.open(io.BytesIO(content)) as image:
-            image.verify()
-            kind = image.format
-    except (UnidentifiedImageError, OSError, SyntaxError):
-        log.add(label, "image", f"image {relative!r} is not an image", row)
-        return None
-    if kind not in ("PNG", "JPEG"):
-        log.add(label, "image", f"image {relative!r} is {kind}, expected PNG or JPEG", row)
+    problem = image_problem(content=content, name=relative)
+    if problem:
+        log.add(label, "image", f"image {relative!r}: {problem}", row)
         return None
     return content
 
@@ -161,13 +155,9 @@ def localize(
     given = table.column(column).combine_chunks()
     local = table.column(column + LOCAL_SUFFIX).combine_chunks()
     if store_ids is None:
-        zones = pa.nulls(len(local), pa.string())
+        zones = pa.array(["UTC"] * len(local), pa.string())
     else:
-        zones = pc.take(
-            pa.array(list(store_zones.values()), pa.string()),
-            pc.index_in(store_ids, value_set=pa.array(list(store_zones))),
-        )
-    zones = pc.fill_null(zones, "UTC")
+        zones = zones_of(store_ids, store_zones)
     result = given
     for zone in pc.unique(zones).to_pylist():
         mask = pc.and_(pc.equal(zones, zone), pc.is_valid(local))
@@ -178,33 +168,6 @@ def localize(
         )
         result = pc.if_else(mask, pc.cast(instants, UTC), result)
     return result
-
-
-def local_wall_time(table: pa.Table, column: str, zones: pa.Array) -> pa.Array:
-    """The local wall time of each row (given, or the UTC instant seen in its store's zone)."""
-    local = table.column(column + LOCAL_SUFFIX).combine_chunks()
-    instants = table.column(column).combine_chunks()
-    result = local
-    for zone in pc.unique(zones).to_pylist():
-        mask = pc.and_(pc.equal(zones, zone), pc.is_null(local))
-        if not pc.any(pc.fill_null(mask, False)).as_py():
-            continue
-        seen = pc.local_timestamp(pc.cast(instants, pa.timestamp("us", tz=zone)))
-        result = pc.if_else(pc.fill_null(mask, False), pc.cast(seen, LOCAL), result)
-    return result
-
-
-def zones_of(store_ids: pa.Array, store_zones: dict[str, str]) -> pa.Array:
-    index = pc.index_in(store_ids, value_set=pa.array(list(store_zones), pa.string()))
-    return pc.fill_null(pc.take(pa.array(list(store_zones.values()), pa.string()), index), "UTC")
-
-
-def month_of(local_times: pa.Array) -> pa.Array:
-    """YYYY-MM of each time; via integer months, since strftime on millions of rows is slow."""
-    months = pc.add(pc.multiply(pc.year(local_times), 100), pc.month(local_times))
-    distinct = pc.unique(months).drop_null()
-    labels = pa.array([f"{m // 100:04d}-{m % 100:02d}" for m in distinct.to_pylist()], pa.string())
-    return pc.take(labels, pc.index_in(months, value_set=distinct))
 
 
 def as_string_set(*groups: Any) -> pa.Array:

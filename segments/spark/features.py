@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from deepflame_web.core.lake import lake_paths, lake_root
 from deepflame_web.core.models import LakeFile
 from deepflame_web.core.spark import spark_session
-from offers.models import Daypart
+from offers.dayparts import daypart_minutes, daypart_rows
 from segments.spark import partials
 from segments.spark.combine import feature_names, period_features
 
@@ -43,19 +43,11 @@ def lake_months(*, until_month: str | None = None) -> list[str]:
     return sorted(m for m in months if until_month is None or m <= until_month)
 
 
-def daypart_windows() -> list[tuple[str, int, int]]:
-    """The chain's dayparts as minutes of the local day; the tasks cannot read the database."""
-    return [
-        (d.name, d.start.hour * 60 + d.start.minute, d.end.hour * 60 + d.end.minute)
-        for d in Daypart.objects.order_by("start")
-    ]
-
-
 def features_compute(
     *, periods: list[str], lookback: int, scratch: Path, progress: Progress | None = None
 ) -> FeatureSet:
     """Compute features for `periods`; earlier months are read too, for windows and tenure."""
-    dayparts = daypart_windows()
+    dayparts = daypart_rows(daypart_minutes())
     months = lake_months(until_month=max(periods)) if periods else []
     tasks = [_task(month, dayparts, scratch) for month in months]
     if progress:

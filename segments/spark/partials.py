@@ -39,7 +39,8 @@ class MonthTask:
     orders: list[str]
     order_lines: list[str]
     dayparts: list[tuple[str, int, int]]
-    """(name, start minute, end minute) in store local time; end <= start wraps midnight."""
+    """offers.dayparts.daypart_rows: (name, start minute, end minute) in store local time;
+    end <= start wraps midnight."""
     output: str
     threads: int = 1
 

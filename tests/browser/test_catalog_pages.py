@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import Page, expect
 
-from offers import catalog
+from offers import services
 from offers.models import Offer
 from tests.browser.conftest import log_in, screenshot
 from tests.catalog.catalog_data import TODAY, catalog_create, offer_create, png_bytes
@@ -26,7 +26,7 @@ MORE = [
 
 @pytest.fixture(autouse=True)
 def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("offers.catalog.today", lambda: TODAY)
+    monkeypatch.setattr("offers.selectors.today", lambda: TODAY)
 
 
 def catalog_with_images() -> dict[str, Offer]:
@@ -46,7 +46,7 @@ def catalog_with_images() -> dict[str, Offer]:
         if offer.offer_id == "OF-400":
             continue  # one offer without an image shows the placeholder
         image = SimpleUploadedFile("offer.png", png_bytes(COLORS[n % len(COLORS)], offer.name))
-        catalog.offer_update(offer=offer, fields={}, image=image)
+        services.offer_update(offer=offer, fields={}, image=image)
     return offers
 
 

@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
-from offers import catalog
+from offers import selectors, services
 from offers.models import AuditEntry, Offer
 from tests.catalog.catalog_data import TODAY, catalog_create, offer_create, png_bytes
 
@@ -26,7 +26,7 @@ HX = {"HX-Request": "true"}
 
 @pytest.fixture(autouse=True)
 def fixed_today(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("offers.catalog.today", lambda: TODAY)
+    monkeypatch.setattr("offers.selectors.today", lambda: TODAY)
 
 
 @pytest.fixture
@@ -218,7 +218,7 @@ def test_offer_list_shows_thumbnails_served_to_signed_in_users(
     assert html.count('class="thumb none"') == 3
     assert thumb.status_code == 200 and thumb["Content-Type"] == "image/jpeg"
     with Image.open(io.BytesIO(b"".join(thumb.streaming_content))) as image:  # type: ignore[attr-defined]
-        assert max(image.size) <= 2 * catalog.THUMBNAIL_PX
+        assert max(image.size) <= 2 * selectors.THUMBNAIL_PX
     assert anonymous.status_code == 302
 
 
@@ -394,7 +394,7 @@ def test_create_rejects_a_gif_and_an_oversized_image(
     client.force_login(marketer)
     gif = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(gif, "GIF")
-    monkeypatch.setattr("offers.catalog.IMAGE_MAX_BYTES", 100)
+    monkeypatch.setattr("offers.images.IMAGE_MAX_BYTES", 100)
 
     as_gif = client.post(
         "/offers/new/",
@@ -552,7 +552,7 @@ def test_service_names_the_field_and_the_reason_for_every_entry_point(
     }
 
     with pytest.raises(ValidationError) as raised:
-        catalog.offer_create(fields=fields)
+        services.offer_create(fields=fields)
 
     errors = raised.value.message_dict
     assert set(errors) == {"offer_id", "valid_to", "dayparts"}
@@ -564,14 +564,14 @@ def test_service_calls_the_embedding_hook_only_when_text_or_image_changes(
 ) -> None:
     changed: list[str] = []
     monkeypatch.setattr(
-        "offers.catalog.offer_content_changed", lambda *, offer: changed.append(offer.offer_id)
+        "offers.services.offer_content_changed", lambda *, offer: changed.append(offer.offer_id)
     )
     lunch = offers["lunch"]
 
-    catalog.offer_update(offer=lunch, fields={"valid_to": dt.date(2026, 3, 31)})
-    catalog.offer_update(offer=lunch, fields={"description": "Free large fries upgrade."})
-    catalog.offer_update(offer=lunch, fields={}, image=png_upload())
-    catalog.offer_create(fields={"offer_id": "OF-901", "name": "New", "description": "New."})
+    services.offer_update(offer=lunch, fields={"valid_to": dt.date(2026, 3, 31)})
+    services.offer_update(offer=lunch, fields={"description": "Free large fries upgrade."})
+    services.offer_update(offer=lunch, fields={}, image=png_upload())
+    services.offer_create(fields={"offer_id": "OF-901", "name": "New", "description": "New."})
 
     assert changed == ["OF-300", "OF-300", "OF-901"]
 

@@ -1,39 +1,37 @@
 """Daypart windows on the 24-hour circle: pure logic, no database."""
 
-import datetime as dt
-
 import pytest
 
 from offers.dayparts import crosses_midnight, parse_window, runs_in_window, window_spans
 
 WINDOWS = {
-    "breakfast": (dt.time(5, 0), dt.time(10, 30)),
-    "lunch": (dt.time(10, 30), dt.time(14, 0)),
-    "afternoon": (dt.time(14, 0), dt.time(17, 0)),
-    "late_night": (dt.time(21, 0), dt.time(5, 0)),
+    "breakfast": (5 * 60, 10 * 60 + 30),
+    "lunch": (10 * 60 + 30, 14 * 60),
+    "afternoon": (14 * 60, 17 * 60),
+    "late_night": (21 * 60, 5 * 60),
 }
 
 
 def test_a_window_that_ends_before_it_starts_wraps_midnight() -> None:
-    assert window_spans(dt.time(21, 0), dt.time(5, 0)) == [(1260, 1440), (0, 300)]
-    assert window_spans(dt.time(10, 30), dt.time(14, 0)) == [(630, 840)]
-    assert window_spans(dt.time(18, 0), dt.time(0, 0)) == [(1080, 1440)]
-    assert crosses_midnight(dt.time(21, 0), dt.time(5, 0))
-    assert not crosses_midnight(dt.time(18, 0), dt.time(0, 0))
-    assert not crosses_midnight(dt.time(5, 0), dt.time(10, 30))
+    assert window_spans(21 * 60, 5 * 60) == [(1260, 1440), (0, 300)]
+    assert window_spans(10 * 60 + 30, 14 * 60) == [(630, 840)]
+    assert window_spans(18 * 60, 0) == [(1080, 1440)]
+    assert crosses_midnight(21 * 60, 5 * 60)
+    assert not crosses_midnight(18 * 60, 0)
+    assert not crosses_midnight(5 * 60, 10 * 60 + 30)
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("22:00-02:00", (dt.time(22, 0), dt.time(2, 0))),
-        ("06:05-10:30", (dt.time(6, 5), dt.time(10, 30))),
+        ("22:00-02:00", (22 * 60, 2 * 60)),
+        ("06:05-10:30", (6 * 60 + 5, 10 * 60 + 30)),
         ("24:00-02:00", None),
         ("6:00-10:00", None),
         ("breakfast", None),
     ],
 )
-def test_parse_window(text: str, expected: tuple[dt.time, dt.time] | None) -> None:
+def test_parse_window(text: str, expected: tuple[int, int] | None) -> None:
     assert parse_window(text) == expected
 
 

@@ -8,15 +8,13 @@ import itertools
 import numpy as np
 import pytest
 
+from offers.dayparts import daypart_at, daypart_minutes, window_mask
 from offers.eligibility import (
     Context,
     EligibilityTable,
-    daypart_at,
-    daypart_windows,
     offer_is_eligible,
     store_context,
     store_local_time,
-    window_mask,
 )
 from offers.models import Offer, Store
 from tests.offers.factories import OfferFactory, StoreFactory
@@ -74,7 +72,7 @@ def test_a_window_with_equal_ends_is_the_whole_day_and_a_plain_window_is_half_op
 
 
 def test_daypart_at_names_the_default_dayparts_including_late_night_after_midnight() -> None:
-    windows = daypart_windows()
+    windows = daypart_minutes()
 
     times = [(4, 59), (5, 0), (10, 30), (13, 59), (16, 0), (20, 59), (21, 0), (0, 0)]
     names = [daypart_at(dt.time(h, m), windows) for h, m in times]
@@ -156,7 +154,7 @@ def test_the_table_agrees_with_the_plain_rule_over_tiers_zones_hours_channels_an
         store_context(store=s, instant=i, channel=c)
         for s, i, c in itertools.product(stores, instants, channels)
     ]
-    windows = daypart_windows()
+    windows = daypart_minutes()
 
     matrix = EligibilityTable(offers).for_contexts(contexts)
 

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 
 from deepflame_web.console.demo import demo_chain_generate
-from offers.catalog import offer_update
 from offers.models import Offer
+from offers.services import offer_update
 from recommender.ml.embeddings import (
     EmbeddingError,
     embedding_space_build,

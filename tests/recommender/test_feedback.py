@@ -19,11 +19,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
+from deepflame_web.core.hashing import hash_rows
 from deepflame_web.core.lake import LakeStage, lake_read, lake_root
 from deepflame_web.core.models import LakeFile, Run, RunKind, RunStatus
-from deepflame_web.core.services import runs_fail_stale
+from deepflame_web.core.services import RunAlreadyActive, run_cancel, runs_fail_stale
 from offers.models import Store
 from recommender.assignment.feedback import (
+    FEEDBACK_LAKE_TASK,
     FeedbackConflict,
     FeedbackInvalid,
     feedback_record,
@@ -35,7 +37,7 @@ from recommender.models import (
     FeedbackEvent,
     OfferPerformance,
 )
-from segments.ingest.hashing import hash_rows
+from segments.services import history_import_start
 from tests.recommender.assignment_data import (
     World,
     batch_create,
@@ -367,7 +369,7 @@ def test_feedback_lands_in_the_lake_once_beside_what_an_import_brought(
     run = feedback_to_lake()
 
     assert run is not None and run.status == RunStatus.SUCCEEDED, run and run.error
-    assert run.kind == RunKind.IMPORT and run.parameters == {"source": "feedback"}
+    assert run.kind == RunKind.FEEDBACK_LANDING and run.parameters == {"source": "feedback"}
     assert run.result["rows_added"] == {"offer_redemptions": 1, "offer_events": 1}
     assert "1 redemption(s) were in the lake already" in run.result["warnings"][0]
     redemptions = _sorted_rows("offer_redemptions", REDEMPTION_COLUMNS)
@@ -399,6 +401,23 @@ def test_feedback_lands_in_the_lake_once_beside_what_an_import_brought(
     second = write_folder(tmp_path / "second", tables)
     call_command("import_data", str(second), stdout=StringIO())
     assert _sorted_rows("offer_redemptions", REDEMPTION_COLUMNS) == redemptions
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_landing_and_an_import_never_run_together(world: World, tmp_path: Path) -> None:
+    record("redemption", "C1", "O1", day(2), store_id="NY1")
+    importing = history_import_start(folder=tmp_path, enqueue=False)
+
+    with pytest.raises(RunAlreadyActive, match=f"run #{importing.pk}"):
+        feedback_to_lake()
+    assert FeedbackEvent.objects.get().in_lake is False
+
+    run_cancel(run=importing)
+    landing = Run.objects.create(kind=RunKind.FEEDBACK_LANDING, task_name=FEEDBACK_LAKE_TASK)
+
+    with pytest.raises(RunAlreadyActive, match=f"run #{landing.pk}"):
+        history_import_start(folder=tmp_path, enqueue=False)
+    assert Run.objects.filter(kind=RunKind.IMPORT, status=RunStatus.QUEUED).count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -456,7 +475,8 @@ def test_a_killed_landing_leaves_nothing_visible_and_the_next_one_lands(world: W
     assert list(lake_root().rglob("*.parquet"))  # staged, but no manifest row lists it
     assert LakeFile.objects.count() == 0
     assert FeedbackEvent.objects.get().in_lake is False
-    assert runs_fail_stale(stale_after_seconds=-1) == [Run.objects.get(kind=RunKind.IMPORT).pk]
+    landing = Run.objects.get(kind=RunKind.FEEDBACK_LANDING)
+    assert runs_fail_stale(stale_after_seconds=-1) == [landing.pk]
 
     landed = feedback_to_lake()
 

@@ -201,7 +201,8 @@ BAD_INPUTS = {
     "not an image": (
         None,
         lambda f: (f / "images" / "o1.png").write_text("not a png"),
-        "offers.csv, row 2, column image: image 'images/o1.png' is not an image",
+        "offers.csv, row 2, column image: image 'images/o1.png': o1.png is not an image; "
+        "upload a PNG or JPEG",
     ),
     "missing required file": (
         None,

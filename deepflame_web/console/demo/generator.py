@@ -59,6 +59,7 @@ from deepflame_web.console.demo.tables import (
 )
 from deepflame_web.console.demo.weather import CONDITIONS, Weather, simulate_weather
 from deepflame_web.console.demo.world import World, build_world
+from offers.columns import OFFER_COLUMNS
 
 CHUNK_CUSTOMERS = 50_000
 ASSIGNMENT_SLICE = 10_000
@@ -215,21 +216,8 @@ def _write_items(path: Path) -> None:
 
 
 def _write_offers(path: Path, offers: list[Offer]) -> None:
-    header = [
-        "offer_id",
-        "name",
-        "description",
-        "image",
-        "category",
-        "pricing_tiers",
-        "dayparts",
-        "channels",
-        "item_ids",
-        "discount_value",
-        "valid_from",
-        "valid_to",
-    ]
-    rows = [
+    header = list(OFFER_COLUMNS)
+    rows = [  # in the order of OFFER_COLUMNS
         [
             offer.offer_id,
             offer.spec.name,
