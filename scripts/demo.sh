@@ -2,11 +2,7 @@
 # One command from a fresh clone: install, generate a demo chain, run the pipeline, serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/prereqs.sh
-bash scripts/venv.sh
-export PATH="$PWD/.venv/bin:$PATH"
-export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+source scripts/env.sh
 # torch threads sleep instead of spinning when the machine is busy (docs/benchmarks.md).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 mkdir -p var

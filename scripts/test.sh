@@ -4,11 +4,7 @@
 # without them, on the embedded default (SQLite, filesystem broker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/prereqs.sh
-bash scripts/venv.sh
-export PATH="$PWD/.venv/bin:$PATH"
-export SPARK_LOCAL_IP=${SPARK_LOCAL_IP:-127.0.0.1}
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+source scripts/env.sh
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian chromium for the browser tests..."
