@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from recommender.ml.evaluation import METRICS
+from recommender.ml.evaluation import DIFFERENCE_KEYS, METRICS, Difference, is_baseline
 from recommender.models import RecommenderModel
 
 METHOD_ORDER = (
@@ -10,15 +10,15 @@ METHOD_ORDER = (
     "TxT without context",
     "GRU (no context)",
     "Contextual item-CF",
+    "Affinity, then popularity",
+    "Purchase affinity",
     "Segment popularity",
     "Global popularity",
 )
 
 
 def _metric_rows(model: RecommenderModel) -> list[dict[str, Any]]:
-    baselines = [
-        values["HR@3"] for name, values in model.metrics.items() if not name.startswith("TxT")
-    ]
+    baselines = [values["HR@3"] for name, values in model.metrics.items() if is_baseline(name)]
     best = max(baselines) if baselines else 0.0
     rows = []
     for name in sorted(
@@ -30,9 +30,17 @@ def _metric_rows(model: RecommenderModel) -> list[dict[str, Any]]:
                 "name": name,
                 "values": [values.get(metric) for metric in METRICS],
                 "vs_best": f"{(values['HR@3'] / best - 1) * 100:+.1f}%" if best else "",
+                "difference": _difference_text(values),
             }
         )
     return rows
+
+
+def _difference_text(values: dict[str, float]) -> str:
+    """HR@3 minus the best baseline's with its paired 95% interval, where it was measured."""
+    if not all(key in values for key in DIFFERENCE_KEYS):
+        return ""
+    return Difference(*(values[key] for key in DIFFERENCE_KEYS)).text()
 
 
 def model_results(model: RecommenderModel) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from deepflame_web.core.models import Run
-from recommender.ml.evaluation import hit_rate
+from recommender.ml.evaluation import hit_rate, is_baseline
 from recommender.ml.training import NEURAL, TrainingReport, model_load, saved_model_scores
 from recommender.ml.training_data import Split
 from recommender.models import RecommenderModel
@@ -67,6 +67,21 @@ def _decision(new_hr3: float, active: RecommenderModel | None, active_hr3: float
     )
 
 
+def baseline_note(metrics: dict[str, dict[str, float]]) -> str:
+    """Said plainly when a simple method ranks better than TxT on the holdout."""
+    txt = metrics["TxT"][PROMOTION_METRIC]
+    baselines = {name: v[PROMOTION_METRIC] for name, v in metrics.items() if is_baseline(name)}
+    if not baselines:
+        return ""
+    name = max(baselines, key=lambda n: baselines[n])
+    if baselines[name] <= txt:
+        return ""
+    return (
+        f"; the best baseline, {name}, ranks better on this holdout "
+        f"({PROMOTION_METRIC} {baselines[name]:.3f} vs TxT {txt:.3f})"
+    )
+
+
 def model_register(
     *, report: TrainingReport, staged: Path, run: Run | None = None
 ) -> RecommenderModel:
@@ -76,6 +91,7 @@ def model_register(
     active_hr3 = active_holdout_hr3(active=active, split=report.split) if active else None
     decision = _decision(new_hr3, active, active_hr3)
     activate = decision.startswith("activated")
+    decision += baseline_note(report.metrics())
     split = report.split
     space = report.space
     with transaction.atomic():

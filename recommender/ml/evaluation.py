@@ -51,27 +51,108 @@ def ranking_metrics(scores: np.ndarray, target: np.ndarray) -> dict[str, float]:
     }
 
 
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_CHUNK = 200
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A method's HR@k minus a reference's on the same examples, with a 95% interval."""
+
+    value: float
+    low: float
+    high: float
+
+    def text(self) -> str:
+        return f"{self.value:+.3f} [{self.low:+.3f}, {self.high:+.3f}]"
+
+
+def hit_rate_difference(
+    ranks: np.ndarray,
+    reference: np.ndarray,
+    *,
+    k: int = 3,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> Difference:
+    """HR@k of `ranks` minus HR@k of `reference` (both 0-based target ranks of the same
+    examples), with a paired bootstrap 95% interval: examples are resampled together, so the
+    interval is as narrow as the two methods' agreement allows."""
+    gains = (ranks < k).astype(np.float64) - (reference < k).astype(np.float64)
+    if not len(gains):
+        return Difference(0.0, 0.0, 0.0)
+    rng = np.random.default_rng(seed)
+    means = []
+    for start in range(0, samples, BOOTSTRAP_CHUNK):
+        size = min(BOOTSTRAP_CHUNK, samples - start)
+        picks = rng.integers(0, len(gains), size=(size, len(gains)))
+        means.append(gains[picks].mean(axis=1))
+    low, high = np.quantile(np.concatenate(means), [0.025, 0.975])
+    return Difference(float(gains.mean()), float(low), float(high))
+
+
 @dataclass
 class MethodResult:
     name: str
     metrics: dict[str, float]
     examples: int
+    ranks: np.ndarray | None = None
+    """0-based target rank of each evaluation example, for paired comparisons."""
+
+
+def is_baseline(name: str) -> bool:
+    """Every method but TxT and its ablations is a baseline the model must beat."""
+    return not name.startswith("TxT")
+
+
+def best_baseline(results: list[MethodResult]) -> MethodResult | None:
+    baselines = [r for r in results if is_baseline(r.name)]
+    return max(baselines, key=lambda r: r.metrics["HR@3"]) if baselines else None
+
+
+DIFFERENCE_KEYS = ("HR@3 diff", "HR@3 diff low", "HR@3 diff high")
+"""Stored beside each method's metrics: its HR@3 minus the best baseline's, 95% interval."""
+
+
+def differences_add(results: list[MethodResult]) -> None:
+    """Each method's HR@3 difference to the best baseline on the same examples (paired
+    bootstrap interval), written into its metrics under DIFFERENCE_KEYS."""
+    best = best_baseline(results)
+    if best is None or best.ranks is None:
+        return
+    for result in results:
+        if result.ranks is None:
+            continue
+        difference = hit_rate_difference(result.ranks, best.ranks)
+        values = (difference.value, difference.low, difference.high)
+        result.metrics.update(zip(DIFFERENCE_KEYS, values, strict=True))
 
 
 def metrics_table(results: list[MethodResult]) -> str:
     """A plain text table, best HR@3 first, with each method's HR@3 relative to the best
-    baseline (every method whose name does not start with 'TxT')."""
-    baselines = [r.metrics["HR@3"] for r in results if not r.name.startswith("TxT")]
-    reference = max(baselines) if baselines else 0.0
+    baseline and, where measured (`differences_add`), the difference with its 95% interval."""
+    best = best_baseline(results)
+    reference = best.metrics["HR@3"] if best else 0.0
     header = (
-        f"{'method':<28}" + "".join(f"{m:>9}" for m in METRICS) + f"{'HR@3 vs best baseline':>24}"
+        f"{'method':<28}"
+        + "".join(f"{m:>9}" for m in METRICS)
+        + f"{'HR@3 vs best baseline':>24}"
+        + f"{'difference [95% interval]':>30}"
     )
     lines = [header, "-" * len(header)]
     for result in sorted(results, key=lambda r: -r.metrics["HR@3"]):
         relative = f"{(result.metrics['HR@3'] / reference - 1) * 100:+.1f}%" if reference else "n/a"
+        paired = (
+            Difference(*(result.metrics[key] for key in DIFFERENCE_KEYS)).text()
+            if all(key in result.metrics for key in DIFFERENCE_KEYS)
+            else ""
+        )
         lines.append(
             f"{result.name:<28}"
             + "".join(f"{result.metrics[m]:>9.3f}" for m in METRICS)
             + f"{relative:>24}"
+            + f"{paired:>30}"
         )
+    if best is not None:
+        lines.append(f"(best baseline: {best.name}; intervals: paired bootstrap over examples)")
     return "\n".join(lines)

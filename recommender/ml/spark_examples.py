@@ -1,11 +1,14 @@
 """The work of one Spark task of the recommender's training data: one month of redemptions.
 
 For every offer redemption of the month (the example at its time t) the task computes the
-context at t and the customer's last events strictly before t (items ordered and offers
-redeemed). It reads the lake files the driver listed with in-process DuckDB and writes two
-Parquet files: the examples, numbered within the month in (t, customer, offer) order, and
-their history events with `back` ranks (1 is the latest). The driver renumbers the months'
-examples into one sequence.
+context at t, the customer's last events strictly before t (items ordered and offers
+redeemed) and their long-horizon purchases: every item they bought before t, counted and
+decayed with several half-lives. The example's own order never counts, whatever its time
+stamp says (a redemption stamped after its order would otherwise see its own basket). It
+reads the lake files the driver listed with in-process DuckDB and writes three Parquet
+files: the examples, numbered within the month in (t, customer, offer) order, their history
+events with `back` ranks (1 is the latest) and their purchases. The driver renumbers the
+months' examples into one sequence.
 
 Months in the lake are store-local, so the driver hands each task the event files of every
 month up to and including the next one: an event strictly before t can sit in the next local
@@ -28,6 +31,8 @@ import duckdb
 import pyarrow as pa
 
 SAFE_MONTH = re.compile(r"^\d{4}-\d{2}$")
+PURCHASE_HALF_LIVES = (14, 60, 180, 365)
+"""Days; the purchase-affinity baseline chooses one on the validation weeks."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class ExamplesResult:
     month: str
     examples: str
     events: str
+    purchases: str
     rows: int
     event_rows: int
 
@@ -74,6 +80,7 @@ def month_examples(task: ExamplesTask) -> ExamplesResult:
     folder.mkdir(parents=True, exist_ok=True)
     examples_path = str(folder / f"{task.month}-examples.parquet")
     events_path = str(folder / f"{task.month}-events.parquet")
+    purchases_path = str(folder / f"{task.month}-purchases.parquet")
     with duckdb.connect(config={"threads": task.threads}) as db:
         db.execute("SET TimeZone = 'UTC'")
         db.register(
@@ -105,7 +112,8 @@ def month_examples(task: ExamplesTask) -> ExamplesResult:
         db.execute(f"CREATE TEMP TABLE memberships AS {_memberships_query(task, months)}")
         rows = _copy(db, _context_query(task), examples_path)
         event_rows = _copy(db, _events_query(task), events_path)
-    return ExamplesResult(task.month, examples_path, events_path, rows, event_rows)
+        _copy(db, _purchases_query(task), purchases_path)
+    return ExamplesResult(task.month, examples_path, events_path, purchases_path, rows, event_rows)
 
 
 def _copy(db: duckdb.DuckDBPyConnection, query: str, path: str) -> int:
@@ -146,7 +154,7 @@ def _examples_query(task: ExamplesTask) -> str:
         FROM (
             SELECT row_number() OVER (ORDER BY r.redeemed_at, r.customer_id, r.offer_id) - 1
                        AS example,
-                   r.customer_id, r.offer_id, r.redeemed_at AS t, r.store_id,
+                   r.customer_id, r.offer_id, r.redeemed_at AS t, r.store_id, r.order_id,
                    o.ordered_at_local AS local_at, o.channel
             FROM {redemptions} r
             LEFT JOIN (SELECT DISTINCT order_id, ordered_at_local, channel FROM {orders}) o
@@ -186,7 +194,7 @@ def _context_query(task: ExamplesTask) -> str:
     )
     bucket = _weather_bucket("CAST(w.temp_c AS DOUBLE)", "CAST(w.precip_mm AS DOUBLE)", unknown)
     return f"""
-        SELECT e.example, e.customer_id, e.offer_id, e.t AS at_utc, e.local_at,
+        SELECT e.example, e.customer_id, e.offer_id, e.order_id, e.t AS at_utc, e.local_at,
                e.store_id AS store, coalesce(s.tier, {unknown}) AS tier,
                coalesce(e.channel, {unknown}) AS channel,
                coalesce((SELECT min_by(d.daypart, d.start_minute) FROM dayparts d
@@ -208,33 +216,66 @@ def _context_query(task: ExamplesTask) -> str:
         ORDER BY e.example"""
 
 
-def _events_query(task: ExamplesTask) -> str:
-    """The last `history_length` events of each example's customer strictly before t, most
-    recent first (`back` 1); an item and an offer at the same instant: the offer first."""
-    lines = _read(
+def _lines(task: ExamplesTask) -> str:
+    return _read(
         task.order_lines,
-        "NULL::VARCHAR AS customer_id, NULL::TIMESTAMPTZ AS ordered_at, NULL::VARCHAR AS item_id",
+        "NULL::VARCHAR AS customer_id, NULL::TIMESTAMPTZ AS ordered_at, "
+        "NULL::VARCHAR AS item_id, NULL::VARCHAR AS order_id",
     )
+
+
+BEFORE_THE_EXAMPLE = """v.customer_id = e.customer_id AND v.t < e.t
+              AND (e.order_id IS NULL OR v.order_id IS NULL OR v.order_id <> e.order_id)"""
+"""An event is history of an example when it is the customer's, strictly before t and not
+part of the example's own order."""
+
+
+def _events_query(task: ExamplesTask) -> str:
+    """The last `history_length` events of each example's customer before it (see
+    BEFORE_THE_EXAMPLE), most recent first (`back` 1); an item and an offer at the same
+    instant: the offer first."""
     redemptions = _read(
         task.history_redemptions,
-        "NULL::VARCHAR AS customer_id, NULL::TIMESTAMPTZ AS redeemed_at, NULL::VARCHAR AS offer_id",
+        "NULL::VARCHAR AS customer_id, NULL::TIMESTAMPTZ AS redeemed_at, "
+        "NULL::VARCHAR AS offer_id, NULL::VARCHAR AS order_id",
     )
     return f"""
         WITH customers AS (SELECT DISTINCT customer_id FROM examples), events AS (
-            SELECT customer_id, ordered_at AS t, 'item' AS kind, item_id AS token, 1 AS rank
-            FROM {lines} WHERE customer_id IN (SELECT customer_id FROM customers)
+            SELECT customer_id, ordered_at AS t, 'item' AS kind, item_id AS token, 1 AS rank,
+                   order_id
+            FROM {_lines(task)} WHERE customer_id IN (SELECT customer_id FROM customers)
             UNION ALL
-            SELECT customer_id, redeemed_at AS t, 'offer' AS kind, offer_id AS token, 0
+            SELECT customer_id, redeemed_at AS t, 'offer' AS kind, offer_id AS token, 0,
+                   order_id
             FROM {redemptions} WHERE customer_id IN (SELECT customer_id FROM customers)
         ), ranked AS (
             SELECT e.example, v.t, v.kind, v.token,
                    row_number() OVER (PARTITION BY e.example
                                       ORDER BY v.t DESC, v.rank, v.token DESC) AS back
-            FROM examples e JOIN events v
-              ON v.customer_id = e.customer_id AND v.t < e.t
+            FROM examples e JOIN events v ON {BEFORE_THE_EXAMPLE}
         )
         SELECT example, t AS at_utc, kind, token, back FROM ranked
         WHERE back <= {int(task.history_length)} ORDER BY example, back"""
+
+
+def _purchases_query(task: ExamplesTask) -> str:
+    """Per example and item: how often the customer bought it before the example (see
+    BEFORE_THE_EXAMPLE) over their whole history, plainly and decayed by age with each of
+    PURCHASE_HALF_LIVES."""
+    decayed = ", ".join(
+        f"sum(exp(-ln(2) * age_days / {days})) AS decay_{days}" for days in PURCHASE_HALF_LIVES
+    )
+    return f"""
+        WITH customers AS (SELECT DISTINCT customer_id FROM examples), bought AS (
+            SELECT e.example, v.token AS item,
+                   epoch(e.t - v.t) / 86400.0 AS age_days
+            FROM examples e JOIN (
+                SELECT customer_id, ordered_at AS t, item_id AS token, order_id
+                FROM {_lines(task)} WHERE customer_id IN (SELECT customer_id FROM customers)
+            ) v ON {BEFORE_THE_EXAMPLE}
+        )
+        SELECT example, item, count(*) AS purchases, {decayed}
+        FROM bought GROUP BY example, item ORDER BY example, item"""
 
 
 def run_month(task: dict[str, object]) -> dict[str, object]:
@@ -244,6 +285,7 @@ def run_month(task: dict[str, object]) -> dict[str, object]:
         "month": result.month,
         "examples": result.examples,
         "events": result.events,
+        "purchases": result.purchases,
         "rows": result.rows,
         "event_rows": result.event_rows,
     }

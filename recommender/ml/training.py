@@ -20,10 +20,23 @@ import torch
 from django.conf import settings
 from torch import nn
 
-from recommender.ml.baselines import ContextualItemCF, GlobalPopularity, SegmentPopularity
+from recommender.ml.baselines import (
+    AffinityThenPopularity,
+    ContextualItemCF,
+    GlobalPopularity,
+    PurchaseAffinity,
+    SegmentPopularity,
+)
 from recommender.ml.distributed import model_train
 from recommender.ml.embeddings import offer_vectors
-from recommender.ml.evaluation import MethodResult, hit_rate, metrics_table, ranking_metrics
+from recommender.ml.evaluation import (
+    MethodResult,
+    differences_add,
+    hit_rate,
+    metrics_table,
+    ranking_metrics,
+    target_ranks,
+)
 from recommender.ml.training_data import (
     HISTORY_LENGTH,
     Examples,
@@ -31,6 +44,7 @@ from recommender.ml.training_data import (
     TrainingDataError,
     Vocabulary,
     offer_features,
+    offer_item_lists,
     training_split,
 )
 from recommender.ml.txt import (
@@ -180,20 +194,27 @@ def baseline_results(split: Split) -> tuple[list[MethodResult], dict[str, np.nda
     weight = tuned.choose_weight(split.validation)
     item_cf = ContextualItemCF(split.fit, split.vocabulary)
     item_cf.weight = weight
+    popularity = GlobalPopularity.fit(split.fit, offers)
+    affinity = PurchaseAffinity(offer_item_lists(split.vocabulary.offers))
+    affinity.choose_measure(split.validation)
     scorers = {
-        "Global popularity": GlobalPopularity.fit(split.fit, offers).scores,
+        "Global popularity": popularity.scores,
         "Segment popularity": SegmentPopularity(split.fit, split.vocabulary).scores,
         "Contextual item-CF": item_cf.scores,
+        "Purchase affinity": affinity.scores,
+        "Affinity, then popularity": AffinityThenPopularity(affinity, popularity).scores,
     }
     scores = {name: scorer(evaluation) for name, scorer in scorers.items()}
-    results = [
-        MethodResult(name, _evaluate(scores[name], evaluation), len(evaluation)) for name in scorers
-    ]
+    results = [method_result(name, scores[name], evaluation) for name in scorers]
     return results, scores
 
 
-def _evaluate(scores: np.ndarray, examples: Examples) -> dict[str, float]:
-    return ranking_metrics(np.where(examples.valid, scores, -np.inf), examples.target)
+def method_result(name: str, scores: np.ndarray, examples: Examples) -> MethodResult:
+    """A method's metrics on `examples`, with its target ranks kept for paired intervals;
+    offers not valid on an example's date are out of every method's ranking."""
+    masked = np.where(examples.valid, scores, -np.inf)
+    metrics = ranking_metrics(masked, examples.target)
+    return MethodResult(name, metrics, len(examples), target_ranks(masked, examples.target))
 
 
 def recommender_train(
@@ -241,15 +262,12 @@ def recommender_train(
             on_epoch=on_epoch,
         )
         scores_by_method[name] = model_scores(model, split.evaluation)
-        results.append(
-            MethodResult(
-                name, _evaluate(scores_by_method[name], split.evaluation), len(split.evaluation)
-            )
-        )
+        results.append(method_result(name, scores_by_method[name], split.evaluation))
         if directory is not None:
             model_save(
                 model=model, path=directory / file, vocabulary=vocabulary, split=split, space=space
             )
+    differences_add(results)
     return TrainingReport(split, results, runs, directory, scores_by_method, hyperparameters, space)
 
 
@@ -326,11 +344,8 @@ def recommender_evaluate(*, directory: Path) -> TrainingReport:
             continue
         model, saved = model_load(path=directory / file)
         scores_by_method[name] = saved_model_scores(model=model, artifact=saved, split=split)
-        results.append(
-            MethodResult(
-                name, _evaluate(scores_by_method[name], split.evaluation), len(split.evaluation)
-            )
-        )
+        results.append(method_result(name, scores_by_method[name], split.evaluation))
+    differences_add(results)
     return TrainingReport(split, results, {}, directory, scores_by_method)
 
 

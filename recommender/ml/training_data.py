@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from scipy import sparse
 
 from deepflame_web.core.lake import lake_paths, lake_root
 from deepflame_web.core.models import LakeFile
@@ -28,6 +29,7 @@ from deepflame_web.core.spark import spark_session
 from offers.dayparts import Window, daypart_minutes, daypart_rows, runs_in_window
 from offers.models import Offer, Store
 from recommender.ml import spark_examples
+from recommender.ml.spark_examples import PURCHASE_HALF_LIVES
 from segments.selectors import membership_files, segmentation_active
 from segments.spark.combine import month_shift
 from segments.spark.features import scratch_remove
@@ -65,11 +67,38 @@ class Vocabulary:
         return cls(items=list(data["items"]), offers=list(data["offers"]), context=data["context"])
 
 
+PURCHASE_MEASURES = ("purchases", *(f"decay_{days}" for days in PURCHASE_HALF_LIVES))
+"""How the long-horizon purchases are counted: plainly, then decayed by each half-life."""
+
+
+@dataclass
+class Purchases:
+    """What each example's customer bought before it, over their whole history: one sparse
+    [example, item] matrix per measure of PURCHASE_MEASURES, columns in `items` order."""
+
+    items: list[str]
+    matrices: dict[str, sparse.csr_matrix]
+
+    def take(self, rows: np.ndarray) -> Purchases:
+        return Purchases(self.items, {m: x[rows] for m, x in self.matrices.items()})
+
+    def concat(self, other: Purchases) -> Purchases:
+        return Purchases(
+            self.items,
+            {m: sparse.vstack([x, other.matrices[m]]).tocsr() for m, x in self.matrices.items()},
+        )
+
+    @classmethod
+    def empty(cls, examples: int) -> Purchases:
+        return cls([], {m: sparse.csr_matrix((examples, 0)) for m in PURCHASE_MEASURES})
+
+
 @dataclass
 class Examples:
     """Examples as arrays, one row each. `history` is right-aligned (most recent event in the
     last column, padding 0 on the left); `history_at` holds each event's time (NaT on padding);
-    `valid` marks the offers that exist on the example's local date."""
+    `valid` marks the offers that exist on the example's local date; `purchases` (when
+    prepared) is the customer's long-horizon buying before each example."""
 
     customer_id: np.ndarray
     at: np.ndarray
@@ -78,6 +107,7 @@ class Examples:
     context: np.ndarray
     target: np.ndarray
     valid: np.ndarray
+    purchases: Purchases | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -91,6 +121,7 @@ class Examples:
             context=self.context[rows],
             target=self.target[rows],
             valid=self.valid[rows],
+            purchases=self.purchases.take(rows) if self.purchases is not None else None,
         )
 
     def context_column(self, name: str) -> np.ndarray:
@@ -117,9 +148,15 @@ class Split:
 
 
 def _concat(first: Examples, second: Examples) -> Examples:
-    return Examples(
-        *(np.concatenate([getattr(first, name), getattr(second, name)]) for name in _FIELDS)
+    arrays = {
+        name: np.concatenate([getattr(first, name), getattr(second, name)]) for name in _FIELDS
+    }
+    both = (
+        first.purchases.concat(second.purchases)
+        if first.purchases is not None and second.purchases is not None
+        else None
     )
+    return Examples(**arrays, purchases=both)
 
 
 _FIELDS = ("customer_id", "at", "history", "history_at", "context", "target", "valid")
@@ -180,9 +217,19 @@ def _examples_on_spark(tasks: list[dict[str, object]]) -> list[dict[str, object]
     return rdd.map(spark_examples.run_month).collect()
 
 
+@dataclass
+class RawExamples:
+    """The examples before encoding: one row per redemption with its context, one row per
+    history event of each, one row per (example, item) the customer bought before it."""
+
+    frame: pd.DataFrame
+    events: pd.DataFrame
+    purchases: pd.DataFrame
+
+
 def _examples_renumber(
-    frames: list[pd.DataFrame], events: list[pd.DataFrame]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frames: list[pd.DataFrame], events: list[pd.DataFrame], purchases: list[pd.DataFrame]
+) -> RawExamples:
     """The months' examples as one sequence in (t, customer, offer) order; each month numbers
     its own from 0, and months overlap in time at their (local) boundaries."""
     offsets = np.cumsum([0, *(len(f) for f in frames)])
@@ -200,14 +247,22 @@ def _examples_renumber(
         ignore_index=True,
     )
     history = history.sort_values(["example", "back"], kind="stable").reset_index(drop=True)
-    return frame, history
+    bought = pd.concat(
+        [
+            p.assign(example=number[p["example"].to_numpy(np.int64) + offsets[i]])
+            for i, p in enumerate(purchases)
+        ],
+        ignore_index=True,
+    )
+    return RawExamples(frame, history, bought)
 
 
-def raw_examples(*, history_length: int = HISTORY_LENGTH) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(one row per redemption with its context, one row per history event of each).
+def raw_examples(*, history_length: int = HISTORY_LENGTH) -> RawExamples:
+    """The examples with their history events and long-horizon purchases.
 
     History events are the redemption's customer's order lines and redemptions strictly
-    before the redemption time, the last `history_length` of them. Prepared on Spark, one
+    before the redemption time and outside its own order, the last `history_length` of them;
+    purchases are all their order lines before it, per item. Prepared on Spark, one
     task per month of redemptions (`recommender.ml.spark_examples`), written into a scratch
     folder of the lake that is removed afterwards."""
     scratch = lake_root() / "_scratch" / f"training-examples-{uuid.uuid4().hex}"
@@ -216,9 +271,10 @@ def raw_examples(*, history_length: int = HISTORY_LENGTH) -> tuple[pd.DataFrame,
         results = sorted(_examples_on_spark(tasks), key=lambda r: str(r["month"]))
         frames = [pq.read_table(str(r["examples"])).to_pandas() for r in results]
         events = [pq.read_table(str(r["events"])).to_pandas() for r in results]
+        purchases = [pq.read_table(str(r["purchases"])).to_pandas() for r in results]
     finally:
         scratch_remove(scratch)
-    return _examples_renumber(frames, events)
+    return _examples_renumber(frames, events, purchases)
 
 
 def vocabulary_build(*, frame: pd.DataFrame, events: pd.DataFrame, offers: list[str]) -> Vocabulary:
@@ -237,6 +293,7 @@ def examples_encode(
     events: pd.DataFrame,
     vocabulary: Vocabulary,
     history_length: int = HISTORY_LENGTH,
+    purchases: pd.DataFrame | None = None,
 ) -> Examples:
     """Arrays for the model; examples whose offer has no embedding are dropped, and so are
     history events the vocabulary does not know (items first sold after the cutoff)."""
@@ -286,8 +343,28 @@ def examples_encode(
         context=context,
         target=codes,
         valid=valid,
+        purchases=purchases_encode(purchases, n) if purchases is not None else None,
     )
     return examples.take(np.flatnonzero(keep))
+
+
+def purchases_encode(purchases: pd.DataFrame, examples: int) -> Purchases:
+    """The (example, item, measures...) rows as sparse matrices; `example` is the row."""
+    if purchases.empty:
+        return Purchases.empty(examples)
+    items = sorted(purchases["item"].astype(str).unique())
+    rows = purchases["example"].to_numpy(np.int64)
+    columns = pd.Index(items).get_indexer(purchases["item"].astype(str))
+    return Purchases(
+        items,
+        {
+            measure: sparse.csr_matrix(
+                (purchases[measure].to_numpy(np.float64), (rows, columns)),
+                shape=(examples, len(items)),
+            )
+            for measure in PURCHASE_MEASURES
+        },
+    )
 
 
 def _utc_naive(column: pd.Series) -> np.ndarray:
@@ -321,7 +398,8 @@ def training_split(
     """Examples split by time at `until` (default: `evaluation_weeks` before the last
     redemption): training before the validation weeks, validation up to the cutoff,
     evaluation from the cutoff for `evaluation_weeks`."""
-    frame, events = raw_examples(history_length=history_length)
+    raw = raw_examples(history_length=history_length)
+    frame, events = raw.frame, raw.events
     if frame.empty:
         raise TrainingDataError("The lake has no offer redemptions to learn from.")
     at = pd.to_datetime(frame["at_utc"], utc=True).dt.tz_localize(None)
@@ -338,7 +416,11 @@ def training_split(
         offers=offers,
     )
     examples = examples_encode(
-        frame=frame, events=events, vocabulary=vocabulary, history_length=history_length
+        frame=frame,
+        events=events,
+        vocabulary=vocabulary,
+        history_length=history_length,
+        purchases=raw.purchases,
     )
     when = examples.at
     train = np.flatnonzero(when < np.datetime64(validation_start))
@@ -360,6 +442,12 @@ def training_split(
         evaluation=examples.take(evaluation),
         vocabulary=vocabulary,
     )
+
+
+def offer_item_lists(offers: list[str]) -> list[list[str]]:
+    """The items each offer applies to, in `offers` order (none for an unknown offer)."""
+    items = dict(Offer.objects.filter(offer_id__in=offers).values_list("offer_id", "item_ids"))
+    return [list(items.get(offer_id) or []) for offer_id in offers]
 
 
 def offer_features(*, offers: list[str], vocabulary: Vocabulary) -> np.ndarray:

@@ -71,23 +71,49 @@ def _redemptions_add(rows: list[tuple[str, str, dt.datetime, str]]) -> list[str]
     return sorted(f.month for f in stage.files)
 
 
-def _history_reference(customer_id: str, before: pd.Timestamp) -> list[tuple[str, str, object]]:
-    """The customer's last events strictly before `before`, most recent first (an offer before
-    an item at the same instant, then by token descending)."""
+def _history_reference(
+    customer_id: str, before: pd.Timestamp, own_order: str | None = None
+) -> list[tuple[str, str, object]]:
+    """The customer's last events strictly before `before` and outside the example's own
+    order, most recent first (an offer before an item at the same instant, then by token
+    descending)."""
     with duckdb.connect() as db:
         db.execute("SET TimeZone = 'UTC'")
         rows = db.execute(
             f"""SELECT 'item', item_id, ordered_at FROM {_lake("order_lines")}
                 WHERE customer_id = $c AND ordered_at < $t
+                  AND order_id IS DISTINCT FROM $o
                 UNION ALL
                 SELECT 'offer', offer_id, redeemed_at FROM {_lake("offer_redemptions")}
-                WHERE customer_id = $c AND redeemed_at < $t""",
-            {"c": customer_id, "t": before.to_pydatetime()},
+                WHERE customer_id = $c AND redeemed_at < $t
+                  AND ($o IS NULL OR order_id IS NULL OR order_id <> $o)""",
+            {"c": customer_id, "t": before.to_pydatetime(), "o": own_order},
         ).fetchall()
     rows.sort(key=lambda r: r[1], reverse=True)
     rows.sort(key=lambda r: r[0] == "item")
     rows.sort(key=lambda r: r[2], reverse=True)
     return [(kind, token, pd.Timestamp(at)) for kind, token, at in rows[:HISTORY_LENGTH]]
+
+
+def _purchases_reference(
+    customer_id: str, before: pd.Timestamp, own_order: str | None
+) -> dict[str, int]:
+    """How often the customer bought each item strictly before `before`, outside the
+    example's own order, over the whole lake."""
+    with duckdb.connect() as db:
+        db.execute("SET TimeZone = 'UTC'")
+        rows = db.execute(
+            f"""SELECT item_id, count(*) FROM {_lake("order_lines")}
+                WHERE customer_id = $c AND ordered_at < $t AND order_id IS DISTINCT FROM $o
+                GROUP BY item_id""",
+            {"c": customer_id, "t": before.to_pydatetime(), "o": own_order},
+        ).fetchall()
+    return {item: int(count) for item, count in rows}
+
+
+def _purchases(purchases: pd.DataFrame, example: int) -> dict[str, int]:
+    mine = purchases[purchases["example"] == example]
+    return dict(zip(mine["item"], mine["purchases"].astype(int), strict=True))
 
 
 def _history(events: pd.DataFrame, example: int) -> list[tuple[str, str, object]]:
@@ -178,7 +204,8 @@ def test_spark_prepared_examples_match_the_lake_across_month_boundaries(
     )
     assert months == ["2025-01", "2025-02"]
 
-    frame, events = raw_examples()
+    raw = raw_examples()
+    frame, events = raw.frame, raw.events
 
     assert not list((lake_root() / "_scratch").glob("training-examples-*"))
     (redemptions,) = _one(f"SELECT count(*) FROM {_lake('offer_redemptions')}")
@@ -210,7 +237,13 @@ def test_spark_prepared_examples_match_the_lake_across_month_boundaries(
     picks = [*range(0, len(frame), max(1, len(frame) // 8)), len(frame) - 1]
     for example in picks:
         row = frame.loc[example]
-        assert _history(events, example) == _history_reference(row["customer_id"], row["at_utc"])
+        own = row["order_id"] if isinstance(row["order_id"], str) else None
+        assert _history(events, example) == _history_reference(
+            row["customer_id"], row["at_utc"], own
+        )
+        assert _purchases(raw.purchases, example) == _purchases_reference(
+            row["customer_id"], row["at_utc"], own
+        )
         if row["customer_id"] == customer and row["at_utc"] in added:
             continue
         expected = _context_reference(row)
