@@ -4,22 +4,27 @@ active.
 A training writes its models into a staging folder; `model_register` moves the folder into
 place and records it in one step, so a failed or killed training leaves no version and the
 active model keeps serving. A new version becomes active by itself only when its TxT beats the
-active model's on the new version's holdout (the active model is scored on the same examples);
-an Admin can activate any version (promotion or rollback).
+active model's on the new version's holdout: both ranked on the same examples and the same
+candidates, and the lower bound of the paired 95% interval of the difference above 0, so an
+identical retrain (or a lucky one) is not promoted; a cutoff earlier than the active model's is
+refused. An Admin can activate any version (promotion or rollback).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from deepflame_web.core.models import Run
-from recommender.ml.evaluation import hit_rate, is_baseline
+from recommender.ml.evaluation import hit_rate_difference, is_baseline, target_ranks
 from recommender.ml.training import NEURAL, TrainingReport, model_load, saved_model_scores
 from recommender.ml.training_data import Split
 from recommender.models import RecommenderModel
@@ -44,27 +49,74 @@ def staging_folder(*, run_id: int | None) -> Path:
     return folder
 
 
-def active_holdout_hr3(*, active: RecommenderModel, split: Split) -> float | None:
-    """The active TxT's HR@3 on this split's holdout, or None when its files are gone."""
+def active_holdout_ranks(*, active: RecommenderModel, split: Split) -> np.ndarray | None:
+    """The active TxT's target ranks on this split's holdout, among the same candidates as
+    every method of the split; None when its files are gone."""
     path = model_path(active) / NEURAL["TxT"]
     if not path.exists():
         return None
     model, artifact = model_load(path=path)
     scores = saved_model_scores(model=model, artifact=artifact, split=split)
     evaluation = split.evaluation
-    return hit_rate(scores, evaluation.target, k=3)
+    return target_ranks(np.where(evaluation.valid, scores, -np.inf), evaluation.target)
 
 
-def _decision(new_hr3: float, active: RecommenderModel | None, active_hr3: float | None) -> str:
+@dataclass(frozen=True)
+class Promotion:
+    activate: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A TxT on the new version's holdout: its target ranks and the cutoff it was trained to."""
+
+    ranks: np.ndarray
+    cutoff: dt.datetime
+
+
+def promotion_decide(
+    *, new: Contender, active: Contender | None, active_version: int | None
+) -> Promotion:
+    """Whether the new TxT replaces the active one: only when it ranks better on the same
+    examples by more than chance (the paired interval's lower bound above 0), and never when
+    it was trained to an earlier cutoff than the active one."""
+    new_hr3 = float(np.mean(new.ranks < 3)) if len(new.ranks) else 0.0
+    if active_version is None:
+        return Promotion(
+            True, f"activated: the first model (holdout {PROMOTION_METRIC} {new_hr3:.3f})"
+        )
     if active is None:
-        return f"activated: the first model (holdout {PROMOTION_METRIC} {new_hr3:.3f})"
-    if active_hr3 is None:
-        return f"activated: the files of active v{active.version} are missing"
-    verdict = "activated" if new_hr3 > active_hr3 else f"not activated, v{active.version} stays"
-    return (
+        return Promotion(True, f"activated: the files of active v{active_version} are missing")
+    if new.cutoff < active.cutoff:
+        return Promotion(
+            False,
+            f"not activated, v{active_version} stays: trained to {new.cutoff:%Y-%m-%d}, before "
+            f"the active model's cutoff {active.cutoff:%Y-%m-%d}",
+        )
+    difference = hit_rate_difference(new.ranks, active.ranks)
+    active_hr3 = float(np.mean(active.ranks < 3)) if len(active.ranks) else 0.0
+    verdict = "activated" if difference.low > 0 else f"not activated, v{active_version} stays"
+    return Promotion(
+        difference.low > 0,
         f"{verdict}: holdout {PROMOTION_METRIC} {new_hr3:.3f} vs {active_hr3:.3f} of "
-        f"v{active.version} on the same examples"
+        f"v{active_version} on the same examples, difference {difference.text()}",
     )
+
+
+def _contenders(
+    report: TrainingReport, active: RecommenderModel | None
+) -> tuple[Contender, Contender | None]:
+    txt = next(r for r in report.results if r.name == "TxT")
+    assert txt.ranks is not None
+    new = Contender(txt.ranks, report.split.cutoff)
+    if active is None:
+        return new, None
+    ranks = active_holdout_ranks(active=active, split=report.split)
+    if ranks is None:
+        return new, None
+    cutoff = dt.datetime.fromisoformat(active.data_window["cutoff"])
+    return new, Contender(ranks, cutoff)
 
 
 def baseline_note(metrics: dict[str, dict[str, float]]) -> str:
@@ -87,11 +139,12 @@ def model_register(
 ) -> RecommenderModel:
     """Record a finished training and activate it if it beats the active model."""
     active = model_active()
-    new_hr3 = report.metrics()["TxT"][PROMOTION_METRIC]
-    active_hr3 = active_holdout_hr3(active=active, split=report.split) if active else None
-    decision = _decision(new_hr3, active, active_hr3)
-    activate = decision.startswith("activated")
-    decision += baseline_note(report.metrics())
+    new, active_contender = _contenders(report, active)
+    promotion = promotion_decide(
+        new=new, active=active_contender, active_version=active.version if active else None
+    )
+    activate = promotion.activate
+    decision = promotion.text + baseline_note(report.metrics())
     split = report.split
     space = report.space
     with transaction.atomic():

@@ -159,6 +159,17 @@ def offer_embedding_refresh(*, offer: Offer) -> OfferEmbedding:
     return embedding
 
 
+def offer_vectors_blind(*, offer_ids: list[str], hidden: set[str], dimensions: int) -> np.ndarray:
+    """Embeddings of `offer_ids` (rows in that order) from an autoencoder fitted without the
+    hidden offers, as if they had been added to the catalog after it: each hidden offer is
+    then embedded by the frozen encoder, exactly as a new offer is."""
+    by_id = {offer.offer_id: offer for offer in Offer.objects.filter(offer_id__in=offer_ids)}
+    encoded = offer_encodings([by_id[offer_id] for offer_id in offer_ids])
+    seen = np.array([offer_id not in hidden for offer_id in offer_ids])
+    trained = autoencoder_train(encoded.text[seen], encoded.image[seen], embedding_dim=dimensions)
+    return offer_embeddings(trained.model, encoded.text, encoded.image)
+
+
 def offer_vectors(*, space: EmbeddingSpace) -> tuple[list[str], np.ndarray]:
     """(offer ids, their embeddings as rows) of a space, in offer id order."""
     rows = OfferEmbedding.objects.filter(space=space).order_by("offer__offer_id")

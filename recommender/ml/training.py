@@ -83,7 +83,25 @@ class TrainingReport:
     space: EmbeddingSpace | None = None
 
     def table(self) -> str:
-        return metrics_table(self.results)
+        """The holdout table on the engine's candidates, then the date-only variant."""
+        text = metrics_table(self.results)
+        dated = self.date_only_results()
+        if dated:
+            text += "\n\nThe same, every offer valid on the date a candidate:\n"
+            text += metrics_table(dated)
+        return text
+
+    def date_only_results(self) -> list[MethodResult]:
+        """Each method on the wider date-only candidates (when the split kept them)."""
+        evaluation = self.split.evaluation
+        if evaluation.dated is None:
+            return []
+        results = [
+            method_result(name, scores, evaluation, candidates=evaluation.dated)
+            for name, scores in self.scores.items()
+        ]
+        differences_add(results)
+        return results
 
     def metrics(self) -> dict[str, dict[str, float]]:
         return {result.name: result.metrics for result in self.results}
@@ -209,10 +227,13 @@ def baseline_results(split: Split) -> tuple[list[MethodResult], dict[str, np.nda
     return results, scores
 
 
-def method_result(name: str, scores: np.ndarray, examples: Examples) -> MethodResult:
+def method_result(
+    name: str, scores: np.ndarray, examples: Examples, *, candidates: np.ndarray | None = None
+) -> MethodResult:
     """A method's metrics on `examples`, with its target ranks kept for paired intervals;
-    offers not valid on an example's date are out of every method's ranking."""
-    masked = np.where(examples.valid, scores, -np.inf)
+    only each example's candidates (`examples.valid` unless given) are ranked, the same for
+    every method."""
+    masked = np.where(examples.valid if candidates is None else candidates, scores, -np.inf)
     metrics = ranking_metrics(masked, examples.target)
     return MethodResult(name, metrics, len(examples), target_ranks(masked, examples.target))
 
@@ -281,8 +302,13 @@ def neural_fit(
 ) -> tuple[nn.Module, TrainResult]:
     """One neural method trained on the split: early stopping on the validation weeks, then
     (`refit`) trained again from scratch on training and validation weeks for the epoch count
-    that was best, as the count baselines see those weeks too."""
+    that was best, as the count baselines see those weeks too.
+
+    The loss contrasts the offer redeemed with every offer valid on the date (the wider,
+    date-only candidates) so the model also learns from offers the context rules out; it is
+    evaluated, like every method, on the engine's candidates."""
     h = hyperparameters
+    split = _date_candidates(split)
     config = TxTConfig(
         items=len(split.vocabulary.items),
         offer_dim=vectors.shape[1],
@@ -318,6 +344,27 @@ def neural_fit(
             on_epoch=functools.partial(on_epoch, f"{name} (refit)") if on_epoch else None,
         )
     return model, result
+
+
+def _date_candidates(split: Split) -> Split:
+    """The split with each example's date-only candidates (when it kept them) as its own."""
+
+    def widened(examples: Examples) -> Examples:
+        if examples.dated is None:
+            return examples
+        copy = examples.take(np.arange(len(examples)))
+        copy.valid = copy.dated if copy.dated is not None else copy.valid
+        return copy
+
+    return Split(
+        cutoff=split.cutoff,
+        end=split.end,
+        validation_start=split.validation_start,
+        train=widened(split.train),
+        validation=widened(split.validation),
+        evaluation=split.evaluation,
+        vocabulary=split.vocabulary,
+    )
 
 
 def recommender_evaluate(*, directory: Path) -> TrainingReport:

@@ -97,8 +97,10 @@ class Purchases:
 class Examples:
     """Examples as arrays, one row each. `history` is right-aligned (most recent event in the
     last column, padding 0 on the left); `history_at` holds each event's time (NaT on padding);
-    `valid` marks the offers that exist on the example's local date; `purchases` (when
-    prepared) is the customer's long-horizon buying before each example."""
+    `valid` marks the candidates: the offers the engine could give in the example's context
+    (see `candidates_restrict`), the same for every method; `dated` (when set) the wider
+    date-only candidates, kept for the variant of the table; `purchases` (when prepared) is
+    the customer's long-horizon buying before each example."""
 
     customer_id: np.ndarray
     at: np.ndarray
@@ -108,6 +110,7 @@ class Examples:
     target: np.ndarray
     valid: np.ndarray
     purchases: Purchases | None = None
+    dated: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -122,6 +125,7 @@ class Examples:
             target=self.target[rows],
             valid=self.valid[rows],
             purchases=self.purchases.take(rows) if self.purchases is not None else None,
+            dated=self.dated[rows] if self.dated is not None else None,
         )
 
     def context_column(self, name: str) -> np.ndarray:
@@ -156,7 +160,12 @@ def _concat(first: Examples, second: Examples) -> Examples:
         if first.purchases is not None and second.purchases is not None
         else None
     )
-    return Examples(**arrays, purchases=both)
+    dated = (
+        np.concatenate([first.dated, second.dated])
+        if first.dated is not None and second.dated is not None
+        else None
+    )
+    return Examples(**arrays, purchases=both, dated=dated)
 
 
 _FIELDS = ("customer_id", "at", "history", "history_at", "context", "target", "valid")
@@ -422,6 +431,11 @@ def training_split(
         history_length=history_length,
         purchases=raw.purchases,
     )
+    candidates_restrict(
+        examples=examples,
+        features=offer_features(offers=offers, vocabulary=vocabulary),
+        vocabulary=vocabulary,
+    )
     when = examples.at
     train = np.flatnonzero(when < np.datetime64(validation_start))
     validation = np.flatnonzero(
@@ -442,6 +456,31 @@ def training_split(
         evaluation=examples.take(evaluation),
         vocabulary=vocabulary,
     )
+
+
+CONSTRAINED_CONTEXT = ("tier", "channel", "daypart")
+"""The context an offer may be limited to, in the order of offer_feature_rows' columns."""
+
+
+def candidates_restrict(
+    *, examples: Examples, features: np.ndarray, vocabulary: Vocabulary
+) -> None:
+    """Narrow each example's candidates from the offers valid on its date to those the engine
+    could give in its context: allowed in its store's pricing tier, its channel and its
+    daypart (a value the example does not record allows every offer). The offer redeemed
+    stays a candidate: it was given there. `dated` keeps the date-only candidates."""
+    allowed = np.ones_like(examples.valid)
+    start = 0
+    for name in CONSTRAINED_CONTEXT:
+        width = len(vocabulary.context[name]) - 1
+        codes = examples.context_column(name)
+        known = codes > 0
+        block = features[:, start : start + width].astype(bool)  # [offer, context value]
+        allowed[known] &= block[:, codes[known] - 1].T
+        start += width
+    examples.dated = examples.valid.copy()
+    examples.valid = examples.valid & allowed
+    examples.valid[np.arange(len(examples)), examples.target] = True
 
 
 def offer_item_lists(offers: list[str]) -> list[list[str]]:

@@ -18,6 +18,7 @@ from recommender.ml.embeddings import (
     embedding_space_build,
     offer_embedding_refresh,
     offer_vectors,
+    offer_vectors_blind,
 )
 from recommender.ml.encoders import image_encoder, text_encoder
 from recommender.models import EmbeddingSpace, OfferEmbedding, OfferEncoding
@@ -147,3 +148,19 @@ def test_an_edited_offer_is_re_embedded_by_the_worker(catalog: list[Offer], tmp_
     assert after.vector != before.vector
     space.refresh_from_db()
     assert space.is_active and OfferEmbedding.objects.filter(space=space).count() == len(catalog)
+
+
+def test_a_blind_space_is_fitted_without_the_hidden_offers(catalog: list[Offer]) -> None:
+    ids = [offer.offer_id for offer in catalog]
+    hidden = {ids[0], ids[3]}
+    before = offer_vectors_blind(offer_ids=ids, hidden=hidden, dimensions=16)
+
+    offer_update(
+        offer=catalog[0], fields={"description": "A completely different treat for night owls"}
+    )
+    after = offer_vectors_blind(offer_ids=ids, hidden=hidden, dimensions=16)
+
+    seen = [i for i, offer_id in enumerate(ids) if offer_id not in hidden]
+    # The fit never saw the hidden offers: editing one moves only its own embedding.
+    assert np.allclose(before[seen], after[seen], atol=1e-6)
+    assert not np.allclose(before[0], after[0], atol=1e-3)

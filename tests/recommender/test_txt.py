@@ -13,7 +13,12 @@ import torch
 from django.core.management import call_command
 
 from deepflame_web.core.lake import lake_paths
-from recommender.ml.cold_start import _blind, cold_start_experiment, hidden_offers_choose
+from recommender.ml.cold_start import (
+    _blind,
+    _blind_history,
+    cold_start_experiment,
+    hidden_offers_choose,
+)
 from recommender.ml.embeddings import offer_vectors
 from recommender.ml.evaluation import hit_rate, ndcg, ranking_metrics, target_ranks
 from recommender.ml.training import NEURAL, model_load, recommender_train
@@ -141,6 +146,14 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
     assert experiment.examples == int(np.isin(default_split.evaluation.target, hidden).sum()) > 0
     assert 0 < experiment.chance_hr3 < 1
     assert set(experiment.hr3) >= {"TxT", "Global popularity"}
+    assert set(experiment.metrics) >= {"Purchase affinity", "Affinity, then popularity"}
+    assert set(experiment.metrics["TxT"]) >= {"HR@3", "HR@10", "NDCG@10"}
+    # The holdout's histories lose the hidden offers too; targets and candidates stay.
+    offset = default_split.vocabulary.offer_offset
+    held_out = _blind_history(default_split.evaluation, hidden, offset)
+    assert not np.isin(held_out.history, hidden + offset).any()
+    assert (held_out.target == default_split.evaluation.target).all()
+    assert (held_out.valid == default_split.evaluation.valid).all()
 
     evaluated = StringIO()
     call_command("evaluate_recommender", stdout=evaluated)

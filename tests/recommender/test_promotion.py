@@ -1,0 +1,101 @@
+"""The promotion guard with fixed numbers: a new model replaces the active one only when it
+ranks better on the same examples by more than chance, and never from an earlier cutoff."""
+
+import datetime as dt
+
+import numpy as np
+
+from recommender.registry import Contender, promotion_decide
+
+CUTOFF = dt.datetime(2025, 3, 1)
+
+
+def _ranks(hits: int, misses: int) -> np.ndarray:
+    """Target ranks of `hits` examples in the top 3 and `misses` below it."""
+    return np.array([0] * hits + [7] * misses)
+
+
+def test_the_first_model_is_activated() -> None:
+    decided = promotion_decide(
+        new=Contender(_ranks(30, 70), CUTOFF), active=None, active_version=None
+    )
+
+    assert decided.activate
+    assert decided.text == "activated: the first model (holdout HR@3 0.300)"
+
+
+def test_a_clear_win_on_the_same_examples_is_promoted() -> None:
+    active = _ranks(30, 270)
+    better = active.copy()
+    better[30:90] = 0  # 60 more hits, none lost
+
+    decided = promotion_decide(
+        new=Contender(better, CUTOFF), active=Contender(active, CUTOFF), active_version=4
+    )
+
+    assert decided.activate
+    assert decided.text.startswith(
+        "activated: holdout HR@3 0.300 vs 0.100 of v4 on the same examples, difference +0.200 ["
+    )
+
+
+def test_an_identical_model_is_not_promoted() -> None:
+    same = _ranks(30, 70)
+
+    decided = promotion_decide(
+        new=Contender(same, CUTOFF), active=Contender(same.copy(), CUTOFF), active_version=4
+    )
+
+    assert not decided.activate
+    assert decided.text == (
+        "not activated, v4 stays: holdout HR@3 0.300 vs 0.300 of v4 on the same examples, "
+        "difference +0.000 [+0.000, +0.000]"
+    )
+
+
+def test_a_worse_model_is_not_promoted() -> None:
+    active = _ranks(40, 60)
+    worse = active.copy()
+    worse[:10] = 7
+
+    decided = promotion_decide(
+        new=Contender(worse, CUTOFF), active=Contender(active, CUTOFF), active_version=2
+    )
+
+    assert not decided.activate
+    assert "holdout HR@3 0.300 vs 0.400 of v2" in decided.text
+
+
+def test_a_higher_rate_within_chance_is_not_promoted() -> None:
+    active = _ranks(30, 70)
+    noisy = active.copy()
+    noisy[[0, 1]] = 7  # two hits lost
+    noisy[[50, 51, 52]] = 0  # three gained: +1 example net, well within chance
+
+    decided = promotion_decide(
+        new=Contender(noisy, CUTOFF), active=Contender(active, CUTOFF), active_version=3
+    )
+
+    assert not decided.activate
+    assert "holdout HR@3 0.310 vs 0.300 of v3" in decided.text
+
+
+def test_a_model_trained_to_an_earlier_cutoff_is_refused_however_good() -> None:
+    decided = promotion_decide(
+        new=Contender(_ranks(100, 0), CUTOFF - dt.timedelta(days=7)),
+        active=Contender(_ranks(10, 90), CUTOFF),
+        active_version=5,
+    )
+
+    assert not decided.activate
+    assert decided.text == (
+        "not activated, v5 stays: trained to 2025-02-22, before the active model's cutoff "
+        "2025-03-01"
+    )
+
+
+def test_missing_files_of_the_active_model_let_the_new_one_in() -> None:
+    decided = promotion_decide(new=Contender(_ranks(1, 1), CUTOFF), active=None, active_version=6)
+
+    assert decided.activate
+    assert decided.text == "activated: the files of active v6 are missing"
