@@ -282,7 +282,8 @@ def recommender_train(
             hyperparameters=hyperparameters,
             on_epoch=on_epoch,
         )
-        scores_by_method[name] = model_scores(model, split.evaluation)
+        # Scored on the date-only candidates: each table then masks its own candidates.
+        scores_by_method[name] = model_scores(model, _widened(split.evaluation))
         results.append(method_result(name, scores_by_method[name], split.evaluation))
         if directory is not None:
             model_save(
@@ -346,22 +347,23 @@ def neural_fit(
     return model, result
 
 
+def _widened(examples: Examples) -> Examples:
+    """The examples with their date-only candidates (when kept) as their candidates."""
+    if examples.dated is None:
+        return examples
+    copy = examples.take(np.arange(len(examples)))
+    copy.valid = examples.dated.copy()
+    return copy
+
+
 def _date_candidates(split: Split) -> Split:
     """The split with each example's date-only candidates (when it kept them) as its own."""
-
-    def widened(examples: Examples) -> Examples:
-        if examples.dated is None:
-            return examples
-        copy = examples.take(np.arange(len(examples)))
-        copy.valid = copy.dated if copy.dated is not None else copy.valid
-        return copy
-
     return Split(
         cutoff=split.cutoff,
         end=split.end,
         validation_start=split.validation_start,
-        train=widened(split.train),
-        validation=widened(split.validation),
+        train=_widened(split.train),
+        validation=_widened(split.validation),
         evaluation=split.evaluation,
         vocabulary=split.vocabulary,
     )
