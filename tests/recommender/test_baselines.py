@@ -64,7 +64,11 @@ def test_affinity_sums_the_customers_purchases_of_each_offers_items() -> None:
 def test_affinity_chooses_the_measure_that_ranks_best_on_validation() -> None:
     # Counted plainly, the shake (offer 2) ranks fifth, out of the top 3; decayed with the
     # short half-life it comes first, and the shake is what these customers redeem.
-    bought = {"fries": (5.0, 0.1), "cola": (5.0, 0.1), "shake": (1.0, 1.0)}
+    bought: dict[str, float | tuple[float, float]] = {
+        "fries": (5.0, 0.1),
+        "cola": (5.0, 0.1),
+        "shake": (1.0, 1.0),
+    }
     validation = _examples([bought] * 3, [2, 2, 2])
     affinity = PurchaseAffinity(OFFERS)
 
