@@ -38,6 +38,15 @@ def default_dayparts(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
+def no_enqueue(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Runs are created but their tasks are never sent; the list holds the run ids that would
+    have gone to a worker."""
+    sent: list[int] = []
+    monkeypatch.setattr("deepflame_web.core.services._enqueue", lambda run: sent.append(run.pk))
+    return sent
+
+
+@pytest.fixture
 def roles(db: None) -> None:
     """The role groups (a transactional test's flush removes the migration's rows)."""
     for name in ROLES:

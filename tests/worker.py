@@ -6,13 +6,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dj_database_url
 from django.conf import settings
 from django.db import connection
+
+from deepflame_web.core.models import Run, RunStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,3 +118,19 @@ def kill_worker(worker: subprocess.Popen[bytes]) -> None:
     if worker.poll() is None:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
+
+
+def run_finished(run: Run) -> bool:
+    return run.status not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+def run_wait(run: Run, *, until: Callable[[Run], bool] = run_finished, timeout: float = 300) -> Run:
+    """The run once `until` holds for it (by default: once it finished), read from the
+    database every 0.2 s; a TimeoutError naming where it stuck otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if until(run):
+            return run
+        time.sleep(0.2)
+    raise TimeoutError(f"run #{run.pk} still {run.status} at {run.stage!r}: {run.log_tail}")

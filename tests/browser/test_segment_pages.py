@@ -51,7 +51,7 @@ def test_marketer_reads_segments_renames_one_and_follows_a_mover(
     expect(page.locator("#movement-matrix")).to_be_visible()
     expect(page.locator("#movers tbody tr")).to_have_count(6)
     expect(page.locator('#movers tr[data-customer="C001"]')).to_contain_text("Morning commuters")
-    screenshot(page, "movements")
+    screenshot(page, "movements-small")
 
     page.click('#movers a:text-is("C001")')
     expect(page.locator("#customer-id")).to_have_text("C001")
@@ -83,9 +83,8 @@ def test_analyst_searches_a_customer_and_cannot_rename(
 
 
 def test_admin_starts_the_first_segmentation_from_the_empty_page(
-    page: Page, live_server: Any, admin_user: Any, monkeypatch: pytest.MonkeyPatch
+    page: Page, live_server: Any, admin_user: Any, no_enqueue: list[int]
 ) -> None:
-    monkeypatch.setattr("deepflame_web.core.services._enqueue", lambda run: None)
     log_in(page, live_server.url, admin_user.username)
 
     page.click("nav >> text=Segments")

@@ -13,7 +13,7 @@ from recommender.models import EmbeddingSpace, RecommenderModel
 from segments.models import Customer
 from segments.selectors import segmentation_active
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
 
 def test_the_demo_pipeline_runs_end_to_end_and_twice_changes_nothing() -> None:

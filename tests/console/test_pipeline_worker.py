@@ -12,24 +12,18 @@ from django.core.management import call_command
 
 from deepflame_web.console.demo.generator import demo_chain_generate
 from deepflame_web.console.pipeline import pipeline_start
-from deepflame_web.core.models import Run, RunKind, RunStatus
+from deepflame_web.core.models import RunKind, RunStatus
 from offers.models import RuleVersion
 from offers.rules.services import rule_set_draft_create, rule_set_publish
 from recommender.models import Assignment, AssignmentBatch, Decision, RecommenderModel
 from segments.models import Customer, SegmentDefinition
 from segments.segmentation.services import segmentation_run_start
 from segments.selectors import segmentation_active
-from tests.core.test_worker import wait_for
 from tests.recommender.assignment_data import batch_create, world_create
-from tests.worker import celery_worker
+from tests.worker import celery_worker, run_wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 SLOTS = [{"label": "Best", "count": 2}, {"label": "Revenue", "count": 1, "goal": "revenue"}]
-
-
-def finished(run: Run) -> bool:
-    return run.status in FINISHED
 
 
 def chain_segmented_with_rules(folder: Path) -> SegmentDefinition:
@@ -40,7 +34,7 @@ def chain_segmented_with_rules(folder: Path) -> SegmentDefinition:
     call_command("import_data", str(folder), stdout=StringIO())
     segmentation = segmentation_run_start()
     call_command("embed_offers", "--dimensions", "16", stdout=StringIO())
-    segmentation = wait_for(segmentation, finished, timeout=240)
+    segmentation = run_wait(segmentation, timeout=240)
     assert segmentation.status == RunStatus.SUCCEEDED, segmentation.error
     definition = segmentation_active()
     assert definition is not None
@@ -56,7 +50,7 @@ def test_the_pipeline_segments_trains_and_assigns_in_order_in_the_worker(tmp_pat
         before = chain_segmented_with_rules(tmp_path / "chain")
 
         runs = pipeline_start()
-        done = [wait_for(run, finished, timeout=300) for run in runs]
+        done = [run_wait(run, timeout=300) for run in runs]
 
     assert [(r.kind, r.status, r.error) for r in done] == [
         (RunKind.SEGMENTATION, RunStatus.SUCCEEDED, ""),
@@ -102,7 +96,7 @@ def test_a_failed_segmentation_fails_the_later_steps_and_activates_nothing(
     runs = pipeline_start()
 
     with celery_worker(tmp_path / "worker.log"):
-        done = [wait_for(run, finished, timeout=120) for run in runs]
+        done = [run_wait(run, timeout=120) for run in runs]
 
     segmentation, training, assignment = done
     assert segmentation.status == RunStatus.FAILED

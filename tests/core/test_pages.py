@@ -65,9 +65,8 @@ def test_run_page_polls_while_active_and_stops_when_done(client: Client, admin_u
 
 
 def test_admin_starting_a_second_system_check_sees_why_it_was_refused(
-    client: Client, admin_user: Any, monkeypatch: pytest.MonkeyPatch
+    client: Client, admin_user: Any, no_enqueue: list[int]
 ) -> None:
-    monkeypatch.setattr("deepflame_web.core.services._enqueue", lambda run: None)
     client.force_login(admin_user)
     client.post("/runs/system-check/")
 

@@ -20,11 +20,9 @@ TASK = "deepflame_web.core.tasks.system_check"
 
 
 @pytest.fixture(autouse=True)
-def no_enqueue(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record instead of sending: these tests execute runs in-process."""
-    sent: list[int] = []
-    monkeypatch.setattr("deepflame_web.core.services._enqueue", lambda run: sent.append(run.pk))
-    return sent
+def in_process(no_enqueue: list[int]) -> list[int]:
+    """These tests execute their runs in-process: nothing is sent to a worker."""
+    return no_enqueue
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,7 +1,6 @@
 """Runs through a real Celery worker process on the real broker and database."""
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,9 @@ from deepflame_web.core.services import (
     runs_fail_stale,
     system_check_start,
 )
-from tests.worker import celery_worker, kill_worker
+from tests.worker import celery_worker, kill_worker, run_wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(run: Run, done: Callable[[Run], bool], timeout: float = 60) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if done(run):
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"run #{run.pk} stuck at {run.status}/{run.stage}")
 
 
 def test_worker_moves_a_run_from_queued_to_running_to_succeeded(tmp_path: Path) -> None:
@@ -52,7 +41,7 @@ def test_a_task_that_raises_marks_its_run_failed_with_the_error(tmp_path: Path) 
     run = run_start(kind=RunKind.TRAINING, task_name="tests.raises")
 
     with celery_worker(tmp_path / "worker.log"):
-        run = wait_for(run, lambda r: r.status in (RunStatus.FAILED, RunStatus.SUCCEEDED))
+        run = run_wait(run, timeout=60)
 
     assert run.status == RunStatus.FAILED
     assert run.error.startswith("RuntimeError: segment table is corrupt")
@@ -65,7 +54,7 @@ def test_a_real_check_failure_fails_the_run_and_names_the_cause(tmp_path: Path) 
     run = system_check_start(parameters={"lake_uri": str(blocked / "lake")})
 
     with celery_worker(tmp_path / "worker.log"):
-        run = wait_for(run, lambda r: r.status in (RunStatus.FAILED, RunStatus.SUCCEEDED))
+        run = run_wait(run, timeout=60)
 
     assert run.status == RunStatus.FAILED
     assert f"The lake (LAKE_URI) at {blocked / 'lake'} is not writable" in run.error
@@ -75,7 +64,9 @@ def test_a_killed_workers_run_is_marked_failed_by_the_stale_check(tmp_path: Path
     run = run_start(kind=RunKind.SEGMENTATION, task_name="tests.works_until_killed")
 
     with celery_worker(tmp_path / "worker.log") as worker:
-        run = wait_for(run, lambda r: r.status == RunStatus.RUNNING and r.progress >= 2)
+        run = run_wait(
+            run, until=lambda r: r.status == RunStatus.RUNNING and r.progress >= 2, timeout=60
+        )
         kill_worker(worker)
     last_beat = Run.objects.get(pk=run.pk).heartbeat_at
     time.sleep(3)
@@ -91,7 +82,7 @@ def test_a_second_start_while_the_worker_runs_the_first_is_refused(tmp_path: Pat
     run = run_start(kind=RunKind.SEGMENTATION, task_name="tests.works_until_killed")
 
     with celery_worker(tmp_path / "worker.log"):
-        wait_for(run, lambda r: r.status == RunStatus.RUNNING)
+        run_wait(run, until=lambda r: r.status == RunStatus.RUNNING, timeout=60)
         with pytest.raises(RunAlreadyActive, match=f"already running \\(run #{run.pk}"):
             run_start(kind=RunKind.SEGMENTATION, task_name="tests.works_until_killed")
 

@@ -16,11 +16,6 @@ from tests.offers.test_validation import full_rules, slot
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def no_enqueue(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("deepflame_web.core.services._enqueue", lambda run: None)
-
-
 def client_for(user: Any) -> Client:
     client = Client()
     client.force_login(user)

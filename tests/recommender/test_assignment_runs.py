@@ -5,7 +5,6 @@ token authentication, and a new rule version served without a restart."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter
 from io import StringIO
 from pathlib import Path
@@ -19,7 +18,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from deepflame_web.core.lake import lake_read
-from deepflame_web.core.models import Run, RunStatus
+from deepflame_web.core.models import RunStatus
 from deepflame_web.core.services import RunError
 from offers.rules.services import rule_set_draft_create, rule_set_publish
 from recommender.assignment import batch as batch_module
@@ -29,20 +28,10 @@ from recommender.assignment.receipts import decision_replay
 from recommender.models import Assignment, AssignmentBatch, CustomerState, Decision
 from segments.models import Customer, CustomerSegment
 from segments.selectors import segmentation_active
-from tests.worker import celery_worker
+from tests.worker import celery_worker, run_wait
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 AT = dt.datetime(2025, 3, 20, 12, 0, tzinfo=dt.UTC)
-
-
-def wait_for(run: Run, timeout: float = 300) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
-            return run
-        time.sleep(0.5)
-    raise TimeoutError(f"run #{run.pk} still {run.status}: {run.log_tail}")
 
 
 def _last_events_before(at: dt.datetime, length: int = 20) -> dict[str, list[str]]:
@@ -72,7 +61,7 @@ def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_repla
     served: None, tmp_path: Path
 ) -> None:
     with celery_worker(tmp_path / "worker.log"):
-        run = wait_for(assignment_run_start(at=AT, seed=7))
+        run = run_wait(assignment_run_start(at=AT, seed=7))
     assert run.status == RunStatus.SUCCEEDED, run.error
     batch = AssignmentBatch.objects.get(is_active=True)
     customers = Customer.objects.count()

@@ -24,7 +24,7 @@ from recommender.ml.encoders import image_encoder, text_encoder
 from recommender.models import EmbeddingSpace, OfferEmbedding, OfferEncoding
 from tests.worker import celery_worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
 
 @pytest.fixture

@@ -13,11 +13,6 @@ from tests.recommender.registry_data import CURVES, embedding_space_create, regi
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def no_enqueue(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("deepflame_web.core.services._enqueue", lambda run: None)
-
-
 def test_everyone_sees_encoders_versions_and_metrics(client: Client, analyst: Any) -> None:
     embedding_space_create()
     registered(1, active=True)

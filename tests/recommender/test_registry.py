@@ -18,22 +18,10 @@ from recommender.ml.training import NEURAL
 from recommender.models import EmbeddingSpace, RecommenderModel
 from recommender.registry import model_path, registry_root
 from recommender.services import training_run_start
-from tests.worker import celery_worker, kill_worker
+from tests.worker import celery_worker, kill_worker, run_wait
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 CUTOFF = dt.date(2025, 3, 1)
-
-
-def wait_for(run: Run, *, until: str = "finished", timeout: float = 300) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if until == "finished" and run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
-            return run
-        if until == "training" and run.stage.startswith("training"):
-            return run
-        time.sleep(0.5)
-    raise TimeoutError(f"run #{run.pk} still {run.status} at {run.stage!r}: {run.log_tail}")
 
 
 def tiny_run(seed: int, epochs: int = 2) -> Run:
@@ -44,8 +32,8 @@ def test_the_worker_trains_registers_and_an_identical_retrain_is_not_promoted(
     chain: None, tmp_path: Path
 ) -> None:
     with celery_worker(tmp_path / "worker.log"):
-        first = wait_for(tiny_run(seed=0))
-        second = wait_for(tiny_run(seed=0))
+        first = run_wait(tiny_run(seed=0))
+        second = run_wait(tiny_run(seed=0))
 
     assert first.status == RunStatus.SUCCEEDED, first.error
     assert first.progress == 100 and "TxT epoch 1: loss" in first.log_tail
@@ -85,11 +73,13 @@ def test_a_killed_training_registers_nothing_and_the_active_model_keeps_serving(
     chain: None, tmp_path: Path, settings: object
 ) -> None:
     with celery_worker(tmp_path / "first.log"):
-        assert wait_for(tiny_run(seed=0, epochs=1)).status == RunStatus.SUCCEEDED
+        assert run_wait(tiny_run(seed=0, epochs=1)).status == RunStatus.SUCCEEDED
     active = RecommenderModel.objects.get(is_active=True)
 
     with celery_worker(tmp_path / "second.log") as worker:
-        doomed = wait_for(tiny_run(seed=1, epochs=200), until="training")
+        doomed = run_wait(
+            tiny_run(seed=1, epochs=200), until=lambda r: r.stage.startswith("training")
+        )
         kill_worker(worker)
     time.sleep(3)
     runs_fail_stale(stale_after_seconds=2)

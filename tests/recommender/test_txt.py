@@ -37,6 +37,7 @@ def a_split(until: dt.date | None = None) -> tuple[Split, np.ndarray]:
     return split, np.hstack([vectors, features])
 
 
+@pytest.mark.integration
 def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
     chain: None,
 ) -> None:

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from segments.spark.features import FeatureSet, features_compute
 from tests.segments.contract_folder import copy_tables, write_folder
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 HOUR = 1 / 24
 
 

@@ -22,7 +22,7 @@ from offers.models import Item, Offer, Store
 from segments.models import Customer
 from tests.worker import ROOT, worker_database_url
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 LAKE_TABLES = ("orders", "order_lines", "offer_assignments", "offer_redemptions", "weather")
 
 

@@ -26,11 +26,6 @@ def segmentation(db: None) -> SegmentDefinition:
     return segmentation_create()
 
 
-@pytest.fixture
-def no_enqueue(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("deepflame_web.core.services._enqueue", lambda run: None)
-
-
 def html_of(client: Client, url: str) -> str:
     response = client.get(url)
     assert response.status_code == 200, response.status_code

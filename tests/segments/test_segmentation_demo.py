@@ -29,7 +29,7 @@ from segments.selectors import (
     segmentation_active,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 FIT_FRACTION = 0.5
 MONTHS = [f"2025-0{m}" for m in range(1, 7)]
 

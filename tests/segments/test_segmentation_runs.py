@@ -21,9 +21,8 @@ from segments.models import CustomerSegment, SegmentDefinition
 from segments.segmentation.services import segmentation_run_start
 from segments.segmentation.writer import MEMBERSHIPS
 from segments.selectors import membership_count, segmentation_active
-from tests.core.test_worker import wait_for
 from tests.segments.test_features import hand_made_extract
-from tests.worker import ROOT, celery_worker, worker_database_url
+from tests.worker import ROOT, celery_worker, run_wait, worker_database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -33,11 +32,9 @@ def test_the_worker_runs_segmentations_on_one_warm_spark_session(tmp_path: Path)
     first = segmentation_run_start(k=2)
 
     with celery_worker(tmp_path / "worker.log"):
-        first = wait_for(first, lambda r: r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED), 180)
+        first = run_wait(first, timeout=180)
         second = segmentation_run_start(k=2, refit=True)
-        second = wait_for(
-            second, lambda r: r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED), 120
-        )
+        second = run_wait(second, timeout=120)
 
     assert (first.status, second.status) == (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED), (
         first.error or second.error
@@ -46,10 +43,6 @@ def test_the_worker_runs_segmentations_on_one_warm_spark_session(tmp_path: Path)
     active = segmentation_active()
     assert active is not None and active.run_id == second.pk and active.previous_id is not None
     assert membership_count(definition=active) == 4
-
-
-def _finished(run: Run) -> bool:
-    return run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
 
 
 def test_a_killed_run_leaves_the_previous_segmentation_active(tmp_path: Path) -> None:
