@@ -4,11 +4,13 @@ Fast layer, like test_runs.py: enqueueing is recorded instead of sent, and the p
 executors are replaced so its ordering and stopping are tested without Spark or torch.
 """
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from deepflame_web.console.pipeline import PIPELINE_TASK, pipeline_execute, pipeline_start
 from deepflame_web.console.tasks import heavy_run_pipeline, scheduled_pipeline
@@ -88,7 +90,8 @@ def test_reassign_button_assigns_now_with_a_five_percent_holdout(
 
     params = Run.objects.get().parameters
     assert params["holdout_share"] == 0.05
-    assert params["at"]
+    queued_at = dt.datetime.fromisoformat(params["at"])
+    assert abs((timezone.now() - queued_at).total_seconds()) < 60
 
 
 def test_a_button_while_that_kind_is_active_queues_nothing_and_says_why(

@@ -324,13 +324,24 @@ def test_suggest_through_the_api_replaces_the_draft(rule_set: RuleSet, marketer:
     assert labels == ["Favorites", "Favorites", "Favorites", "Popular"]
 
 
-def test_the_audit_log_lists_changes_filtered_by_object(rule_set: RuleSet, analyst: Any) -> None:
+def test_the_audit_log_lists_changes_filtered_by_object(
+    rule_set: RuleSet, catalog: dict[str, Any], analyst: Any, marketer: Any
+) -> None:
+    created = client_for(marketer).post(
+        "/api/v1/offers/", NEW_OFFER, content_type="application/json"
+    )
+    assert created.status_code == 201, created.json()
+    other = client_for(analyst).get("/api/v1/audit/?object_type=offer&object_id=T1")
+
     response = client_for(analyst).get(
         f"/api/v1/audit/?object_type=rule_set&object_id={rule_set.pk}"
     )
 
     assert response.status_code == 200
     assert [e["action"] for e in response.json()["results"]] == ["draft_create"]
+    assert [(e["object_type"], e["action"]) for e in other.json()["results"]] == [
+        ("offer", "offer_create")
+    ]
 
 
 def test_the_schema_lists_the_offer_and_rule_endpoints(analyst: Any) -> None:

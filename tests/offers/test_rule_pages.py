@@ -250,9 +250,15 @@ def test_suggest_replaces_the_draft(
 
 
 def test_a_stale_suggest_changes_nothing(rule_set: RuleSet, as_marketer: Client) -> None:
-    as_marketer.post("/rules/suggest/", {"revision": "7"})
+    before = RuleSet.objects.get().document
 
+    response = as_marketer.post("/rules/suggest/", {"revision": "7"}, follow=True)
+
+    assert response.status_code == 200
+    assert "No suggestion applied." in text(response)
+    assert "The draft now holds suggested rules" not in text(response)
     assert RuleSet.objects.get().revision == 1
+    assert RuleSet.objects.get().document == before
 
 
 # Preview

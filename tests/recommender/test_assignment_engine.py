@@ -243,12 +243,13 @@ def test_a_new_customer_gets_the_new_customer_rule_and_the_note_says_so() -> Non
 
 def test_the_cart_is_read_as_the_most_recent_events() -> None:
     engine = make_engine()
-    plain = one(engine, history=())
-    with_cart = one(engine, history=(), cart=("muffin", "coffee"))
+    with_cart = one(engine, history=("item:fries",), cart=("muffin", "coffee"))
+    as_history = one(engine, history=("item:fries", "item:muffin", "item:coffee"))
+    without = one(engine, history=("item:fries",))
+
     assert with_cart.context["cart"] == ["muffin", "coffee"]
-    assert plain.slots[0]["chosen"] != with_cart.slots[0]["chosen"] or (
-        plain.slots[0]["chosen"][0]["score"] != with_cart.slots[0]["chosen"][0]["score"]
-    )
+    assert with_cart.slots == as_history.slots
+    assert with_cart.slots != without.slots
 
 
 def test_holdout_customers_get_fallbacks_or_random_eligible_offers_drawn_reproducibly() -> None:
