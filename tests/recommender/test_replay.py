@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -79,7 +80,7 @@ def _edit_every_assigned_offer(decisions: list[Decision]) -> None:
             offer=offer,
             fields={
                 "description": f"{offer.description} (new recipe)",
-                "discount_value": offer.discount_value * 2,
+                "discount_value": (offer.discount_value or Decimal(1)) * 2,
             },
         )
 
