@@ -255,7 +255,7 @@ def _register_model(source_url: str, source_models: Path) -> dict[str, Any]:
     from django.db.models import Max
     from django.utils import timezone
 
-    from recommender.ml.training import NEURAL
+    from recommender.ml.scorers import NEURAL_FILES
     from recommender.models import EmbeddingSpace, RecommenderModel
 
     with psycopg2.connect(source_url) as connection, connection.cursor() as cursor:
@@ -271,7 +271,7 @@ def _register_model(source_url: str, source_models: Path) -> dict[str, Any]:
             f"here is {space.dimensions}-d"
         )
     files = source_models / artifact
-    if not (files / NEURAL["TxT"]).exists():
+    if not (files / NEURAL_FILES["TxT"]).exists():
         sys.exit(f"the model files are missing: {files}")
     with transaction.atomic():
         number = (RecommenderModel.objects.aggregate(top=Max("version"))["top"] or 0) + 1

@@ -31,6 +31,7 @@ from recommender.ml.evaluation import (  # noqa: E402
     best_baseline,
 )
 from recommender.ml.training import recommender_train  # noqa: E402
+from recommender.registry import champion_choose  # noqa: E402
 
 
 def _metric(run: list[MethodResult], name: str, metric: str) -> float:
@@ -57,15 +58,22 @@ def _differences(runs: list[list[MethodResult]], seeds: list[int]) -> str:
     for seed, run in zip(seeds, runs, strict=True):
         best = best_baseline(run)
         assert best is not None
-        lines.append(f"seed {seed}: HR@3 minus the best baseline ({best.name}), 95% interval")
+        reference = best.metrics["HR@3"]
+        lines.append(
+            f"seed {seed}: HR@3 minus the best baseline ({best.name}, {reference:.3f}), "
+            "95% interval, relative"
+        )
         for result in run:
             values = [
                 result.metrics.get(k) for k in ("HR@3 diff", "HR@3 diff low", "HR@3 diff high")
             ]
             if None not in values:
+                relative = (result.metrics["HR@3"] / reference - 1) * 100 if reference else 0.0
                 lines.append(
                     f"  {result.name:<28}{values[0]:+.3f} [{values[1]:+.3f}, {values[2]:+.3f}]"
+                    f"  {relative:+.1f}%"
                 )
+        lines.append(f"  serves: {champion_choose(run).text}")
     return "\n".join(lines)
 
 

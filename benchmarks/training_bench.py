@@ -2,29 +2,42 @@
 and the time to train on 1M customers' history.
 
 The data are synthetic shapes, not a demo chain: the speed of one training step depends on the
-shapes only (batch, history length, vocabulary, offers, offer vector width, context fields),
-not on what the tokens mean. Examples are drawn at random with the shapes of a demo chain's
-split: 60 items, 60 offers, offer vectors of OFFER_EMBEDDING_DIM content dimensions plus one
-feature per pricing tier, channel and daypart (and one per item when TxT has the item match),
-the 7 context fields, histories of 0..20 events (right-aligned, uniform lengths) and about 80%
-of offers valid on each example's date.
+shapes only (batch, history length, vocabulary, offers, offer vector width, context fields,
+long-horizon features), not on what the tokens mean. Examples are drawn at random with the
+shapes of a demo chain's split: 60 items, `--offers` offers (60 in the demo chain, 981 in the
+real grocery chain), offer vectors of OFFER_EMBEDDING_DIM content dimensions plus one feature
+per pricing tier, channel and daypart (and one per item when TxT has the item match), the 7
+context fields, histories of 0..20 events (right-aligned, uniform lengths), about 80% of offers
+valid on each example's date, and the long-horizon purchase inputs `Examples.affinity`
+[example, offer, AFFINITY_FEATURES] (recommender.ml.affinity): log1p of the customer's
+purchases of the offer's items (zero for about 85% of (example, offer) pairs) and of items in
+its category (a superset, zero for about 42%), counted plainly and decayed with each half-life.
 
 - pipeline: `recommender.ml.txt.model_train` on the CPU (what training runs with the default
-  TRAINING_PROCESSES=1) with the defaults `recommender_train` uses (TxT,
-  d_model 64, 2 layers, dropout 0.3, learning rate 1e-3, batch 256) on the training sample,
+  TRAINING_PROCESSES=1) with the model `recommender.ml.training.neural_fit` builds for TxT and
+  `recommender_train`'s defaults (d_model 64, 2 layers, dropout 0.3, the long-horizon inputs,
+  learning rate 1e-3, batch 256) on the training sample,
   scoring a validation set after every epoch (3 validation weeks per 45 training weeks, as the
   default split); its own samples/s (training loop only) and the wall time with validation;
-- bare: the same model (same config, same seed) in a plain loop on in-memory tensors: one
-  permutation per epoch, contiguous slices, forward, cross-entropy, AdamW step; no validity
-  mask, no gradient clipping, no validation. The time ratio pipeline / bare is the pipeline's
-  overhead.
+- bare: the same model (same config, same seed, the same long-horizon inputs) in a plain loop
+  on in-memory tensors: one permutation per epoch, contiguous slices, forward, cross-entropy,
+  AdamW step; no validity mask, no gradient clipping, no validation. The time ratio
+  pipeline / bare is the pipeline's overhead.
 
 The time for 1M customers is extrapolated from the measured epoch: one epoch over
 customers x examples-per-customer examples (1.7 offer redemptions per customer over 12 months
 in the demo chain, see the import benchmark), its validation set in the same proportion.
 `--full-epoch` also measures one pipeline epoch on that many examples.
 
+The memory of the long-horizon inputs: `Examples.affinity` is dense float32, so each example
+takes offers x AFFINITY_FEATURES x 4 bytes, whatever the customer bought; the report gives it
+per example, for the measured sample and for the 1M customers' examples (training and
+validation), at `--offers` and at the real chain's 981 offers. That is one copy, held whole in
+memory during training (and on the GPU when training runs there); `neural_fit` makes more
+(the splits with their date-only candidates, training and validation joined for the refit).
+
     python benchmarks/training_bench.py
+    python benchmarks/training_bench.py --offers 981
     python benchmarks/training_bench.py --customers 1000000 --full-epoch
 """
 
@@ -52,12 +65,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "deepflame_web.settings.base")
 os.environ.setdefault("DEBUG", "true")  # as the other benchmarks run; no database is used
 
 ITEMS = 60
-OFFERS = 60
+DEMO_OFFERS = 60
+REAL_CHAIN_OFFERS = 981
+"""Offers in the real grocery chain's catalog."""
 # store, tier, daypart, weekday, channel, weather, segment (code 0 is "none" in each).
 CONTEXT_SIZES = [40, 4, 6, 8, 6, 9, 9]
 VALIDATION_SHARE = 3 / 45
 """Validation examples per training example: 3 validation weeks beside 45 training weeks."""
 SEED = 0
+ITEM_PURCHASE_SHARE = 0.15
+"""(example, offer) pairs where the customer bought some of the offer's items before."""
+CATEGORY_PURCHASE_SHARE = 0.5
+"""Pairs where the customer bought other items of the offer's category (besides the above)."""
+MEAN_PURCHASES = 3.0
+MEAN_PURCHASE_AGE_DAYS = 120.0
+FLOAT32_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,13 @@ class Measured:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=100_000, help="training sample size")
+    parser.add_argument(
+        "--offers",
+        type=int,
+        default=DEMO_OFFERS,
+        help=f"offers in the catalog ({DEMO_OFFERS} in the demo chain, "
+        f"{REAL_CHAIN_OFFERS} in the real grocery chain)",
+    )
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--examples-per-customer", type=float, default=1.7)
     parser.add_argument(
@@ -97,10 +126,10 @@ def main() -> None:
     from django.conf import settings
 
     torch.set_num_threads(args.threads)
-    vectors = synthetic_offer_vectors(settings.OFFER_EMBEDDING_DIM)
+    vectors = synthetic_offer_vectors(settings.OFFER_EMBEDDING_DIM, offers=args.offers)
     validation_size = round(args.examples * VALIDATION_SHARE)
-    train = synthetic_examples(args.examples, seed=1)
-    validation = synthetic_examples(validation_size, seed=2)
+    train = synthetic_examples(args.examples, offers=args.offers, seed=1)
+    validation = synthetic_examples(validation_size, offers=args.offers, seed=2)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads "
         f"(OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}), "
@@ -108,9 +137,9 @@ def main() -> None:
     )
     print(
         f"SYNTHETIC SHAPES (random tokens, speed only): {len(train):,} training + "
-        f"{len(validation):,} validation examples; {ITEMS} items, {OFFERS} offers x "
+        f"{len(validation):,} validation examples; {ITEMS} items, {args.offers} offers x "
         f"{vectors.shape[1]} dims, context sizes {CONTEXT_SIZES}, history 0..20 events "
-        f"(mean {(train.history > 0).sum(1).mean():.1f})"
+        f"(mean {(train.history > 0).sum(1).mean():.1f}); {_affinity_shape(train)}"
     )
     print(f"load average before: {_load()} (other jobs on the machine slow every figure)")
     if args.threads > 1 and os.getloadavg()[0] > 1 and "OMP_WAIT_POLICY" not in os.environ:
@@ -133,10 +162,15 @@ def main() -> None:
     full = None
     total = round(args.customers * args.examples_per_customer)
     if args.full_epoch:
+        print(
+            f"building {total:,} examples; their long-horizon inputs alone take "
+            f"{_gigabytes(total * affinity_bytes_per_example(args.offers))}",
+            flush=True,
+        )
         full = pipeline_epoch(
             vectors,
-            synthetic_examples(total, seed=3),
-            synthetic_examples(round(total * VALIDATION_SHARE), seed=4),
+            synthetic_examples(total, offers=args.offers, seed=3),
+            synthetic_examples(round(total * VALIDATION_SHARE), offers=args.offers, seed=4),
         )
         print(f"full pipeline epoch: {full.wall_seconds:.1f} s", flush=True)
     print(f"load average after: {_load()}")
@@ -149,11 +183,35 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def _gigabytes(size: float) -> str:
+    return f"{size / 1e9:,.2f} GB"
+
+
+def _affinity_shape(examples: Examples) -> str:
+    from recommender.ml.affinity import PURCHASE_MEASURES
+
+    assert examples.affinity is not None
+    on_items = examples.affinity[:, :, 0] == 0
+    in_category = examples.affinity[:, :, len(PURCHASE_MEASURES)] == 0
+    return (
+        f"long-horizon inputs {list(examples.affinity.shape)} zero for {on_items.mean():.0%} "
+        f"(items) / {in_category.mean():.0%} (category) of (example, offer) pairs"
+    )
+
+
+def affinity_bytes_per_example(offers: int) -> int:
+    """`Examples.affinity` is dense: every offer has every feature, bought or not."""
+    from recommender.ml.affinity import AFFINITY_FEATURES
+
+    return offers * AFFINITY_FEATURES * FLOAT32_BYTES
+
+
 def txt_config(offer_dim: int) -> TxTConfig:
+    from recommender.ml.affinity import AFFINITY_FEATURES
     from recommender.ml.training_data import HISTORY_LENGTH
     from recommender.ml.txt import TxTConfig
 
-    # recommender_train's defaults for TxT.
+    # What neural_fit builds for TxT with recommender_train's defaults.
     return TxTConfig(
         items=ITEMS,
         offer_dim=offer_dim,
@@ -163,6 +221,7 @@ def txt_config(offer_dim: int) -> TxTConfig:
         layers=2,
         dropout=0.3,
         use_context=True,
+        affinity_features=AFFINITY_FEATURES,
     )
 
 
@@ -173,7 +232,7 @@ def new_model(vectors: np.ndarray) -> nn.Module:
     return TxT(txt_config(vectors.shape[1]), vectors)
 
 
-def synthetic_offer_vectors(embedding_dim: int) -> np.ndarray:
+def synthetic_offer_vectors(embedding_dim: int, *, offers: int) -> np.ndarray:
     """[offer, dim] as `recommender_train` builds them: the content embedding, then
     `offer_features`' columns (one per pricing tier, channel and daypart, then one per item the
     offer applies to when the model has the item match)."""
@@ -182,18 +241,18 @@ def synthetic_offer_vectors(embedding_dim: int) -> np.ndarray:
     from recommender.ml.txt import TxTConfig
 
     rng = np.random.default_rng(SEED)
-    embedding = rng.normal(size=(OFFERS, embedding_dim))
-    where = rng.random((OFFERS, sum(CONTEXT_SIZES[i] - 1 for i in (1, 2, 4)))) < 0.7
+    embedding = rng.normal(size=(offers, embedding_dim))
+    where = rng.random((offers, sum(CONTEXT_SIZES[i] - 1 for i in (1, 2, 4)))) < 0.7
     parts = [embedding, where]
     if "item_match" in {f.name for f in fields(TxTConfig)}:
-        items = np.zeros((OFFERS, ITEMS))
+        items = np.zeros((offers, ITEMS))
         for row in items:
             row[rng.choice(ITEMS, size=rng.integers(1, 4), replace=False)] = 1.0
         parts.append(items)
     return np.hstack(parts).astype(np.float32)
 
 
-def synthetic_examples(n: int, *, seed: int) -> Examples:
+def synthetic_examples(n: int, *, offers: int, seed: int) -> Examples:
     """`n` examples with the shapes of a real split and random contents."""
     from recommender.ml.training_data import HISTORY_LENGTH, Examples
 
@@ -202,14 +261,14 @@ def synthetic_examples(n: int, *, seed: int) -> Examples:
     # About one event in seven is an offer redeemed, the rest items ordered.
     tokens = np.where(
         rng.random((n, HISTORY_LENGTH)) < 0.15,
-        ITEMS + 1 + rng.integers(0, OFFERS, size=(n, HISTORY_LENGTH)),
+        ITEMS + 1 + rng.integers(0, offers, size=(n, HISTORY_LENGTH)),
         rng.integers(1, ITEMS + 1, size=(n, HISTORY_LENGTH)),
     )
     filled = np.arange(HISTORY_LENGTH)[None, :] >= HISTORY_LENGTH - lengths[:, None]
     history = np.where(filled, tokens, 0).astype(np.int64)
     context = np.stack([rng.integers(0, size, size=n) for size in CONTEXT_SIZES], axis=1)
-    target = rng.integers(0, OFFERS, size=n).astype(np.int64)
-    valid = rng.random((n, OFFERS)) < 0.8
+    target = rng.integers(0, offers, size=n).astype(np.int64)
+    valid = rng.random((n, offers)) < 0.8
     valid[np.arange(n), target] = True
     return Examples(
         customer_id=np.arange(n).astype(str),
@@ -219,7 +278,37 @@ def synthetic_examples(n: int, *, seed: int) -> Examples:
         context=context.astype(np.int64),
         target=target,
         valid=valid,
+        affinity=synthetic_affinity(rng, (n, offers)),
     )
+
+
+def synthetic_affinity(rng: np.random.Generator, pairs: tuple[int, int]) -> np.ndarray:
+    """[example, offer, AFFINITY_FEATURES] float32 laid out as `affinity_features` lays them out:
+    log1p of the purchases of the offer's items, then of its category (which holds its items),
+    per measure; each pair's purchases are dated together, at a random age."""
+    from recommender.ml.affinity import AFFINITY_FEATURES, PURCHASE_MEASURES
+    from recommender.ml.spark_examples import PURCHASE_HALF_LIVES
+
+    on_items = _purchase_counts(rng, pairs, share=ITEM_PURCHASE_SHARE)
+    in_category = on_items + _purchase_counts(rng, pairs, share=CATEGORY_PURCHASE_SHARE)
+    age = rng.standard_exponential(pairs, dtype=np.float32) * MEAN_PURCHASE_AGE_DAYS
+    # The plain count is a decay that never halves.
+    half_lives = (np.inf, *PURCHASE_HALF_LIVES)
+    features = np.empty((*pairs, AFFINITY_FEATURES), np.float32)
+    for k, counts in enumerate((on_items, in_category)):
+        for m, half_life in enumerate(half_lives):
+            decayed = counts * np.float32(0.5) ** (age / np.float32(half_life))
+            features[:, :, k * len(PURCHASE_MEASURES) + m] = np.log1p(decayed)
+    return features
+
+
+def _purchase_counts(
+    rng: np.random.Generator, pairs: tuple[int, int], *, share: float
+) -> np.ndarray:
+    """[example, offer] float32: 0 outside `share` of the pairs, else 1 or more purchases."""
+    bought = rng.random(pairs, dtype=np.float32) < share
+    more = np.floor(rng.standard_exponential(pairs, dtype=np.float32) * MEAN_PURCHASES)
+    return np.where(bought, 1 + more, np.float32(0))
 
 
 def warm_up(vectors: np.ndarray, train: Examples) -> None:
@@ -227,12 +316,12 @@ def warm_up(vectors: np.ndarray, train: Examples) -> None:
     model = new_model(vectors)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     history, context = torch.as_tensor(train.history), torch.as_tensor(train.context)
-    target = torch.as_tensor(train.target)
+    affinity, target = torch.as_tensor(train.affinity), torch.as_tensor(train.target)
     model.train()
     for i in range(0, min(20 * 256, len(train)), 256):
-        loss = nn.functional.cross_entropy(
-            model(history[i : i + 256], context[i : i + 256]), target[i : i + 256]
-        )
+        rows = slice(i, i + 256)
+        logits = model(history[rows], context[rows], affinity=affinity[rows])
+        loss = nn.functional.cross_entropy(logits, target[rows])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -263,17 +352,19 @@ def bare_epoch(vectors: np.ndarray, train: Examples) -> Measured:
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
     history, context = torch.as_tensor(train.history), torch.as_tensor(train.context)
-    target = torch.as_tensor(train.target)
+    affinity, target = torch.as_tensor(train.affinity), torch.as_tensor(train.target)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
     batch, n = 256, len(train)
     started = time.perf_counter()
     model.train()
     order = torch.randperm(n, generator=generator)
-    history, context, target = history[order], context[order], target[order]
+    history, context = history[order], context[order]
+    affinity, target = affinity[order], target[order]
     total = torch.zeros(())
     for i in range(0, n, batch):
-        logits = model(history[i : i + batch], context[i : i + batch])
-        loss = nn.functional.cross_entropy(logits, target[i : i + batch])
+        rows = slice(i, i + batch)
+        logits = model(history[rows], context[rows], affinity=affinity[rows])
+        loss = nn.functional.cross_entropy(logits, target[rows])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -302,7 +393,7 @@ def report(
         f"overhead (time pipeline / bare): x{pipeline.train_seconds / bare.train_seconds:.2f} "
         f"training loop, x{pipeline.wall_seconds / bare.train_seconds:.2f} with validation; "
         f"epoch loss {pipeline.loss:.3f} / {bare.loss:.3f} (random targets; the pipeline "
-        f"leaves out offers not valid on the date, the bare loop scores all {OFFERS})"
+        f"leaves out offers not valid on the date, the bare loop scores all {args.offers})"
     )
     per_epoch = pipeline.wall_seconds * total / pipeline.examples
     print(
@@ -321,6 +412,30 @@ def report(
             f"{full.wall_seconds:,.0f} s ({full.wall_seconds / 60:.1f} min, "
             f"{full.samples_per_second:,.0f} samples/s in the training loop); "
             f"{args.epochs} epochs {full.wall_seconds * args.epochs / 60:.1f} min"
+        )
+    report_affinity_memory(args, pipeline.examples, total)
+
+
+def report_affinity_memory(args: argparse.Namespace, measured: int, total: int) -> None:
+    from recommender.ml.affinity import AFFINITY_FEATURES
+
+    def with_validation(examples: int, offers: int) -> str:
+        validation = round(examples * VALIDATION_SHARE)
+        size = (examples + validation) * affinity_bytes_per_example(offers)
+        return f"{examples:,} + {validation:,} validation examples: {_gigabytes(size)}"
+
+    print(
+        f"\nlong-horizon inputs (Examples.affinity, dense float32 [example, offer, feature]), "
+        f"{args.offers} offers x {AFFINITY_FEATURES} features x {FLOAT32_BYTES} B = "
+        f"{affinity_bytes_per_example(args.offers):,} B per example; it grows with the offers:"
+    )
+    print(f"  measured sample, {with_validation(measured, args.offers)}")
+    print(f"  {args.customers:,} customers, {with_validation(total, args.offers)}")
+    if args.offers != REAL_CHAIN_OFFERS:
+        print(
+            f"  at the real chain's {REAL_CHAIN_OFFERS} offers "
+            f"({affinity_bytes_per_example(REAL_CHAIN_OFFERS):,} B per example): "
+            f"{args.customers:,} customers, {with_validation(total, REAL_CHAIN_OFFERS)}"
         )
 
 

@@ -121,6 +121,7 @@ class RecommendationApi(APIView):
                 "context": outcome.context,
                 "rule_version": serving.engine.rule_version_number,
                 "model_version": serving.engine.model_version,
+                "scorer": serving.engine.scorer_name,
                 "note": outcome.note,
                 "offers": _offers(outcome, serving),
                 "excluded_count": len(outcome.excluded),
@@ -141,8 +142,10 @@ def receipt_json(decision: Decision) -> dict[str, Any]:
         "trajectory": decision.trajectory,
         "rule_version": decision.rule_version.number if decision.rule_version else None,
         "model_version": decision.model.version,
+        "scorer": decision.model.scorer,
         "catalog": decision.catalog.sha256,
         "history": decision.history,
+        "purchases": decision.purchases,
         "holdout": decision.holdout,
         "note": decision.note,
         "slots": decision.slots,
@@ -158,8 +161,9 @@ def _receipt(pk: int) -> Decision:
 
 
 class ReceiptApi(APIView):
-    """A decision receipt: inputs, segment trajectory, rule version and slots, model version,
-    chosen offers with scores, runners-up, and each excluded offer with its reason."""
+    """A decision receipt: inputs (recent events, long-horizon purchases), segment trajectory,
+    rule version and slots, model version and the scorer it served, chosen offers with scores,
+    runners-up, and each excluded offer with its reason."""
 
     access = EVERYONE_READS
 

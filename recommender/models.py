@@ -87,6 +87,12 @@ class RecommenderModel(models.Model):
     cold_start = models.JSONField(default=dict)
     curves = models.JSONField(default=dict, help_text="method -> per-epoch losses")
     decision = models.TextField(blank=True, help_text="why it was or was not made active")
+    scorer = models.CharField(
+        max_length=60,
+        default="TxT",
+        help_text="the method of this training that serves (its champion): TxT, or a "
+        "baseline when no neural model beat it on the holdout",
+    )
     activated_at = models.DateTimeField(null=True, blank=True)
     activated_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -98,7 +104,7 @@ class RecommenderModel(models.Model):
         constraints = [one_active("one_active_recommender")]
 
     def __str__(self) -> str:
-        return f"TxT v{self.version}"
+        return f"{self.scorer} v{self.version}"
 
     @property
     def hr3(self) -> float | None:
@@ -206,6 +212,9 @@ class Decision(models.Model):
         ExclusionSheet, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     history = models.JSONField(default=list, help_text="recent events, oldest first")
+    purchases = models.JSONField(
+        default=dict, help_text="item -> long-horizon purchases at the decision (PURCHASE_MEASURES)"
+    )
     slots = models.JSONField(help_text="per slot: chosen, runners-up, fallback")
     holdout = models.BooleanField(default=False)
     note = models.TextField(blank=True, default="")
@@ -259,7 +268,7 @@ class Assignment(models.Model):
 
 class CustomerState(models.Model):
     """What real-time serving knows of a customer, as of a batch: recent events (oldest
-    first), where they usually order, and their segment trajectory."""
+    first), where they usually order, their segment trajectory and long-horizon purchases."""
 
     batch = models.ForeignKey(  # indexed first in the unique (batch, customer_id)
         AssignmentBatch, on_delete=models.CASCADE, related_name="states", db_index=False
@@ -269,6 +278,9 @@ class CustomerState(models.Model):
     channel = models.CharField(max_length=50, blank=True, default="")
     history = models.JSONField(default=list)
     trajectory = models.JSONField(default=list)
+    purchases = models.JSONField(
+        default=dict, help_text="item -> long-horizon purchases as of the batch's instant"
+    )
 
     class Meta:
         constraints = [

@@ -3,6 +3,7 @@
 from typing import Any
 
 from recommender.ml.evaluation import DIFFERENCE_KEYS, METRICS, Difference, is_baseline
+from recommender.ml.scorers import is_neural
 from recommender.models import RecommenderModel
 
 METHOD_ORDER = (
@@ -28,6 +29,7 @@ def _metric_rows(model: RecommenderModel) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": name,
+                "serves": name == model.scorer,
                 "values": [values.get(metric) for metric in METRICS],
                 "vs_best": f"{(values['HR@3'] / best - 1) * 100:+.1f}%" if best else "",
                 "difference": _difference_text(values),
@@ -48,6 +50,7 @@ def model_results(model: RecommenderModel) -> dict[str, Any]:
     training run's page show them."""
     return {
         "model": model,
+        "baseline_serves": is_baseline(model.scorer) and not is_neural(model.scorer),
         "rows": _metric_rows(model),
         "metrics": METRICS,
         "curves": {"methods": model.curves},

@@ -1,13 +1,16 @@
-"""The model registry: every trained TxT with its files, window, encoders and metrics; one is
-active.
+"""The model registry: every training with its files, window, encoders and metrics, and the
+scorer it serves; one version is active.
 
-A training writes its models into a staging folder; `model_register` moves the folder into
-place and records it in one step, so a failed or killed training leaves no version and the
-active model keeps serving. A new version becomes active by itself only when its TxT beats the
-active model's on the new version's holdout: both ranked on the same examples and the same
-candidates, and the lower bound of the paired 95% interval of the difference above 0, so an
-identical retrain (or a lucky one) is not promoted; a cutoff earlier than the active model's is
-refused. An Admin can activate any version (promotion or rollback).
+A training writes its models and fitted baselines into a staging folder; `model_register`
+moves the folder into place and records it in one step, so a failed or killed training leaves
+no version and the active one keeps serving. Each version serves its champion: its best neural
+model when that beats the best simple baseline on the holdout by more than chance, else that
+baseline. A new version becomes active by itself only when its champion beats the active
+version's on the new holdout: both ranked on the same examples and the same candidates, new
+offers scored from their content or items, and the lower bound of the paired 95% interval of
+the difference above 0, so an identical retrain (or a lucky one) is not promoted; a cutoff
+earlier than the active one's is refused. An Admin can activate any version (promotion or
+rollback).
 """
 
 from __future__ import annotations
@@ -24,9 +27,18 @@ from django.db.models import Max
 from django.utils import timezone
 
 from deepflame_web.core.models import Run
-from recommender.ml.evaluation import hit_rate_difference, is_baseline, target_ranks
-from recommender.ml.training import NEURAL, TrainingReport, model_load, saved_model_scores
-from recommender.ml.training_data import Split
+from recommender.ml.evaluation import (
+    DIFFERENCE_KEYS,
+    Difference,
+    MethodResult,
+    best_baseline,
+    hit_rate_difference,
+    is_baseline,
+    target_ranks,
+)
+from recommender.ml.scorers import NEURAL_FILES, baseline_load, is_neural, scorer_files_exist
+from recommender.ml.training import TrainingReport, model_load, saved_model_scores
+from recommender.ml.training_data import Split, offer_item_lists
 from recommender.models import RecommenderModel
 from recommender.selectors import model_active
 
@@ -49,16 +61,74 @@ def staging_folder(*, run_id: int | None) -> Path:
     return folder
 
 
-def active_holdout_ranks(*, active: RecommenderModel, split: Split) -> np.ndarray | None:
-    """The active TxT's target ranks on this split's holdout, among the same candidates as
-    every method of the split; None when its files are gone."""
-    path = model_path(active) / NEURAL["TxT"]
-    if not path.exists():
+def scorer_holdout_scores(*, model: RecommenderModel, split: Split) -> np.ndarray | None:
+    """A registered version's serving scorer on this split's holdout: [example, offer of the
+    split], scored as serving scores (new offers from their content or items); None when its
+    files are gone."""
+    folder = model_path(model)
+    if not scorer_files_exist(folder=folder, name=model.scorer):
         return None
-    model, artifact = model_load(path=path)
-    scores = saved_model_scores(model=model, artifact=artifact, split=split)
+    if is_neural(model.scorer):
+        neural, artifact = model_load(path=folder / NEURAL_FILES[model.scorer])
+        return saved_model_scores(model=neural, artifact=artifact, split=split)
+    offers = split.vocabulary.offers
+    baseline = baseline_load(
+        folder=folder, name=model.scorer, offers=offers, offer_items=offer_item_lists(offers)
+    )
+    return baseline.scores(split.evaluation)
+
+
+def _holdout_ranks(scores: np.ndarray, split: Split) -> np.ndarray:
     evaluation = split.evaluation
     return target_ranks(np.where(evaluation.valid, scores, -np.inf), evaluation.target)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The method of a training run that serves, and why."""
+
+    name: str
+    text: str
+
+
+def champion_choose(results: list[MethodResult]) -> Champion:
+    """The best neural model by holdout HR@3 among those that beat the best baseline by
+    more than chance (the lower bound of the paired interval above 0); else the best
+    baseline, so a version never serves worse than its own best simple method."""
+    best = best_baseline(results)
+    if best is None:
+        return Champion("TxT", "TxT serves: there was no baseline to compare with")
+    winners = [
+        r
+        for r in results
+        if not is_baseline(r.name) and r.metrics.get(DIFFERENCE_KEYS[1], -1.0) > 0
+    ]
+    if winners:
+        winner = max(winners, key=lambda r: (r.metrics[PROMOTION_METRIC], r.name == "TxT"))
+        return Champion(
+            winner.name,
+            f"{winner.name} serves: it beats the best baseline, {best.name}, on the holdout "
+            f"({PROMOTION_METRIC} {winner.metrics[PROMOTION_METRIC]:.3f} vs "
+            f"{best.metrics[PROMOTION_METRIC]:.3f}, {_difference(winner)})",
+        )
+    txt = next((r for r in results if r.name == "TxT"), None)
+    versus = (
+        f" (TxT {PROMOTION_METRIC} {txt.metrics[PROMOTION_METRIC]:.3f} vs "
+        f"{best.metrics[PROMOTION_METRIC]:.3f}, {_difference(txt)})"
+        if txt is not None
+        else ""
+    )
+    return Champion(
+        best.name,
+        f"{best.name}, a simple baseline, serves: no neural model beat it on the holdout "
+        f"by more than chance{versus}",
+    )
+
+
+def _difference(result: MethodResult) -> str:
+    if not all(key in result.metrics for key in DIFFERENCE_KEYS):
+        return "no interval"
+    return "difference " + Difference(*(result.metrics[k] for k in DIFFERENCE_KEYS)).text()
 
 
 @dataclass(frozen=True)
@@ -69,22 +139,25 @@ class Promotion:
 
 @dataclass(frozen=True)
 class Contender:
-    """A TxT on the new version's holdout: its target ranks and the cutoff it was trained to."""
+    """A version's serving scorer on the new version's holdout: its target ranks, the cutoff
+    it was trained to and its name."""
 
     ranks: np.ndarray
     cutoff: dt.datetime
+    scorer: str = "TxT"
 
 
 def promotion_decide(
     *, new: Contender, active: Contender | None, active_version: int | None
 ) -> Promotion:
-    """Whether the new TxT replaces the active one: only when it ranks better on the same
-    examples by more than chance (the paired interval's lower bound above 0), and never when
-    it was trained to an earlier cutoff than the active one."""
+    """Whether the new version's scorer replaces the active one's: only when it ranks better
+    on the same examples and candidates by more than chance (the paired interval's lower
+    bound above 0), and never when it was trained to an earlier cutoff than the active one."""
     new_hr3 = float(np.mean(new.ranks < 3)) if len(new.ranks) else 0.0
     if active_version is None:
         return Promotion(
-            True, f"activated: the first model (holdout {PROMOTION_METRIC} {new_hr3:.3f})"
+            True,
+            f"activated: the first model (holdout {PROMOTION_METRIC} {new_hr3:.3f}, {new.scorer})",
         )
     if active is None:
         return Promotion(True, f"activated: the files of active v{active_version} are missing")
@@ -99,39 +172,25 @@ def promotion_decide(
     verdict = "activated" if difference.low > 0 else f"not activated, v{active_version} stays"
     return Promotion(
         difference.low > 0,
-        f"{verdict}: holdout {PROMOTION_METRIC} {new_hr3:.3f} vs {active_hr3:.3f} of "
-        f"v{active_version} on the same examples, difference {difference.text()}",
+        f"{verdict}: holdout {PROMOTION_METRIC} {new_hr3:.3f} ({new.scorer}) vs "
+        f"{active_hr3:.3f} of v{active_version} ({active.scorer}) on the same examples, "
+        f"difference {difference.text()}",
     )
 
 
 def _contenders(
-    report: TrainingReport, active: RecommenderModel | None
+    report: TrainingReport, champion: Champion, active: RecommenderModel | None
 ) -> tuple[Contender, Contender | None]:
-    txt = next(r for r in report.results if r.name == "TxT")
-    assert txt.ranks is not None
-    new = Contender(txt.ranks, report.split.cutoff)
+    served = next(r for r in report.results if r.name == champion.name)
+    assert served.ranks is not None
+    new = Contender(served.ranks, report.split.cutoff, champion.name)
     if active is None:
         return new, None
-    ranks = active_holdout_ranks(active=active, split=report.split)
-    if ranks is None:
+    scores = scorer_holdout_scores(model=active, split=report.split)
+    if scores is None:
         return new, None
     cutoff = dt.datetime.fromisoformat(active.data_window["cutoff"])
-    return new, Contender(ranks, cutoff)
-
-
-def baseline_note(metrics: dict[str, dict[str, float]]) -> str:
-    """Said plainly when a simple method ranks better than TxT on the holdout."""
-    txt = metrics["TxT"][PROMOTION_METRIC]
-    baselines = {name: v[PROMOTION_METRIC] for name, v in metrics.items() if is_baseline(name)}
-    if not baselines:
-        return ""
-    name = max(baselines, key=lambda n: baselines[n])
-    if baselines[name] <= txt:
-        return ""
-    return (
-        f"; the best baseline, {name}, ranks better on this holdout "
-        f"({PROMOTION_METRIC} {baselines[name]:.3f} vs TxT {txt:.3f})"
-    )
+    return new, Contender(_holdout_ranks(scores, report.split), cutoff, active.scorer)
 
 
 def model_register(
@@ -139,12 +198,13 @@ def model_register(
 ) -> RecommenderModel:
     """Record a finished training and activate it if it beats the active model."""
     active = model_active()
-    new, active_contender = _contenders(report, active)
+    champion = champion_choose(report.results)
+    new, active_contender = _contenders(report, champion, active)
     promotion = promotion_decide(
         new=new, active=active_contender, active_version=active.version if active else None
     )
     activate = promotion.activate
-    decision = promotion.text + baseline_note(report.metrics())
+    decision = f"{champion.text}. {promotion.text[0].upper()}{promotion.text[1:]}"
     split = report.split
     space = report.space
     with transaction.atomic():
@@ -190,6 +250,7 @@ def model_register(
                     for name, result in report.runs.items()
                 },
                 decision=decision,
+                scorer=champion.name,
             )
             if activate:
                 _make_active(model, user=None)
@@ -213,7 +274,7 @@ def model_activate(*, version: int, user: object = None) -> RecommenderModel:
         model = RecommenderModel.objects.select_for_update().filter(version=version).first()
         if model is None:
             raise RecommenderModel.DoesNotExist(f"There is no model version {version}.")
-        if not (model_path(model) / NEURAL["TxT"]).exists():
+        if not scorer_files_exist(folder=model_path(model), name=model.scorer):
             raise FileNotFoundError(
                 f"The files of model v{version} are missing: {model_path(model)}"
             )

@@ -12,8 +12,9 @@ from typing import Any
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
 from recommender.errors import RecommenderError
+from recommender.ml.scorers import NEURAL_FILES
 from recommender.ml.training import DEFAULT_HYPERPARAMETERS as DEFAULTS
-from recommender.ml.training import NEURAL, recommender_train
+from recommender.ml.training import recommender_train
 from recommender.ml.training_data import TrainingDataError
 from recommender.ml.txt import EpochReport
 from recommender.registry import model_register, staging_folder
@@ -55,7 +56,7 @@ def training_run_execute(*, run_id: int, echo: Callable[[str], None] | None = No
 
 def _progress_reporter(run: Run, epochs: int, echo: Callable[[str], None] | None) -> Any:
     """on_epoch for recommender_train: each neural model gets an equal share of 10..90%."""
-    methods = list(NEURAL)
+    methods = list(NEURAL_FILES)
 
     def hear(method: str, report: EpochReport) -> None:
         base = method.removesuffix(" (refit)")

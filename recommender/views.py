@@ -103,6 +103,9 @@ def _score_bars(slots: list[dict[str, Any]], names: dict[str, str]) -> list[dict
     return bars
 
 
+RECEIPT_PURCHASES = 20
+
+
 @role_required(EVERYONE_READS)
 def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
     decision = get_object_or_404(
@@ -124,6 +127,9 @@ def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for slot in decision.slots
         ],
         "excluded": sorted(decision.exclusions.excluded.items()),
+        "purchases_top": sorted(decision.purchases.items(), key=lambda kv: (-kv[1][0], kv[0]))[
+            :RECEIPT_PURCHASES
+        ],
         "bars": {"bars": _score_bars(decision.slots, names)},
         "replay": request.session.pop(f"replay-{pk}", None),
     }

@@ -114,6 +114,7 @@ def _situations(
                 weather=weather.get(row.home_store, "none"),
                 trajectory=tuple((p, int(k)) for p, k in row.trajectory),
                 holdout=bool(row.holdout),
+                purchases=row.purchases,
             )
         )
     return situations
@@ -132,6 +133,7 @@ def _states_write(frame: pd.DataFrame, batch: AssignmentBatch) -> None:
                 "trajectory": [
                     json.dumps([[p, int(k)] for p, k in t]) for t in frame["trajectory"]
                 ],
+                "purchases": [json.dumps(p) for p in frame["purchases"]],
             }
         ),
     )

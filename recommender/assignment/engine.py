@@ -1,13 +1,16 @@
 """The assignment engine: customer -> segment -> published rule -> slots in order -> eligible
-offers -> TxT score -> goal value -> the best offers, none twice -> the slot's fallback.
+offers -> the serving scorer's score -> goal value -> the best offers, none twice -> the slot's
+fallback.
 
 Pure computation over an `Engine` (the model, the catalog snapshot and the rules, loaded once,
 see `recommender.assignment.state`) and a list of `Situation`s (who, where, when). Batch and
 real time call the same `decide`, and replaying a receipt does too, so all three agree.
 
-Scores are the model's probabilities over the offers available in the situation (softmax of
-TxT's logits over them); the goal value is the score times the offer's expected revenue or
-gross margin when the slot's goal says so, else the score itself.
+The serving scorer is the active version's champion: TxT (or another neural model), or the
+simple baseline that beat them on the holdout (recommender.registry). Scores are its
+probabilities over the offers available in the situation (softmax of its logits over them;
+a count baseline's logits are the log of its counts); the goal value is the score times the
+offer's expected revenue or gross margin when the slot's goal says so, else the score itself.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import sparse
 from torch import nn
 
 from offers.dayparts import daypart_at
@@ -29,7 +33,14 @@ from offers.eligibility import store_local_time
 from offers.models import OfferTag
 from offers.rules.document import RulesDocument, Slot, segment_label
 from offers.rules.slots import OfferCatalog, slot_constraints, slot_filter
-from recommender.ml.training_data import CONTEXT_FIELDS, UNKNOWN, Vocabulary
+from recommender.ml.affinity import (
+    PURCHASE_MEASURES,
+    OfferIncidence,
+    Purchases,
+    affinity_features,
+)
+from recommender.ml.scorers import Baseline, baseline_logits
+from recommender.ml.training_data import CONTEXT_FIELDS, UNKNOWN, Examples, Vocabulary
 
 RUNNERS_UP = 3
 SCORE_DIGITS = 6
@@ -53,6 +64,8 @@ class Situation:
     weather: str = UNKNOWN
     trajectory: tuple[tuple[str, int], ...] = ()
     holdout: bool = False
+    purchases: dict[str, list[float]] = field(default_factory=dict)
+    """item -> the customer's purchases before `at`, one value per PURCHASE_MEASURES."""
 
     @cached_property
     def local(self) -> dt.datetime:
@@ -80,6 +93,11 @@ class Engine:
     rules: RulesDocument
     rule_version_id: int | None
     rule_version_number: int | None
+    incidence: OfferIncidence
+    """The catalog offers' items and categories against every item (the purchase inputs)."""
+    scorer_name: str = "TxT"
+    baseline: Baseline | None = None
+    """The fitted baseline that scores, over the catalog, when the version serves one."""
     usual_categories: dict[int | None, list[str]] = field(default_factory=dict)
     seed: int = 0
     eligibility_cache: dict[tuple, Any] = field(default_factory=dict, repr=False)
@@ -167,41 +185,114 @@ def context_codes(values: list[dict[str, str]], vocabulary: Vocabulary) -> np.nd
 
 
 def model_scorer(engine: Engine) -> Any:
-    """TxT over this engine's catalog as a traced graph, built once per engine: the same
-    numbers as the eager model (a test compares them), three times faster on one request,
-    where Python's per-module overhead is most of the cost. torch.jit.trace is deprecated in
-    the pinned torch 2.13 but works; torch.export's graph measured slower than eager here."""
+    """The neural scorer over this engine's catalog as a traced graph, built once per engine:
+    the same numbers as the eager model (a test compares them), three times faster on one
+    request, where Python's per-module overhead is most of the cost. torch.jit.trace is
+    deprecated in the pinned torch 2.13 but works; torch.export's graph measured slower than
+    eager here."""
     if engine.scorer is None:
         model, vectors = engine.model.eval(), engine.offer_input
         for parameter in model.parameters():
             parameter.requires_grad_(False)
-        fields = len(CONTEXT_FIELDS)
         example = (
             torch.zeros((1, engine.history_length), dtype=torch.int64),
-            torch.zeros((1, fields), dtype=torch.int64),
+            torch.zeros((1, len(CONTEXT_FIELDS)), dtype=torch.int64),
+            torch.zeros((1, len(vectors), _affinity_width(engine)), dtype=torch.float32),
         )
         # The tracer warns about Python values it records as constants (shapes of the catalog,
         # which is constant for this engine): expected here.
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
-            engine.scorer = torch.jit.trace(
-                lambda history, context: model(history, context, vectors),
-                example,
-                check_trace=False,
-            )
+            if _affinity_width(engine):
+                engine.scorer = torch.jit.trace(
+                    lambda history, context, affinity: model(history, context, vectors, affinity),
+                    example,
+                    check_trace=False,
+                )
+            else:
+                traced = torch.jit.trace(
+                    lambda history, context: model(history, context, vectors),
+                    example[:2],
+                    check_trace=False,
+                )
+                engine.scorer = lambda history, context, affinity: traced(history, context)
     return engine.scorer
+
+
+def _affinity_width(engine: Engine) -> int:
+    config: Any = engine.model.config
+    return int(getattr(config, "affinity_features", 0))
+
+
+def situation_purchases(situations: list[Situation], items: list[str]) -> Purchases:
+    """Each situation's purchases over `items` (others dropped), the cart counted as bought
+    now: one more of each measure per cart line."""
+    column = {item: i for i, item in enumerate(items)}
+    rows, columns, values = [], [], []
+    for row, situation in enumerate(situations):
+        bought = {item: list(v) for item, v in situation.purchases.items()}
+        for item in situation.cart:
+            bought[item] = [a + 1.0 for a in bought.get(item, [0.0] * len(PURCHASE_MEASURES))]
+        for item, measures in bought.items():
+            if item in column:
+                rows.append(row)
+                columns.append(column[item])
+                values.append(measures)
+    table = np.asarray(values, np.float64).reshape(len(values), len(PURCHASE_MEASURES))
+    shape = (len(situations), len(items))
+    return Purchases(
+        items,
+        {
+            measure: sparse.csr_matrix((table[:, m], (rows, columns)), shape=shape)
+            for m, measure in enumerate(PURCHASE_MEASURES)
+        },
+    )
+
+
+def _baseline_logits(
+    engine: Engine, history: np.ndarray, context: np.ndarray, purchases: Purchases
+) -> np.ndarray:
+    assert engine.baseline is not None
+    n, offers = len(history), len(engine.catalog.offers)
+    examples = Examples(
+        customer_id=np.array([""] * n),
+        at=np.zeros(n, "datetime64[us]"),
+        history=history,
+        history_at=np.zeros(history.shape, "datetime64[us]"),
+        context=context,
+        target=np.zeros(n, np.int64),
+        valid=np.ones((n, offers), bool),
+        purchases=purchases,
+    )
+    return baseline_logits(engine.scorer_name, engine.baseline.scores(examples))
 
 
 @torch.inference_mode()
 def model_logits(engine: Engine, situations: list[Situation], dayparts: dict) -> np.ndarray:
-    """[situation, catalog offer] TxT logits (offers without a vector: -inf)."""
+    """[situation, catalog offer] logits of the engine's scorer (offers without a vector:
+    -inf)."""
     history = history_codes(
         [s.events for s in situations], engine.vocabulary, engine.history_length
     )
     context = context_codes([context_values(s, dayparts) for s in situations], engine.vocabulary)
-    logits = model_scorer(engine)(torch.as_tensor(history), torch.as_tensor(context)).numpy()
-    return np.where(engine.scorable[None, :], logits.astype(np.float64), -np.inf)
+    purchases = situation_purchases(situations, engine.incidence.items)
+    if engine.baseline is not None:
+        logits = _baseline_logits(engine, history, context, purchases)
+    else:
+        affinity = (
+            affinity_features(purchases, engine.incidence)
+            if _affinity_width(engine)
+            else np.zeros((len(situations), len(engine.catalog.offers), 0), np.float32)
+        )
+        logits = (
+            model_scorer(engine)(
+                torch.as_tensor(history), torch.as_tensor(context), torch.as_tensor(affinity)
+            )
+            .numpy()
+            .astype(np.float64)
+        )
+    return np.where(engine.scorable[None, :], logits, -np.inf)
 
 
 def available_probabilities(logits: np.ndarray, available: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
 """What the engine needs to know of every customer at an instant, read from the lake at once:
-recent events, usual store and channel, segment and trajectory, the day's weather."""
+recent events, long-horizon purchases, usual store and channel, segment and trajectory, the
+day's weather."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pandas as pd
 from deepflame_web.core.lake import lake_paths
 from offers.eligibility import store_local_time
 from offers.models import Store
+from recommender.ml.affinity import PURCHASE_MEASURES
+from recommender.ml.spark_examples import PURCHASE_HALF_LIVES
 from recommender.ml.training_data import UNKNOWN
 from segments.models import Customer, CustomerSegment, SegmentDefinition
 from segments.selectors import memberships_frame
@@ -53,6 +56,34 @@ def _histories(db: duckdb.DuckDBPyConnection, at: dt.datetime, length: int) -> p
             FROM ranked WHERE back <= {int(length)} GROUP BY customer_id""",
         {"at": at},
     ).df()
+
+
+PURCHASE_DIGITS = 4
+
+
+def _purchases(db: duckdb.DuckDBPyConnection, at: dt.datetime) -> pd.DataFrame:
+    """customer_id, purchases: {item: [count, decayed by each half-life...]} of every order
+    line before `at` (PURCHASE_MEASURES, as the training examples count them), rounded."""
+    lines = _files("order_lines")
+    if not lines:
+        return pd.DataFrame({"customer_id": [], "purchases": []})
+    decayed = ", ".join(
+        f"round(sum(exp(-ln(2) * epoch($at - ordered_at) / 86400.0 / {days})), "
+        f"{PURCHASE_DIGITS}) AS decay_{days}"
+        for days in PURCHASE_HALF_LIVES
+    )
+    bought = db.execute(
+        f"""SELECT customer_id, item_id, count(*)::DOUBLE AS purchases, {decayed}
+            FROM {lines} WHERE customer_id <> '' AND ordered_at < $at
+            GROUP BY customer_id, item_id ORDER BY customer_id, item_id""",
+        {"at": at},
+    ).df()
+    measures = bought[list(PURCHASE_MEASURES)].to_numpy(np.float64).tolist()
+    items = bought["item_id"].tolist()
+    by_customer: dict[str, dict[str, list[float]]] = {}
+    for customer, item, values in zip(bought["customer_id"], items, measures, strict=True):
+        by_customer.setdefault(customer, {})[item] = values
+    return pd.DataFrame({"customer_id": list(by_customer), "purchases": list(by_customer.values())})
 
 
 def _usual_places(db: duckdb.DuckDBPyConnection, at: dt.datetime) -> pd.DataFrame:
@@ -129,7 +160,8 @@ def customer_inputs(
     *, definition: SegmentDefinition, at: dt.datetime, history_length: int
 ) -> pd.DataFrame:
     """One row per known customer: customer_id, segment_key (None without a segment),
-    history (list), home_store, channel (empty when they never ordered), trajectory."""
+    history (list), home_store, channel (empty when they never ordered), trajectory and
+    purchases ({item: measures}, empty when they never ordered)."""
     ids = Customer.objects.order_by("customer_id").values_list("customer_id", flat=True)
     customers = pd.DataFrame({"customer_id": list(ids)})
     segments = pd.DataFrame(
@@ -143,9 +175,10 @@ def customer_inputs(
     with duckdb.connect() as db:
         histories = _histories(db, at, history_length)
         places = _usual_places(db, at)
+        purchases = _purchases(db, at)
     trajectories = _trajectories(definition, through=f"{at:%Y-%m}")
     frame = customers
-    for part in (segments, histories, places, trajectories):
+    for part in (segments, histories, places, trajectories, purchases):
         frame = frame.merge(part, on="customer_id", how="left")
     frame["segment_key"] = frame["segment_key"].astype("Int64")
     for column in ("home_store", "channel"):
@@ -153,4 +186,5 @@ def customer_inputs(
     # DuckDB hands lists to pandas as arrays; a customer with none is NaN after the merge.
     for column in ("history", "trajectory"):
         frame[column] = [list(v) if isinstance(v, list | np.ndarray) else [] for v in frame[column]]
+    frame["purchases"] = [v if isinstance(v, dict) else {} for v in frame["purchases"]]
     return frame

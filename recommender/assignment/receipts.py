@@ -86,6 +86,7 @@ def decision_record(
         model_id=model_id,
         catalog_id=catalog_id,
         history=list(situation.history),
+        purchases=situation.purchases,
         slots=outcome.slots,
         holdout=False,
         note=outcome.note,
@@ -229,6 +230,7 @@ def batch_decisions_write(
             "catalog_id": batch.catalog_id,
             "exclusions_id": [sheets[o.exclusions_sha256] for o in outcomes],
             "history": [json.dumps(list(o.situation.history)) for o in outcomes],
+            "purchases": [json.dumps(o.situation.purchases) for o in outcomes],
             "slots": [json.dumps(o.slots) for o in outcomes],
             "holdout": [o.situation.holdout for o in outcomes],
             "note": [o.note for o in outcomes],
@@ -277,6 +279,7 @@ def situation_of(decision: Decision) -> Situation:
         weather=context["weather"],
         trajectory=tuple((period, key) for period, key in decision.trajectory),
         holdout=decision.holdout,
+        purchases=decision.purchases,
     )
 
 

@@ -22,11 +22,12 @@ from django.db import connection
 
 from offers.eligibility import store_local_time
 from offers.models import Item, Store
+from recommender.ml.spark_examples import PURCHASE_HALF_LIVES
 from recommender.models import CatalogSnapshot
 from recommender.selectors import batch_active
 
 from .engine import Engine, Outcome, Situation, decide
-from .inputs import weather_table
+from .inputs import PURCHASE_DIGITS, weather_table
 from .receipts import decision_record
 from .state import engine_current, snapshot_dayparts
 
@@ -43,7 +44,7 @@ SELECT (SELECT max(id) FROM recommender_recommendermodel WHERE is_active),
 """
 
 CUSTOMER_SQL = """
-SELECT c.customer_id, sg.key, st.history, st.trajectory
+SELECT c.customer_id, sg.key, st.history, st.trajectory, st.purchases
 FROM segments_customer c
 LEFT JOIN segments_customersegment cs
        ON cs.customer_id = c.customer_id AND cs.definition_id = %s
@@ -70,6 +71,7 @@ class Serving:
     catalog: CatalogSnapshot
     definition_id: int
     batch_id: int | None
+    batch_at: dt.datetime | None
     dayparts: dict[str, tuple[int, int]]
     stores: dict[str, Store]
     items: set[str]
@@ -101,6 +103,7 @@ def serving_build(key: tuple) -> Serving:
         catalog=snapshot,
         definition_id=definition.pk,
         batch_id=batch.pk if batch else None,
+        batch_at=batch.at if batch else None,
         dayparts=snapshot_dayparts(snapshot),
         stores={s.store_id: s for s in Store.objects.all()},
         items=set(Item.objects.values_list("item_id", flat=True)),
@@ -142,16 +145,43 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _customer(serving: Serving, customer_id: str | None) -> tuple[bool, int | None, list, list]:
-    """(known, segment key, history, trajectory) of a customer id (None: a new customer)."""
+@dataclass(frozen=True)
+class KnownCustomer:
+    known: bool
+    segment_key: int | None = None
+    history: list = field(default_factory=list)
+    trajectory: list = field(default_factory=list)
+    purchases: dict[str, list[float]] = field(default_factory=dict)
+    """As of the active batch's instant (decay them to the request's, `purchases_at`)."""
+
+
+def _customer(serving: Serving, customer_id: str | None) -> KnownCustomer:
+    """What serving knows of a customer id (None: a new customer)."""
     if not customer_id:
-        return False, None, [], []
+        return KnownCustomer(False)
     with connection.cursor() as cursor:
         cursor.execute(CUSTOMER_SQL, [serving.definition_id, serving.batch_id, customer_id])
         row = cursor.fetchone()
     if row is None:
-        return False, None, [], []
-    return True, row[1], _json(row[2]) or [], _json(row[3]) or []
+        return KnownCustomer(False)
+    return KnownCustomer(
+        True, row[1], _json(row[2]) or [], _json(row[3]) or [], _json(row[4]) or {}
+    )
+
+
+def purchases_at(
+    purchases: dict[str, list[float]], *, since: dt.datetime | None, at: dt.datetime
+) -> dict[str, list[float]]:
+    """Purchases counted at `since` as they count at `at`: each decayed measure shrinks by
+    its half-life over the days between (the plain count stays), rounded as the batch rounds."""
+    if since is None or not purchases:
+        return purchases
+    days = max((at - since).total_seconds() / 86400.0, 0.0)
+    factors = [1.0, *(0.5 ** (days / half_life) for half_life in PURCHASE_HALF_LIVES)]
+    return {
+        item: [round(v * f, PURCHASE_DIGITS) for v, f in zip(values, factors, strict=True)]
+        for item, values in purchases.items()
+    }
 
 
 def unknown_names(
@@ -180,21 +210,22 @@ def situation_for(
     if problems:
         raise RecommendationInvalid(problems)
     store = serving.stores[store_id]
-    known, segment_key, history, trajectory = _customer(serving, customer_id)
+    customer = _customer(serving, customer_id)
     local = store_local_time(instant=at, timezone=store.timezone or "UTC")
     return Situation(
         customer_id=customer_id or "",
-        known_customer=known,
+        known_customer=customer.known,
         at=at,
         store_id=store.store_id,
         tier=store.pricing_tier,
         timezone=store.timezone or "UTC",
         channel=channel,
-        segment_key=segment_key,
-        history=tuple(history),
+        segment_key=customer.segment_key,
+        history=tuple(customer.history),
         cart=tuple(cart),
         weather=serving.weather.get((store.store_id, local.date()), "none"),
-        trajectory=tuple((p, int(k)) for p, k in trajectory),
+        trajectory=tuple((p, int(k)) for p, k in customer.trajectory),
+        purchases=purchases_at(customer.purchases, since=serving.batch_at, at=at),
     )
 
 

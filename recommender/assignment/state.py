@@ -17,12 +17,14 @@ import torch
 
 from offers.dayparts import daypart_minutes
 from offers.eligibility import EligibilityTable
-from offers.models import Offer, RuleVersion
+from offers.models import Item, Offer, RuleVersion
 from offers.rules.document import RulesDocument, document_parse
 from offers.rules.history import segment_history
 from offers.rules.services import rule_version_latest
 from offers.rules.slots import OfferCatalog, catalog_load
-from recommender.ml.training import NEURAL, model_load
+from recommender.ml.affinity import OfferIncidence, incidence_build
+from recommender.ml.scorers import NEURAL_FILES, Baseline, baseline_load, is_neural
+from recommender.ml.training import model_load
 from recommender.ml.training_data import Vocabulary, offer_feature_rows
 from recommender.models import CatalogSnapshot, Decision, OfferEmbedding, RecommenderModel
 from recommender.registry import model_path
@@ -114,10 +116,38 @@ def snapshot_dayparts(snapshot: CatalogSnapshot) -> dict[str, tuple[int, int]]:
 
 
 @lru_cache(maxsize=4)
-def _loaded_model(version: int, artifact: str) -> tuple[Any, dict]:
+def _loaded_model(artifact: str, file: str) -> tuple[Any, dict]:
     """A registered model's weights, once per process (artifacts never change)."""
-    model, saved = model_load(path=model_path_for(artifact) / NEURAL["TxT"])
+    model, saved = model_load(path=model_path_for(artifact) / file)
     return model, saved
+
+
+def _neural_file(scorer: str) -> str:
+    """The neural model a version's engine encodes inputs with: its champion when neural,
+    else its TxT (whose vocabulary codes history and context for the baseline)."""
+    return NEURAL_FILES[scorer] if is_neural(scorer) else NEURAL_FILES["TxT"]
+
+
+def catalog_incidence(catalog: OfferCatalog) -> OfferIncidence:
+    """The catalog offers' items and categories against every item of the chain."""
+    categories = dict(Item.objects.values_list("item_id", "category"))
+    return incidence_build(
+        items=sorted(categories),
+        offer_items=[list(o.item_ids) for o in catalog.offers],
+        offer_categories=[o.category or "" for o in catalog.offers],
+        item_categories=categories,
+    )
+
+
+def _serving_baseline(model_row: RecommenderModel, catalog: OfferCatalog) -> Baseline | None:
+    if is_neural(model_row.scorer):
+        return None
+    return baseline_load(
+        folder=model_path(model_row),
+        name=model_row.scorer,
+        offers=[o.offer_id for o in catalog.offers],
+        offer_items=[list(o.item_ids) for o in catalog.offers],
+    )
 
 
 def model_path_for(artifact: str) -> Any:
@@ -152,7 +182,7 @@ def engine_build(
     usual_categories: dict[int | None, list[str]],
     seed: int = 0,
 ) -> Engine:
-    model, saved = _loaded_model(model_row.version, model_row.artifact)
+    model, saved = _loaded_model(model_row.artifact, _neural_file(model_row.scorer))
     vocabulary = Vocabulary.from_dict(saved["vocabulary"])
     catalog = snapshot_catalog(snapshot)
     scorable, offer_input = _offer_input(snapshot, catalog, vocabulary, int(model.config.offer_dim))
@@ -169,6 +199,9 @@ def engine_build(
         rules=rules,
         rule_version_id=rule_version.pk if rule_version else None,
         rule_version_number=rule_version.number if rule_version else None,
+        incidence=catalog_incidence(catalog),
+        scorer_name=model_row.scorer,
+        baseline=_serving_baseline(model_row, catalog),
         usual_categories=usual_categories,
         seed=seed,
     )

@@ -7,15 +7,29 @@ same loop as TxT.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
+from recommender.ml.affinity import PURCHASE_MEASURES, affinity_of, incidence_build
 from recommender.ml.evaluation import hit_rate
-from recommender.ml.training_data import PURCHASE_MEASURES, Examples, Vocabulary
+from recommender.ml.training_data import Examples, Vocabulary
 
 SMOOTHING = 1.0
+
+
+def offer_columns(known: list[str], offers: list[str]) -> np.ndarray:
+    """For each of `offers`, its position in `known` (the offers a baseline was fitted on),
+    -1 for an offer it never saw: how a fitted baseline scores another catalog."""
+    position = {offer_id: j for j, offer_id in enumerate(known)}
+    return np.array([position.get(offer_id, -1) for offer_id in offers], np.int64)
+
+
+def _remapped(table: np.ndarray, columns: np.ndarray, unseen: np.ndarray) -> np.ndarray:
+    """`table`'s last axis in `columns` order; -1 columns take `unseen` (broadcast)."""
+    remapped = np.take(table, np.maximum(columns, 0), axis=-1)
+    return np.where(columns >= 0, remapped, unseen)
 
 
 def _counts(target: np.ndarray, offers: int) -> np.ndarray:
@@ -35,6 +49,11 @@ class GlobalPopularity:
 
     def scores(self, examples: Examples) -> np.ndarray:
         return np.tile(np.log(self.probability), (len(examples), 1))
+
+    def for_offers(self, columns: np.ndarray, offer_items: list[list[str]]) -> GlobalPopularity:
+        """The same popularity over another catalog (`offer_columns`); an offer never
+        redeemed in training is as popular as the least popular one."""
+        return GlobalPopularity(_remapped(self.probability, columns, self.probability.min()))
 
 
 @dataclass
@@ -58,6 +77,12 @@ class GroupPopularity:
     def scores_for(self, groups: np.ndarray) -> np.ndarray:
         return np.log(self.table[groups])
 
+    def for_offers(self, columns: np.ndarray) -> GroupPopularity:
+        return GroupPopularity(
+            _remapped(self.table, columns, self.table.min(axis=1, keepdims=True)),
+            _remapped(self.global_probability, columns, self.global_probability.min()),
+        )
+
 
 class SegmentPopularity:
     """Popularity within the customer's segment (the previous month's; 'none' is a group)."""
@@ -70,6 +95,11 @@ class SegmentPopularity:
 
     def scores(self, examples: Examples) -> np.ndarray:
         return self.model.scores_for(examples.context_column("segment"))
+
+    def for_offers(self, columns: np.ndarray, offer_items: list[list[str]]) -> SegmentPopularity:
+        rebound = copy.copy(self)
+        rebound.model = self.model.for_offers(columns)
+        return rebound
 
 
 class ContextualItemCF:
@@ -119,6 +149,14 @@ class ContextualItemCF:
         base = self.context.scores_for(self._group(examples))
         return base + self.weight * self.history_lift(examples)
 
+    def for_offers(self, columns: np.ndarray, offer_items: list[list[str]]) -> ContextualItemCF:
+        """Over another catalog: an offer it never saw redeemed gets no lift."""
+        rebound = copy.copy(self)
+        rebound.offers = len(columns)
+        rebound.context = self.context.for_offers(columns)
+        rebound.log_lift = _remapped(self.log_lift, columns, np.zeros(1))
+        return rebound
+
 
 def _masked(scores: np.ndarray, examples: Examples) -> np.ndarray:
     return np.where(examples.valid, scores, -np.inf)
@@ -134,26 +172,18 @@ class PurchaseAffinity:
         self.offer_items = offer_items
         self.measure = PURCHASE_MEASURES[0]
 
-    def _incidence(self, items: list[str]) -> sparse.csr_matrix:
-        """[item, offer] = 1 where the offer applies to the item."""
-        position = {item: i for i, item in enumerate(items)}
-        rows: list[int] = []
-        columns: list[int] = []
-        for offer, offer_items in enumerate(self.offer_items):
-            for item in set(offer_items) & position.keys():
-                rows.append(position[item])
-                columns.append(offer)
-        return sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, columns)), shape=(len(items), len(self.offer_items))
-        )
-
     def affinity(self, examples: Examples, measure: str) -> np.ndarray:
         """[example, offer]: the customer's `measure` of purchases of the offer's items."""
         purchases = examples.purchases
         if purchases is None or not purchases.items:
             return np.zeros((len(examples), len(self.offer_items)))
-        bought = purchases.matrices[measure] @ self._incidence(purchases.items)
-        return np.asarray(bought.todense())
+        incidence = incidence_build(
+            items=purchases.items,
+            offer_items=self.offer_items,
+            offer_categories=[""] * len(self.offer_items),
+            item_categories={},
+        )
+        return affinity_of(purchases, incidence, measure)
 
     def choose_measure(self, validation: Examples) -> str:
         if len(validation):
@@ -171,6 +201,12 @@ class PurchaseAffinity:
     def scores(self, examples: Examples) -> np.ndarray:
         return self.affinity(examples, self.measure)
 
+    def for_offers(self, columns: np.ndarray, offer_items: list[list[str]]) -> PurchaseAffinity:
+        """Over another catalog: every offer scores from its own items, new ones too."""
+        rebound = PurchaseAffinity(offer_items)
+        rebound.measure = self.measure
+        return rebound
+
 
 class AffinityThenPopularity:
     """Purchase affinity first; among offers the customer's purchases do not tell apart
@@ -181,6 +217,7 @@ class AffinityThenPopularity:
 
     def __init__(self, affinity: PurchaseAffinity, popularity: GlobalPopularity):
         self.affinity = affinity
+        self.popularity = popularity
         order = np.argsort(np.argsort(popularity.probability, kind="stable"), kind="stable")
         # Popularity ranks squeezed below the resolution, so they never reorder affinities.
         self.tie_break = order / len(order) * self.RESOLUTION / 2
@@ -188,3 +225,11 @@ class AffinityThenPopularity:
     def scores(self, examples: Examples) -> np.ndarray:
         grid = np.round(self.affinity.scores(examples) / self.RESOLUTION) * self.RESOLUTION
         return grid + self.tie_break[None, :]
+
+    def for_offers(
+        self, columns: np.ndarray, offer_items: list[list[str]]
+    ) -> AffinityThenPopularity:
+        return AffinityThenPopularity(
+            self.affinity.for_offers(columns, offer_items),
+            self.popularity.for_offers(columns, offer_items),
+        )

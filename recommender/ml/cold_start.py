@@ -73,6 +73,8 @@ def _blind(examples: Examples, hidden: np.ndarray, offer_offset: int) -> Example
     keep = np.flatnonzero(~np.isin(examples.target, hidden))
     blind = _blind_history(examples.take(keep), hidden, offer_offset)
     blind.valid[:, hidden] = False
+    if blind.dated is not None:  # the neural models train on these wider candidates
+        blind.dated[:, hidden] = False
     return blind
 
 

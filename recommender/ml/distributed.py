@@ -46,6 +46,7 @@ from recommender.ml.txt import (
     _optimizer,
     _step,
     _validate,
+    example_tensors,
 )
 from recommender.ml.txt import model_train as model_train_here
 
@@ -183,7 +184,7 @@ def _spark_schedules_gpus(spark: Any, local: bool) -> bool:
 
 def _arrays(examples: Examples) -> tuple[np.ndarray, ...]:
     """What training reads, as plain arrays: the processes never import Django."""
-    return (examples.history, examples.context, examples.target, examples.valid)
+    return tuple(part.numpy() for part in example_tensors(examples))
 
 
 def _hear(progress: str | None, heard: int, on_epoch: Callable[[EpochReport], None] | None) -> int:

@@ -20,6 +20,7 @@ import torch
 from django.conf import settings
 from torch import nn
 
+from recommender.ml.affinity import AFFINITY_FEATURES
 from recommender.ml.baselines import (
     AffinityThenPopularity,
     ContextualItemCF,
@@ -37,6 +38,7 @@ from recommender.ml.evaluation import (
     ranking_metrics,
     target_ranks,
 )
+from recommender.ml.scorers import NEURAL_FILES, Baseline, baselines_save
 from recommender.ml.training_data import (
     HISTORY_LENGTH,
     Examples,
@@ -69,7 +71,6 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "history_length": HISTORY_LENGTH,
     "seed": 0,
 }
-NEURAL = {"TxT": "txt.pt", "TxT without context": "txt-no-context.pt", "GRU (no context)": "gru.pt"}
 
 
 @dataclass
@@ -204,8 +205,18 @@ def model_load(*, path: Path) -> tuple[nn.Module, dict]:
     return model, artifact
 
 
-def baseline_results(split: Split) -> tuple[list[MethodResult], dict[str, np.ndarray]]:
-    """Each count baseline's metrics and [example, offer] scores on the holdout."""
+@dataclass
+class BaselineRun:
+    """The count baselines fitted on a split: each one, its metrics and holdout scores."""
+
+    fitted: dict[str, Baseline]
+    results: list[MethodResult]
+    scores: dict[str, np.ndarray]
+
+
+def baseline_results(split: Split) -> BaselineRun:
+    """Each count baseline fitted, with its metrics and [example, offer] scores on the
+    holdout."""
     offers = len(split.vocabulary.offers)
     evaluation = split.evaluation
     tuned = ContextualItemCF(split.train, split.vocabulary)
@@ -215,16 +226,16 @@ def baseline_results(split: Split) -> tuple[list[MethodResult], dict[str, np.nda
     popularity = GlobalPopularity.fit(split.fit, offers)
     affinity = PurchaseAffinity(offer_item_lists(split.vocabulary.offers))
     affinity.choose_measure(split.validation)
-    scorers = {
-        "Global popularity": popularity.scores,
-        "Segment popularity": SegmentPopularity(split.fit, split.vocabulary).scores,
-        "Contextual item-CF": item_cf.scores,
-        "Purchase affinity": affinity.scores,
-        "Affinity, then popularity": AffinityThenPopularity(affinity, popularity).scores,
+    fitted: dict[str, Baseline] = {
+        "Global popularity": popularity,
+        "Segment popularity": SegmentPopularity(split.fit, split.vocabulary),
+        "Contextual item-CF": item_cf,
+        "Purchase affinity": affinity,
+        "Affinity, then popularity": AffinityThenPopularity(affinity, popularity),
     }
-    scores = {name: scorer(evaluation) for name, scorer in scorers.items()}
-    results = [method_result(name, scores[name], evaluation) for name in scorers]
-    return results, scores
+    scores = {name: baseline.scores(evaluation) for name, baseline in fitted.items()}
+    results = [method_result(name, scores[name], evaluation) for name in fitted]
+    return BaselineRun(fitted, results, scores)
 
 
 def method_result(
@@ -262,7 +273,10 @@ def recommender_train(
     split = training_split(offers=ids, until=until, history_length=history_length)
     vocabulary = split.vocabulary
     vectors = np.hstack([vectors, offer_features(offers=ids, vocabulary=vocabulary)])
-    results, scores_by_method = baseline_results(split)
+    baselines = baseline_results(split)
+    results, scores_by_method = baselines.results, baselines.scores
+    if directory is not None:
+        baselines_save(folder=directory, offers=vocabulary.offers, baselines=baselines.fitted)
     hyperparameters: dict[str, Any] = {
         "epochs": epochs,
         "d_model": d_model,
@@ -274,7 +288,7 @@ def recommender_train(
         "seed": seed,
     }
     runs: dict[str, TrainResult] = {}
-    for name, file in NEURAL.items():
+    for name, file in NEURAL_FILES.items():
         model, runs[name] = neural_fit(
             name,
             split=split,
@@ -319,6 +333,7 @@ def neural_fit(
         layers=h["layers"],
         dropout=h["dropout"],
         use_context=name == "TxT",
+        affinity_features=AFFINITY_FEATURES if name.startswith("TxT") else 0,
     )
     cls = GRURecommender if name.startswith("GRU") else TxT
     torch.manual_seed(h["seed"])
@@ -372,7 +387,7 @@ def _date_candidates(split: Split) -> Split:
 def recommender_evaluate(*, directory: Path) -> TrainingReport:
     """Evaluate the saved models on their own held-out weeks, beside freshly fitted count
     baselines on the same split."""
-    path = directory / NEURAL["TxT"]
+    path = directory / NEURAL_FILES["TxT"]
     if not path.exists():
         raise TrainingDataError(f"No trained model at {path}.")
     _, artifact = model_load(path=path)
@@ -387,8 +402,9 @@ def recommender_evaluate(*, directory: Path) -> TrainingReport:
         ),
         history_length=artifact["config"]["history_length"],
     )
-    results, scores_by_method = baseline_results(split)
-    for name, file in NEURAL.items():
+    baselines = baseline_results(split)
+    results, scores_by_method = baselines.results, baselines.scores
+    for name, file in NEURAL_FILES.items():
         if not (directory / file).exists():
             continue
         model, saved = model_load(path=directory / file)
@@ -401,17 +417,43 @@ def recommender_evaluate(*, directory: Path) -> TrainingReport:
 def saved_model_scores(*, model: nn.Module, artifact: dict, split: Split) -> np.ndarray:
     """[holdout example, offer of the split] scores of a saved model, whatever vocabulary it
     was trained with: history and context are recoded into its codes by id and value, and
-    offers it does not know score -inf (it cannot recommend them)."""
+    every offer of the split is scored from its content, as serving scores it (offers known
+    to the model and new ones alike); an offer without a vector in the model's embedding
+    space scores -inf, as serving cannot give it."""
     saved = Vocabulary.from_dict(artifact["vocabulary"])
     examples = _recode(split.evaluation, split.vocabulary, saved)
-    examples.valid = np.ones((len(examples), len(saved.offers)), bool)
-    scores = model_scores(model, examples)
-    position = {offer_id: j for j, offer_id in enumerate(saved.offers)}
-    columns = np.array([position.get(offer_id, -1) for offer_id in split.vocabulary.offers])
-    known = columns >= 0
-    mapped = np.full((len(examples), len(columns)), -np.inf)
-    mapped[:, known] = scores[:, columns[known]]
-    return mapped
+    offers = split.vocabulary.offers
+    vectors, scorable = catalog_offer_vectors(
+        offers=offers, vocabulary=saved, space_version=artifact["embedding_space"]
+    )
+    if not scorable.any():
+        return np.full((len(examples), len(offers)), -np.inf)
+    examples.valid = np.ones((len(examples), len(offers)), bool)
+    scores = model_scores(model, examples, offer_vectors=vectors)
+    return np.where(scorable[None, :], scores, -np.inf)
+
+
+def catalog_offer_vectors(
+    *, offers: list[str], vocabulary: Vocabulary, space_version: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, scorable): each offer's input to a model trained with `vocabulary` in the
+    embedding space `space_version`: its content vector, then its catalog features; scorable
+    is False where the offer has no vector in that space."""
+    space = (
+        EmbeddingSpace.objects.filter(version=space_version).first()
+        if space_version is not None
+        else None
+    )
+    ids, content = offer_vectors(space=space) if space is not None else ([], np.zeros((0, 0)))
+    row = {offer_id: i for i, offer_id in enumerate(ids)}
+    width = content.shape[1]
+    scorable = np.array([offer_id in row for offer_id in offers], bool)
+    known = np.zeros((len(offers), width), np.float32)
+    for j, offer_id in enumerate(offers):
+        if offer_id in row:
+            known[j] = content[row[offer_id]]
+    features = offer_features(offers=offers, vocabulary=vocabulary)
+    return np.hstack([known, features]), scorable
 
 
 def _recode(examples: Examples, current: Vocabulary, saved: Vocabulary) -> Examples:
@@ -439,4 +481,7 @@ def _recode(examples: Examples, current: Vocabulary, saved: Vocabulary) -> Examp
         context=context,
         target=examples.target,
         valid=examples.valid,
+        purchases=examples.purchases,
+        dated=examples.dated,
+        affinity=examples.affinity,
     )

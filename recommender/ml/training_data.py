@@ -27,9 +27,15 @@ from deepflame_web.core.lake import lake_paths, lake_root
 from deepflame_web.core.models import LakeFile
 from deepflame_web.core.spark import spark_session
 from offers.dayparts import Window, daypart_minutes, daypart_rows, runs_in_window
-from offers.models import Offer, Store
+from offers.models import Item, Offer, Store
 from recommender.ml import spark_examples
-from recommender.ml.spark_examples import PURCHASE_HALF_LIVES
+from recommender.ml.affinity import (
+    PURCHASE_MEASURES,
+    OfferIncidence,
+    Purchases,
+    affinity_features,
+    incidence_build,
+)
 from segments.selectors import membership_files, segmentation_active
 from segments.spark.combine import month_shift
 from segments.spark.features import scratch_remove
@@ -67,32 +73,6 @@ class Vocabulary:
         return cls(items=list(data["items"]), offers=list(data["offers"]), context=data["context"])
 
 
-PURCHASE_MEASURES = ("purchases", *(f"decay_{days}" for days in PURCHASE_HALF_LIVES))
-"""How the long-horizon purchases are counted: plainly, then decayed by each half-life."""
-
-
-@dataclass
-class Purchases:
-    """What each example's customer bought before it, over their whole history: one sparse
-    [example, item] matrix per measure of PURCHASE_MEASURES, columns in `items` order."""
-
-    items: list[str]
-    matrices: dict[str, sparse.csr_matrix]
-
-    def take(self, rows: np.ndarray) -> Purchases:
-        return Purchases(self.items, {m: x[rows] for m, x in self.matrices.items()})
-
-    def concat(self, other: Purchases) -> Purchases:
-        return Purchases(
-            self.items,
-            {m: sparse.vstack([x, other.matrices[m]]).tocsr() for m, x in self.matrices.items()},
-        )
-
-    @classmethod
-    def empty(cls, examples: int) -> Purchases:
-        return cls([], {m: sparse.csr_matrix((examples, 0)) for m in PURCHASE_MEASURES})
-
-
 @dataclass
 class Examples:
     """Examples as arrays, one row each. `history` is right-aligned (most recent event in the
@@ -100,7 +80,8 @@ class Examples:
     `valid` marks the candidates: the offers the engine could give in the example's context
     (see `candidates_restrict`), the same for every method; `dated` (when set) the wider
     date-only candidates, kept for the variant of the table; `purchases` (when prepared) is
-    the customer's long-horizon buying before each example."""
+    the customer's long-horizon buying before each example, and `affinity` (when attached)
+    its [example, offer, feature] form that TxT reads (recommender.ml.affinity)."""
 
     customer_id: np.ndarray
     at: np.ndarray
@@ -111,6 +92,7 @@ class Examples:
     valid: np.ndarray
     purchases: Purchases | None = None
     dated: np.ndarray | None = None
+    affinity: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -126,6 +108,7 @@ class Examples:
             valid=self.valid[rows],
             purchases=self.purchases.take(rows) if self.purchases is not None else None,
             dated=self.dated[rows] if self.dated is not None else None,
+            affinity=self.affinity[rows] if self.affinity is not None else None,
         )
 
     def context_column(self, name: str) -> np.ndarray:
@@ -165,7 +148,12 @@ def _concat(first: Examples, second: Examples) -> Examples:
         if first.dated is not None and second.dated is not None
         else None
     )
-    return Examples(**arrays, purchases=both, dated=dated)
+    affinity = (
+        np.concatenate([first.affinity, second.affinity])
+        if first.affinity is not None and second.affinity is not None
+        else None
+    )
+    return Examples(**arrays, purchases=both, dated=dated, affinity=affinity)
 
 
 _FIELDS = ("customer_id", "at", "history", "history_at", "context", "target", "valid")
@@ -431,6 +419,10 @@ def training_split(
         history_length=history_length,
         purchases=raw.purchases,
     )
+    assert examples.purchases is not None
+    examples.affinity = affinity_features(
+        examples.purchases, offer_incidence(offers=offers, items=examples.purchases.items)
+    )
     candidates_restrict(
         examples=examples,
         features=offer_features(offers=offers, vocabulary=vocabulary),
@@ -481,6 +473,18 @@ def candidates_restrict(
     examples.dated = examples.valid.copy()
     examples.valid = examples.valid & allowed
     examples.valid[np.arange(len(examples)), examples.target] = True
+
+
+def offer_incidence(*, offers: list[str], items: list[str]) -> OfferIncidence:
+    """The catalog's items and categories of `offers` against `items` (an offer the catalog
+    does not have: none)."""
+    categories = dict(Offer.objects.filter(offer_id__in=offers).values_list("offer_id", "category"))
+    return incidence_build(
+        items=items,
+        offer_items=offer_item_lists(offers),
+        offer_categories=[categories.get(offer_id) or "" for offer_id in offers],
+        item_categories=dict(Item.objects.values_list("item_id", "category")),
+    )
 
 
 def offer_item_lists(offers: list[str]) -> list[list[str]]:

@@ -41,6 +41,8 @@ class TxTConfig:
     use_context: bool = True
     # The offer vectors end with one column per item the offer applies to (offer_features).
     item_match: bool = True
+    # Long-horizon purchase features per offer (recommender.ml.affinity); 0: none.
+    affinity_features: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -101,6 +103,26 @@ class HistoryTokens(nn.Module):
         return torch.where(is_offer.unsqueeze(-1), offers, self.items(item_ids))
 
 
+class AffinityHead(nn.Module):
+    """The long-horizon purchases' part of an offer's score: a small MLP over the features
+    that any customer shares (more bought, more likely), plus weights per feature that the
+    query sets, so the sequence and the context decide how much the long horizon counts (a
+    customer whose recent orders broke with their habits leans on it less)."""
+
+    def __init__(self, config: TxTConfig):
+        super().__init__()
+        width = config.affinity_features
+        self.shared = nn.Sequential(nn.Linear(width, 32), nn.GELU(), nn.Linear(32, 1))
+        self.gate = nn.Linear(config.d_model, width)
+        nn.init.zeros_(self.gate.weight)
+        nn.init.zeros_(self.gate.bias)
+
+    def forward(self, affinity: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """[batch, offers] from affinity [batch, offers, features] and query [batch, d]."""
+        shared = self.shared(affinity).squeeze(-1)
+        return shared + (affinity * self.gate(query).unsqueeze(1)).sum(-1)
+
+
 class TxT(nn.Module):
     def __init__(self, config: TxTConfig, offer_vectors: np.ndarray):
         super().__init__()
@@ -125,6 +147,8 @@ class TxT(nn.Module):
             if config.offer_dim < config.items:
                 raise ValueError("item_match needs one offer vector column per item")
             self.item_match_weight = nn.Parameter(torch.tensor(0.5))
+        if config.affinity_features:
+            self.affinity = AffinityHead(config)
 
     def encode(self, history: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """[batch, d]: the query vector of each example."""
@@ -152,14 +176,21 @@ class TxT(nn.Module):
         history: torch.Tensor,
         context: torch.Tensor,
         offer_vectors: torch.Tensor | None = None,
+        affinity: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """[batch, offers] logits; `offer_vectors` scores another catalog (new offers)."""
+        """[batch, offers] logits; `offer_vectors` scores another catalog (new offers), and
+        `affinity` [batch, offers, features] is the customer's long-horizon purchases against
+        those offers (required when the model was built to read them)."""
         vectors = cast(torch.Tensor, self.offer_vectors if offer_vectors is None else offer_vectors)
         query = self.encode(history, context)
         offers, bias = self.offer_tower(vectors)
         logits = query @ offers.T / math.sqrt(self.config.d_model) + bias
         if self.config.item_match:
             logits = logits + self.item_match_weight * self.item_match(history, vectors)
+        if self.config.affinity_features:
+            if affinity is None:
+                raise ValueError("this model reads the long-horizon purchases: pass affinity")
+            logits = logits + self.affinity(affinity, query)
         return logits
 
     def item_match(self, history: torch.Tensor, offer_vectors: torch.Tensor) -> torch.Tensor:
@@ -193,7 +224,9 @@ class GRURecommender(nn.Module):
         history: torch.Tensor,
         context: torch.Tensor,
         offer_vectors: torch.Tensor | None = None,
+        affinity: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """[batch, offers] logits from the sequence alone (`affinity` is not read)."""
         batch = history.shape[0]
         tokens = self.tokens(history, self.offer_vectors)
         tokens = torch.cat([self.start.expand(batch, 1, -1), tokens], dim=1)
@@ -232,6 +265,8 @@ class ExampleTensors(NamedTuple):
     context: torch.Tensor
     target: torch.Tensor
     valid: torch.Tensor
+    affinity: torch.Tensor
+    """[example, offer, features]; no features when the examples carry none."""
 
     @property
     def rows(self) -> int:
@@ -241,12 +276,18 @@ class ExampleTensors(NamedTuple):
         return ExampleTensors(*(part.to(device) for part in self))
 
 
-def _tensors(examples: Examples) -> ExampleTensors:
+def example_tensors(examples: Examples) -> ExampleTensors:
+    affinity = (
+        examples.affinity
+        if examples.affinity is not None
+        else np.zeros((*examples.valid.shape, 0), np.float32)
+    )
     return ExampleTensors(
         torch.as_tensor(examples.history),
         torch.as_tensor(examples.context),
         torch.as_tensor(examples.target),
         torch.as_tensor(examples.valid),
+        torch.as_tensor(affinity),
     )
 
 
@@ -258,13 +299,24 @@ def training_device(device: str | torch.device | None = None) -> torch.device:
 
 
 @torch.no_grad()
-def _masked_scores(model: nn.Module, data: ExampleTensors, *, batch_size: int) -> torch.Tensor:
-    """[example, offer] logits on the CPU, computed where the model is, invalid offers -inf."""
+def _masked_scores(
+    model: nn.Module,
+    data: ExampleTensors,
+    *,
+    batch_size: int,
+    offer_vectors: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """[example, offer] logits on the CPU, computed where the model is, invalid offers -inf;
+    `offer_vectors` scores another catalog than the model's own."""
     model.eval()
     device = next(model.parameters()).device
+    vectors = offer_vectors.to(device) if offer_vectors is not None else None
     parts = [
         model(
-            data.history[i : i + batch_size].to(device), data.context[i : i + batch_size].to(device)
+            data.history[i : i + batch_size].to(device),
+            data.context[i : i + batch_size].to(device),
+            vectors,
+            data.affinity[i : i + batch_size].to(device),
         ).cpu()
         for i in range(0, data.rows, batch_size)
     ]
@@ -272,9 +324,19 @@ def _masked_scores(model: nn.Module, data: ExampleTensors, *, batch_size: int) -
     return logits.masked_fill(~data.valid.cpu(), -torch.inf)
 
 
-def model_scores(model: nn.Module, examples: Examples, *, batch_size: int = 2048) -> np.ndarray:
-    """[example, offer] logits, offers that do not exist at the example's date at -inf."""
-    return _masked_scores(model, _tensors(examples), batch_size=batch_size).numpy()
+def model_scores(
+    model: nn.Module,
+    examples: Examples,
+    *,
+    batch_size: int = 2048,
+    offer_vectors: np.ndarray | None = None,
+) -> np.ndarray:
+    """[example, offer] logits, offers that are not candidates at -inf; `offer_vectors`
+    (one row per column of `examples.valid`) scores another catalog than the model's own."""
+    vectors = None if offer_vectors is None else torch.as_tensor(offer_vectors, dtype=torch.float32)
+    return _masked_scores(
+        model, example_tensors(examples), batch_size=batch_size, offer_vectors=vectors
+    ).numpy()
 
 
 def _log_loss(scores: np.ndarray, target: np.ndarray) -> float:
@@ -299,7 +361,9 @@ def _batch_loss(
     model: nn.Module, data: ExampleTensors, rows: torch.Tensor, *, reduction: str = "mean"
 ) -> torch.Tensor:
     """Softmax cross-entropy over the offers that exist at each example's date."""
-    logits = model(data.history[rows], data.context[rows]).masked_fill(~data.valid[rows], -1e9)
+    logits = model(
+        data.history[rows], data.context[rows], affinity=data.affinity[rows]
+    ).masked_fill(~data.valid[rows], -1e9)
     return nn.functional.cross_entropy(logits, data.target[rows], reduction=reduction)
 
 
@@ -358,8 +422,8 @@ def model_train(
     torch.manual_seed(seed)
     model.to(where)
     optimizer = _optimizer(model, learning_rate=learning_rate, weight_decay=weight_decay)
-    data = _tensors(train).to(where)
-    held_out = _tensors(validation)
+    data = example_tensors(train).to(where)
+    held_out = example_tensors(validation)
     reports: list[EpochReport] = []
     early, samples, busy = _EarlyStop(model, patience=patience), 0, 0.0
     for epoch in range(1, epochs + 1):

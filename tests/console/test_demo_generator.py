@@ -398,7 +398,11 @@ def test_truth_is_a_sibling_folder_with_one_persona_per_customer_month(
     personas = pd.read_parquet(truth / "personas.parquet")
 
     assert summary.truth_dir == truth.resolve() and summary.out_dir == out.resolve()
-    assert sorted(p.name for p in truth.iterdir()) == ["params.json", "personas.parquet"]
+    assert sorted(p.name for p in truth.iterdir()) == [
+        "params.json",
+        "personas.parquet",
+        "taste_drift.parquet",
+    ]
     assert personas.columns.tolist() == ["customer_id", "month", "persona"]
     assert len(personas) == CUSTOMERS * 3
     assert set(personas.month) == {"2025-04", "2025-05", "2025-06"}
@@ -423,6 +427,33 @@ def test_about_ten_percent_of_customers_switch_persona_once_at_a_month_boundary(
         assert months[months.index < drift["month"]].eq(drift["from"]).all()
         assert months[months.index >= drift["month"]].eq(drift["to"]).all()
     assert params["seed"] == 11 and set(params["personas"]) == PERSONA_NAMES
+
+
+def test_truth_holds_the_seeded_order_effect_and_taste_drift(out: Path) -> None:
+    truth = out.parent / "chain.truth"
+    effects = json.loads((truth / "params.json").read_text())["effects"]
+    drift = pd.read_parquet(truth / "taste_drift.parquet")
+    categories = set(effects["follows"])
+
+    assert len(categories) == 9 and set(effects["follows"].values()) == categories
+    assert all(source != target for source, target in effects["follows"].items())
+    low, high = effects["follow_boost_range"]
+    assert low <= effects["follow_boost"] <= high
+    assert len(drift) == CUSTOMERS and drift.customer_id.is_unique
+    assert (drift.rising != drift.falling).all()
+    assert drift.log_rate_per_month.between(0, effects["drift_rate_max"]).all()
+
+
+def test_other_seeds_draw_other_effect_maps(tmp_path: Path) -> None:
+    maps = set()
+    for seed in (1, 2, 3):
+        demo_chain_generate(
+            out_dir=tmp_path / f"s{seed}", customers=60, months=1, seed=seed, start=START
+        )
+        params = json.loads((tmp_path / f"s{seed}.truth" / "params.json").read_text())
+        maps.add(tuple(sorted(params["effects"]["follows"].items())))
+
+    assert len(maps) == 3
 
 
 def customer_month_features(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

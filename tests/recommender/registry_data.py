@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 
 from deepflame_web.core.models import Run
-from recommender.ml.training import NEURAL
+from recommender.ml.scorers import NEURAL_FILES
 from recommender.models import EmbeddingSpace, RecommenderModel
 
 METRICS = {
@@ -31,7 +31,7 @@ CURVES = {
 def registered(version: int, *, active: bool, run: Run | None = None) -> RecommenderModel:
     folder = Path(settings.MODEL_DIR) / "txt" / f"v{version}"
     folder.mkdir(parents=True)
-    (folder / NEURAL["TxT"]).write_bytes(b"weights")
+    (folder / NEURAL_FILES["TxT"]).write_bytes(b"weights")
     return RecommenderModel.objects.create(
         version=version,
         is_active=active,

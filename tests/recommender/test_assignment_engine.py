@@ -19,6 +19,12 @@ from offers.rules.document import document_parse
 from recommender.assignment.batch import holdout_flags
 from recommender.assignment.engine import Engine, Situation, decide
 from recommender.assignment.state import _offer_input, snapshot_catalog
+from recommender.ml.affinity import (
+    AFFINITY_FEATURES,
+    PURCHASE_MEASURES,
+    affinity_features,
+    incidence_build,
+)
 from recommender.ml.training_data import CONTEXT_FIELDS, Vocabulary
 from recommender.ml.txt import TxT, TxTConfig
 from recommender.models import CatalogSnapshot
@@ -111,6 +117,7 @@ def make_engine(*, rules: dict[str, Any] = RULES, seed: int = 0) -> Engine:
         d_model=16,
         heads=2,
         layers=1,
+        affinity_features=AFFINITY_FEATURES,
     )
     scorable, offer_input = _offer_input(snapshot, catalog, vocabulary, config.offer_dim)
     torch.manual_seed(0)
@@ -127,6 +134,12 @@ def make_engine(*, rules: dict[str, Any] = RULES, seed: int = 0) -> Engine:
         rules=document_parse(rules),
         rule_version_id=None,
         rule_version_number=3,
+        incidence=incidence_build(
+            items=ITEMS,
+            offer_items=[list(o.item_ids) for o in catalog.offers],
+            offer_categories=[o.category for o in catalog.offers],
+            item_categories={},
+        ),
         usual_categories={},
         seed=seed,
     )
@@ -241,10 +254,13 @@ def test_a_new_customer_gets_the_new_customer_rule_and_the_note_says_so() -> Non
     assert missing.picks == [] and "have no rule for segment 7" in missing.note
 
 
-def test_the_cart_is_read_as_the_most_recent_events() -> None:
+def test_the_cart_is_read_as_the_most_recent_events_and_purchases() -> None:
     engine = make_engine()
+    bought_now = {item: [1.0] * len(PURCHASE_MEASURES) for item in ("muffin", "coffee")}
     with_cart = one(engine, history=("item:fries",), cart=("muffin", "coffee"))
-    as_history = one(engine, history=("item:fries", "item:muffin", "item:coffee"))
+    as_history = one(
+        engine, history=("item:fries", "item:muffin", "item:coffee"), purchases=bought_now
+    )
     without = one(engine, history=("item:fries",))
 
     assert with_cart.context["cart"] == ["muffin", "coffee"]
@@ -289,14 +305,23 @@ def test_the_traced_scorer_gives_the_eager_model_s_numbers_for_one_or_many() -> 
         context_values,
         history_codes,
         model_scorer,
+        situation_purchases,
     )
 
     engine = make_engine()
     dayparts = {k: (v[0], v[1]) for k, v in DAYPARTS.items()}
     situations = [
-        situation(customer_id=f"C{i}", history=("item:fries",) * (i % 5), channel="drive_thru")
+        situation(
+            customer_id=f"C{i}",
+            history=("item:fries",) * (i % 5),
+            channel="drive_thru",
+            purchases={"fries": [float(i)] * len(PURCHASE_MEASURES)},
+        )
         for i in range(7)
     ]
+    affinity = torch.as_tensor(
+        affinity_features(situation_purchases(situations, engine.incidence.items), engine.incidence)
+    )
     history = torch.as_tensor(
         history_codes([s.events for s in situations], engine.vocabulary, engine.history_length)
     )
@@ -304,7 +329,9 @@ def test_the_traced_scorer_gives_the_eager_model_s_numbers_for_one_or_many() -> 
         context_codes([context_values(s, dayparts) for s in situations], engine.vocabulary)
     )
     with torch.inference_mode():
-        eager = engine.model(history, context, engine.offer_input)
+        eager = engine.model(history, context, engine.offer_input, affinity)
         traced = model_scorer(engine)
-        assert torch.allclose(traced(history, context), eager, atol=1e-6)
-        assert torch.allclose(traced(history[2:3], context[2:3]), eager[2:3], atol=1e-6)
+        assert torch.allclose(traced(history, context, affinity), eager, atol=1e-6)
+        assert torch.allclose(
+            traced(history[2:3], context[2:3], affinity[2:3]), eager[2:3], atol=1e-6
+        )

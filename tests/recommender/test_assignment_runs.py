@@ -25,7 +25,13 @@ from recommender.assignment import batch as batch_module
 from recommender.assignment import serving
 from recommender.assignment.batch import assignment_run_start
 from recommender.assignment.receipts import decision_replay
-from recommender.models import Assignment, AssignmentBatch, CustomerState, Decision
+from recommender.models import (
+    Assignment,
+    AssignmentBatch,
+    CustomerState,
+    Decision,
+    RecommenderModel,
+)
 from segments.models import Customer, CustomerSegment
 from segments.selectors import segmentation_active
 from tests.worker import celery_worker, run_wait
@@ -57,6 +63,21 @@ def _last_events_before(at: dt.datetime, length: int = 20) -> dict[str, list[str
     }
 
 
+def _purchases_before(at: dt.datetime) -> dict[str, dict[str, tuple[int, float]]]:
+    """Each customer's (count, 14-day decayed count) per item of every order line before
+    `at`, computed here from the lake with pandas."""
+    lines = lake_read(table="order_lines", columns=["customer_id", "ordered_at", "item_id"])
+    frame = lines.to_pandas()
+    frame = frame[(frame["customer_id"] != "") & (frame["ordered_at"] < pd.Timestamp(at))]
+    age_days = (pd.Timestamp(at) - frame["ordered_at"]).dt.total_seconds() / 86400
+    frame = frame.assign(decay_14=0.5 ** (age_days / 14))
+    counted = frame.groupby(["customer_id", "item_id"])["decay_14"].agg(["size", "sum"])
+    bought: dict[str, dict[str, tuple[int, float]]] = {}
+    for (customer, item), row in counted.iterrows():
+        bought.setdefault(customer, {})[item] = (int(row["size"]), float(row["sum"]))
+    return bought
+
+
 def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_replays(
     served: None, tmp_path: Path
 ) -> None:
@@ -85,6 +106,11 @@ def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_repla
     assert len(with_history) > customers / 3
     for decision in with_history[:50]:
         assert decision.history == expected[decision.customer_id], decision.customer_id
+    bought = _purchases_before(AT)
+    for decision in with_history[:50]:
+        assert decision.purchases.keys() == bought[decision.customer_id].keys()
+        for item, (count, decay_14) in bought[decision.customer_id].items():
+            assert decision.purchases[item][:2] == pytest.approx([count, decay_14], abs=1e-4)
 
     for decision in decisions.order_by("?")[:25]:
         replay = decision_replay(decision)
@@ -150,6 +176,15 @@ def test_the_api_recommends_with_a_receipt_and_serves_new_rules_without_a_restar
     assert data["offers"] and data["context"]["store_id"] == state.home_store
     receipt = client.get(f"/api/v1/receipts/{data['decision_id']}/").json()
     assert receipt["history"] == state.history and receipt["trajectory"] == state.trajectory
+    active = RecommenderModel.objects.get(is_active=True)
+    assert data["scorer"] == receipt["scorer"] == active.scorer
+    # The batch's purchases, decayed from its instant to the request's (20 h 15 min later).
+    assert receipt["purchases"].keys() == state.purchases.keys() and state.purchases
+    item, as_of_batch = next(iter(state.purchases.items()))
+    assert receipt["purchases"][item][0] == as_of_batch[0]
+    assert receipt["purchases"][item][1] == pytest.approx(
+        as_of_batch[1] * 0.5 ** (20.25 / 24 / 14), abs=1e-4
+    )
     assert [c["offer_id"] for s in receipt["slots"] for c in s["chosen"]] == [
         o["offer_id"] for o in data["offers"]
     ]

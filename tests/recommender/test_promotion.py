@@ -5,7 +5,8 @@ import datetime as dt
 
 import numpy as np
 
-from recommender.registry import Contender, promotion_decide
+from recommender.ml.evaluation import MethodResult
+from recommender.registry import Contender, champion_choose, promotion_decide
 
 CUTOFF = dt.datetime(2025, 3, 1)
 
@@ -21,7 +22,7 @@ def test_the_first_model_is_activated() -> None:
     )
 
     assert decided.activate
-    assert decided.text == "activated: the first model (holdout HR@3 0.300)"
+    assert decided.text == "activated: the first model (holdout HR@3 0.300, TxT)"
 
 
 def test_a_clear_win_on_the_same_examples_is_promoted() -> None:
@@ -35,7 +36,8 @@ def test_a_clear_win_on_the_same_examples_is_promoted() -> None:
 
     assert decided.activate
     assert decided.text.startswith(
-        "activated: holdout HR@3 0.300 vs 0.100 of v4 on the same examples, difference +0.200 ["
+        "activated: holdout HR@3 0.300 (TxT) vs 0.100 of v4 (TxT) on the same examples, "
+        "difference +0.200 ["
     )
 
 
@@ -48,8 +50,8 @@ def test_an_identical_model_is_not_promoted() -> None:
 
     assert not decided.activate
     assert decided.text == (
-        "not activated, v4 stays: holdout HR@3 0.300 vs 0.300 of v4 on the same examples, "
-        "difference +0.000 [+0.000, +0.000]"
+        "not activated, v4 stays: holdout HR@3 0.300 (TxT) vs 0.300 of v4 (TxT) on the same "
+        "examples, difference +0.000 [+0.000, +0.000]"
     )
 
 
@@ -63,7 +65,7 @@ def test_a_worse_model_is_not_promoted() -> None:
     )
 
     assert not decided.activate
-    assert "holdout HR@3 0.300 vs 0.400 of v2" in decided.text
+    assert "holdout HR@3 0.300 (TxT) vs 0.400 of v2 (TxT)" in decided.text
 
 
 def test_a_higher_rate_within_chance_is_not_promoted() -> None:
@@ -77,7 +79,7 @@ def test_a_higher_rate_within_chance_is_not_promoted() -> None:
     )
 
     assert not decided.activate
-    assert "holdout HR@3 0.310 vs 0.300 of v3" in decided.text
+    assert "holdout HR@3 0.310 (TxT) vs 0.300 of v3 (TxT)" in decided.text
 
 
 def test_a_model_trained_to_an_earlier_cutoff_is_refused_however_good() -> None:
@@ -99,3 +101,42 @@ def test_missing_files_of_the_active_model_let_the_new_one_in() -> None:
 
     assert decided.activate
     assert decided.text == "activated: the files of active v6 are missing"
+
+
+def _result(name: str, hr3: float, low: float) -> MethodResult:
+    metrics = {"HR@3": hr3, "HR@3 diff": 0.0, "HR@3 diff low": low, "HR@3 diff high": 0.1}
+    return MethodResult(name, metrics, 100, np.zeros(100, np.int64))
+
+
+def test_the_best_baseline_serves_when_no_neural_model_beats_it_by_more_than_chance() -> None:
+    results = [
+        _result("TxT", 0.34, -0.01),
+        _result("TxT without context", 0.33, -0.02),
+        _result("Purchase affinity", 0.31, 0.0),
+        _result("Global popularity", 0.20, -0.2),
+    ]
+
+    champion = champion_choose(results)
+
+    assert champion.name == "Purchase affinity"
+    assert champion.text.startswith(
+        "Purchase affinity, a simple baseline, serves: no neural model beat it on the holdout "
+        "by more than chance (TxT HR@3 0.340 vs 0.310"
+    )
+
+
+def test_the_best_neural_model_that_beats_the_best_baseline_serves() -> None:
+    results = [
+        _result("TxT", 0.40, 0.02),
+        _result("TxT without context", 0.42, 0.03),
+        _result("GRU (no context)", 0.35, 0.0),  # a baseline the model must beat
+        _result("Purchase affinity", 0.31, 0.0),
+    ]
+
+    champion = champion_choose(results)
+
+    assert champion.name == "TxT without context"
+    assert champion.text.startswith(
+        "TxT without context serves: it beats the best baseline, GRU (no context), on the "
+        "holdout (HR@3 0.420 vs 0.350"
+    )

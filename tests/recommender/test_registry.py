@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from deepflame_web.core.models import Run, RunStatus
 from deepflame_web.core.services import runs_fail_stale
-from recommender.ml.training import NEURAL
+from recommender.ml.scorers import BASELINES_FILE, NEURAL_FILES
 from recommender.models import EmbeddingSpace, RecommenderModel
 from recommender.registry import model_path, registry_root
 from recommender.services import training_run_start
@@ -39,7 +39,9 @@ def test_the_worker_trains_registers_and_an_identical_retrain_is_not_promoted(
     assert first.progress == 100 and "TxT epoch 1: loss" in first.log_tail
     v1 = RecommenderModel.objects.get(version=1)
     assert first.result["version"] == 1 and v1.run_id == first.pk
-    assert sorted(p.name for p in model_path(v1).iterdir()) == sorted(NEURAL.values())
+    assert sorted(p.name for p in model_path(v1).iterdir()) == sorted(
+        [*NEURAL_FILES.values(), BASELINES_FILE]
+    )
     assert set(v1.metrics) >= {"TxT", "TxT without context", "Contextual item-CF"}
     assert v1.data_window["cutoff"] == "2025-03-01T00:00:00" and v1.examples["holdout"] > 0
     assert v1.encoders["space"] == EmbeddingSpace.objects.get(is_active=True).version
@@ -50,13 +52,16 @@ def test_the_worker_trains_registers_and_an_identical_retrain_is_not_promoted(
     assert second.status == RunStatus.SUCCEEDED, second.error
     v1.refresh_from_db()
     v2 = RecommenderModel.objects.get(version=2)
-    # The same data, settings and seed: the same model, which must not replace the active one.
-    hr3 = v1.metrics["TxT"]["HR@3"]
-    assert v2.metrics["TxT"]["HR@3"] == hr3
-    assert v2.decision.startswith(
-        f"not activated, v1 stays: holdout HR@3 {hr3:.3f} vs {hr3:.3f} of v1 on the same "
-        "examples, difference +0.000 [+0.000, +0.000]"
-    )
+    # The same data, settings and seed: the same models and the same champion, which must
+    # not replace the active one.
+    assert v2.metrics["TxT"]["HR@3"] == v1.metrics["TxT"]["HR@3"]
+    scorer = v1.scorer
+    assert v2.scorer == scorer and scorer in v1.metrics
+    hr3 = v1.metrics[scorer]["HR@3"]
+    assert (
+        f"Not activated, v1 stays: holdout HR@3 {hr3:.3f} ({scorer}) vs {hr3:.3f} of v1 "
+        f"({scorer}) on the same examples, difference +0.000 [+0.000, +0.000]"
+    ) in v2.decision
     assert v1.is_active and not v2.is_active
 
     call_command("activate_recommender", "2", stdout=StringIO())
@@ -87,5 +92,5 @@ def test_a_killed_training_registers_nothing_and_the_active_model_keeps_serving(
     doomed.refresh_from_db()
     assert doomed.status == RunStatus.FAILED
     assert list(RecommenderModel.objects.values_list("version", "is_active")) == [(1, True)]
-    assert (model_path(active) / NEURAL["TxT"]).exists()
+    assert (model_path(active) / NEURAL_FILES["TxT"]).exists()
     assert np.all([p.name.startswith((".staging", "v1")) for p in registry_root().iterdir()])

@@ -18,7 +18,7 @@ from offers.rules.selectors import rule_set_for_definition
 from offers.rules.services import rule_set_draft_update, rule_set_publish
 from offers.services import offer_update
 from recommender.assignment.receipts import decision_replay
-from recommender.ml.training import NEURAL
+from recommender.ml.scorers import NEURAL_FILES
 from recommender.models import Decision, RecommenderModel
 from recommender.registry import model_activate, model_path
 from segments.selectors import segmentation_active
@@ -58,12 +58,12 @@ def _activate_another_model() -> RecommenderModel:
     version = RecommenderModel.objects.aggregate(top=Max("version"))["top"] + 1
     folder = model_path(active).parent / f"v{version}"
     shutil.copytree(model_path(active), folder)
-    artifact = torch.load(folder / NEURAL["TxT"], map_location="cpu", weights_only=False)
+    artifact = torch.load(folder / NEURAL_FILES["TxT"], map_location="cpu", weights_only=False)
     generator = torch.Generator().manual_seed(1)
     for name, weights in artifact["state_dict"].items():
         if weights.is_floating_point() and name != "offer_vectors":
             weights.add_(torch.randn(weights.shape, generator=generator) * 0.5)
-    torch.save(artifact, folder / NEURAL["TxT"])
+    torch.save(artifact, folder / NEURAL_FILES["TxT"])
     copy = RecommenderModel.objects.get(pk=active.pk)
     copy.pk, copy.version, copy.is_active = None, version, False
     copy.artifact = str(folder.relative_to(model_path(active).parent.parent))

@@ -21,7 +21,8 @@ from recommender.ml.cold_start import (
 )
 from recommender.ml.embeddings import offer_vectors
 from recommender.ml.evaluation import hit_rate, ndcg, ranking_metrics, target_ranks
-from recommender.ml.training import NEURAL, model_load, recommender_train
+from recommender.ml.scorers import BASELINES_FILE, NEURAL_FILES
+from recommender.ml.training import model_load, recommender_train
 from recommender.ml.training_data import CONTEXT_FIELDS, Split, offer_features, training_split
 from recommender.ml.txt import EpochReport, TxT, TxTConfig, model_scores, model_train
 from recommender.models import EmbeddingSpace, RecommenderModel
@@ -129,10 +130,13 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
     ):
         assert method in text
     assert "HR@3" in text and "NDCG@10" in text
-    assert "Cold start:" in text and "Model v1: activated: the first model" in text
+    assert "Cold start:" in text and "Activated: the first model" in text
     registered = RecommenderModel.objects.get()
+    assert f"Model v1: {registered.scorer}" in text and "serves" in text
     assert registered.is_active and registered.data_window["cutoff"] == "2025-03-01T00:00:00"
-    assert sorted(p.name for p in model_path(registered).iterdir()) == sorted(NEURAL.values())
+    assert sorted(p.name for p in model_path(registered).iterdir()) == sorted(
+        [*NEURAL_FILES.values(), BASELINES_FILE]
+    )
     loaded, artifact = model_load(path=model_path(registered) / "txt.pt")
     assert artifact["cutoff"] == "2025-03-01T00:00:00" and artifact["config"]["use_context"]
     assert isinstance(loaded, TxT)
@@ -142,6 +146,7 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
     blind = _blind(split.train, hidden, split.vocabulary.offer_offset)
     assert len(blind) == int((~np.isin(split.train.target, hidden)).sum())
     assert not blind.valid[:, hidden].any()
+    assert blind.dated is not None and not blind.dated[:, hidden].any()
     assert not np.isin(blind.history, hidden + split.vocabulary.offer_offset).any()
     experiment = cold_start_experiment(until=dt.date(2025, 3, 1), share=0.3, epochs=1)
     assert experiment.examples == int(np.isin(default_split.evaluation.target, hidden).sum()) > 0

@@ -32,12 +32,18 @@ from deepflame_web.console.demo.chain import (
 from deepflame_web.console.demo.images import write_offer_images
 from deepflame_web.console.demo.period import Period, build_period
 from deepflame_web.console.demo.personas import (
+    CATEGORIES,
     CHANNELS,
     DRIFT_SHARE,
     PERSONAS,
     persona_definitions,
     persona_tables,
 )
+from deepflame_web.console.demo.restaurant_effects import (
+    draw_restaurant_effects,
+    restaurant_effects_truth,
+)
+from deepflame_web.console.demo.retail import retail_chain_generate
 from deepflame_web.console.demo.simulate import (
     LOYALTY_TIERS,
     OFFERS_PER_WEEK,
@@ -62,6 +68,14 @@ from deepflame_web.console.demo.world import World, build_world
 from offers.columns import OFFER_COLUMNS
 
 CHUNK_CUSTOMERS = 50_000
+TASTE_DRIFT_SCHEMA = pa.schema(
+    [
+        ("customer_id", pa.string()),
+        ("rising", pa.string()),
+        ("falling", pa.string()),
+        ("log_rate_per_month", pa.float64()),
+    ]
+)
 ASSIGNMENT_SLICE = 10_000
 ORDER_ID_WIDTH = 10
 
@@ -114,7 +128,13 @@ def _require_empty_folder(folder: Path) -> None:
         raise DemoArgumentError(f"{folder} is not empty; give an empty or new folder")
 
 
-def _validate(customers: int, months: int) -> None:
+REGIMES: tuple[str, ...] = ("restaurant", "retail")
+DEFAULT_MONTHS = {"restaurant": 6, "retail": 9}
+
+
+def _validate(customers: int, months: int, regime: str) -> None:
+    if regime not in REGIMES:
+        raise DemoArgumentError(f"regime must be one of {', '.join(REGIMES)}")
     if customers < 1:
         raise DemoArgumentError("customers must be at least 1")
     if months < 1:
@@ -122,20 +142,29 @@ def _validate(customers: int, months: int) -> None:
 
 
 def demo_chain_generate(
-    *, out_dir: Path, customers: int, months: int, seed: int, start: date
+    *,
+    out_dir: Path,
+    customers: int,
+    months: int,
+    seed: int,
+    start: date,
+    regime: str = "restaurant",
 ) -> DemoSummary:
-    """Write a demo chain of `customers` loyalty customers over `months` calendar months.
+    """Write a demo chain of `customers` loyalty customers over `months` calendar months:
+    a quick-service restaurant chain, or (`regime="retail"`) a grocer.
 
     Deterministic for a seed. Big tables are streamed chunk by chunk, so memory stays bounded
     whatever the number of customers.
     """
-    _validate(customers, months)
+    _validate(customers, months, regime)
     out_dir = Path(out_dir).resolve()
     truth_dir = truth_dir_for(out_dir)
     _require_empty_folder(out_dir)
     _require_empty_folder(truth_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
+    if regime == "retail":
+        return _retail_generate(out_dir, truth_dir, customers, months, seed, start)
 
     period = build_period(start, months)
     stores = build_stores(_rng(seed, 0), store_count_for(customers))
@@ -150,6 +179,7 @@ def demo_chain_generate(
         weather=weather,
         personas=persona_tables(),
         preferred_tiers=[persona.preferred_tier for persona in PERSONAS],
+        effects=draw_restaurant_effects(_rng(seed, 3), len(CATEGORIES)),
     )
     _write_stores(out_dir / "stores.csv", stores)
     _write_items(out_dir / "items.csv")
@@ -172,6 +202,35 @@ def demo_chain_generate(
         offer_redemptions=counts.offer_redemptions,
         weather=weather_rows,
         drifting_customers=len(counts.drift),
+    )
+
+
+def _retail_generate(
+    out_dir: Path, truth_dir: Path, customers: int, months: int, seed: int, start: date
+) -> DemoSummary:
+    demo = retail_chain_generate(
+        out_dir=out_dir,
+        truth_dir=truth_dir,
+        customers=customers,
+        months=months,
+        seed=seed,
+        start=start,
+    )
+    counts = demo.counts
+    return DemoSummary(
+        out_dir=out_dir,
+        truth_dir=truth_dir,
+        stores=demo.stores,
+        items=demo.items,
+        offers=demo.offers,
+        images=0,
+        customers=counts.customers,
+        orders=counts.orders,
+        order_lines=counts.order_lines,
+        offer_assignments=counts.offer_assignments,
+        offer_redemptions=counts.offer_redemptions,
+        weather=0,
+        drifting_customers=counts.switchers,
     )
 
 
@@ -272,6 +331,7 @@ def _write_history(out_dir: Path, truth_dir: Path, world: World) -> _Counts:
                 out_dir / "offer_redemptions.parquet", REDEMPTIONS_SCHEMA
             ),
             "personas": pq.ParquetWriter(truth_dir / "personas.parquet", PERSONAS_SCHEMA),
+            "taste_drift": pq.ParquetWriter(truth_dir / "taste_drift.parquet", TASTE_DRIFT_SCHEMA),
         }
         for writer in writers.values():
             stack.enter_context(writer)
@@ -325,6 +385,7 @@ def _write_chunk(
         writers["offer_assignments"], world.period, chunk.assigned, strings
     )
     writers["personas"].write_table(_personas_table(world.period, chunk, strings.customer_ids))
+    writers["taste_drift"].write_table(_taste_drift_table(chunk, strings.customer_ids))
     counts.drift.extend(_drift_records(world.period, chunk, strings.customer_ids))
     counts.customers += customers.count
     counts.orders += visits.count
@@ -434,6 +495,19 @@ def _personas_table(period: Period, chunk: Chunk, customer_ids: pa.Array) -> pa.
     )
 
 
+def _taste_drift_table(chunk: Chunk, customer_ids: pa.Array) -> pa.Table:
+    drift = chunk.customers.drift
+    return pa.table(
+        {
+            "customer_id": customer_ids,
+            "rising": take_strings(CATEGORIES, drift.rising),
+            "falling": take_strings(CATEGORIES, drift.falling),
+            "log_rate_per_month": drift.rate,
+        },
+        schema=TASTE_DRIFT_SCHEMA,
+    )
+
+
 def _drift_records(period: Period, chunk: Chunk, customer_ids: pa.Array) -> list[dict[str, str]]:
     """Who switched persona, in which month, from what to what."""
     persona_month = chunk.customers.persona_month
@@ -467,5 +541,6 @@ def _write_params(path: Path, world: World, start: date, counts: _Counts) -> Non
         "drift_share": DRIFT_SHARE,
         "personas": persona_definitions(),
         "drifts": counts.drift,
+        "effects": restaurant_effects_truth(world.effects, CATEGORIES),
     }
     path.write_text(json.dumps(params, indent=1) + "\n", encoding="utf-8")

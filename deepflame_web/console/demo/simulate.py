@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from deepflame_web.console.demo.chain import ITEMS
 from deepflame_web.console.demo.personas import CATEGORIES, CHANNELS, DRIFT_SHARE, LAPSING, PERSONAS
 from deepflame_web.console.demo.weather import COLD_C, HOT_C, RAINY_MM
 from deepflame_web.console.demo.world import BREAKFAST, CATEGORY, LATE_NIGHT, VISIT_WINDOWS, World
 
+ITEM_CATEGORY = np.array([CATEGORY[item.category] for item in ITEMS], dtype=np.int64)
 HOME_STORE_SHARE = 0.85
 MAIN_STICKINESS = 0.7
 OFFERS_PER_WEEK = 3
@@ -25,7 +27,9 @@ MAX_REDEEM_CHANCE = 0.9
 # The app's deals tab: how often an order on each channel (CHANNELS order) looks at it.
 DEAL_BROWSE_CHANCE = np.array([0.08, 0.5, 0.2, 0.06, 0.3])
 DEAL_RESPONSE = 2.0
-FAVORITE_OFFER_BOOST = 3.0
+FAVORITE_OFFER_BOOST = 1.5
+"""Kept small: the favorite item is one input of the model, so it must be one effect among
+several (the previous visit's categories and drifting tastes are the others)."""
 # (category, factor on hot days, factor on cold or wet days) for the taste of an offer.
 WEATHER_OFFER_BOOST: tuple[tuple[str, float, float], ...] = (
     ("frozen_drinks", 3.0, 0.3),
@@ -56,10 +60,43 @@ class Customers:
     favorites: np.ndarray
     lapse_age: np.ndarray
     habit: np.ndarray
+    drift: TasteDrift
 
     @property
     def count(self) -> int:
         return len(self.joined_day)
+
+
+@dataclass(frozen=True)
+class TasteDrift:
+    """Each customer's taste for offers of one category rises over the months and for another
+    falls, by `rate` in log-taste a month (hidden: the model sees only the purchases)."""
+
+    rising: np.ndarray
+    falling: np.ndarray
+    rate: np.ndarray
+
+    def factor(self, customer: np.ndarray, month: np.ndarray, category: np.ndarray) -> np.ndarray:
+        """[order, candidate]: the drift of the customer's taste for the offers' categories."""
+        c, m = customer[:, None], month[:, None]
+        sign = (category == self.rising[c]).astype(np.float64) - (category == self.falling[c])
+        return np.exp(sign * self.rate[c] * m)
+
+
+def draw_taste_drift(rng: np.random.Generator, world: World, n: int) -> TasteDrift:
+    rising = rng.integers(0, len(CATEGORIES), size=n)
+    falling = (rising + rng.integers(1, len(CATEGORIES), size=n)) % len(CATEGORIES)
+    return TasteDrift(rising, falling, rng.uniform(0.0, world.effects.drift_rate_max, size=n))
+
+
+@dataclass(frozen=True)
+class TasteInputs:
+    """What an order's taste for an offer depends on beyond persona and offer."""
+
+    favorites: np.ndarray
+    drift: TasteDrift
+    previous_categories: np.ndarray
+    """[order]: bitmask of the categories of the customer's previous order (0 if none)."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +245,7 @@ def _habits(rng: np.random.Generator, world: World, persona_month: np.ndarray) -
 
 
 def simulate_customers(
-    rng: np.random.Generator, world: World, first_number: int, n: int
+    rng: np.random.Generator, world: World, first_number: int, n: int, drift: TasteDrift
 ) -> Customers:
     """Personas (with drift), home stores, loyalty attributes and favorite items of a chunk."""
     tables = world.personas
@@ -237,6 +274,7 @@ def simulate_customers(
         favorites=_favorites(rng, world, n),
         lapse_age=_lapse_age(rng, persona_month),
         habit=_habits(rng, world, persona_month),
+        drift=drift,
     )
 
 
@@ -508,13 +546,15 @@ def _weather_boost(world: World, visits: Visits, rows: np.ndarray) -> np.ndarray
 def _offer_taste(
     world: World,
     visits: Visits,
-    favorites: np.ndarray,
+    inputs: TasteInputs,
     rows: np.ndarray,
     candidates: np.ndarray,
 ) -> np.ndarray:
     """[order, candidate]: how much the customer wants the offer at that order: the persona's
-    taste for its category, its appeal, the weather, and more when it is on the customer's
-    favorite item of that category."""
+    taste for its category (drifting over the months), its appeal, the weather, more when its
+    category follows one of the previous visit's (a seeded map), and a little more when it is
+    on the customer's favorite item of that category."""
+    favorites = inputs.favorites
     offers = world.offer
     style = visits.style[rows][:, None]
     category = offers.category[candidates]
@@ -523,11 +563,17 @@ def _offer_taste(
     pool = offers.pool[candidates]
     in_pool = np.arange(pool.shape[-1]) < offers.pool_size[candidates][..., None]
     on_favorite = ((pool == favorite[..., None]) & in_pool).any(axis=-1)
+    customer = visits.customer[rows]
+    month = world.period.day_month[visits.day[rows]]
+    predecessors = world.effects.predecessor_masks()[category]
+    follows = (inputs.previous_categories[rows][:, None] & predecessors) != 0
     return (
         world.personas.offer_affinity[style, category]
         * offers.appeal[candidates]
         * weather
         * np.where(on_favorite, FAVORITE_OFFER_BOOST, 1.0)
+        * np.where(follows, world.effects.follow_boost, 1.0)
+        * inputs.drift.factor(customer, month, category)
     )
 
 
@@ -536,7 +582,7 @@ def _redeem_assigned(
     world: World,
     visits: Visits,
     assigned: np.ndarray,
-    favorites: np.ndarray,
+    inputs: TasteInputs,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which known orders redeem one of the customer's assigned offers (each assignment at most
     once, on its earliest chance)."""
@@ -550,7 +596,7 @@ def _redeem_assigned(
     eligible = valid & _eligible(world, visits, rows, safe)
     persona = visits.persona[rows][:, None]
     chance = np.minimum(
-        world.personas.offer_response[persona] * _offer_taste(world, visits, favorites, rows, safe),
+        world.personas.offer_response[persona] * _offer_taste(world, visits, inputs, rows, safe),
         MAX_REDEEM_CHANCE,
     )
     success = eligible & (rng.random(candidates.shape) < chance)
@@ -566,7 +612,7 @@ def _redeem_app_deals(
     rng: np.random.Generator,
     world: World,
     visits: Visits,
-    favorites: np.ndarray,
+    inputs: TasteInputs,
     taken: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Orders that redeem one of the deals every member sees in the app (any live offer):
@@ -581,7 +627,7 @@ def _redeem_app_deals(
     every_offer = np.broadcast_to(
         np.arange(len(world.offer.category)), (len(rows), len(world.offer.category))
     )
-    weight = _offer_taste(world, visits, favorites, rows, every_offer) * _eligible(
+    weight = _offer_taste(world, visits, inputs, rows, every_offer) * _eligible(
         world, visits, rows, every_offer
     )
     total = weight.sum(axis=1)
@@ -602,17 +648,17 @@ def redeem_offers(
     world: World,
     visits: Visits,
     assigned: np.ndarray,
-    favorites: np.ndarray,
+    inputs: TasteInputs,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which known orders redeem which offer (at most one per order): the customer's assigned
     offers first, then the app's deals. Only offers that apply count (valid that day, store
     tier, local time, channel); the chance grows with the customer's taste for the offer (the
     persona's category taste, the offer's appeal, the weather, the customer's favorite items)
     and the persona's response to offers."""
-    assigned_rows, assigned_offers = _redeem_assigned(rng, world, visits, assigned, favorites)
+    assigned_rows, assigned_offers = _redeem_assigned(rng, world, visits, assigned, inputs)
     taken = np.zeros(visits.count, dtype=bool)
     taken[assigned_rows] = True
-    deal_rows, deal_offers = _redeem_app_deals(rng, world, visits, favorites, taken)
+    deal_rows, deal_offers = _redeem_app_deals(rng, world, visits, inputs, taken)
     rows = np.concatenate([assigned_rows, deal_rows])
     offers = np.concatenate([assigned_offers, deal_offers])
     keep = np.argsort(rows, kind="stable")
@@ -684,18 +730,35 @@ def build_lines(
     )
 
 
+def previous_categories(visits: Visits, order: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """[order]: bitmask of the categories of the same customer's previous order; visits are
+    sorted by customer and time, anonymous ones (customer -1) get 0."""
+    masks = np.zeros(visits.count, dtype=np.int64)
+    np.bitwise_or.at(masks, order, np.int64(1) << ITEM_CATEGORY[item])
+    previous = np.zeros_like(masks)
+    same = (visits.customer[1:] == visits.customer[:-1]) & (visits.customer[1:] >= 0)
+    previous[1:] = np.where(same, masks[:-1], 0)
+    return previous
+
+
 def simulate_chunk(world: World, chunk_index: int, first_number: int, n: int) -> Chunk:
     """Simulate customers [first_number, first_number + n) and their anonymous neighbors."""
     rng = np.random.default_rng(np.random.SeedSequence([world.seed, 1, chunk_index]))
-    customers = simulate_customers(rng, world, first_number, n)
+    drift_rng = np.random.default_rng(np.random.SeedSequence([world.seed, 4, chunk_index]))
+    customers = simulate_customers(
+        rng, world, first_number, n, draw_taste_drift(drift_rng, world, n)
+    )
     known = simulate_visits(rng, world, customers)
     anonymous = round(known.count * ANONYMOUS_SHARE / (1 - ANONYMOUS_SHARE))
     visits = Visits.concat(known, simulate_anonymous_visits(rng, world, anonymous))
     basket = compose_baskets(rng, world, visits, customers.favorites)
     assigned = assign_offers(rng, world, n)
-    redeemed_rows, redeemed_offers = redeem_offers(
-        rng, world, visits, assigned, customers.favorites
+    inputs = TasteInputs(
+        favorites=customers.favorites,
+        drift=customers.drift,
+        previous_categories=previous_categories(visits, basket[0], basket[1]),
     )
+    redeemed_rows, redeemed_offers = redeem_offers(rng, world, visits, assigned, inputs)
     lines = build_lines(rng, world, visits, basket, redeemed_rows, redeemed_offers)
     total = np.round(np.bincount(lines.order, weights=lines.amount, minlength=visits.count), 2)
     cost = np.bincount(

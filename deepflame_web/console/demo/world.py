@@ -24,6 +24,7 @@ from deepflame_web.console.demo.chain import (
 )
 from deepflame_web.console.demo.period import Period
 from deepflame_web.console.demo.personas import CATEGORIES, CHANNELS, DAYPARTS, PersonaTables
+from deepflame_web.console.demo.restaurant_effects import RestaurantEffects
 from deepflame_web.console.demo.weather import Weather
 
 DAYPART_WINDOWS: dict[str, tuple[int, int]] = {
@@ -220,6 +221,7 @@ class World:
     weather: Weather
     personas: PersonaTables
     utc_offset: np.ndarray
+    effects: RestaurantEffects
 
 
 def _utc_offsets(stores: list[Store], period: Period) -> np.ndarray:
@@ -259,6 +261,7 @@ def build_world(
     weather: Weather,
     personas: PersonaTables,
     preferred_tiers: list[str],
+    effects: RestaurantEffects,
 ) -> World:
     """Turn the catalog and the simulated weather into the lookup tables of the simulation."""
     store_tier = np.array([PRICING_TIERS.index(store.pricing_tier) for store in stores])
@@ -287,4 +290,5 @@ def build_world(
         weather=weather,
         personas=personas,
         utc_offset=_utc_offsets(stores, period),
+        effects=effects,
     )

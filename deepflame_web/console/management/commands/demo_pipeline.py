@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from deepflame_web.console.demo.generator import DEFAULT_MONTHS, REGIMES
 from deepflame_web.core.lake import lake_row_counts
 from deepflame_web.core.models import LakeFile
 from offers.rules.services import RulesInvalid, rule_set_draft_create, rule_set_publish
@@ -19,8 +20,9 @@ class Command(BaseCommand):
     help = "Generate the demo chain (once) and run the pipeline on it as far as it exists."
 
     def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--regime", choices=REGIMES, default="restaurant")
         parser.add_argument("--customers", type=int, default=2000)
-        parser.add_argument("--months", type=int, default=6)
+        parser.add_argument("--months", type=int, help="6 for restaurant, 9 for retail")
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--epochs", type=int, default=30, help="most epochs of the model")
 
@@ -74,8 +76,11 @@ class Command(BaseCommand):
         return True
 
     def _generate_and_import(self, options: dict[str, Any]) -> None:
-        start = _history_start(options["months"])
-        name = f"chain-{options['customers']}-{options['months']}-{start:%Y%m}"
+        regime = options["regime"]
+        months = options["months"] or DEFAULT_MONTHS[regime]
+        start = _history_start(months)
+        prefix = "chain" if regime == "restaurant" else f"{regime}-chain"
+        name = f"{prefix}-{options['customers']}-{months}-{start:%Y%m}"
         folder = Path(settings.VAR_DIR) / "demo" / name
         if not folder.exists():
             self.stdout.write(f"Generating the demo chain in {folder} ...")
@@ -83,9 +88,10 @@ class Command(BaseCommand):
                 "generate_demo_data",
                 str(folder),
                 customers=options["customers"],
-                months=options["months"],
+                months=months,
                 seed=options["seed"],
                 start=start,
+                regime=regime,
             )
         self.stdout.write("Importing it ...")
         call_command("import_data", str(folder))

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from deepflame_web.console.demo import DemoArgumentError, demo_chain_generate
+from deepflame_web.console.demo.generator import DEFAULT_MONTHS, REGIMES
 
 
 def _iso_date(value: str) -> date:
@@ -13,14 +14,20 @@ def _iso_date(value: str) -> date:
 
 class Command(BaseCommand):
     help = (
-        "Write a demo restaurant chain's history in the import format (DATA_CONTRACT.md) to OUT; "
-        "the hidden personas go to OUT.truth beside it."
+        "Write a demo chain's history (restaurant or retail) in the import format "
+        "(DATA_CONTRACT.md) to OUT; the hidden personas and effects go to OUT.truth beside it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("out", type=Path, help="an empty or new folder")
+        parser.add_argument(
+            "--regime",
+            choices=REGIMES,
+            default="restaurant",
+            help="a quick-service restaurant chain, or a grocer (retail: 9 months by default)",
+        )
         parser.add_argument("--customers", type=int, default=2000)
-        parser.add_argument("--months", type=int, default=6)
+        parser.add_argument("--months", type=int, help="6 for restaurant, 9 for retail")
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--start", type=_iso_date, default=date(2025, 1, 1), help="YYYY-MM-DD")
 
@@ -29,7 +36,8 @@ class Command(BaseCommand):
             summary = demo_chain_generate(
                 out_dir=options["out"],
                 customers=options["customers"],
-                months=options["months"],
+                months=options["months"] or DEFAULT_MONTHS[options["regime"]],
+                regime=options["regime"],
                 seed=options["seed"],
                 start=options["start"],
             )
