@@ -8,10 +8,12 @@ shapes of a demo chain's split: 60 items, `--offers` offers (60 in the demo chai
 real grocery chain), offer vectors of OFFER_EMBEDDING_DIM content dimensions plus one feature
 per pricing tier, channel and daypart (and one per item when TxT has the item match), the 7
 context fields, histories of 0..20 events (right-aligned, uniform lengths), about 80% of offers
-valid on each example's date, and the long-horizon purchase inputs `Examples.affinity`
-[example, offer, AFFINITY_FEATURES] (recommender.ml.affinity): log1p of the customer's
-purchases of the offer's items (zero for about 85% of (example, offer) pairs) and of items in
-its category (a superset, zero for about 42%), counted plainly and decayed with each half-life.
+valid on each example's date, and the count inputs of TxT's scoring head [example, offer,
+COUNT_FEATURES] (recommender.ml.affinity): `Examples.affinity`, log1p of the customer's
+purchases of the offer's items (zero for about 85% of (example, offer) pairs; also scaled
+x100) and of items in its category (a superset, zero for about 42%), counted plainly and
+decayed with each half-life; then `Examples.popularity`, the offer's log popularity overall
+and in the customer's segment.
 
 - pipeline: `recommender.ml.txt.model_train` on the CPU (what training runs with the default
   TRAINING_PROCESSES=1) with the model `recommender.ml.training.neural_fit` builds for TxT and
@@ -29,8 +31,8 @@ customers x examples-per-customer examples (1.7 offer redemptions per customer o
 in the demo chain, see the import benchmark), its validation set in the same proportion.
 `--full-epoch` also measures one pipeline epoch on that many examples.
 
-The memory of the long-horizon inputs: `Examples.affinity` is dense float32, so each example
-takes offers x AFFINITY_FEATURES x 4 bytes, whatever the customer bought; the report gives it
+The memory of the count inputs: they are dense float32, so each example takes offers x
+COUNT_FEATURES x 4 bytes, whatever the customer bought; the report gives it
 per example, for the measured sample and for the 1M customers' examples (training and
 validation), at `--offers` and at the real chain's 981 offers. That is one copy, held whole in
 memory during training (and on the GPU when training runs there); `neural_fit` makes more
@@ -188,11 +190,12 @@ def _gigabytes(size: float) -> str:
 
 
 def _affinity_shape(examples: Examples) -> str:
-    from recommender.ml.affinity import PURCHASE_MEASURES
+    from recommender.ml.affinity import AFFINITY_KINDS, PURCHASE_MEASURES
 
     assert examples.affinity is not None
     on_items = examples.affinity[:, :, 0] == 0
-    in_category = examples.affinity[:, :, len(PURCHASE_MEASURES)] == 0
+    category = AFFINITY_KINDS.index("category") * len(PURCHASE_MEASURES)
+    in_category = examples.affinity[:, :, category] == 0
     return (
         f"long-horizon inputs {list(examples.affinity.shape)} zero for {on_items.mean():.0%} "
         f"(items) / {in_category.mean():.0%} (category) of (example, offer) pairs"
@@ -200,14 +203,14 @@ def _affinity_shape(examples: Examples) -> str:
 
 
 def affinity_bytes_per_example(offers: int) -> int:
-    """`Examples.affinity` is dense: every offer has every feature, bought or not."""
-    from recommender.ml.affinity import AFFINITY_FEATURES
+    """The count inputs are dense: every offer has every feature, bought or not."""
+    from recommender.ml.affinity import COUNT_FEATURES
 
-    return offers * AFFINITY_FEATURES * FLOAT32_BYTES
+    return offers * COUNT_FEATURES * FLOAT32_BYTES
 
 
 def txt_config(offer_dim: int) -> TxTConfig:
-    from recommender.ml.affinity import AFFINITY_FEATURES
+    from recommender.ml.affinity import COUNT_FEATURES
     from recommender.ml.training_data import HISTORY_LENGTH
     from recommender.ml.txt import TxTConfig
 
@@ -221,7 +224,7 @@ def txt_config(offer_dim: int) -> TxTConfig:
         layers=2,
         dropout=0.3,
         use_context=True,
-        affinity_features=AFFINITY_FEATURES,
+        affinity_features=COUNT_FEATURES,
     )
 
 
@@ -279,13 +282,24 @@ def synthetic_examples(n: int, *, offers: int, seed: int) -> Examples:
         target=target,
         valid=valid,
         affinity=synthetic_affinity(rng, (n, offers)),
+        popularity=synthetic_popularity(rng, (n, offers)),
     )
+
+
+def synthetic_popularity(rng: np.random.Generator, pairs: tuple[int, int]) -> np.ndarray:
+    """[example, offer, POPULARITY_FEATURES] float32: log probabilities, as
+    `Popularity.features` gives them (overall, then in the example's segment)."""
+    from recommender.ml.affinity import POPULARITY_FEATURES
+
+    counts = rng.standard_exponential((*pairs, POPULARITY_FEATURES), dtype=np.float32) + 1
+    return np.log(counts / counts.sum(axis=1, keepdims=True))
 
 
 def synthetic_affinity(rng: np.random.Generator, pairs: tuple[int, int]) -> np.ndarray:
     """[example, offer, AFFINITY_FEATURES] float32 laid out as `affinity_features` lays them out:
-    log1p of the purchases of the offer's items, then of its category (which holds its items),
-    per measure; each pair's purchases are dated together, at a random age."""
+    per AFFINITY_KINDS, the purchases of the offer's items (plain, then x100), then of its
+    category (which holds its items), per measure; each pair's purchases are dated together,
+    at a random age."""
     from recommender.ml.affinity import AFFINITY_FEATURES, PURCHASE_MEASURES
     from recommender.ml.spark_examples import PURCHASE_HALF_LIVES
 
@@ -295,9 +309,10 @@ def synthetic_affinity(rng: np.random.Generator, pairs: tuple[int, int]) -> np.n
     # The plain count is a decay that never halves.
     half_lives = (np.inf, *PURCHASE_HALF_LIVES)
     features = np.empty((*pairs, AFFINITY_FEATURES), np.float32)
-    for k, counts in enumerate((on_items, in_category)):
+    kinds = ((on_items, 1.0), (on_items, 100.0), (in_category, 1.0))
+    for k, (counts, scale) in enumerate(kinds):
         for m, half_life in enumerate(half_lives):
-            decayed = counts * np.float32(0.5) ** (age / np.float32(half_life))
+            decayed = scale * counts * np.float32(0.5) ** (age / np.float32(half_life))
             features[:, :, k * len(PURCHASE_MEASURES) + m] = np.log1p(decayed)
     return features
 
@@ -313,10 +328,12 @@ def _purchase_counts(
 
 def warm_up(vectors: np.ndarray, train: Examples) -> None:
     """A few steps on a throwaway model, so neither measured run pays the first-call costs."""
+    from recommender.ml.txt import example_tensors
+
     model = new_model(vectors)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     history, context = torch.as_tensor(train.history), torch.as_tensor(train.context)
-    affinity, target = torch.as_tensor(train.affinity), torch.as_tensor(train.target)
+    affinity, target = example_tensors(train).affinity, torch.as_tensor(train.target)
     model.train()
     for i in range(0, min(20 * 256, len(train)), 256):
         rows = slice(i, i + 256)
@@ -348,11 +365,13 @@ def pipeline_epoch(vectors: np.ndarray, train: Examples, validation: Examples) -
 
 def bare_epoch(vectors: np.ndarray, train: Examples) -> Measured:
     """One epoch of the same model in a plain loop on in-memory tensors."""
+    from recommender.ml.txt import example_tensors
+
     model = new_model(vectors)
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
     history, context = torch.as_tensor(train.history), torch.as_tensor(train.context)
-    affinity, target = torch.as_tensor(train.affinity), torch.as_tensor(train.target)
+    affinity, target = example_tensors(train).affinity, torch.as_tensor(train.target)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
     batch, n = 256, len(train)
     started = time.perf_counter()
@@ -417,7 +436,7 @@ def report(
 
 
 def report_affinity_memory(args: argparse.Namespace, measured: int, total: int) -> None:
-    from recommender.ml.affinity import AFFINITY_FEATURES
+    from recommender.ml.affinity import COUNT_FEATURES
 
     def with_validation(examples: int, offers: int) -> str:
         validation = round(examples * VALIDATION_SHARE)
@@ -425,8 +444,8 @@ def report_affinity_memory(args: argparse.Namespace, measured: int, total: int) 
         return f"{examples:,} + {validation:,} validation examples: {_gigabytes(size)}"
 
     print(
-        f"\nlong-horizon inputs (Examples.affinity, dense float32 [example, offer, feature]), "
-        f"{args.offers} offers x {AFFINITY_FEATURES} features x {FLOAT32_BYTES} B = "
+        f"\ncount inputs (purchase affinities and popularities, dense float32 [example, offer, "
+        f"feature]), {args.offers} offers x {COUNT_FEATURES} features x {FLOAT32_BYTES} B = "
         f"{affinity_bytes_per_example(args.offers):,} B per example; it grows with the offers:"
     )
     print(f"  measured sample, {with_validation(measured, args.offers)}")

@@ -34,8 +34,10 @@ from offers.models import OfferTag
 from offers.rules.document import RulesDocument, Slot, segment_label
 from offers.rules.slots import OfferCatalog, slot_constraints, slot_filter
 from recommender.ml.affinity import (
+    COUNT_FEATURES,
     PURCHASE_MEASURES,
     OfferIncidence,
+    Popularity,
     Purchases,
     affinity_features,
 )
@@ -96,6 +98,8 @@ class Engine:
     incidence: OfferIncidence
     """The catalog offers' items and categories against every item (the purchase inputs)."""
     scorer_name: str = "TxT"
+    popularity: Popularity | None = None
+    """The neural scorer's redemption counts over the catalog (its popularity inputs)."""
     baseline: Baseline | None = None
     """The fitted baseline that scores, over the catalog, when the version serves one."""
     usual_categories: dict[int | None, list[str]] = field(default_factory=dict)
@@ -268,6 +272,21 @@ def _baseline_logits(
     return baseline_logits(engine.scorer_name, engine.baseline.scores(examples))
 
 
+def count_inputs(engine: Engine, purchases: Purchases, context: np.ndarray) -> np.ndarray:
+    """[situation, catalog offer, feature]: what the neural scorer's head reads, as in
+    training: purchase affinities, then popularities in the situation's segment."""
+    width = _affinity_width(engine)
+    if not width:
+        return np.zeros((len(context), len(engine.catalog.offers), 0), np.float32)
+    parts = [affinity_features(purchases, engine.incidence)]
+    if width == COUNT_FEATURES:
+        if engine.popularity is None:
+            raise ValueError("this model reads popularities but its files have none")
+        segment = context[:, CONTEXT_FIELDS.index("segment")]
+        parts.append(engine.popularity.features(segment))
+    return np.concatenate(parts, axis=-1)
+
+
 @torch.inference_mode()
 def model_logits(engine: Engine, situations: list[Situation], dayparts: dict) -> np.ndarray:
     """[situation, catalog offer] logits of the engine's scorer (offers without a vector:
@@ -280,11 +299,7 @@ def model_logits(engine: Engine, situations: list[Situation], dayparts: dict) ->
     if engine.baseline is not None:
         logits = _baseline_logits(engine, history, context, purchases)
     else:
-        affinity = (
-            affinity_features(purchases, engine.incidence)
-            if _affinity_width(engine)
-            else np.zeros((len(situations), len(engine.catalog.offers), 0), np.float32)
-        )
+        affinity = count_inputs(engine, purchases, context)
         logits = (
             model_scorer(engine)(
                 torch.as_tensor(history), torch.as_tensor(context), torch.as_tensor(affinity)

@@ -22,7 +22,7 @@ from offers.rules.document import RulesDocument, document_parse
 from offers.rules.history import segment_history
 from offers.rules.services import rule_version_latest
 from offers.rules.slots import OfferCatalog, catalog_load
-from recommender.ml.affinity import OfferIncidence, incidence_build
+from recommender.ml.affinity import OfferIncidence, Popularity, incidence_build
 from recommender.ml.scorers import NEURAL_FILES, Baseline, baseline_load, is_neural
 from recommender.ml.training import model_load
 from recommender.ml.training_data import Vocabulary, offer_feature_rows
@@ -201,6 +201,11 @@ def engine_build(
         rule_version_number=rule_version.number if rule_version else None,
         incidence=catalog_incidence(catalog),
         scorer_name=model_row.scorer,
+        popularity=Popularity.from_dict(saved["popularity"]).for_offers(
+            [o.offer_id for o in catalog.offers]
+        )
+        if "popularity" in saved
+        else None,
         baseline=_serving_baseline(model_row, catalog),
         usual_categories=usual_categories,
         seed=seed,

@@ -1,10 +1,13 @@
-"""The customer's long-horizon purchases against each offer: the inputs TxT's scoring head
-weighs beside the sequence and the context, and the purchase-affinity baselines' score.
+"""The count inputs TxT's scoring head weighs beside the sequence and the context: the
+customer's long-horizon purchases against each offer (also the purchase-affinity baselines'
+score), and each offer's popularity overall and in the customer's segment.
 
-For every measure of PURCHASE_MEASURES (plain count, decayed with each half-life) two
-features per offer: how much the customer bought of the offer's own items, and of items in
-the offer's category. Both come from the offer's item list and category in the catalog, so a
-new offer has them as soon as it is listed; nothing here is learned per offer or customer.
+For every measure of PURCHASE_MEASURES (plain count, decayed with each half-life) features
+per offer (AFFINITY_KINDS): how much the customer bought of the offer's own items, and of
+items in the offer's category. Both come from the offer's item list and category in the
+catalog, so a new offer has them as soon as it is listed; nothing here is learned per offer
+or customer. Popularities are counted on the weeks a model is fitted on; a new offer counts
+as never redeemed.
 """
 
 from __future__ import annotations
@@ -42,9 +45,13 @@ class Purchases:
         return cls([], {m: sparse.csr_matrix((examples, 0)) for m in PURCHASE_MEASURES})
 
 
-AFFINITY_KINDS = ("items", "category")
+AFFINITY_KINDS = ("items", "items, any", "category")
+"""log(1 + purchases) of the offer's items; log(1 + 100 x purchases) of them, which sets any
+purchase far apart from none (what the purchase-affinity baseline ranks by first); log(1 +
+purchases) of the offer's category."""
 AFFINITY_FEATURES = len(AFFINITY_KINDS) * len(PURCHASE_MEASURES)
 """Feature f is kind f // len(PURCHASE_MEASURES), measure f % len(PURCHASE_MEASURES)."""
+_KIND_SCALES = {"items": 1.0, "items, any": 100.0, "category": 1.0}
 
 
 @dataclass(frozen=True)
@@ -102,15 +109,15 @@ def affinity_of(purchases: Purchases, incidence: OfferIncidence, measure: str) -
 
 
 def affinity_features(purchases: Purchases, incidence: OfferIncidence) -> np.ndarray:
-    """[example, offer, AFFINITY_FEATURES] float32: log(1 + purchases) of the offer's items
-    and of its category, per measure."""
+    """[example, offer, AFFINITY_FEATURES] float32: each of AFFINITY_KINDS per measure."""
     aligned = _aligned(purchases, incidence)
     rows = next(iter(aligned.matrices.values())).shape[0]
     features = np.zeros((rows, incidence.offers, AFFINITY_FEATURES), np.float32)
-    for k, matrix in enumerate((incidence.by_item, incidence.by_category)):
+    for k, kind in enumerate(AFFINITY_KINDS):
+        matrix = incidence.by_category if kind == "category" else incidence.by_item
         for m, measure in enumerate(PURCHASE_MEASURES):
-            bought = (aligned.matrices[measure] @ matrix).toarray()
-            features[:, :, k * len(PURCHASE_MEASURES) + m] = np.log1p(np.maximum(bought, 0.0))
+            bought = np.maximum((aligned.matrices[measure] @ matrix).toarray(), 0.0)
+            features[:, :, k * len(PURCHASE_MEASURES) + m] = np.log1p(_KIND_SCALES[kind] * bought)
     return features
 
 
@@ -131,3 +138,73 @@ def _aligned(purchases: Purchases, incidence: OfferIncidence) -> Purchases:
     return Purchases(
         incidence.items, {m: (x @ mapping).tocsr() for m, x in purchases.matrices.items()}
     )
+
+
+POPULARITY_FEATURES = 2
+"""log popularity of each offer overall and in the customer's segment."""
+COUNT_FEATURES = AFFINITY_FEATURES + POPULARITY_FEATURES
+"""What TxT's scoring head reads per (example, offer): the purchase affinities, then the
+popularities."""
+SEGMENT_PRIOR = 5.0
+"""Pseudo-redemptions that back a segment's popularity off to the overall one."""
+
+
+@dataclass(frozen=True)
+class Popularity:
+    """Redemptions per offer in the weeks a model is fitted on, overall and per segment
+    (rows by segment code). Offers it never counted score as never redeemed."""
+
+    offers: list[str]
+    overall: np.ndarray
+    by_segment: np.ndarray
+
+    @classmethod
+    def count(
+        cls, *, offers: list[str], target: np.ndarray, segment: np.ndarray, segments: int
+    ) -> Popularity:
+        overall = np.bincount(target, minlength=len(offers)).astype(np.float64)
+        by_segment = np.zeros((segments, len(offers)))
+        np.add.at(by_segment, (segment, target), 1.0)
+        return cls(list(offers), overall, by_segment)
+
+    def features(self, segment: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
+        """[example, offer, POPULARITY_FEATURES] float32 for examples in `segment` (codes);
+        `own` (each example's target, when it was counted) is taken out of the counts, so an
+        example never reads its own redemption."""
+        rows = len(segment)
+        removed = np.zeros((rows, len(self.offers)))
+        if own is not None:
+            removed[np.arange(rows), own] = 1.0
+        overall = self.overall[None, :] - removed
+        probability = (overall + 1.0) / (overall.sum(1, keepdims=True) + len(self.offers))
+        in_segment = self.by_segment[segment] - removed
+        mixed = (in_segment + SEGMENT_PRIOR * probability) / (
+            in_segment.sum(1, keepdims=True) + SEGMENT_PRIOR
+        )
+        return np.stack([np.log(probability), np.log(mixed)], axis=-1).astype(np.float32)
+
+    def for_offers(self, offers: list[str]) -> Popularity:
+        """The same counts over another catalog, by offer id (a new offer: none)."""
+        position = {offer_id: j for j, offer_id in enumerate(self.offers)}
+        columns = np.array([position.get(offer_id, -1) for offer_id in offers], np.int64)
+        known = columns >= 0
+        overall = np.zeros(len(offers))
+        overall[known] = self.overall[columns[known]]
+        by_segment = np.zeros((self.by_segment.shape[0], len(offers)))
+        by_segment[:, known] = self.by_segment[:, columns[known]]
+        return Popularity(list(offers), overall, by_segment)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "offers": self.offers,
+            "overall": self.overall.tolist(),
+            "by_segment": self.by_segment.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Popularity:
+        return cls(
+            list(data["offers"]),
+            np.asarray(data["overall"], np.float64),
+            np.asarray(data["by_segment"], np.float64).reshape(-1, len(data["offers"])),
+        )

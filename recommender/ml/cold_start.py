@@ -31,6 +31,7 @@ from recommender.ml.training import (
     chance_hr3,
     method_result,
     neural_fit,
+    popularity_attach,
 )
 from recommender.ml.training_data import (
     Examples,
@@ -115,6 +116,8 @@ def cold_start_experiment(
         evaluation=split.evaluation,
         vocabulary=split.vocabulary,
     )
+    # Counted without the hidden offers' redemptions: to the model they were never redeemed.
+    popularity_attach(blind)
     hyperparameters = {**DEFAULT_HYPERPARAMETERS, "seed": seed}
     if epochs is not None:
         hyperparameters["epochs"] = epochs

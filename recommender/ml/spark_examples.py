@@ -137,7 +137,12 @@ def _read(files: list[str], empty: str) -> str:
 
 
 def _examples_query(task: ExamplesTask) -> str:
-    """The month's redemptions numbered in time order, with their order's local time."""
+    """The month's redemptions numbered in time order, with their order's local time.
+
+    A redemption without an order or a store, stamped at midnight, is a date only (extracts
+    that log coupons by day): its local time is that date with no time of day (so no daypart),
+    and like any redemption without a store it is placed at the customer's usual store before
+    it (where they ordered most), which is where batch assignment places them too."""
     redemptions = _read(
         task.redemptions,
         "NULL::VARCHAR AS customer_id, NULL::VARCHAR AS offer_id, "
@@ -146,19 +151,43 @@ def _examples_query(task: ExamplesTask) -> str:
     )
     orders = _read(
         task.orders,
-        "NULL::VARCHAR AS order_id, NULL::TIMESTAMP AS ordered_at_local, NULL::VARCHAR AS channel",
+        "NULL::VARCHAR AS order_id, NULL::VARCHAR AS customer_id, NULL::VARCHAR AS store_id, "
+        "NULL::TIMESTAMPTZ AS ordered_at, NULL::TIMESTAMP AS ordered_at_local, "
+        "NULL::VARCHAR AS channel",
     )
     return f"""
-        SELECT *, hour(local_at) * 60 + minute(local_at) AS minute,
-               strftime(CAST(local_at AS DATE) - INTERVAL 1 MONTH, '%Y-%m') AS previous_month
-        FROM (
+        WITH base AS (
             SELECT row_number() OVER (ORDER BY r.redeemed_at, r.customer_id, r.offer_id) - 1
                        AS example,
-                   r.customer_id, r.offer_id, r.redeemed_at AS t, r.store_id, r.order_id,
-                   o.ordered_at_local AS local_at, o.channel
+                   r.customer_id, r.offer_id, r.redeemed_at AS t, r.order_id,
+                   coalesce(r.store_id, o.store_id) AS store_id,
+                   o.ordered_at_local AS local_at, o.channel,
+                   r.order_id IS NULL AND r.store_id IS NULL
+                       AND r.redeemed_at = date_trunc('day', r.redeemed_at) AS date_only
             FROM {redemptions} r
-            LEFT JOIN (SELECT DISTINCT order_id, ordered_at_local, channel FROM {orders}) o
-                   USING (order_id)
+            LEFT JOIN (SELECT DISTINCT order_id, store_id, ordered_at_local, channel
+                       FROM {orders}) o USING (order_id)
+        ), usual AS (
+            SELECT example, store_id FROM (
+                SELECT b.example, o.store_id,
+                       row_number() OVER (PARTITION BY b.example
+                                          ORDER BY count(*) DESC, o.store_id) AS n
+                FROM base b JOIN {orders} o
+                  ON o.customer_id = b.customer_id AND o.ordered_at < b.t
+                WHERE b.store_id IS NULL
+                GROUP BY b.example, o.store_id)
+            WHERE n = 1
+        )
+        SELECT *, CASE WHEN date_only THEN NULL
+                       ELSE hour(local_at) * 60 + minute(local_at) END AS minute,
+               strftime(CAST(local_at AS DATE) - INTERVAL 1 MONTH, '%Y-%m') AS previous_month
+        FROM (
+            SELECT b.example, b.customer_id, b.offer_id, b.t, b.order_id,
+                   coalesce(b.store_id, u.store_id) AS store_id,
+                   CASE WHEN b.date_only THEN CAST(CAST(b.t AS DATE) AS TIMESTAMP)
+                        ELSE b.local_at END AS local_at,
+                   b.channel, b.date_only
+            FROM base b LEFT JOIN usual u USING (example)
         )"""
 
 
@@ -195,7 +224,7 @@ def _context_query(task: ExamplesTask) -> str:
     bucket = _weather_bucket("CAST(w.temp_c AS DOUBLE)", "CAST(w.precip_mm AS DOUBLE)", unknown)
     return f"""
         SELECT e.example, e.customer_id, e.offer_id, e.order_id, e.t AS at_utc, e.local_at,
-               e.store_id AS store, coalesce(s.tier, {unknown}) AS tier,
+               coalesce(e.store_id, {unknown}) AS store, coalesce(s.tier, {unknown}) AS tier,
                coalesce(e.channel, {unknown}) AS channel,
                coalesce((SELECT min_by(d.daypart, d.start_minute) FROM dayparts d
                  WHERE (d.start_minute < d.end_minute

@@ -20,7 +20,7 @@ import torch
 from django.conf import settings
 from torch import nn
 
-from recommender.ml.affinity import AFFINITY_FEATURES
+from recommender.ml.affinity import COUNT_FEATURES, Popularity
 from recommender.ml.baselines import (
     AffinityThenPopularity,
     ContextualItemCF,
@@ -69,6 +69,7 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "learning_rate": 1e-3,
     "refit": True,
     "history_length": HISTORY_LENGTH,
+    "long_horizon": True,
     "seed": 0,
 }
 
@@ -174,7 +175,13 @@ def active_space() -> EmbeddingSpace:
 
 
 def model_save(
-    *, model: nn.Module, path: Path, vocabulary: Vocabulary, split: Split, space: EmbeddingSpace
+    *,
+    model: nn.Module,
+    path: Path,
+    vocabulary: Vocabulary,
+    split: Split,
+    space: EmbeddingSpace,
+    popularity: Popularity,
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     config: TxTConfig = model.config  # type: ignore[assignment]
@@ -188,6 +195,7 @@ def model_save(
             "end": split.end.isoformat(),
             "validation_start": split.validation_start.isoformat(),
             "embedding_space": space.version,
+            "popularity": popularity.as_dict(),
         },
         path,
     )
@@ -259,6 +267,7 @@ def recommender_train(
     learning_rate: float = DEFAULT_HYPERPARAMETERS["learning_rate"],
     refit: bool = DEFAULT_HYPERPARAMETERS["refit"],
     history_length: int = DEFAULT_HYPERPARAMETERS["history_length"],
+    long_horizon: bool = DEFAULT_HYPERPARAMETERS["long_horizon"],
     seed: int = DEFAULT_HYPERPARAMETERS["seed"],
     directory: Path | None = None,
     on_epoch: Callable[[str, EpochReport], None] | None = None,
@@ -273,6 +282,7 @@ def recommender_train(
     split = training_split(offers=ids, until=until, history_length=history_length)
     vocabulary = split.vocabulary
     vectors = np.hstack([vectors, offer_features(offers=ids, vocabulary=vocabulary)])
+    popularity = popularity_attach(split)
     baselines = baseline_results(split)
     results, scores_by_method = baselines.results, baselines.scores
     if directory is not None:
@@ -285,6 +295,7 @@ def recommender_train(
         "learning_rate": learning_rate,
         "refit": refit,
         "history_length": history_length,
+        "long_horizon": long_horizon,
         "seed": seed,
     }
     runs: dict[str, TrainResult] = {}
@@ -301,10 +312,35 @@ def recommender_train(
         results.append(method_result(name, scores_by_method[name], split.evaluation))
         if directory is not None:
             model_save(
-                model=model, path=directory / file, vocabulary=vocabulary, split=split, space=space
+                model=model,
+                path=directory / file,
+                vocabulary=vocabulary,
+                split=split,
+                space=space,
+                popularity=popularity,
             )
     differences_add(results)
     return TrainingReport(split, results, runs, directory, scores_by_method, hyperparameters, space)
+
+
+def popularity_attach(split: Split) -> Popularity:
+    """Count each offer's redemptions in the fitted weeks (training and validation), overall
+    and per segment, and give every example of the split its popularity inputs: a fitted
+    example without its own redemption (it is in the counts), a holdout one as it is."""
+    fit = split.fit
+    popularity = Popularity.count(
+        offers=split.vocabulary.offers,
+        target=fit.target,
+        segment=fit.context_column("segment"),
+        segments=len(split.vocabulary.context["segment"]),
+    )
+    for examples in (split.train, split.validation):
+        examples.popularity = popularity.features(
+            examples.context_column("segment"), own=examples.target
+        )
+    evaluation = split.evaluation
+    evaluation.popularity = popularity.features(evaluation.context_column("segment"))
+    return popularity
 
 
 def neural_fit(
@@ -333,7 +369,9 @@ def neural_fit(
         layers=h["layers"],
         dropout=h["dropout"],
         use_context=name == "TxT",
-        affinity_features=AFFINITY_FEATURES if name.startswith("TxT") else 0,
+        affinity_features=COUNT_FEATURES
+        if name.startswith("TxT") and h.get("long_horizon", True)
+        else 0,
     )
     cls = GRURecommender if name.startswith("GRU") else TxT
     torch.manual_seed(h["seed"])
@@ -423,6 +461,12 @@ def saved_model_scores(*, model: nn.Module, artifact: dict, split: Split) -> np.
     saved = Vocabulary.from_dict(artifact["vocabulary"])
     examples = _recode(split.evaluation, split.vocabulary, saved)
     offers = split.vocabulary.offers
+    if "popularity" in artifact:
+        examples.popularity = (
+            Popularity.from_dict(artifact["popularity"])
+            .for_offers(offers)
+            .features(examples.context_column("segment"))
+        )
     vectors, scorable = catalog_offer_vectors(
         offers=offers, vocabulary=saved, space_version=artifact["embedding_space"]
     )
@@ -484,4 +528,5 @@ def _recode(examples: Examples, current: Vocabulary, saved: Vocabulary) -> Examp
         purchases=examples.purchases,
         dated=examples.dated,
         affinity=examples.affinity,
+        popularity=examples.popularity,
     )

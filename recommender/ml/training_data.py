@@ -80,8 +80,10 @@ class Examples:
     `valid` marks the candidates: the offers the engine could give in the example's context
     (see `candidates_restrict`), the same for every method; `dated` (when set) the wider
     date-only candidates, kept for the variant of the table; `purchases` (when prepared) is
-    the customer's long-horizon buying before each example, and `affinity` (when attached)
-    its [example, offer, feature] form that TxT reads (recommender.ml.affinity)."""
+    the customer's long-horizon buying before each example, `affinity` (when attached) its
+    [example, offer, feature] form and `popularity` (when attached) each offer's popularity
+    overall and in the example's segment: the counts TxT's scoring head reads
+    (recommender.ml.affinity)."""
 
     customer_id: np.ndarray
     at: np.ndarray
@@ -93,6 +95,7 @@ class Examples:
     purchases: Purchases | None = None
     dated: np.ndarray | None = None
     affinity: np.ndarray | None = None
+    popularity: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -109,6 +112,7 @@ class Examples:
             purchases=self.purchases.take(rows) if self.purchases is not None else None,
             dated=self.dated[rows] if self.dated is not None else None,
             affinity=self.affinity[rows] if self.affinity is not None else None,
+            popularity=self.popularity[rows] if self.popularity is not None else None,
         )
 
     def context_column(self, name: str) -> np.ndarray:
@@ -143,17 +147,12 @@ def _concat(first: Examples, second: Examples) -> Examples:
         if first.purchases is not None and second.purchases is not None
         else None
     )
-    dated = (
-        np.concatenate([first.dated, second.dated])
-        if first.dated is not None and second.dated is not None
-        else None
-    )
-    affinity = (
-        np.concatenate([first.affinity, second.affinity])
-        if first.affinity is not None and second.affinity is not None
-        else None
-    )
-    return Examples(**arrays, purchases=both, dated=dated, affinity=affinity)
+    examples = Examples(**arrays, purchases=both)
+    for name in ("dated", "affinity", "popularity"):
+        parts = [getattr(first, name), getattr(second, name)]
+        if all(part is not None for part in parts):
+            setattr(examples, name, np.concatenate(parts))
+    return examples
 
 
 _FIELDS = ("customer_id", "at", "history", "history_at", "context", "target", "valid")

@@ -41,7 +41,8 @@ class TxTConfig:
     use_context: bool = True
     # The offer vectors end with one column per item the offer applies to (offer_features).
     item_match: bool = True
-    # Long-horizon purchase features per offer (recommender.ml.affinity); 0: none.
+    # Count inputs per offer: purchase affinities and popularities (recommender.ml.affinity,
+    # COUNT_FEATURES); 0: none.
     affinity_features: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -104,22 +105,24 @@ class HistoryTokens(nn.Module):
 
 
 class AffinityHead(nn.Module):
-    """The long-horizon purchases' part of an offer's score: a small MLP over the features
-    that any customer shares (more bought, more likely), plus weights per feature that the
-    query sets, so the sequence and the context decide how much the long horizon counts (a
+    """The count inputs' part of an offer's score: a linear term and a small MLP over the
+    features that any customer shares (more bought, more likely), plus weights per feature
+    that the query sets, so the sequence and the context decide how much the long horizon counts (a
     customer whose recent orders broke with their habits leans on it less)."""
 
     def __init__(self, config: TxTConfig):
         super().__init__()
         width = config.affinity_features
+        self.linear = nn.Linear(width, 1)
         self.shared = nn.Sequential(nn.Linear(width, 32), nn.GELU(), nn.Linear(32, 1))
         self.gate = nn.Linear(config.d_model, width)
-        nn.init.zeros_(self.gate.weight)
-        nn.init.zeros_(self.gate.bias)
+        for layer in (self.linear, self.gate):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def forward(self, affinity: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """[batch, offers] from affinity [batch, offers, features] and query [batch, d]."""
-        shared = self.shared(affinity).squeeze(-1)
+        shared = (self.linear(affinity) + self.shared(affinity)).squeeze(-1)
         return shared + (affinity * self.gate(query).unsqueeze(1)).sum(-1)
 
 
@@ -266,7 +269,8 @@ class ExampleTensors(NamedTuple):
     target: torch.Tensor
     valid: torch.Tensor
     affinity: torch.Tensor
-    """[example, offer, features]; no features when the examples carry none."""
+    """[example, offer, features]: the examples' purchase affinities then popularities (the
+    count inputs of TxT's scoring head); no features when the examples carry none."""
 
     @property
     def rows(self) -> int:
@@ -277,9 +281,10 @@ class ExampleTensors(NamedTuple):
 
 
 def example_tensors(examples: Examples) -> ExampleTensors:
+    counts = [part for part in (examples.affinity, examples.popularity) if part is not None]
     affinity = (
-        examples.affinity
-        if examples.affinity is not None
+        np.concatenate(counts, axis=-1)
+        if counts
         else np.zeros((*examples.valid.shape, 0), np.float32)
     )
     return ExampleTensors(

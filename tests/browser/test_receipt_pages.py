@@ -42,7 +42,9 @@ def test_the_customer_page_links_each_offer_to_a_receipt_that_replays(
     expect(page.locator("#receipt-id")).to_have_text(f"#{decision.pk}")
     assert decision.rule_version is not None
     expect(page.locator("#receipt-rules")).to_have_text(f"v{decision.rule_version.number}")
-    expect(page.locator("#receipt-model")).to_have_text(f"TxT v{decision.model.version}")
+    expect(page.locator("#receipt-model")).to_have_text(
+        f"v{decision.model.version}, scored by {decision.model.scorer}"
+    )
     expect(page.locator("#receipt-local")).to_contain_text(decision.context["local_time"])
     chosen = page.locator("#receipt-slots .chosen")
     expect(chosen).to_have_count(len(offers))

@@ -28,7 +28,9 @@ CURVES = {
 }
 
 
-def registered(version: int, *, active: bool, run: Run | None = None) -> RecommenderModel:
+def registered(
+    version: int, *, active: bool, run: Run | None = None, scorer: str = "TxT"
+) -> RecommenderModel:
     folder = Path(settings.MODEL_DIR) / "txt" / f"v{version}"
     folder.mkdir(parents=True)
     (folder / NEURAL_FILES["TxT"]).write_bytes(b"weights")
@@ -42,6 +44,7 @@ def registered(version: int, *, active: bool, run: Run | None = None) -> Recomme
         hyperparameters={"d_model": 64, "layers": 2},
         curves=CURVES,
         run=run,
+        scorer=scorer,
         encoders={"space": 3},
         decision=f"activated: holdout HR@3 0.275 vs 0.262 of v{version - 1} on the same examples"
         if version > 1

@@ -20,9 +20,9 @@ from recommender.assignment.batch import holdout_flags
 from recommender.assignment.engine import Engine, Situation, decide
 from recommender.assignment.state import _offer_input, snapshot_catalog
 from recommender.ml.affinity import (
-    AFFINITY_FEATURES,
+    COUNT_FEATURES,
     PURCHASE_MEASURES,
-    affinity_features,
+    Popularity,
     incidence_build,
 )
 from recommender.ml.training_data import CONTEXT_FIELDS, Vocabulary
@@ -117,7 +117,7 @@ def make_engine(*, rules: dict[str, Any] = RULES, seed: int = 0) -> Engine:
         d_model=16,
         heads=2,
         layers=1,
-        affinity_features=AFFINITY_FEATURES,
+        affinity_features=COUNT_FEATURES,
     )
     scorable, offer_input = _offer_input(snapshot, catalog, vocabulary, config.offer_dim)
     torch.manual_seed(0)
@@ -139,6 +139,12 @@ def make_engine(*, rules: dict[str, Any] = RULES, seed: int = 0) -> Engine:
             offer_items=[list(o.item_ids) for o in catalog.offers],
             offer_categories=[o.category for o in catalog.offers],
             item_categories={},
+        ),
+        popularity=Popularity.count(
+            offers=vocabulary.offers,
+            target=np.array([0, 0, 1]),
+            segment=np.array([1, 1, 2]),
+            segments=len(vocabulary.context["segment"]),
         ),
         usual_categories={},
         seed=seed,
@@ -303,6 +309,7 @@ def test_the_traced_scorer_gives_the_eager_model_s_numbers_for_one_or_many() -> 
     from recommender.assignment.engine import (
         context_codes,
         context_values,
+        count_inputs,
         history_codes,
         model_scorer,
         situation_purchases,
@@ -319,15 +326,13 @@ def test_the_traced_scorer_gives_the_eager_model_s_numbers_for_one_or_many() -> 
         )
         for i in range(7)
     ]
-    affinity = torch.as_tensor(
-        affinity_features(situation_purchases(situations, engine.incidence.items), engine.incidence)
-    )
     history = torch.as_tensor(
         history_codes([s.events for s in situations], engine.vocabulary, engine.history_length)
     )
-    context = torch.as_tensor(
-        context_codes([context_values(s, dayparts) for s in situations], engine.vocabulary)
-    )
+    codes = context_codes([context_values(s, dayparts) for s in situations], engine.vocabulary)
+    context = torch.as_tensor(codes)
+    purchases = situation_purchases(situations, engine.incidence.items)
+    affinity = torch.as_tensor(count_inputs(engine, purchases, codes))
     with torch.inference_mode():
         eager = engine.model(history, context, engine.offer_input, affinity)
         traced = model_scorer(engine)

@@ -134,3 +134,70 @@ def test_the_example_keeps_its_order_id(result: dict[str, pd.DataFrame]) -> None
     assert result["examples"][["customer_id", "offer_id", "order_id"]].values.tolist() == [
         ["C1", "DEAL", "O-NOW"]
     ]
+
+
+def _orders(folder: Path, rows: list[tuple[str, str, str, dt.datetime]]) -> str:
+    """(order, customer, store, ordered_at) rows as an orders file (local time = UTC here)."""
+    return _write(
+        folder / "orders.parquet",
+        {
+            "order_id": pa.array([r[0] for r in rows], pa.string()),
+            "customer_id": pa.array([r[1] for r in rows], pa.string()),
+            "store_id": pa.array([r[2] for r in rows], pa.string()),
+            "ordered_at": pa.array([r[3] for r in rows], pa.timestamp("us", tz="UTC")),
+            "ordered_at_local": pa.array(
+                [r[3].replace(tzinfo=None) for r in rows], pa.timestamp("us")
+            ),
+            "channel": pa.array(["counter"] * len(rows), pa.string()),
+        },
+    )
+
+
+def test_a_date_only_redemption_sits_at_the_usual_store_on_its_date_with_no_daypart(
+    tmp_path: Path,
+) -> None:
+    day = dt.datetime(2025, 3, 12, tzinfo=UTC)  # a Wednesday, stamped at midnight
+    orders = _orders(
+        tmp_path,
+        [
+            ("O-1", "C1", "S2", day - dt.timedelta(days=9)),
+            ("O-2", "C1", "S2", day - dt.timedelta(days=5)),
+            ("O-3", "C1", "S1", day - dt.timedelta(days=2)),
+            # Most of their orders would be at S3, but these come after the redemption.
+            ("O-4", "C1", "S3", day + dt.timedelta(hours=15)),
+            ("O-5", "C1", "S3", day + dt.timedelta(days=1)),
+            ("O-6", "C1", "S3", day + dt.timedelta(days=2)),
+        ],
+    )
+    redemptions = _write(
+        tmp_path / "dated.parquet",
+        {
+            "customer_id": pa.array(["C1"], pa.string()),
+            "offer_id": pa.array(["DEAL"], pa.string()),
+            "redeemed_at": pa.array([day], pa.timestamp("us", tz="UTC")),
+            # As the lake keeps an extract without them: the columns, empty.
+            "order_id": pa.array([None], pa.string()),
+            "store_id": pa.array([None], pa.string()),
+        },
+    )
+    task = ExamplesTask(
+        month="2025-03",
+        redemptions=[redemptions],
+        history_redemptions=[redemptions],
+        order_lines=[_lines(tmp_path, [("O-4", "C1", day + dt.timedelta(hours=15), "fries")])],
+        orders=[orders],
+        weather=[],
+        memberships=[],
+        stores=[("S1", "value"), ("S2", "premium"), ("S3", "value")],
+        dayparts=[("breakfast", 300, 630), ("late_night", 1260, 300)],
+        history_length=20,
+        unknown="none",
+        output=str(tmp_path / "out"),
+    )
+
+    example = pq.read_table(month_examples(task).examples).to_pandas().iloc[0]
+
+    assert (example["store"], example["tier"]) == ("S2", "premium")
+    assert example["weekday"] == "3" and example["daypart"] == "none"
+    assert example["channel"] == "none"
+    assert pd.Timestamp(example["local_at"]) == pd.Timestamp("2025-03-12")

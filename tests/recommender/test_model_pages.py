@@ -27,6 +27,23 @@ def test_everyone_sees_encoders_versions_and_metrics(client: Client, analyst: An
     assert "Start training" not in html and "Activate v2" not in html
 
 
+def test_a_version_that_serves_a_simple_baseline_says_so_plainly(
+    client: Client, analyst: Any
+) -> None:
+    registered(1, active=False)
+    registered(2, active=True, scorer="Contextual item-CF")
+    client.force_login(analyst)
+
+    html = client.get("/models/").content.decode()
+
+    assert "v2: serves Contextual item-CF" in html and "v1: serves TxT" in html
+    assert 'id="baseline-serves-v2"' in html and 'id="baseline-serves-v1"' not in html
+    assert (
+        "no neural model beat Contextual item-CF on this version's held-out weeks by more than "
+        "chance, so Contextual item-CF picks the offers in batch assignment and the real-time API"
+    ) in html
+
+
 def test_an_admin_activates_an_older_version_and_starts_a_training(
     client: Client, admin_user: Any, no_enqueue: None
 ) -> None:
@@ -85,7 +102,7 @@ def test_a_training_runs_page_shows_the_model_it_made_with_metrics_and_curves(
     response = client.get(f"/runs/{run.pk}/")
 
     html = response.content.decode()
-    assert 'href="/models/#model-v1">TxT v1</a>' in html
+    assert 'href="/models/#model-v1">v1, serving TxT</a>' in html
     assert "0.275" in html and "+10.0%" in html
     assert response.context["outputs"]["model"]["curves"]["methods"] == CURVES
     assert 'data-chart="trainingCurves"' in html and 'id="curves-v1"' in html

@@ -15,6 +15,7 @@ from recommender.assignment.engine import Situation, situation_purchases
 from recommender.assignment.serving import purchases_at
 from recommender.ml.affinity import (
     AFFINITY_FEATURES,
+    AFFINITY_KINDS,
     PURCHASE_MEASURES,
     Purchases,
     affinity_features,
@@ -53,8 +54,11 @@ def test_each_offer_reads_purchases_of_its_items_and_of_its_category() -> None:
     features = affinity_features(_purchases([{"cola": 3, "shake": 1, "fries": 2}]), INCIDENCE)
 
     assert features.shape == (1, 4, AFFINITY_FEATURES)
-    plain, category = 0, len(PURCHASE_MEASURES)  # the plain count of each kind
+    plain, any_, category = (
+        AFFINITY_KINDS.index(k) * len(PURCHASE_MEASURES) for k in AFFINITY_KINDS
+    )
     assert features[0, :, plain] == pytest.approx(np.log1p([2, 4, 0, 0]))
+    assert features[0, :, any_] == pytest.approx(np.log1p([200, 400, 0, 0]))
     assert features[0, :, category] == pytest.approx(np.log1p([2, 4, 0, 4]))
     assert features[0, 1, plain + 1] == pytest.approx(math.log1p(2.0))  # decayed: half
 
@@ -65,8 +69,9 @@ def test_a_new_offer_reads_purchases_as_soon_as_it_is_listed() -> None:
     features = affinity_features(bought, INCIDENCE)
 
     # Nothing of its own item (bagel) was bought; its category (breakfast) was, five times.
-    assert features[0, 2, 0] == 0.0
-    assert features[0, 2, len(PURCHASE_MEASURES)] == pytest.approx(math.log1p(5))
+    category = AFFINITY_KINDS.index("category") * len(PURCHASE_MEASURES)
+    assert features[0, 2, :category].max() == 0.0
+    assert features[0, 2, category] == pytest.approx(math.log1p(5))
 
 
 def test_serving_decays_each_measure_by_its_half_life_and_keeps_the_count() -> None:
