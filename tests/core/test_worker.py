@@ -1,5 +1,7 @@
 """Runs through a real Celery worker process on the real broker and database."""
 
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -12,29 +14,59 @@ from deepflame_web.core.services import (
     runs_fail_stale,
     system_check_start,
 )
-from tests.worker import celery_worker, kill_worker, run_wait
+from tests.worker import celery_worker, kill_worker, run_finished, run_wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
+def _java_held_until(release: Path, folder: Path) -> Path:
+    """A folder with a `java` that waits for `release` to exist, then runs the real one: the
+    system check stays at its java stage until the test has looked at the run there."""
+    real_java = shutil.which("java")
+    assert real_java is not None, "the system check needs Java"
+    folder.mkdir()
+    java = folder / "java"
+    java.write_text(
+        "#!/bin/sh\n"
+        "for _ in $(seq 400); do\n"  # 20 s, within the check's 30 s limit on `java -version`
+        f'  [ -e "{release}" ] && exec "{real_java}" "$@"\n'
+        "  sleep 0.05\n"
+        "done\n"
+        "exit 1\n"
+    )
+    java.chmod(0o755)
+    return folder
+
+
 def test_worker_moves_a_run_from_queued_to_running_to_succeeded(tmp_path: Path) -> None:
+    release = tmp_path / "release-java"
+    held_java = _java_held_until(release, tmp_path / "bin")
     run = system_check_start()
-    seen = {run.status}
-    assert run.status == RunStatus.QUEUED
+    run.refresh_from_db()
+    statuses = [run.status]  # every status the run is read in, in order, without repeats
+    at_java: Run | None = None
 
-    with celery_worker(tmp_path / "worker.log"):
+    with celery_worker(tmp_path / "worker.log", PATH=f"{held_java}:{os.environ['PATH']}"):
         deadline = time.monotonic() + 60
-        while run.status != RunStatus.SUCCEEDED and time.monotonic() < deadline:
+        while not run_finished(run) and time.monotonic() < deadline:
+            time.sleep(0.02)
             run.refresh_from_db()
-            seen.add(run.status)
-            time.sleep(0.05)
+            if run.status != statuses[-1]:
+                statuses.append(run.status)
+            if run.stage == "java" and at_java is None:
+                at_java = Run.objects.get(pk=run.pk)
+                release.touch()
 
-    assert run.status == RunStatus.SUCCEEDED
-    assert seen >= {RunStatus.QUEUED, RunStatus.SUCCEEDED}
-    assert run.started_at is not None and run.finished_at is not None
-    assert run.finished_at >= run.started_at
+    assert at_java is not None, f"the run never reached the java stage: {statuses}"
+    assert statuses == [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCEEDED]
+    assert at_java.status == RunStatus.RUNNING
+    assert at_java.started_at is not None and at_java.finished_at is None
+    assert at_java.worker != ""
+    assert run.started_at == at_java.started_at
+    assert run.finished_at is not None and run.finished_at > run.started_at
+    assert run.progress == 100
     assert run.result["java"].startswith(("openjdk", "java"))
-    assert run.worker != ""
+    assert run.worker == at_java.worker
 
 
 def test_a_task_that_raises_marks_its_run_failed_with_the_error(tmp_path: Path) -> None:
