@@ -57,7 +57,8 @@ def _world(offers: int, segments: int, customers_per_segment: int) -> tuple[Any,
     from offers.models import Offer, Store
     from offers.rules.services import rule_set_draft_create
     from tests.factories import UserFactory
-    from tests.offers.factories import members_write, segmentation_create
+    from tests.offers.factories import members_write
+    from tests.segments.segmentation_data import segmentation_create
 
     for n, (tier, zone) in enumerate(
         [("value", "America/New_York"), ("core", "America/Chicago"), ("premium", "UTC")]
@@ -78,7 +79,7 @@ def _world(offers: int, segments: int, customers_per_segment: int) -> tuple[Any,
         ]
     )
     definition = segmentation_create(
-        {key: (f"Segment {key}", {"visits": (key % 5 - 2) / 2}) for key in range(segments)}
+        segments={key: (f"Segment {key}", {"visits": (key % 5 - 2) / 2}) for key in range(segments)}
     )
     members_write(
         definition,

@@ -15,7 +15,8 @@ from offers.models import Offer, RuleSet, RuleVersion, Store
 from offers.rules.services import rule_set_draft_create, rule_set_publish
 from tests.browser.conftest import SCREENSHOTS, log_in, screenshot
 from tests.factories import UserFactory, customers_insert
-from tests.offers.factories import lake_events_write, members_write, segmentation_create
+from tests.offers.factories import lake_events_write, members_write
+from tests.segments.segmentation_data import segmentation_create
 from tests.worker import celery_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -103,7 +104,7 @@ def rules_world(author: Any) -> RuleSet:
             valid_to=valid_to,
         )
     definition = segmentation_create(
-        {
+        segments={
             1: ("Breakfast regulars", {"visits": 1.0}),
             2: ("Lapsing night owls", {"recency_days": 1.2, "visits": -0.8}),
             3: ("Big spenders", {"avg_spend": 1.1}),

@@ -12,8 +12,8 @@ from tests.offers.factories import (
     StoreFactory,
     lake_events_write,
     members_write,
-    segmentation_create,
 )
+from tests.segments.segmentation_data import segmentation_create
 
 ON = dt.date(2026, 3, 1)
 
@@ -57,7 +57,7 @@ def catalog(db: None) -> dict[str, Any]:
 @pytest.fixture
 def definition(db: None) -> SegmentDefinition:
     return segmentation_create(
-        {
+        segments={
             1: ("Breakfast regulars", {"visits": 1.0}),
             2: ("Lapsing", {"recency_days": 1.2, "visits": -0.8}),
             3: ("Big spenders", {"avg_spend": 1.1}),

@@ -46,27 +46,6 @@ class OfferFactory(factory.django.DjangoModelFactory):
     category = "burgers"
 
 
-def segmentation_create(
-    segments: dict[int, tuple[str, dict[str, float]]], *, version: int = 1, active: bool = True
-) -> SegmentDefinition:
-    """An active definition with segments {key: (name, z-scores)}; no Spark involved."""
-    run = Run.objects.create(
-        kind=RunKind.SEGMENTATION, status=RunStatus.SUCCEEDED, task_name="test"
-    )
-    definition = SegmentDefinition.objects.create(
-        run=run, version=version, is_active=active, k=len(segments), periods=["2026-01"]
-    )
-    for position, (key, (name, z)) in enumerate(sorted(segments.items())):
-        Segment.objects.create(
-            definition=definition,
-            key=key,
-            position=position,
-            name=name,
-            profile={"means": {}, "z": z, "top": []},
-        )
-    return definition
-
-
 def members_write(definition: SegmentDefinition, members: dict[str, int]) -> None:
     """Customers and their current segment ({customer_id: segment key}), by the real writer."""
     customers_insert({c: {} for c in members})

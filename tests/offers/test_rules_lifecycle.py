@@ -21,8 +21,8 @@ from offers.rules.services import (
 )
 from segments.models import Segment, SegmentDefinition
 from tests.factories import UserFactory
-from tests.offers.factories import segmentation_create
 from tests.offers.test_validation import full_rules, slot
+from tests.segments.segmentation_data import segmentation_create
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_creating_again_returns_the_existing_draft(rule_set: RuleSet, marketer: 
 def test_a_new_segmentation_starts_from_the_previous_draft(
     rule_set: RuleSet, marketer: Any
 ) -> None:
-    newer = segmentation_create({1: ("Breakfast regulars", {})}, version=2, active=False)
+    newer = segmentation_create(segments={1: ("Breakfast regulars", {})}, version=2, active=False)
 
     draft = rule_set_draft_create(definition=newer, user=marketer)
 
@@ -302,7 +302,7 @@ def test_a_new_segmentation_carries_the_published_rules_and_the_draft_over(
     edited = full_rules(**{"1": [slot("Breakfast", categories=["breakfast"], count=2)]})
     rule_set_draft_update(rule_set=rule_set, document=edited, expected_revision=1, user=marketer)
     newer = segmentation_create(
-        {1: ("Breakfast regulars", {}), 2: ("Lapsing", {}), 4: ("Night owls", {})},
+        segments={1: ("Breakfast regulars", {}), 2: ("Lapsing", {}), 4: ("Night owls", {})},
         version=2,
         active=False,
     )
@@ -332,7 +332,7 @@ def test_carried_rules_that_no_longer_validate_stay_a_draft_and_say_why(
     catalog["N1"].valid_to = dt.date.today() - dt.timedelta(days=1)
     catalog["N1"].save()
     newer = segmentation_create(
-        {1: ("Breakfast regulars", {}), 2: ("Lapsing", {})}, version=2, active=False
+        segments={1: ("Breakfast regulars", {}), 2: ("Lapsing", {})}, version=2, active=False
     )
 
     message = rules_carry_over(definition=newer)
@@ -349,7 +349,7 @@ def test_carried_rules_that_no_longer_validate_stay_a_draft_and_say_why(
 def test_nothing_is_carried_when_no_rules_were_ever_published(
     rule_set: RuleSet,
 ) -> None:
-    newer = segmentation_create({1: ("Breakfast regulars", {})}, version=2, active=False)
+    newer = segmentation_create(segments={1: ("Breakfast regulars", {})}, version=2, active=False)
 
     assert rules_carry_over(definition=newer) == ""
     assert not RuleSet.objects.filter(definition=newer).exists()

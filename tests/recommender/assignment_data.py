@@ -18,7 +18,8 @@ from recommender.models import (
     RecommenderModel,
 )
 from segments.models import SegmentDefinition
-from tests.offers.factories import OfferFactory, segmentation_create
+from tests.offers.factories import OfferFactory
+from tests.segments.segmentation_data import segmentation_create
 
 OFFER_NAMES = (("O1", "Morning Coffee"), ("O2", "Burger Duo"), ("O3", "Fries Free"))
 
@@ -36,7 +37,7 @@ def world_create() -> World:
     """Offers O1-O3, segments 1 Regulars and 2 Lapsing, and what a decision points at."""
     for offer_id, name in OFFER_NAMES:
         OfferFactory(offer_id=offer_id, name=name)
-    definition = segmentation_create({1: ("Regulars", {}), 2: ("Lapsing", {})})
+    definition = segmentation_create(segments={1: ("Regulars", {}), 2: ("Lapsing", {})})
     rule_set = RuleSet.objects.create(definition=definition, document={})
     return World(
         definition=definition,

@@ -1,7 +1,8 @@
-"""A small active segmentation written straight through the ORM, for page tests (no Spark).
+"""Segmentations written straight through the ORM (no Spark): a small persona refit for page
+tests, or a bare definition with given segments for rules and assignment tests.
 
-Profiles, names, the transform and distances come from the real pure-Python code, so the
-pages see the same shapes a segmentation run writes. Four personas over four months:
+The personas' profiles, names, transform and distances come from the real pure-Python code, so
+the pages see the same shapes a segmentation run writes. Four personas over four months:
 customers C001..C048 take persona (n - 1) % 4; C001..C006 drift to the next persona in
 2025-04; C041..C044 first order in 2025-02; C045..C048 stop ordering after 2025-03.
 """
@@ -113,9 +114,20 @@ def _features(rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
     return pd.DataFrame(rows), np.asarray(labels)
 
 
-def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
-    """Customers and an active segmentation v2 (a refit): keys 1-4 live, key 4 new, key 5
-    vanished."""
+def segmentation_create(
+    *,
+    segments: dict[int, tuple[str, dict[str, float]]] | None = None,
+    version: int | None = None,
+    active: bool = True,
+) -> SegmentDefinition:
+    """Without `segments`: the personas' customers and their segmentation, a refit (version 2
+    unless given) with keys 1-4 live, key 4 new and key 5 vanished, its memberships in the lake,
+    flows and sizes. With `segments` ({key: (name, z-scores)}): only the definition (version 1
+    unless given) and those segments, for tests that need keys and profiles but no customers."""
+    if segments is not None:
+        return _definition_create(
+            segments, version=1 if version is None else version, active=active
+        )
     customers_insert(
         {
             customer: {
@@ -140,8 +152,8 @@ def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
     )
     definition = SegmentDefinition.objects.create(
         run=run,
-        version=2,
-        is_active=True,
+        version=2 if version is None else version,
+        is_active=active,
         refit=True,
         k=len(PERSONAS),
         periods=PERIODS,
@@ -152,9 +164,9 @@ def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
             for k in range(3, 11)
         ],
         fit_rows=len(frame),
-        refit_changed=refit_changed,
+        refit_changed=7,
     )
-    segments = [
+    live = [
         Segment.objects.create(
             definition=definition,
             key=position + 1,
@@ -179,7 +191,7 @@ def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
         stage=stage,
         customer_ids=frame["customer_id"].to_numpy(),
         periods=frame["period"].to_numpy(),
-        segment_keys=np.asarray([segment.key for segment in segments])[positions],
+        segment_keys=np.asarray([segment.key for segment in live])[positions],
         distances=distances,
         features=frame[NAMES].to_numpy(dtype=np.float64),
     )
@@ -189,7 +201,7 @@ def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
         definition_id=definition.pk,
         customer_ids=frame["customer_id"].to_numpy(),
         periods=frame["period"].to_numpy(),
-        segment_ids=np.asarray([segment.pk for segment in segments])[positions],
+        segment_ids=np.asarray([segment.pk for segment in live])[positions],
         distances=distances,
     )
     grouped = frame[NAMES].groupby([frame["period"], positions])
@@ -197,13 +209,33 @@ def segmentation_create(*, refit_changed: int | None = 7) -> SegmentDefinition:
     SegmentSize.objects.bulk_create(
         SegmentSize(
             definition=definition,
-            segment=segments[int(position)],
+            segment=live[int(position)],
             period=period,
             customers=int(counts.loc[(period, position)]),
             means={k: round(float(v), 4) for k, v in row.items()},
         )
         for (period, position), row in grouped.mean().iterrows()
     )
+    return definition
+
+
+def _definition_create(
+    segments: dict[int, tuple[str, dict[str, float]]], *, version: int, active: bool
+) -> SegmentDefinition:
+    run = Run.objects.create(
+        kind=RunKind.SEGMENTATION, status=RunStatus.SUCCEEDED, task_name="test"
+    )
+    definition = SegmentDefinition.objects.create(
+        run=run, version=version, is_active=active, k=len(segments), periods=["2026-01"]
+    )
+    for position, (key, (name, z)) in enumerate(sorted(segments.items())):
+        Segment.objects.create(
+            definition=definition,
+            key=key,
+            position=position,
+            name=name,
+            profile={"means": {}, "z": z, "top": []},
+        )
     return definition
 
 
