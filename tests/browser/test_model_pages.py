@@ -23,7 +23,9 @@ def test_admin_rolls_back_to_an_older_model_from_the_models_page(
 
     page.click("nav >> text=Models")
     expect(page.locator("#encoders")).to_contain_text("EfficientNet-Lite0 (ImageNet)")
-    expect(page.locator("#model-v2 .badge")).to_have_text("active")
+    expect(page.locator("#model-v2 h2 .badge")).to_have_text("active")
+    expect(page.locator("#model-v2 h2")).to_contain_text("v2: serves TxT")
+    expect(page.locator("#model-v2 tr.serves")).to_contain_text("TxT")
     expect(page.locator("#model-v1 table.metrics tbody tr").first).to_contain_text("0.275")
     expect(page.locator("#model-v1 table.metrics")).to_contain_text("+10.0%")
     curves = page.locator("#curves-chart-v1")
@@ -35,8 +37,8 @@ def test_admin_rolls_back_to_an_older_model_from_the_models_page(
     page.click("text=Activate v1")
 
     expect(page.locator(".messages")).to_contain_text("Model v1 is now active.")
-    expect(page.locator("#model-v1 .badge")).to_have_text("active")
-    expect(page.locator("#model-v2 .badge")).to_have_count(0)
+    expect(page.locator("#model-v1 h2 .badge")).to_have_text("active")
+    expect(page.locator("#model-v2 h2 .badge")).to_have_count(0)
     assert RecommenderModel.objects.get(is_active=True).version == 1
 
     page.click("text=Log out")
