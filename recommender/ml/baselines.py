@@ -12,7 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommender.ml.affinity import PURCHASE_MEASURES, affinity_of, incidence_build
+from recommender.ml.affinity import (
+    PURCHASE_MEASURES,
+    OfferIncidence,
+    affinity_of,
+    incidence_build,
+)
 from recommender.ml.evaluation import hit_rate
 from recommender.ml.training_data import Examples, Vocabulary
 
@@ -171,19 +176,26 @@ class PurchaseAffinity:
     def __init__(self, offer_items: list[list[str]]):
         self.offer_items = offer_items
         self.measure = PURCHASE_MEASURES[0]
+        self.incidence: OfferIncidence | None = None
+
+    def _incidence_over(self, items: list[str]) -> OfferIncidence:
+        """The offers' items against `items`, built once while the items stay the same (a
+        serving engine asks with the same items on every request)."""
+        if self.incidence is None or self.incidence.items != items:
+            self.incidence = incidence_build(
+                items=items,
+                offer_items=self.offer_items,
+                offer_categories=[""] * len(self.offer_items),
+                item_categories={},
+            )
+        return self.incidence
 
     def affinity(self, examples: Examples, measure: str) -> np.ndarray:
         """[example, offer]: the customer's `measure` of purchases of the offer's items."""
         purchases = examples.purchases
         if purchases is None or not purchases.items:
             return np.zeros((len(examples), len(self.offer_items)))
-        incidence = incidence_build(
-            items=purchases.items,
-            offer_items=self.offer_items,
-            offer_categories=[""] * len(self.offer_items),
-            item_categories={},
-        )
-        return affinity_of(purchases, incidence, measure)
+        return affinity_of(purchases, self._incidence_over(purchases.items), measure)
 
     def choose_measure(self, validation: Examples) -> str:
         if len(validation):
