@@ -149,15 +149,15 @@ def bench_token() -> str:
     import secrets
 
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
+    from deepflame_web.core.api_tokens import api_token_issue
     from deepflame_web.core.services import user_create_admin
 
     user = get_user_model().objects.filter(username="bench").first()
     if user is None:
         user, _ = user_create_admin(username="bench", email="", password=secrets.token_urlsafe(12))
-    token, _ = Token.objects.get_or_create(user=user)
-    return str(token.key)
+    _, key = api_token_issue(user=user)
+    return key
 
 
 def _history_end() -> dt.datetime:

@@ -20,7 +20,7 @@ from deepflame_web.core.access import EVERYONE_READS, MARKETERS_WRITE
 from offers import selectors
 from offers.errors import OffersError
 from offers.models import Offer
-from offers.services import OFFER_FIELDS, offer_create, offer_update
+from offers.services import OFFER_FIELDS, OfferConflict, offer_create, offer_update
 
 
 def validation_error_response(error: DjangoValidationError) -> Response:
@@ -38,10 +38,27 @@ def _refused(error: OffersError) -> Response:
 
 
 class OfferSerializer(serializers.ModelSerializer):
+    updated_by = serializers.CharField(source="updated_by.username", default=None)
+
     class Meta:
         model = Offer
-        fields = list(OFFER_FIELDS)
-        read_only_fields = ["image"]
+        fields = [*OFFER_FIELDS, "revision", "updated_by", "updated_at"]
+        read_only_fields = ["image", "revision", "updated_by", "updated_at"]
+
+
+def _conflict(error: OfferConflict) -> Response:
+    """409 with who saved first and the offer as it is now, as a rules draft answers."""
+    offer = error.offer
+    return Response(
+        {
+            "detail": str(error),
+            "revision": offer.revision,
+            "updated_by": offer.updated_by.get_username() if offer.updated_by else None,
+            "updated_at": offer.updated_at,
+            "offer": OfferSerializer(offer).data,
+        },
+        status=409,
+    )
 
 
 class OfferInputSerializer(serializers.Serializer):
@@ -62,6 +79,12 @@ class OfferInputSerializer(serializers.Serializer):
     )
     valid_from = serializers.DateField(required=False, allow_null=True)
     valid_to = serializers.DateField(required=False, allow_null=True)
+    revision = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="the revision you loaded (PUT, PATCH): refused with 409 if the offer changed "
+        "since; ignored when creating",
+    )
 
 
 class OfferListApi(APIView):
@@ -124,11 +147,11 @@ class OfferDetailApi(APIView):
         offer = get_object_or_404(Offer, offer_id=offer_id)
         return Response(OfferSerializer(offer).data)
 
-    @extend_schema(request=OfferInputSerializer, responses=OfferSerializer)
+    @extend_schema(request=OfferInputSerializer, responses={200: OfferSerializer, 409: None})
     def put(self, request: Request, offer_id: str) -> Response:
         return self._update(request, offer_id, partial=False)
 
-    @extend_schema(request=OfferInputSerializer, responses=OfferSerializer)
+    @extend_schema(request=OfferInputSerializer, responses={200: OfferSerializer, 409: None})
     def patch(self, request: Request, offer_id: str) -> Response:
         return self._update(request, offer_id, partial=True)
 
@@ -140,6 +163,8 @@ class OfferDetailApi(APIView):
             offer = offer_update(offer=offer, user=request.user, fields=dict(data.validated_data))
         except DjangoValidationError as error:
             return validation_error_response(error)
+        except OfferConflict as error:
+            return _conflict(error)
         except OffersError as error:
             return _refused(error)
         return Response(OfferSerializer(offer).data)

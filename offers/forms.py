@@ -72,6 +72,12 @@ class OfferForm(forms.Form):
     tags = forms.MultipleChoiceField(
         required=False, choices=MARKETER_TAG_CHOICES, widget=forms.CheckboxSelectMultiple
     )
+    revision = forms.IntegerField(
+        required=False,
+        min_value=1,
+        widget=forms.HiddenInput,
+        help_text="the revision the page loaded: a save on top of a newer one is refused",
+    )
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -78,6 +78,19 @@ class Offer(models.Model):
     discount_value = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     valid_from = models.DateField(null=True, blank=True)
     valid_to = models.DateField(null=True, blank=True)
+    revision = models.PositiveIntegerField(
+        default=1,
+        help_text="goes up by one on every change: a save naming an older one is refused",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(null=True, blank=True)
+    embedding_queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when a re-embedding was queued that no worker has started yet",
+    )
 
     class Meta:
         ordering = ["offer_id"]

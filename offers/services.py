@@ -6,6 +6,7 @@ Every change of an offer, whether from a page, the API, a benchmark or the syste
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +16,13 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.forms.models import model_to_dict
+from django.utils import timezone
 
 from offers.columns import OFFER_COLUMNS, OFFER_LIST_COLUMNS
 from offers.dayparts import daypart_minutes, parse_window
+from offers.errors import OffersError
 from offers.images import image_store, upload_content, upload_problem
 from offers.models import MARKETER_TAGS, AuditEntry, Item, Offer
 from offers.selectors import known_channels, known_tiers
@@ -28,8 +32,27 @@ Actor = AbstractBaseUser | AnonymousUser
 EDITABLE_FIELDS = tuple(name for name in OFFER_COLUMNS if name != "image")
 # What the API shows and the audit log records: the contract's columns and the marketer tags.
 OFFER_FIELDS = (*OFFER_COLUMNS, "tags")
-# A change to these re-encodes the offer into the embedding space.
-CONTENT_FIELDS = ("name", "description", "image_sha256")
+# A change to these re-encodes the offer into the embedding space (the text encoder reads
+# the name, description and category; the image encoder the image).
+CONTENT_FIELDS = ("name", "description", "category", "image_sha256")
+EMBEDDING_TASK = "recommender.tasks.heavy_refresh_offer_embedding"
+EMBEDDING_QUEUED_FOR = timedelta(hours=1)
+"""A queued re-embedding that no worker started within this long counts as lost."""
+
+
+class OfferConflict(OffersError):
+    """The offer changed since the caller loaded it; nothing was saved."""
+
+    def __init__(self, *, offer: Offer, expected_revision: int):
+        self.offer = offer
+        self.expected_revision = expected_revision
+        who = offer.updated_by.get_username() if offer.updated_by else "someone"
+        when = f" at {offer.updated_at:%Y-%m-%d %H:%M:%S} UTC" if offer.updated_at else ""
+        super().__init__(
+            f"Offer {offer.offer_id} was changed by {who}{when} (revision {offer.revision}) "
+            f"after you loaded revision {expected_revision}. Nothing was saved: reload the "
+            "offer to see their changes, then apply yours again."
+        )
 
 
 def audit_record(
@@ -172,6 +195,7 @@ def offer_create(
     *, fields: dict[str, Any], image: File | None = None, user: Actor | None = None
 ) -> Offer:
     """A new offer; `user` None records the change as the system's (imports, benchmarks)."""
+    fields = {name: value for name, value in fields.items() if name != "revision"}
     return _offer_save(offer=None, fields=fields, image=image, user=user)
 
 
@@ -184,7 +208,9 @@ def offer_update(
 ) -> Offer:
     """Change the given fields; the offer id stays (assignments and history refer to it).
 
-    A new image replaces the old one, and `fields["image"] == ""` drops it.
+    A new image replaces the old one, and `fields["image"] == ""` drops it. With
+    `fields["revision"]` (the revision the caller loaded: the page and the API send it), a
+    save on top of a newer revision is refused with OfferConflict, as a rules draft is.
     """
     if "offer_id" in fields and fields["offer_id"] != offer.offer_id:
         raise ValidationError({"offer_id": ["An offer's id cannot change."]})
@@ -198,11 +224,15 @@ def _offer_save(
     transaction; tag errors are reported with the other field errors."""
     fields = dict(fields)
     tags = fields.pop("tags", None)
+    expected_revision = fields.pop("revision", None)
     tag_errors = _tag_errors(tags) if tags is not None else []
     with transaction.atomic():
         before = None
         if offer is not None:
+            # No join here: a joined row is read as it was before the lock was granted.
             before = Offer.objects.select_for_update().get(pk=offer.pk)
+            if expected_revision is not None and before.revision != expected_revision:
+                raise OfferConflict(offer=before, expected_revision=expected_revision)
         try:
             target = offer_validate(fields=fields, offer=offer, image=image)
         except ValidationError as error:
@@ -216,13 +246,22 @@ def _offer_save(
         if image is not None:
             stored = image_store(content=upload_content(image))
             target.image, target.image_sha256 = stored.path, stored.sha256
+        changed = before is None or offer_snapshot(before) != offer_snapshot(target)
+        if changed:
+            authenticated = user is not None and getattr(user, "is_authenticated", False)
+            target.revision = 1 if before is None else before.revision + 1
+            target.updated_by = user if authenticated else None  # type: ignore[assignment]
+            target.updated_at = timezone.now()
         _save_or_refuse_taken_id(target)
-        if before is None or any(
-            getattr(before, name) != getattr(target, name) for name in CONTENT_FIELDS
-        ):
+        if before is None or _content(before) != _content(target):
             offer_content_changed(offer=target)
         _audit_offer_change(user=user, before=before, after=target)
     return target
+
+
+def _content(offer: Offer) -> tuple[str, ...]:
+    """What the embedding encoders read, as they read it (text stripped)."""
+    return tuple(str(getattr(offer, name) or "").strip() for name in CONTENT_FIELDS)
 
 
 def _save_or_refuse_taken_id(target: Offer) -> None:
@@ -252,10 +291,26 @@ def _audit_offer_change(*, user: Actor | None, before: Offer | None, after: Offe
     )
 
 
-def offer_content_changed(*, offer: Offer) -> None:
-    """Runs inside the save's transaction when the offer's name, description or image changed:
-    once it commits, a worker re-encodes the offer into the active embedding space."""
+def offer_content_changed(*, offer: Offer) -> bool:
+    """Runs inside the save's transaction when what the encoders read changed: once it
+    commits, a worker re-encodes the offer into the active embedding space. Not queued again
+    while a queued one has not started (it will read the latest content); True when queued."""
     pk = offer.pk
-    transaction.on_commit(
-        lambda: current_app.send_task("recommender.tasks.heavy_refresh_offer_embedding", args=[pk])
+    now = timezone.now()
+    queued = (
+        Offer.objects.filter(pk=pk)
+        .filter(
+            Q(embedding_queued_at__isnull=True)
+            | Q(embedding_queued_at__lt=now - EMBEDDING_QUEUED_FOR)
+        )
+        .update(embedding_queued_at=now)
     )
+    if queued:
+        transaction.on_commit(lambda: current_app.send_task(EMBEDDING_TASK, args=[pk]))
+    return bool(queued)
+
+
+def offer_embedding_started(*, offer_pk: int) -> None:
+    """The re-embedding task calls this before it reads the offer: a change saved from now on
+    queues a new one, since this one may have read the content before it."""
+    Offer.objects.filter(pk=offer_pk).update(embedding_queued_at=None)

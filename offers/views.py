@@ -109,6 +109,10 @@ def offer_validate(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return _feedback(request, errors, live=True, skip={"image"})
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
 @role_required(EVERYONE_READS)
 def offer_image(request: HttpRequest, pk: int) -> FileResponse:
     """Offer images are served to signed-in users only, never from a public media URL."""
@@ -122,9 +126,26 @@ def offer_image(request: HttpRequest, pk: int) -> FileResponse:
         raise Http404("The offer image cannot be read.") from exc
     if path is None:
         raise Http404("This offer has no image.")
-    response = FileResponse(path.open("rb"))
+    handle = path.open("rb")
+    content_type = _image_type(handle.read(len(PNG_MAGIC)))
+    if content_type is None:
+        handle.close()
+        raise Http404("The offer image is not a PNG or JPEG.")
+    handle.seek(0)
+    # The type comes from the bytes, never the file name: a stored "x.html" is not HTML here.
+    response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox"
     return response
+
+
+def _image_type(head: bytes) -> str | None:
+    if head.startswith(PNG_MAGIC):
+        return "image/png"
+    if head.startswith(JPEG_MAGIC):
+        return "image/jpeg"
+    return None
 
 
 @role_required(EVERYONE_READS)

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deepflame_web.core.access import EVERYONE_READS, EVERYONE_WRITES
+from deepflame_web.core.access import EVERYONE_READS, PEOPLE_WRITE, RECOMMENDATIONS
 from recommender.assignment.engine import Outcome
 from recommender.assignment.receipts import decision_replay
 from recommender.assignment.serving import (
@@ -85,7 +85,7 @@ class RecommendationApi(APIView):
     """Offers for a customer (or a new one) at a store, time and channel, each with its
     decision receipt."""
 
-    access = EVERYONE_WRITES
+    access = RECOMMENDATIONS
 
     @extend_schema(request=RecommendationInputSerializer, responses=dict)
     def post(self, request: Request) -> Response:
@@ -175,7 +175,7 @@ class ReceiptApi(APIView):
 class ReceiptReplayApi(APIView):
     """Decide again from the receipt's own inputs and say whether the result is the same."""
 
-    access = EVERYONE_WRITES
+    access = PEOPLE_WRITE
 
     @extend_schema(request=None, responses=dict)
     def post(self, request: Request, pk: int) -> Response:

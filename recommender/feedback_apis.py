@@ -15,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deepflame_web.core.access import EVERYONE_READS, EVERYONE_WRITES
+from deepflame_web.core.access import EVERYONE_READS, FEEDBACK_WRITES
+from deepflame_web.core.parsing import ascii_int
 from recommender.assignment.feedback import (
     FeedbackConflict,
     FeedbackInvalid,
@@ -100,7 +101,7 @@ def _record(values: dict[str, Any], *, kind: str, time_field: str) -> Response:
 class EventApi(APIView):
     """An impression or a click of an offer, joined to the assignment it answers."""
 
-    access = EVERYONE_WRITES
+    access = FEEDBACK_WRITES
 
     @extend_schema(request=EventInputSerializer, responses=dict)
     def post(self, request: Request) -> Response:
@@ -114,7 +115,7 @@ class EventApi(APIView):
 class RedemptionApi(APIView):
     """A redemption of an offer, joined to the assignment it answers (kept without one)."""
 
-    access = EVERYONE_WRITES
+    access = FEEDBACK_WRITES
 
     @extend_schema(request=RedemptionInputSerializer, responses=dict)
     def post(self, request: Request) -> Response:
@@ -143,11 +144,10 @@ class PerformanceApi(APIView):
             if batch is None:
                 return Response({"detail": "No assignment batch is active yet."}, status=404)
         else:
-            if not given.isdigit():
+            number = ascii_int(given)
+            if number is None:
                 return Response({"batch": ["must be a batch number"]}, status=400)
-            batch = AssignmentBatch.objects.filter(
-                pk=int(given), activated_at__isnull=False
-            ).first()
+            batch = AssignmentBatch.objects.filter(pk=number, activated_at__isnull=False).first()
             if batch is None:
                 return Response({"detail": f"No activated batch {given}."}, status=404)
         return Response(performance_summary(batch=batch))

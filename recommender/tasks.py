@@ -4,6 +4,7 @@ from celery import shared_task
 
 from deepflame_web.core.services import RunAlreadyActive
 from offers.models import Offer
+from offers.services import offer_embedding_started
 from recommender.assignment.batch import assignment_run_execute
 from recommender.assignment.feedback import feedback_to_lake as land
 from recommender.assignment.performance import performance_refresh
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="recommender.tasks.heavy_refresh_offer_embedding")
 def heavy_refresh_offer_embedding(offer_pk: int) -> None:
     """An edited or new offer's embedding in the active space (heavy queue: loads encoders)."""
+    offer_embedding_started(offer_pk=offer_pk)
     offer = Offer.objects.filter(pk=offer_pk).first()
     if offer is None or embedding_space_active() is None:
         logger.info("offer %s: no offer or no active embedding space, nothing to embed", offer_pk)

@@ -1,5 +1,4 @@
 import datetime as dt
-import re
 from typing import Any
 
 from django.contrib import messages
@@ -13,9 +12,10 @@ from deepflame_web.core.access import (
     ADMINS_ONLY,
     ADMINS_WRITE,
     EVERYONE_READS,
-    EVERYONE_WRITES,
+    PEOPLE_WRITE,
     role_required,
 )
+from deepflame_web.core.parsing import ascii_int
 from deepflame_web.core.services import RunAlreadyActive
 from offers.models import Offer
 from recommender.assignment.performance import (
@@ -136,7 +136,7 @@ def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "recommender/receipt_detail.html", context)
 
 
-@role_required(EVERYONE_WRITES)
+@role_required(PEOPLE_WRITE)
 @require_POST
 def receipt_replay(request: HttpRequest, pk: int) -> HttpResponse:
     decision = get_object_or_404(Decision, pk=pk)
@@ -250,7 +250,7 @@ def _performance_tables(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _batch_number(value: str) -> int | None:
     """An ASCII number that fits a database id, else None."""
-    return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else None
+    return ascii_int(value)
 
 
 def _chosen_batch(

@@ -3,20 +3,22 @@
 The segmentation run itself lives in `segments.segmentation.services`.
 """
 
-import shutil
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from deepflame_web.core.models import Run, RunKind
-from deepflame_web.core.services import run_advance, run_execute, run_start
+from deepflame_web.core.services import SCRATCH, run_advance, run_execute, run_start
 from segments.errors import SegmentsError
 from segments.ingest.importer import history_import
 from segments.models import Segment
+from segments.uploads import (
+    archive_remove,
+    archive_unpack,
+    files_folder,
+    uploads_remove_orphans,
+)
 
 IMPORT_TASK = "segments.tasks.heavy_import_history"
 
@@ -28,10 +30,14 @@ def history_import_start(
     started_by: Any = None,
     enqueue: bool = True,
 ) -> Run:
-    """Queue an import of a contract folder, or of a zip of one uploaded in the browser."""
+    """Queue an import of a contract folder, or of a zip of one uploaded in the browser (the
+    archive and what it unpacks to are the run's scratch: removed however the run ends)."""
     if (folder is None) == (archive is None):
         raise SegmentsError("give exactly one of folder or archive")
-    source = {"folder": str(folder)} if folder else {"archive": str(archive)}
+    uploads_remove_orphans()
+    source: dict[str, Any] = {"folder": str(folder)}
+    if archive is not None:
+        source = {"archive": str(archive), SCRATCH: [str(archive), str(files_folder(archive))]}
     return run_start(
         kind=RunKind.IMPORT,
         task_name=IMPORT_TASK,
@@ -52,11 +58,11 @@ def _import_work(run: Run) -> dict[str, Any]:
     if "archive" in run.parameters:
         archive = Path(run.parameters["archive"])
         try:
-            with tempfile.TemporaryDirectory(prefix="deepflame-import-") as tmp:
-                folder = _unpack(archive, Path(tmp))
-                summary = history_import(folder=folder, run_id=run.pk, progress=progress)
+            progress("checking and unpacking the archive", 1)
+            folder = archive_unpack(archive)
+            summary = history_import(folder=folder, run_id=run.pk, progress=progress)
         finally:
-            archive.unlink(missing_ok=True)
+            archive_remove(archive)
     else:
         summary = history_import(
             folder=Path(run.parameters["folder"]), run_id=run.pk, progress=progress
@@ -64,31 +70,6 @@ def _import_work(run: Run) -> dict[str, Any]:
     for warning in summary.warnings:
         run_advance(run=run, log=f"warning: {warning}")
     return summary.as_dict()
-
-
-def _unpack(archive: Path, target: Path) -> Path:
-    """Unpack safely; the tables may sit at the top or inside one folder of the zip."""
-    if not zipfile.is_zipfile(archive):
-        raise SegmentsError(f"{archive.name} is not a zip archive")
-    with zipfile.ZipFile(archive) as bundle:
-        for member in bundle.namelist():
-            resolved = (target / member).resolve()
-            if target.resolve() not in resolved.parents and resolved != target.resolve():
-                raise SegmentsError(f"{archive.name} holds a path outside the archive: {member}")
-        bundle.extractall(target)
-    entries = [p for p in target.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-    if len(entries) == 1 and entries[0].is_dir():
-        return entries[0]
-    return target
-
-
-def upload_store(*, content: Any, name: str) -> Path:
-    """Keep an uploaded archive where the worker can read it."""
-    folder = Path(settings.IMPORT_UPLOAD_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".zip", delete=False) as handle:
-        shutil.copyfileobj(content, handle)
-    return Path(handle.name)
 
 
 def segment_rename(*, segment: Segment, name: str, description: str | None = None) -> Segment:

@@ -6,8 +6,10 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.files.uploadhandler import MemoryFileUploadHandler
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from deepflame_web.core.access import (
     ADMIN,
@@ -18,6 +20,8 @@ from deepflame_web.core.access import (
     role_required,
     user_roles,
 )
+from deepflame_web.core.exports import csv_row
+from deepflame_web.core.parsing import ascii_int
 from deepflame_web.core.services import RunAlreadyActive
 from segments.errors import SegmentsError
 from segments.forms import SegmentationRunForm, SegmentRenameForm
@@ -37,9 +41,15 @@ from segments.selectors import (
     segmentation_active,
     segments_current,
 )
-from segments.services import history_import_start, segment_rename, upload_store
+from segments.services import history_import_start, segment_rename
+from segments.uploads import (
+    MAX_UPLOAD_BYTES,
+    UploadFolderHandler,
+    archive_remove,
+    upload_refused,
+    upload_store,
+)
 
-MAX_UPLOAD_BYTES = 2 << 30
 MOVERS_PER_PAGE = 50
 CSV_CHUNK = 64 * 1024
 PROFILE_CHART_FEATURES = 3
@@ -58,16 +68,33 @@ class ImportUploadForm(forms.Form):
         return archive
 
 
+@csrf_exempt  # checked by _import_upload, once the body's size is known to be acceptable
 @role_required(ADMINS_ONLY)
 def import_upload(request: HttpRequest) -> HttpResponse:
+    """Refuse an upload over the cap from its Content-Length, before a byte of it is read
+    (the CSRF check would read it all), and stream an accepted one under VAR_DIR."""
+    if request.method == "POST":
+        refused = upload_refused(request.META.get("CONTENT_LENGTH"))
+        if refused is not None:
+            context = {"form": ImportUploadForm(), "refused": refused}
+            return render(request, "segments/import_upload.html", context, status=413)
+        request.upload_handlers = [MemoryFileUploadHandler(request), UploadFolderHandler(request)]
+    return _import_upload(request)
+
+
+@csrf_protect
+def _import_upload(request: HttpRequest) -> HttpResponse:
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        archive = form.cleaned_data["archive"]
-        path = upload_store(content=archive, name=archive.name)
+        try:
+            path = upload_store(content=form.cleaned_data["archive"])
+        except SegmentsError as exc:
+            form.add_error("archive", str(exc))
+            return render(request, "segments/import_upload.html", {"form": form}, status=400)
         try:
             run = history_import_start(archive=path, started_by=request.user)
         except RunAlreadyActive as exc:
-            path.unlink(missing_ok=True)
+            archive_remove(path)
             messages.error(request, str(exc))
         else:
             return redirect("run_detail", run_id=run.pk)
@@ -220,7 +247,7 @@ def movers_csv(request: HttpRequest) -> StreamingHttpResponse:
              f"segment_key_{period_to}", f"segment_{period_to}"]
         )  # fmt: skip
         for customer, before, after in movers:
-            writer.writerow([customer, before, names[before], after, names[after]])
+            writer.writerow(csv_row([customer, before, names[before], after, names[after]]))
             if buffer.tell() > CSV_CHUNK:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -264,10 +291,7 @@ def _period_pair(request: HttpRequest, periods: list[str]) -> tuple[str, str, st
 
 def _page_number(asked: str | None, total: int) -> int:
     pages = max(1, -(-total // MOVERS_PER_PAGE))
-    try:
-        return min(max(1, int(asked or 1)), pages)
-    except ValueError:
-        return 1
+    return min(max(1, ascii_int(asked) or 1), pages)
 
 
 def _movement_charts(

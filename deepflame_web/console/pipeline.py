@@ -12,7 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from deepflame_web.core.models import ACTIVE_STATUSES, Run, RunKind, RunStatus
-from deepflame_web.core.services import RunAlreadyActive, run_fail, runs_fail_stale
+from deepflame_web.core.services import (
+    RunAlreadyActive,
+    RunNotQueued,
+    run_fail,
+    runs_fail_stale,
+    runs_fail_unqueued,
+)
 from recommender.assignment.batch import assignment_run_execute, assignment_run_start
 from recommender.services import training_run_execute, training_run_start
 from segments.segmentation.services import segmentation_run_execute, segmentation_run_start
@@ -48,8 +54,18 @@ def pipeline_start(*, started_by: Any = None) -> list[Run]:
             run.parameters = {**run.parameters, "pipeline": {"step": step, "runs": run_ids}}
             run.stage = f"queued: pipeline step {step} of {len(runs)}"
             run.save(update_fields=["parameters", "stage"])
-        transaction.on_commit(lambda: _enqueue_pipeline(run_ids))
+        transaction.on_commit(lambda: _pipeline_enqueue(run_ids))
     return runs
+
+
+def _pipeline_enqueue(run_ids: list[int]) -> None:
+    """Send the pipeline's one task; when the broker refuses it, its runs are failed (none
+    stays queued to block its kind) and RunNotQueued says so to whoever started it."""
+    try:
+        _enqueue_pipeline(run_ids)
+    except Exception as exc:
+        runs = sorted(Run.objects.filter(pk__in=run_ids), key=lambda run: run_ids.index(run.pk))
+        raise RunNotQueued(runs_fail_unqueued(runs=runs, reason=exc), exc) from exc
 
 
 def _enqueue_pipeline(run_ids: list[int]) -> None:

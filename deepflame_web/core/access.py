@@ -18,7 +18,11 @@ from rest_framework.permissions import BasePermission
 ADMIN = "Admin"
 MARKETER = "Marketer"
 ANALYST = "Analyst"
-ROLES = (ADMIN, MARKETER, ANALYST)
+# A machine client (a POS or an app): asks for recommendations and reports feedback with an
+# API token, and opens no page.
+MACHINE = "Machine client"
+ROLES = (ADMIN, MARKETER, ANALYST, MACHINE)
+PEOPLE = {ADMIN, MARKETER, ANALYST}
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -46,9 +50,13 @@ EVERYONE_READS = _access({ADMIN, MARKETER, ANALYST}, set())
 MARKETERS_WRITE = _access({ADMIN, MARKETER, ANALYST}, {ADMIN, MARKETER})
 ADMINS_WRITE = _access({ADMIN, MARKETER, ANALYST}, {ADMIN})
 ADMINS_ONLY = _access({ADMIN}, {ADMIN})
-# Asking for a recommendation or reporting feedback changes nothing a marketer owns: any
-# role (and a machine client's token user in one) may.
-EVERYONE_WRITES = _access({ADMIN, MARKETER, ANALYST}, {ADMIN, MARKETER, ANALYST})
+# Replaying a receipt changes nothing a marketer owns: any person may.
+PEOPLE_WRITE = _access(PEOPLE, PEOPLE)
+# Asking for a recommendation: any person, and machine clients.
+RECOMMENDATIONS = _access(PEOPLE | {MACHINE}, PEOPLE | {MACHINE})
+# Reporting impressions and redemptions feeds training and the performance figures: machine
+# clients, and Admins and Marketers who test an integration; Analysts only read.
+FEEDBACK_WRITES = _access(PEOPLE | {MACHINE}, {ADMIN, MARKETER, MACHINE})
 
 
 def user_roles(user: Any) -> set[str]:

@@ -13,3 +13,8 @@ def roles(request: HttpRequest) -> dict[str, Any]:
         "can_edit_offers": bool({ADMIN, MARKETER} & current),
         "is_analyst_only": current == {ANALYST},
     }
+
+
+def csp_nonce(request: HttpRequest) -> dict[str, Any]:
+    """The nonce that lets this response's inline scripts run (core.middleware)."""
+    return {"csp_nonce": getattr(request, "csp_nonce", "")}

@@ -52,6 +52,11 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    committed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the run switched its active result: from then on it cannot be cancelled.",
+    )
     worker = models.CharField(max_length=200, blank=True, default="")
     log_tail = models.TextField(blank=True, default="")
     error = models.TextField(blank=True, default="")
@@ -78,6 +83,10 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_cancellable(self) -> bool:
+        return self.is_active and self.committed_at is None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -108,3 +117,23 @@ class LakeFile(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class ApiToken(models.Model):
+    """An API token for a machine client. Only its SHA-256 is kept, so a leaked database or
+    admin page gives no usable token; `prefix` (the first characters) tells tokens apart."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    prefix = models.CharField(max_length=8)
+    key_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import transaction
 
+from deepflame_web.core.parsing import ascii_int
+
 
 @dataclass(frozen=True)
 class Default:
@@ -27,7 +29,8 @@ class Default:
 DEFAULT_SCHEDULE = {
     "fail-stale-runs": Default(
         task="deepflame_web.core.tasks.fail_stale_runs",
-        description="Mark failed every run whose worker stopped sending heartbeats.",
+        description="Mark failed every run whose worker stopped sending heartbeats, and every "
+        "queued run that no worker picked up while the workers were idle.",
         every_minutes=1,
     ),
     "feedback-to-lake": Default(
@@ -134,8 +137,8 @@ def _timing(name: str, when: str) -> tuple[Any, Any]:
     text = " ".join(when.split())
     if not text:
         raise ScheduleError(f"“{name}”: say when it runs, in minutes or as a cron expression.")
-    if text.isdigit():
-        minutes = int(text)
+    minutes = ascii_int(text)
+    if minutes is not None:
         if not 1 <= minutes <= MINUTES_MAX:
             raise ScheduleError(
                 f"“{name}”: every {minutes} minutes is out of range (1 to {MINUTES_MAX})."

@@ -6,17 +6,21 @@ handled here so every long job behaves the same way.
 
 import logging
 import os
+import shutil
 import socket
 import threading
 import traceback
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -32,6 +36,9 @@ from deepflame_web.core.models import (
 
 logger = logging.getLogger(__name__)
 LOG_TAIL_CHARS = 20_000
+SCRATCH = "scratch"
+"""The run parameter that lists files and folders under VAR_DIR the run alone uses (an
+uploaded archive, what it unpacks to); they are removed whenever the run ends, however."""
 
 
 class RunAlreadyActive(Exception):
@@ -43,6 +50,29 @@ class RunAlreadyActive(Exception):
             f"A {active.get_kind_display().lower()} run is already {active.status} "
             f"(run #{active.pk}, started {active.created_at:%Y-%m-%d %H:%M} UTC); "
             "wait for it to finish or cancel it first."
+        )
+
+
+class RunNotQueued(RunAlreadyActive):
+    """Raised when the broker refused a run's task: the run is recorded failed, not queued.
+
+    It extends RunAlreadyActive so every caller that already turns a refused start into a
+    message on the page or an API error does the same here; `active` is the (first) failed
+    run.
+    """
+
+    def __init__(self, runs: list[Run], reason: BaseException):
+        self.active = runs[0]
+        names = [run.get_kind_display().lower() for run in runs]
+        kinds = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        numbers = ", ".join(f"#{run.pk}" for run in runs)
+        plural = "s" if len(runs) > 1 else ""
+        Exception.__init__(
+            self,
+            f"The {kinds} run{plural} could not be queued: the task broker refused it "
+            f"({type(reason).__name__}: {reason}). Nothing was started; run{plural} {numbers} "
+            f"{'are' if plural else 'is'} recorded as failed. Check that the broker is up, "
+            "then start again.",
         )
 
 
@@ -82,13 +112,44 @@ def run_start(
                 stage="queued",
             )
             if enqueue:
-                transaction.on_commit(lambda: _enqueue(run))
+                transaction.on_commit(lambda: run_enqueue(run=run))
     except IntegrityError:
         # Another process won the race between our check and our insert.
         raise RunAlreadyActive(
             Run.objects.filter(kind__in=excluding, status__in=ACTIVE_STATUSES).get()
         ) from None
     return run
+
+
+def run_enqueue(*, run: Run) -> None:
+    """Send a committed run's task; when the broker refuses it, fail the run and raise.
+
+    Called on commit, so the error reaches whoever started the run (a page or an API says
+    why) and no queued row is left to block its kind.
+    """
+    try:
+        _enqueue(run)
+    except Exception as exc:
+        raise RunNotQueued(runs_fail_unqueued(runs=[run], reason=exc), exc) from exc
+
+
+def runs_fail_unqueued(*, runs: list[Run], reason: BaseException) -> list[Run]:
+    """Fail runs whose task never reached the broker (a pipeline's runs share one message);
+    returns them, failed, in the order given."""
+    error = (
+        f"The task broker refused this run's task ({type(reason).__name__}: {reason}); "
+        "no worker will ever pick it up. Nothing was changed; start the run again once the "
+        "broker is reachable."
+    )
+    pks = [run.pk for run in runs]
+    Run.objects.filter(pk__in=pks, status=RunStatus.QUEUED).update(
+        status=RunStatus.FAILED, stage="not queued", error=error, finished_at=timezone.now()
+    )
+    logger.error("runs %s were not queued: %s", pks, reason)
+    failed = sorted(Run.objects.filter(pk__in=pks), key=lambda run: pks.index(run.pk))
+    for run in failed:
+        run_scratch_remove(run=run)
+    return failed
 
 
 def _enqueue(run: Run) -> None:
@@ -111,6 +172,7 @@ def run_execute(*, run_id: int, work: Callable[[Run], dict[str, Any] | None]) ->
         return Run.objects.get(pk=run.pk)
     finally:
         stop_heartbeat()
+        run_scratch_remove(run=run)
     return run_finish(run=run, result=result or {})
 
 
@@ -199,15 +261,52 @@ def run_fail(*, run: Run, error: str) -> Run:
 
 
 def run_cancel(*, run: Run) -> Run:
-    """Cancel a queued or running run; a running worker stops at its next progress call."""
-    Run.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
-        status=RunStatus.CANCELLED, finished_at=timezone.now(), stage="cancelled"
-    )
+    """Cancel a queued or running run; a running worker stops at its next progress call.
+
+    A run that has already switched its active result (`run_commit_point`) is not cancelled:
+    what it activated serves customers, so the run finishes and its log says why.
+    """
+    with transaction.atomic():
+        current = Run.objects.select_for_update().get(pk=run.pk)
+        was_queued = current.status == RunStatus.QUEUED
+        if current.is_cancellable:
+            current.status = RunStatus.CANCELLED
+            current.finished_at = timezone.now()
+            current.stage = "cancelled"
+            current.save(update_fields=["status", "finished_at", "stage"])
+            if was_queued:
+                # A running worker removes its own scratch once it stops.
+                transaction.on_commit(lambda: run_scratch_remove(run=current))
+        elif current.is_active:
+            note = (
+                f"{timezone.now():%H:%M:%S} Cancel refused: the run activated its result at "
+                f"{current.committed_at:%H:%M:%S} UTC and only finishes its last stage.\n"
+            )
+            current.log_tail = (current.log_tail + note)[-LOG_TAIL_CHARS:]
+            current.save(update_fields=["log_tail"])
     return Run.objects.get(pk=run.pk)
 
 
-def runs_fail_stale(*, stale_after_seconds: int | None = None) -> list[int]:
-    """Mark failed every running run whose worker stopped sending heartbeats."""
+def run_commit_point(*, run: Run) -> None:
+    """Call inside the transaction that switches a run's active result, before the switch.
+
+    The run's row stays locked until that transaction ends, so a cancel either comes first
+    (RunCancelled is raised here and nothing is activated) or waits and is then refused.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("run_commit_point belongs inside the activating transaction")
+    status = Run.objects.select_for_update().filter(pk=run.pk).values_list("status", flat=True)
+    if status.get() != RunStatus.RUNNING:
+        raise RunCancelled()
+    run.committed_at = timezone.now()
+    Run.objects.filter(pk=run.pk).update(committed_at=run.committed_at)
+
+
+def runs_fail_stale(
+    *, stale_after_seconds: int | None = None, queued_after_seconds: int | None = None
+) -> list[int]:
+    """Mark failed every running run whose worker stopped sending heartbeats, and every
+    queued run that no worker claimed in time, so neither blocks its kind forever."""
     seconds = stale_after_seconds or settings.RUN_STALE_AFTER_SECONDS
     cutoff = timezone.now() - timedelta(seconds=seconds)
     stale = list(
@@ -216,7 +315,7 @@ def runs_fail_stale(*, stale_after_seconds: int | None = None) -> list[int]:
         )
     )
     for pk, worker, heartbeat_at in stale:
-        Run.objects.filter(pk=pk, status=RunStatus.RUNNING).update(
+        updated = Run.objects.filter(pk=pk, status=RunStatus.RUNNING).update(
             status=RunStatus.FAILED,
             finished_at=timezone.now(),
             error=(
@@ -225,7 +324,61 @@ def runs_fail_stale(*, stale_after_seconds: int | None = None) -> list[int]:
                 "the previous active result is unchanged. Start the run again."
             ),
         )
-    return [pk for pk, _, _ in stale]
+        if updated:
+            run_scratch_remove(run=Run.objects.get(pk=pk))
+    return [pk for pk, _, _ in stale] + _runs_fail_unclaimed(queued_after_seconds)
+
+
+def _runs_fail_unclaimed(queued_after_seconds: int | None) -> list[int]:
+    """Fail the queued runs no worker claimed although the workers were free long enough.
+
+    Workers take one task at a time, so a run may wait legitimately behind a running one (a
+    pipeline's later steps wait for its first). It counts as lost only once nothing has been
+    running for the whole window: its message was lost or never sent, or no worker listens.
+    """
+    seconds: int = queued_after_seconds or settings.RUN_QUEUED_STALE_AFTER_SECONDS
+    if Run.objects.filter(status=RunStatus.RUNNING).exists():
+        return []
+    cutoff = timezone.now() - timedelta(seconds=seconds)
+    if Run.objects.filter(finished_at__gte=cutoff).exclude(status=RunStatus.QUEUED).exists():
+        return []
+    unclaimed = list(
+        Run.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff).values_list(
+            "pk", "created_at"
+        )
+    )
+    failed = []
+    for pk, created_at in unclaimed:
+        updated = Run.objects.filter(pk=pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.FAILED,
+            finished_at=timezone.now(),
+            stage="not picked up",
+            error=(
+                f"No worker picked this run up: it was queued at {created_at:%Y-%m-%d %H:%M:%S} "
+                f"UTC and the workers were idle for more than {round(seconds / 60)} minutes "
+                "since. Its message was lost or never reached the broker, or no worker "
+                "listens to its queue. Nothing was changed; start the run again."
+            ),
+        )
+        if updated:
+            failed.append(pk)
+            run_scratch_remove(run=Run.objects.get(pk=pk))
+    return failed
+
+
+def run_scratch_remove(*, run: Run) -> None:
+    """Remove the files and folders a run listed as its scratch; only paths under VAR_DIR
+    are touched, whatever the parameters say."""
+    root = Path(settings.VAR_DIR).resolve()
+    for given in run.parameters.get(SCRATCH, []):
+        path = Path(given).resolve()
+        if root not in path.parents:
+            logger.warning("run %s: scratch %s is outside VAR_DIR; left alone", run.pk, given)
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def system_check_start(*, started_by: Any = None, parameters: dict[str, Any] | None = None) -> Run:
@@ -253,6 +406,10 @@ def user_create_admin(
             user = user_model(username=username, email=email)
         user.is_staff = True
         user.is_superuser = True
+        try:
+            validate_password(password, user)
+        except ValidationError as weak:
+            raise DomainError("The password is too weak: " + " ".join(weak.messages)) from weak
         user.set_password(password)
         user.full_clean(exclude=["password"])
         user.save()

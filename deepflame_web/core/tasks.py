@@ -6,6 +6,7 @@ from deepflame_web.core.services import run_execute, runs_fail_stale
 
 @shared_task
 def fail_stale_runs() -> list[int]:
+    """Fail lost runs (silent workers, queued runs nobody claims) so none blocks its kind."""
     return runs_fail_stale()
 
 

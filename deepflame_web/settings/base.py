@@ -49,7 +49,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
     "deepflame_web.core",
@@ -61,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "deepflame_web.core.middleware.ContentSecurityPolicyMiddleware",
+    "deepflame_web.core.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "deepflame_web.core.context_processors.roles",
+                "deepflame_web.core.context_processors.csp_nonce",
             ],
         },
     },
@@ -104,11 +106,34 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The cache counts failed sign-ins: shared by every web process when CACHE_URL names Redis
+# (production), else each process's memory.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Request size: a form or JSON body over 2.5 MB is refused with 413 before it is read
+# (core.middleware.RequestSizeLimitMiddleware); file uploads (multipart: imports, offer
+# images) stream to disk and are limited by their own checks.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", "2621440"))
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1_000
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Sign-in lockout: this many failed sign-ins (page or token endpoint) within the window, for
+# one username or from one client address, lock both out until the window has passed.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
+# API tokens expire this many days after they are issued.
+API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "30"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -147,6 +172,12 @@ REST_FRAMEWORK = {
         "deepflame_web.core.authentication.CachedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["deepflame_web.core.access.RolePermission"],
+    # JSON nested past a sane depth is a 400 (deepflame_web.core.parsing), not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "deepflame_web.core.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -185,6 +216,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A running run whose worker has not written a heartbeat for this long is marked failed.
 RUN_HEARTBEAT_SECONDS = int(os.environ.get("RUN_HEARTBEAT_SECONDS", "10"))
 RUN_STALE_AFTER_SECONDS = int(os.environ.get("RUN_STALE_AFTER_SECONDS", "120"))
+# A queued run that no worker claims for this long, every worker idle, is marked failed.
+RUN_QUEUED_STALE_AFTER_SECONDS = int(os.environ.get("RUN_QUEUED_STALE_AFTER_SECONDS", "900"))
+# How far ahead of the server's clock a feedback event may be stamped (the sender's runs fast).
+FEEDBACK_CLOCK_SKEW_SECONDS = int(os.environ.get("FEEDBACK_CLOCK_SKEW_SECONDS", "600"))
 
 SPARK_MASTER = os.environ.get("SPARK_MASTER", "local[*]")
 SPARK_LOCAL_IP = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deepflame_web.core.access import MARKETERS_WRITE
+from deepflame_web.core.parsing import ascii_int
 from deepflame_web.core.services import RunAlreadyActive
 from offers.apis import validation_error_response
 from offers.models import RuleSet, RuleVersion
@@ -408,12 +409,13 @@ class RuleVersionDiffApi(APIView):
             request.query_params.get("before", ""),
             request.query_params.get("after", ""),
         )
-        if not before.isdigit() or not (after.isdigit() or after == "draft"):
+        before_number, after_number = ascii_int(before), ascii_int(after)
+        if before_number is None or (after_number is None and after != "draft"):
             return Response(
                 {"detail": "Give ?before=<version>&after=<version or draft>."}, status=400
             )
-        old = _version(rule_set.pk, int(before))
-        if after == "draft":
+        old = _version(rule_set.pk, before_number)
+        if after_number is None:
             return Response(
                 {
                     "before": old.number,
@@ -421,4 +423,4 @@ class RuleVersionDiffApi(APIView):
                     **rules_diff(old.document, rule_set.document),
                 }
             )
-        return Response(rule_versions_diff(before=old, after=_version(rule_set.pk, int(after))))
+        return Response(rule_versions_diff(before=old, after=_version(rule_set.pk, after_number)))

@@ -9,13 +9,13 @@ of the check then lands on the block or row its place names.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, QueryDict
 
+from deepflame_web.core.parsing import ascii_int, json_loads_bounded
 from offers.rules.validation import ERROR, Issue, rules_validate
 from segments.models import Segment, SegmentDefinition
 from segments.selectors import segment_current_sizes
@@ -117,16 +117,17 @@ def segment_key_of(token: str) -> int | None:
     """The segment a posted token names; a token no segment could have is a 404."""
     if token == NO_SEGMENT:
         return None
-    if not token.isdigit():
+    key = ascii_int(token)
+    if key is None:
         raise Http404("No such segment.")
-    return int(token)
+    return key
 
 
 def slot_edit_parse(value: str) -> SlotEdit:
     op, _, rest = value.partition(":")
     token, _, position = rest.partition(":")
-    index = int(position) if position.isdigit() else -1
-    return SlotEdit(op=op, segment=segment_key_of(token), index=index)
+    index = ascii_int(position)
+    return SlotEdit(op=op, segment=segment_key_of(token), index=-1 if index is None else index)
 
 
 def editor_fields(post: QueryDict) -> QueryDict:
@@ -137,7 +138,7 @@ def editor_fields(post: QueryDict) -> QueryDict:
     if packed is None:
         return post
     try:
-        pairs = json.loads(packed)
+        pairs = json_loads_bounded(packed)
     except ValueError as exc:
         raise SuspiciousOperation("The packed form is not JSON.") from exc
     if not _name_value_pairs(pairs):
@@ -184,7 +185,11 @@ def slot_document(values: dict[str, Any]) -> dict[str, Any]:
     "two" stays a text, so the problem names the slot and the field)."""
     slot: dict[str, Any] = {"label": values["label"], "goal": values["goal"] or "redemption"}
     count = values["count"].strip()
-    slot["count"] = int(count) if count.removeprefix("-").isdecimal() else count
+    magnitude = ascii_int(count.removeprefix("-"))
+    if magnitude is None:
+        slot["count"] = count
+    else:
+        slot["count"] = -magnitude if count.startswith("-") else magnitude
     for name in LIST_INPUTS:
         slot[name] = [part.strip() for part in values[name].split(",") if part.strip()]
     slot["tags"] = list(values["tags"])

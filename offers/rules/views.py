@@ -19,10 +19,12 @@ from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_GET, require_POST
 
 from deepflame_web.core.access import MARKETERS_WRITE, role_required
 from deepflame_web.core.models import Run, RunKind
+from deepflame_web.core.parsing import ascii_int
 from deepflame_web.core.services import RunAlreadyActive
 from offers.dayparts import daypart_minutes
 from offers.errors import OffersError
@@ -93,7 +95,7 @@ def _draft() -> RuleSet:
 
 def _revision(value: str) -> int | None:
     """The revision a page says it loaded; None when it said none."""
-    return int(value) if value.isdigit() else None
+    return ascii_int(value)
 
 
 def _latest_preview(rule_set: RuleSet) -> Run | None:
@@ -190,7 +192,7 @@ def rules_edit(request: HttpRequest) -> HttpResponse:
     if block is None:
         raise Http404("No such segment.")
     if not block.edit(edit.op, edit.index):
-        return HttpResponse(f"Unknown edit {data.get('op', '')!r}.", status=400)
+        return HttpResponse(f"Unknown edit “{escape(data.get('op', ''))}”.", status=400)
     context = {**_editor_context(rule_set, blocks, None), "block": block, "can_edit": True}
     response = render(request, "offers/rules/partials/segment.html", context)
     response["HX-Trigger"] = "rules-changed"
@@ -326,8 +328,9 @@ def _side(rule_set: RuleSet, value: str) -> tuple[str, dict[str, Any]] | None:
     """One side of a diff ("draft" or a version number): its name and its document."""
     if value == "draft":
         return "the draft", rule_set.document
-    if value.isdigit():
-        version = rule_set.versions.filter(number=int(value)).first()
+    number = ascii_int(value)
+    if number is not None:
+        version = rule_set.versions.filter(number=number).first()
         if version is not None:
             return f"version {version.number}", version.document
     return None
@@ -400,7 +403,9 @@ def rules_diff_page(request: HttpRequest) -> HttpResponse:
     else:
         context["before_name"], context["after_name"] = before[0], after[0]
         context["diff"] = _diff_view(definition, before[1], after[1])
-    return render(request, "offers/rules/diff.html", context)
+    return render(
+        request, "offers/rules/diff.html", context, status=400 if "problem" in context else 200
+    )
 
 
 @role_required(MARKETERS_WRITE)
@@ -497,7 +502,7 @@ def _rule_set_id(entry: AuditEntry) -> int | None:
     if entry.object_type not in ("rule_set", "rule_version"):
         return None
     head = entry.object_id.split(":")[0]
-    return int(head) if head.isdigit() else None
+    return ascii_int(head)
 
 
 def _segment_names(entries: Any) -> dict[int | None, dict[int, str]]:

@@ -24,7 +24,13 @@ from django.utils import timezone
 
 from deepflame_web.core.bulk import bulk_insert
 from deepflame_web.core.models import Run, RunKind
-from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
+from deepflame_web.core.services import (
+    RunError,
+    run_advance,
+    run_commit_point,
+    run_execute,
+    run_start,
+)
 from offers.models import Store
 from recommender.errors import RecommenderError
 from recommender.models import AssignmentBatch, CustomerState, Decision
@@ -162,11 +168,16 @@ def _assignment_work(run: Run, echo: Callable[[str], None] | None = None) -> dic
     )
     try:
         counts = _assign_all(run, batch, engine, definition=definition, echo=echo)
+        _activate(run, batch, counts)
     except BaseException:
         batches_remove_unfinished()
         raise
-    _activate(batch, counts)
-    run_advance(run=run, stage="counting offer performance", progress=97)
+    run_advance(
+        run=run,
+        stage=f"batch #{batch.pk} is active; counting offer performance",
+        progress=97,
+        log=f"batch #{batch.pk} is active and serves; the run can no longer be cancelled",
+    )
     performance_refresh(batch=batch)
     return {"batch": batch.pk, "at": at.isoformat(), **counts}
 
@@ -219,8 +230,11 @@ def _assign_all(
     }
 
 
-def _activate(batch: AssignmentBatch, counts: dict[str, int]) -> None:
+def _activate(run: Run, batch: AssignmentBatch, counts: dict[str, int]) -> None:
+    """Switch to the new batch unless the run was cancelled; once this commits, a cancel is
+    refused (the batch serves customers, so the run must not read as cancelled)."""
     with transaction.atomic():
+        run_commit_point(run=run)
         AssignmentBatch.objects.filter(is_active=True).update(is_active=False)
         batch.is_active = True
         batch.activated_at = timezone.now()

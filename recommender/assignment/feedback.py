@@ -12,17 +12,27 @@ and no event marked.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from deepflame_web.core.lake import LakeStage, lake_append, lake_remove_orphans
+from deepflame_web.core.lake import (
+    LakeStage,
+    lake_append,
+    lake_remove_orphans,
+    lake_root,
+)
 from deepflame_web.core.lake_tables import OFFER_EVENTS, OFFER_REDEMPTIONS, UTC
 from deepflame_web.core.models import LakeFile, Run, RunKind
 from deepflame_web.core.services import run_advance, run_execute, run_start
@@ -36,6 +46,8 @@ REDEMPTIONS = OFFER_REDEMPTIONS.name
 EVENTS = OFFER_EVENTS.name
 COMPARED = ("kind", "customer_id", "offer_id", "at", "order_id", "store_id")
 MARK_CHUNK = 5_000
+EARLIEST_WITHOUT_ORDERS = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+"""The earliest event time accepted while the lake holds no order yet."""
 
 
 class FeedbackInvalid(Exception):
@@ -87,12 +99,17 @@ def feedback_record(
     visible assignment of the offer to the customer at or before the event."""
     if not isinstance(at, dt.datetime):
         raise FeedbackInvalid({"at": ["must be a date and time"]})
+    try:
+        at = _utc(at)
+    except OverflowError:
+        raise FeedbackInvalid({"at": ["is out of range"]}) from None
+    _check_bounds(at)
     candidate = FeedbackEvent(
         event_id=event_id,
         kind=kind,
         customer_id=customer_id,
         offer_id=offer_id,
-        at=_utc(at),
+        at=at,
         order_id=order_id or "",
         store_id=store_id or "",
     )
@@ -114,6 +131,56 @@ def feedback_record(
             raise
         return _repeat(existing, candidate, decision_id)
     return Recorded(candidate, duplicate=False)
+
+
+def _check_bounds(at: dt.datetime) -> None:
+    """Refuse a time before the chain's first order or ahead of now plus the clock skew: it
+    would land in the lake as a month of its own that training cannot use."""
+    skew = settings.FEEDBACK_CLOCK_SKEW_SECONDS
+    latest = timezone.now() + dt.timedelta(seconds=skew)
+    if at > latest:
+        raise FeedbackInvalid(
+            {
+                "at": [
+                    f"{at.isoformat()} is in the future: it may be at most {skew // 60} "
+                    f"minute(s) ahead of the server's clock (latest {latest:%Y-%m-%dT%H:%M:%SZ})"
+                ]
+            }
+        )
+    first_order = first_order_at()
+    earliest = first_order or EARLIEST_WITHOUT_ORDERS
+    if at < earliest:
+        what = "the chain's first order" if first_order else "the earliest time accepted"
+        raise FeedbackInvalid(
+            {
+                "at": [
+                    f"{at.isoformat()} is before {what} ({earliest:%Y-%m-%dT%H:%M:%SZ}): "
+                    "an offer cannot be seen or redeemed before then"
+                ]
+            }
+        )
+
+
+def first_order_at() -> dt.datetime | None:
+    """The instant of the chain's first order in the lake, None before any import. Months
+    are store-local, so the files of the two earliest months are read."""
+    months = sorted(set(LakeFile.objects.filter(table="orders").values_list("month", flat=True)))
+    paths = LakeFile.objects.filter(table="orders", month__in=months[:2]).values_list(
+        "path", flat=True
+    )
+    return _earliest_order(str(lake_root()), tuple(sorted(paths)))
+
+
+@functools.lru_cache(maxsize=8)
+def _earliest_order(root: str, paths: tuple[str, ...]) -> dt.datetime | None:
+    """Cached per set of files: a lake file never changes once its manifest row commits."""
+    earliest = None
+    for path in paths:
+        column = pq.read_table(f"{root}/{path}", columns=["ordered_at"])["ordered_at"]
+        smallest = pc.min(column).as_py()
+        if smallest is not None and (earliest is None or smallest < earliest):
+            earliest = smallest
+    return None if earliest is None else _utc(earliest)
 
 
 def _existing(event_id: str) -> FeedbackEvent | None:

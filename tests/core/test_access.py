@@ -18,6 +18,7 @@ DJANGO_ADMIN_PREFIX = "django-admin/"
 ANONYMOUS, MARKETER, ANALYST, ADMIN = "anonymous", "Marketer", "Analyst", "Admin"
 ROLES = (ANONYMOUS, MARKETER, ANALYST, ADMIN)
 NO_ROLE = "no role"  # signed in, in none of the role groups
+MACHINE = "Machine client"  # a POS or an app with a token: not a column, tested on its own
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,8 @@ POLICY: dict[str, Row] = {
         get=(403, 200, 200, 200),
         post=(403, 403, 403, 403),
     ),
-    # Serving: any role asks for recommendations, replays receipts, reports feedback.
+    # Serving: any role asks for recommendations and replays receipts; Analysts only read,
+    # so they post no feedback (machine clients do: see the machine client's test below).
     "api_recommendations": Row(
         get=(403, 405, 405, 405),
         post=(403, 400, 400, 400),
@@ -389,11 +391,11 @@ POLICY: dict[str, Row] = {
     ),
     "api_feedback_events": Row(
         get=(403, 405, 405, 405),
-        post=(403, 400, 400, 400),
+        post=(403, 400, 403, 400),
     ),
     "api_redemptions": Row(
         get=(403, 405, 405, 405),
-        post=(403, 400, 400, 400),
+        post=(403, 400, 403, 400),
     ),
     "api_performance": Row(
         get=(403, 404, 404, 404),
@@ -545,6 +547,36 @@ def test_a_user_without_a_role_is_refused_wherever_anonymous_is_kept_out(
     }
 
     assert statuses == {method: 403 for method in statuses}, url
+
+
+# What a machine client (a POS, an app) may do besides being refused: (route, method) -> the
+# status of an empty request (400: allowed, the body is checked).
+MACHINE_ALLOWED = {
+    ("api_recommendations", "POST"): 400,
+    ("api_feedback_events", "POST"): 400,
+    ("api_redemptions", "POST"): 400,
+    ("api_recommendations", "GET"): 405,
+    ("api_feedback_events", "GET"): 405,
+    ("api_redemptions", "GET"): 405,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", sorted({name for name, _ in KEPT_OUT}))
+def test_a_machine_client_gets_recommendations_and_posts_feedback_and_nothing_else(
+    route: str, world: World
+) -> None:
+    url = _url(route, world)
+    client = _client(MACHINE)
+
+    statuses = {
+        method: getattr(client, method.lower())(url).status_code
+        for name, method in KEPT_OUT
+        if name == route
+    }
+
+    expected = {method: MACHINE_ALLOWED.get((route, method), 403) for method in statuses}
+    assert statuses == expected, url
 
 
 @pytest.mark.django_db

@@ -15,8 +15,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from deepflame_web.core.api_tokens import api_token_issue
 from deepflame_web.core.lake import lake_read
 from deepflame_web.core.models import RunStatus
 from deepflame_web.core.services import RunError
@@ -147,8 +147,8 @@ def test_a_failed_batch_leaves_the_previous_one_active_and_nothing_of_its_own(
 def _client() -> Client:
     user = User.objects.create_user("pos-terminal")
     user.groups.add(Group.objects.get_or_create(name="Analyst")[0])
-    token = Token.objects.create(user=user)
-    return Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = api_token_issue(user=user)
+    return Client(HTTP_AUTHORIZATION=f"Token {key}")
 
 
 def test_the_api_recommends_with_a_receipt_and_serves_new_rules_without_a_restart(

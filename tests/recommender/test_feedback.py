@@ -211,7 +211,17 @@ def test_a_decision_that_did_not_assign_the_offer_is_refused(world: World) -> No
 
 
 @pytest.fixture
-def api(analyst: Any) -> Client:
+def api(roles: None) -> Client:
+    """A machine client (the POS): the role that reports feedback."""
+    from tests.factories import UserFactory
+
+    client = Client()
+    client.force_login(UserFactory.create(role="Machine client"))
+    return client
+
+
+@pytest.fixture
+def reader(analyst: Any) -> Client:
     client = Client()
     client.force_login(analyst)
     return client
@@ -312,21 +322,23 @@ def test_each_bad_field_gets_a_400_naming_it_and_nothing_is_stored(
     assert FeedbackEvent.objects.count() == 0
 
 
-def test_the_performance_api_reads_the_active_or_a_named_batch(world: World, api: Client) -> None:
-    assert api.get("/api/v1/performance/").status_code == 404
+def test_the_performance_api_reads_the_active_or_a_named_batch(
+    world: World, reader: Client
+) -> None:
+    assert reader.get("/api/v1/performance/").status_code == 404
     old = batch_create(world, day(1, 0))
     decision_create(world, "C1", ["O1"], batch=old)
     unfinished = batch_create(world, day(5, 0), activated=False)
     performance_refresh(batch=old)
 
-    active = api.get("/api/v1/performance/")
-    named = api.get(f"/api/v1/performance/?batch={old.pk}")
+    active = reader.get("/api/v1/performance/")
+    named = reader.get(f"/api/v1/performance/?batch={old.pk}")
 
     assert active.status_code == 200 and active.json() == named.json()
     assert active.json()["batch"] == old.pk
     assert active.json()["segments"][0]["treated_assignments"] == 1
-    assert api.get(f"/api/v1/performance/?batch={unfinished.pk}").status_code == 404
-    assert api.get("/api/v1/performance/?batch=first").json() == {
+    assert reader.get(f"/api/v1/performance/?batch={unfinished.pk}").status_code == 404
+    assert reader.get("/api/v1/performance/?batch=first").json() == {
         "batch": ["must be a batch number"]
     }
 
