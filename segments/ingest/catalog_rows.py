@@ -129,14 +129,15 @@ def new_customers(frame: pd.DataFrame, label: str, log: ProblemLog) -> pd.DataFr
     seen = merged["_merge"] == "both"
     before = merged.loc[seen, "attributes_before"].map(lambda a: json.dumps(a, sort_keys=True))
     implied_only = merged.loc[seen, ROW] == 0
-    changed = seen.copy()
-    changed[seen] = ~implied_only & (
+    differs = ~implied_only & (
         (before != merged.loc[seen, "attributes"])
         | (
             merged.loc[seen, "joined_at"].astype(str)
             != merged.loc[seen, "joined_at_before"].astype(str)
         )
     )
+    changed = np.zeros(len(merged), dtype=bool)
+    changed[seen.to_numpy()] = differs.to_numpy(dtype=bool)
     if changed.any():
         log.add(
             label,

@@ -29,6 +29,16 @@ class Column:
     not_negative: bool = False
     positive: bool = False
     not_empty: bool = False
+    max_length: int | None = None
+
+    @property
+    def identifier(self) -> bool:
+        """Ids end up in page addresses, so they are held to what an address can carry."""
+        return self.kind is Kind.TEXT and self.name.endswith("_id")
+
+    @property
+    def longest(self) -> int | None:
+        return ID_MAX_LENGTH if self.identifier else self.max_length
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,14 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
-def _text(name: str, required: bool = True, not_empty: bool = False) -> Column:
-    return Column(name, Kind.TEXT, required=required, not_empty=not_empty)
+ID_MAX_LENGTH = 100
+"""The longest id the catalog and customer tables hold (their `max_length`)."""
+
+
+def _text(
+    name: str, required: bool = True, not_empty: bool = False, max_length: int | None = None
+) -> Column:
+    return Column(name, Kind.TEXT, required=required, not_empty=not_empty, max_length=max_length)
 
 
 STORES = Table(
@@ -53,9 +69,9 @@ STORES = Table(
     key=("store_id",),
     columns=(
         _text("store_id", not_empty=True),
-        _text("name", not_empty=True),
-        _text("pricing_tier", not_empty=True),
-        _text("region", required=False),
+        _text("name", not_empty=True, max_length=200),
+        _text("pricing_tier", not_empty=True, max_length=50),
+        _text("region", required=False, max_length=100),
         _text("timezone", required=False),
         Column("latitude", Kind.FLOAT, required=False),
         Column("longitude", Kind.FLOAT, required=False),
@@ -67,8 +83,8 @@ ITEMS = Table(
     key=("item_id",),
     columns=(
         _text("item_id", not_empty=True),
-        _text("name", not_empty=True),
-        _text("category", required=False),
+        _text("name", not_empty=True, max_length=200),
+        _text("category", required=False, max_length=100),
         Column("price", Kind.DECIMAL, required=False, not_negative=True),
         Column("unit_cost", Kind.DECIMAL, required=False, not_negative=True),
     ),
@@ -118,9 +134,18 @@ OFFER_KINDS = {
 }
 
 
+OFFER_MAX_LENGTHS = {"name": 200, "category": 100}
+
+
 def _offer_column(name: str) -> Column:
     required = name in OFFER_REQUIRED_COLUMNS
-    return Column(name, OFFER_KINDS.get(name, Kind.TEXT), required=required, not_empty=required)
+    return Column(
+        name,
+        OFFER_KINDS.get(name, Kind.TEXT),
+        required=required,
+        not_empty=required,
+        max_length=OFFER_MAX_LENGTHS.get(name),
+    )
 
 
 OFFERS = Table(

@@ -4,24 +4,20 @@ Large tables are read in batches, checked, and written to the run's staged lake 
 by batch, so memory stays bounded by the batch and the orders (which lines refer to).
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from deepflame_web.core.hashing import IdIndex, KeyCollector, hash_rows
+from deepflame_web.core.hashing import IdIndex, hash_rows
 from deepflame_web.core.lake import LakeStage, lake_append
 from deepflame_web.core.lake_tables import ORDER_LINES, ORDERS, LakeTable, wall_times, zones_of
 from segments.ingest.contract import Kind
-from segments.ingest.parsing import LOCAL_SUFFIX, ROW, SourceFile, csv_header, parse_table
-from segments.ingest.problems import EXAMPLES_PER_CHECK, ProblemLog
+from segments.ingest.parsing import LOCAL_SUFFIX, ROW, SourceFile, parse_table, raw_batches
+from segments.ingest.problems import ProblemLog, reading
+from segments.ingest.repeats import Repeats, report_conflicts
 from segments.ingest.validation import check_reference, localize
-
-BATCH_ROWS = 2_000_000
 
 
 @dataclass
@@ -37,47 +33,6 @@ class Context:
     unit_costs: dict[str, float | None]
 
 
-def batches(source: SourceFile) -> Iterator[tuple[int, pa.Table]]:
-    """(first row number, raw table) for each batch of the file; row 2 is the first data row."""
-    row = 2
-    if source.path.suffix == ".parquet":
-        reader = pq.ParquetFile(source.path).iter_batches(batch_size=BATCH_ROWS)
-    else:
-        names = csv_header(source.path)
-        reader = pacsv.open_csv(
-            source.path,
-            read_options=pacsv.ReadOptions(block_size=128 << 20),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names}, strings_can_be_null=False
-            ),
-        )
-    for batch in reader:
-        yield row, pa.Table.from_batches([batch])
-        row += batch.num_rows
-
-
-def report_duplicates(
-    label: str,
-    key: list[str],
-    collector: KeyCollector,
-    log: ProblemLog,
-    table: pa.Table | None = None,
-) -> None:
-    """Each repeated key with the row it repeats; with the table at hand, its value too."""
-    rows, firsts = collector.duplicates()
-    for row, first in zip(rows[:EXAMPLES_PER_CHECK], firsts[:EXAMPLES_PER_CHECK], strict=True):
-        value = ""
-        if table is not None:
-            value = " " + repr("/".join(str(table.column(k)[int(row)].as_py()) for k in key))
-        log.add(
-            label,
-            key[0],
-            f"duplicate {'/'.join(key)}{value} (first seen in row {first + 2})",
-            np.array([row + 2]),
-        )
-    log.total += max(0, len(rows) - EXAMPLES_PER_CHECK)
-
-
 @dataclass
 class Orders:
     """The orders of the extract in lake form, plus what their lines add up to."""
@@ -91,9 +46,6 @@ def orders_prepare(orders: pa.Table, label: str, ctx: Context, log: ProblemLog) 
     check_reference(log, label, orders, "store_id", "store", ctx.store_ids)
     if ctx.customer_ids is not None:
         check_reference(log, label, orders, "customer_id", "customer", ctx.customer_ids)
-    collector = KeyCollector()
-    collector.add(hash_rows(orders, list(ORDERS.key)))
-    report_duplicates(label, list(ORDERS.key), collector, log, orders)
     store_ids = orders.column("store_id").combine_chunks()
     ordered_at = localize(orders, "ordered_at", store_ids, ctx.store_zones)
     zones = zones_of(store_ids, ctx.store_zones)
@@ -129,10 +81,10 @@ def lines_stream(
     in_lake_before = pc.is_in(order_ids, value_set=ctx.lake_order_ids)
     index = IdIndex(order_ids)
     total = 0
-    for first_row, raw in batches(source):
-        lines = parse_table(source, raw, log, first_row=first_row)
+    for first_row, raw in raw_batches(source, log):
+        lines = None if raw is None else parse_table(source, raw, log, first_row=first_row)
         if lines is None:
-            return 0
+            return total
         total += lines.num_rows
         position = index.positions(lines.column("order_id"))
         _check_line_orders(source.label, lines, position, ctx, log)
@@ -256,25 +208,32 @@ def events_stream(
     log: ProblemLog,
 ) -> int:
     """Check and stage an event table batch by batch; rows already in the lake are skipped
-    when identical and refused when changed; duplicate keys are found across all batches."""
-    collector = KeyCollector()
+    when identical and refused when changed; a row repeating an earlier one of the file is
+    skipped when identical and refused when its content differs, across all batches."""
+    repeats = Repeats()
     total = 0
-    for first_row, raw in batches(source):
-        events = parse_table(source, raw, log, first_row=first_row)
+    for first_row, raw in raw_batches(source, log):
+        events = None if raw is None else parse_table(source, raw, log, first_row=first_row)
         if events is None:
-            return 0
+            break
         total += events.num_rows
-        _check_event_references(source.label, events, ctx, all_orders, log)
-        lake, given_wall_times = _lake_events(source, events, spec, ctx)
-        appended = lake_append(
-            table=spec,
-            rows=lake,
-            stage=stage,
-            store_zones=ctx.store_zones,
-            given_wall_times=given_wall_times,
-            write=not log,
-        )
-        collector.add(appended.keys)
+        with reading(source.label):
+            _check_event_references(source.label, events, ctx, all_orders, log)
+            lake, given_wall_times = _lake_events(source, events, spec, ctx)
+            verdict = repeats.sort_out(lake, list(spec.key), list(spec.content), streamed=True)
+            report_conflicts(source.label, list(spec.key), lake, verdict, log)
+            keep = pa.array(~verdict.identical)
+            lake = lake.filter(keep)
+            if given_wall_times is not None:
+                given_wall_times = given_wall_times.filter(keep)
+            appended = lake_append(
+                table=spec,
+                rows=lake,
+                stage=stage,
+                store_zones=ctx.store_zones,
+                given_wall_times=given_wall_times,
+                write=not log,
+            )
         if appended.conflicts.any():
             log.add(
                 source.label,
@@ -283,7 +242,8 @@ def events_stream(
                 "different content; a change is not an overwrite",
                 lake.column(ROW).to_numpy()[appended.conflicts],
             )
-    report_duplicates(source.label, list(spec.key), collector, log)
+    if repeats.skipped:
+        log.repeats_skipped[source.label] = repeats.skipped
     return total
 
 

@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 from django.db import transaction
 
-from deepflame_web.core.hashing import KeyCollector, hash_rows
 from deepflame_web.core.lake import LakeStage, lake_read, lake_remove_orphans
 from deepflame_web.core.lake_tables import OFFER_ASSIGNMENTS, OFFER_REDEMPTIONS, WEATHER
 from deepflame_web.core.models import LakeFile
@@ -29,10 +28,10 @@ from segments.ingest.events import (
     lines_stream,
     orders_finish,
     orders_prepare,
-    report_duplicates,
 )
-from segments.ingest.parsing import SourceFile, find_files, parse_table, read_raw
-from segments.ingest.problems import ImportRejected, ProblemLog
+from segments.ingest.parsing import ROW, SourceFile, find_files, parse_table, read_raw
+from segments.ingest.problems import ImportRejected, ProblemLog, reading
+from segments.ingest.repeats import Repeats, report_conflicts
 from segments.ingest.validation import (
     TIMEZONES,
     KnownIds,
@@ -54,12 +53,18 @@ class ImportSummary:
     rows_in_files: dict[str, int] = field(default_factory=dict)
     rows_added: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    """Columns the contract does not name, by file (customers keep theirs as attributes)."""
+    repeats_skipped: dict[str, int] = field(default_factory=dict)
+    """Rows that repeated an earlier row of their file exactly, by file."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rows_in_files": self.rows_in_files,
             "rows_added": self.rows_added,
             "warnings": self.warnings,
+            "ignored_columns": self.ignored_columns,
+            "repeats_skipped": self.repeats_skipped,
         }
 
 
@@ -73,15 +78,21 @@ class Catalog:
 
 
 def history_import(*, folder: Path, run_id: int, progress: Progress) -> ImportSummary:
+    """Import the folder, all or nothing. A problem with the data raises ImportRejected with
+    every problem found; anything unexpected raises ImportFailed naming the file and column
+    it was reading, so the user never gets a bare exception or a traceback."""
     log = ProblemLog()
-    lake_remove_orphans()
+    with reading(""):
+        lake_remove_orphans()
     stage = LakeStage(run_id)
     try:
-        summary, new_catalog = _validate_and_stage(folder, stage, log, progress)
+        with reading(""):
+            summary, new_catalog = _validate_and_stage(folder, stage, log, progress)
         if log:
             raise ImportRejected(log)
         progress("making it visible", 92)
-        _commit(new_catalog, stage.files)
+        with reading(""):
+            _commit(new_catalog, stage.files)
     except BaseException:
         stage.discard()
         raise
@@ -94,20 +105,23 @@ def _validate_and_stage(
     progress("reading files", 2)
     sources = find_files(folder, log)
     known = _known_ids()
-    tables = _read_whole_tables(sources, log, progress)
+    tables, rows_in_files = _read_whole_tables(sources, log, progress)
     required = (STORES, ITEMS, ORDERS, OFFERS)
     if any(t.name not in tables for t in required) or "order_lines" not in sources:
         raise ImportRejected(log)
     progress("checking the catalog", 25)
     ctx, new_catalog = _check_catalog(folder, tables, sources, known, log)
     progress("checking orders", 30)
-    orders = orders_prepare(tables["orders"], sources["orders"].label, ctx, log)
-    summary = ImportSummary(rows_in_files={n: t.num_rows for n, t in tables.items()})
+    with reading(sources["orders"].label):
+        orders = orders_prepare(tables["orders"], sources["orders"].label, ctx, log)
+    summary = ImportSummary(rows_in_files=rows_in_files)
     progress("checking and staging order lines", 40)
-    summary.rows_in_files["order_lines"] = lines_stream(
-        sources["order_lines"], orders, ctx, stage, log
-    )
-    orders_finish(orders, sources["orders"].label, stage, log)
+    with reading(sources["order_lines"].label):
+        summary.rows_in_files["order_lines"] = lines_stream(
+            sources["order_lines"], orders, ctx, stage, log
+        )
+    with reading(sources["orders"].label):
+        orders_finish(orders, sources["orders"].label, stage, log)
     all_orders = as_string_set(orders.table.column("order_id"), ctx.lake_order_ids)
     del orders, tables
     for percent, spec in EVENT_TABLES:
@@ -125,6 +139,10 @@ def _validate_and_stage(
     for name in ("orders", "order_lines", *(spec.name for _, spec in EVENT_TABLES)):
         summary.rows_added[name] = stage.rows(name)
     summary.warnings = log.warnings
+    summary.ignored_columns = log.ignored_columns
+    summary.repeats_skipped = log.repeats_skipped
+    for label, count in log.repeats_skipped.items():
+        log.warn(f"{label}: {count} row(s) repeating an earlier row exactly were skipped")
     return summary, new_catalog
 
 
@@ -145,20 +163,30 @@ def _known_ids() -> KnownIds:
 
 def _read_whole_tables(
     sources: dict[str, SourceFile], log: ProblemLog, progress: Progress
-) -> dict[str, pa.Table]:
+) -> tuple[dict[str, pa.Table], dict[str, int]]:
+    """The tables others refer to, parsed, without the rows that repeat an earlier row
+    exactly; and how many rows each file held."""
     tables: dict[str, pa.Table] = {}
+    rows_in_files: dict[str, int] = {}
     for step, name in enumerate(n for n in WHOLE_TABLES if n in sources):
         source = sources[name]
         progress(f"checking {source.label}", 5 + step * 4)
-        parsed = parse_table(source, read_raw(source), log)
+        raw = read_raw(source, log)
+        parsed = None if raw is None else parse_table(source, raw, log)
         if parsed is None:
             continue
+        rows_in_files[name] = parsed.num_rows
+        with reading(source.label):
+            key = list(source.table.key)
+            content = [c for c in parsed.column_names if c != ROW]
+            repeats = Repeats()
+            verdict = repeats.sort_out(parsed, key, content, streamed=False)
+            report_conflicts(source.label, key, parsed, verdict, log)
+            if repeats.skipped:
+                log.repeats_skipped[source.label] = repeats.skipped
+                parsed = parsed.filter(pa.array(~verdict.identical))
         tables[name] = parsed
-        if name != "orders":  # orders are checked with the lines that refer to them
-            collector = KeyCollector()
-            collector.add(hash_rows(parsed, list(source.table.key)))
-            report_duplicates(source.label, list(source.table.key), collector, log, parsed)
-    return tables
+    return tables, rows_in_files
 
 
 def _check_catalog(
@@ -170,14 +198,16 @@ def _check_catalog(
 ) -> tuple[Context, Catalog]:
     label = {name: source.label for name, source in sources.items()}
     stores, items, offers = tables["stores"], tables["items"], tables["offers"]
-    check_timezones(label["stores"], stores, log)
+    with reading(label["stores"], "timezone"):
+        check_timezones(label["stores"], stores, log)
     # An unknown zone is already a reported problem; UTC lets the other checks go on.
     store_zones = {
         store: zone if zone in TIMEZONES else "UTC"
         for store, zone in {**known.stores, **catalog.store_zones(stores)}.items()
     }
     item_ids = as_string_set(items.column("item_id"), known.items)
-    images = check_offers(label["offers"], offers, folder, known, log)
+    with reading(label["offers"]):
+        images = check_offers(label["offers"], offers, folder, known, log)
     check_reference(log, label["offers"], offers, "item_ids", "item", item_ids)
     customers = tables.get("customers")
     implied = customers is None
@@ -199,16 +229,27 @@ def _check_catalog(
         lake_order_ids=known.order_ids,
         unit_costs=_unit_costs(items),
     )
-    rows = {
-        "stores": catalog.catalog_rows(stores, ["store_id", *catalog.CATALOG_FIELDS["stores"]]),
-        "items": catalog.catalog_rows(items, ["item_id", *catalog.CATALOG_FIELDS["items"]]),
-        "offers": catalog.offer_rows(offers, images),
-    }
-    new = {name: catalog.new_catalog_rows(name, r, label[name], log) for name, r in rows.items()}
-    frame = catalog.customer_frame(customers, tables["orders"], implied)
-    new_customers = catalog.new_customers(frame, label.get("customers", "orders"), log)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    new: dict[str, list[dict[str, Any]]] = {}
+    for name, table in (("stores", stores), ("items", items), ("offers", offers)):
+        with reading(label[name]):
+            if name == "offers":
+                rows[name] = catalog.offer_rows(offers, images)
+            else:
+                rows[name] = catalog.catalog_rows(
+                    table, [table_key(name), *catalog.CATALOG_FIELDS[name]]
+                )
+            new[name] = catalog.new_catalog_rows(name, rows[name], label[name], log)
+    customers_label = label.get("customers", label["orders"])
+    with reading(customers_label):
+        frame = catalog.customer_frame(customers, tables["orders"], implied)
+        new_customers = catalog.new_customers(frame, customers_label, log)
     _warn_unknown_tiers(rows, known, label["offers"], log)
     return ctx, Catalog(new["stores"], new["items"], new["offers"], new_customers, images)
+
+
+def table_key(name: str) -> str:
+    return {"stores": "store_id", "items": "item_id", "offers": "offer_id"}[name]
 
 
 def _unit_costs(items: pa.Table) -> dict[str, float | None]:
@@ -239,14 +280,19 @@ def _warn_unknown_tiers(
 def _commit(new: Catalog, files: list[LakeFile]) -> None:
     """One transaction: catalog, customers and the lake manifest become visible together."""
     with transaction.atomic():
-        Store.objects.bulk_create(Store(**catalog.fields(r)) for r in new.stores)
-        Item.objects.bulk_create(Item(**catalog.fields(r)) for r in new.items)
-        offers = []
-        for row in new.offers:
-            content = new.images.get(row["offer_id"])
-            if content is not None:
-                row["image"] = image_store(content=content).path
-            offers.append(Offer(**catalog.fields(row)))
-        Offer.objects.bulk_create(offers)
-        catalog.insert_customers(new.customers)
-        LakeFile.objects.bulk_create(files, batch_size=1000)
+        with reading("the stores", verb="writing"):
+            Store.objects.bulk_create(Store(**catalog.fields(r)) for r in new.stores)
+        with reading("the items", verb="writing"):
+            Item.objects.bulk_create(Item(**catalog.fields(r)) for r in new.items)
+        with reading("the offers", verb="writing"):
+            offers = []
+            for row in new.offers:
+                content = new.images.get(row["offer_id"])
+                if content is not None:
+                    row["image"] = image_store(content=content).path
+                offers.append(Offer(**catalog.fields(row)))
+            Offer.objects.bulk_create(offers)
+        with reading("the customers", verb="writing"):
+            catalog.insert_customers(new.customers)
+        with reading("the lake manifest", verb="writing"):
+            LakeFile.objects.bulk_create(files, batch_size=1000)

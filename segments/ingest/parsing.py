@@ -4,9 +4,11 @@ CSV is read with every column as text so a bad value is reported rather than gue
 Parquet columns that already carry the right type are taken as they are.
 """
 
+import contextlib
 import csv
 import gzip
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,17 +20,17 @@ import pyarrow.parquet as pq
 
 from deepflame_web.core.lake_tables import LOCAL, UTC
 from segments.ingest.contract import FILE_SUFFIXES, LIST_SEPARATOR, TABLES, Column, Kind, Table
-from segments.ingest.problems import ProblemLog
+from segments.ingest.problems import EXAMPLES_PER_CHECK, ProblemLog, reading
 
 ROW = "__row"
-NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*$"
-INTEGER = r"^\s*[-+]?\d+\s*$"
+NUMBER = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$"
 DATE = r"^\s*\d{4}-\d{2}-\d{2}\s*$"
-NAIVE_TIMESTAMP = r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?\s*$"
+NAIVE_TIMESTAMP = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?\s*$"
 OFFSET_TIMESTAMP = (
     r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})\s*$"
 )
 LOCAL_SUFFIX = "__local"
+BATCH_ROWS = 2_000_000
 
 
 @dataclass
@@ -62,23 +64,144 @@ def find_files(folder: Path, log: ProblemLog) -> dict[str, SourceFile]:
     return found
 
 
-def read_raw(source: SourceFile) -> pa.Table:
+def read_raw(source: SourceFile, log: ProblemLog) -> pa.Table | None:
+    """The whole file, every CSV column as text, with the contract's column names; None when
+    the file cannot be read (the problem is in the log)."""
+    batches = [batch for _, batch in raw_batches(source, log, whole=True)]
+    if any(batch is None for batch in batches):
+        return None
+    return pa.concat_tables(b for b in batches if b is not None)
+
+
+def raw_batches(
+    source: SourceFile, log: ProblemLog, whole: bool = False
+) -> Iterator[tuple[int, pa.Table | None]]:
+    """(first row number, raw table) for each batch of the file (row 2 is the first data
+    row); a batch of None ends the file when it cannot be read further."""
+    with reading(source.label):
+        try:
+            names = _column_names(source, log)
+            if names is None:
+                yield 2, None
+                return
+            row = 2
+            for batch in _open(source, whole):
+                yield row, _renamed(batch, names)
+                row += batch.num_rows
+            if row == 2:  # a header without rows: a table without rows, not no table
+                yield row, pa.table({name: pa.array([], pa.string()) for name in names if name})
+        except (pa.ArrowInvalid, UnicodeDecodeError, csv.Error, EOFError, OSError) as error:
+            _locate_unreadable(source, log, error)
+            yield 2, None
+
+
+def _open(source: SourceFile, whole: bool) -> Iterator[pa.RecordBatch]:
     if source.path.suffix == ".parquet":
-        return pq.read_table(source.path)
-    header = csv_header(source.path)
-    return pacsv.read_csv(
-        source.path,
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header}, strings_can_be_null=False
+        if whole:
+            yield from pq.read_table(source.path).to_batches()
+        else:
+            yield from pq.ParquetFile(source.path).iter_batches(batch_size=BATCH_ROWS)
+        return
+    options = {
+        "read_options": pacsv.ReadOptions(block_size=(64 if whole else 128) << 20),
+        # A quoted value may hold the separator and line breaks (addresses, descriptions).
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in csv_header(source.path)},
+            strings_can_be_null=False,
         ),
-        read_options=pacsv.ReadOptions(block_size=64 << 20),
-    )
+    }
+    if whole:
+        yield from pacsv.read_csv(source.path, **options).to_batches()
+    else:
+        yield from pacsv.open_csv(source.path, **options)
 
 
 def csv_header(path: Path) -> list[str]:
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
         return next(csv.reader(handle), [])
+
+
+def _column_names(source: SourceFile, log: ProblemLog) -> list[str] | None:
+    """The file's columns by their contract names: header case, surrounding spaces and
+    inner spaces do not matter ("Store ID" is store_id); unnamed columns are dropped."""
+    if source.path.suffix == ".parquet":
+        given = pq.read_schema(source.path).names
+    else:
+        given = csv_header(source.path)
+        if not given:
+            log.add(source.label, "", "the file is empty (it needs a header row)")
+            return None
+        other = next((s for s in (";", "\t") if len(given) == 1 and s in given[0]), None)
+        if other:
+            shown = "a tab" if other == "\t" else repr(other)
+            log.add(source.label, "", f"the values are separated by {shown}; use commas")
+            return None
+    known = {c.name for c in source.table.columns}
+    names = []
+    for name in given:
+        plain = re.sub(r"\s+", "_", name.strip().lower())
+        names.append(plain if plain in known else name.strip())
+    seen: dict[str, str] = {}
+    twice = False
+    for original, name in zip(given, names, strict=True):
+        if name and name in seen:
+            log.add(
+                source.label,
+                name,
+                f"the column is given twice (as {seen[name]!r} and {original!r})",
+            )
+            twice = True
+        seen.setdefault(name, original)
+    return None if twice else names
+
+
+def _renamed(batch: pa.RecordBatch, names: list[str]) -> pa.Table:
+    table = pa.Table.from_batches([batch]).rename_columns(names)
+    return table.drop_columns([n for n in names if not n]) if "" in names else table
+
+
+def _locate_unreadable(source: SourceFile, log: ProblemLog, error: BaseException) -> None:
+    """Where a file that Arrow could not read goes wrong: rows with another number of values
+    than the header, values that are not UTF-8; found by reading it again row by row."""
+    found = log.total
+    if source.path.suffix != ".parquet":
+        with contextlib.suppress(OSError, EOFError, csv.Error):
+            _scan_csv(source, log)
+    if log.total == found:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        what = "Parquet" if source.path.suffix == ".parquet" else "CSV"
+        log.add(source.label, "", f"the file cannot be read as {what} ({detail})")
+
+
+def _scan_csv(source: SourceFile, log: ProblemLog) -> None:
+    opener = gzip.open if source.path.name.endswith(".gz") else open
+    undecodable = re.compile("[\udc80-\udcff]")
+    with opener(
+        source.path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline=""
+    ) as handle:
+        records = csv.reader(handle)
+        header = next(records, [])
+        row = 1
+        for record in records:
+            if not record:  # Arrow skips empty lines, so they are not rows
+                continue
+            row += 1
+            where = np.array([row])
+            for index, value in enumerate(record):
+                if undecodable.search(value):
+                    column = header[index].strip() if index < len(header) else ""
+                    log.add(source.label, column, "is not UTF-8 text (save it as UTF-8)", where)
+            if len(record) != len(header):
+                log.add(
+                    source.label,
+                    "",
+                    f"the row has {len(record)} values, the header {len(header)}",
+                    where,
+                )
+            if len(log.problems) > EXAMPLES_PER_CHECK:
+                return
 
 
 def parse_table(
@@ -95,21 +218,66 @@ def parse_table(
         log.add(source.label, name, "required column is missing")
     if missing:
         return None
-    known = {c.name for c in table.columns}
-    extra = [name for name in raw.column_names if name not in known]
+    extra = extra_columns(source, raw)
     if extra and not table.keeps_extra_columns and first_row == 2:
         log.warn(f"{source.label}: unknown columns ignored: {', '.join(extra)}")
+        log.ignored_columns[source.label] = extra
     rows = pa.array(np.arange(first_row, first_row + raw.num_rows, dtype=np.int64))
     arrays: dict[str, pa.Array] = {ROW: rows}
     for column in table.columns:
         if column.name not in present:
             continue
-        values = raw.column(column.name).combine_chunks()
-        arrays.update(_parse_column(source.label, column, values, rows, log))
+        with reading(source.label, column.name):
+            values = plain_column(raw.column(column.name))
+            arrays.update(_parse_column(source.label, column, values, rows, log))
     if table.keeps_extra_columns:
         for name in extra:
-            arrays[name] = _as_text(raw.column(name).combine_chunks())
+            with reading(source.label, name):
+                arrays[name] = _as_text(plain_column(raw.column(name)))
     return pa.table(arrays)
+
+
+def extra_columns(source: SourceFile, raw: pa.Table) -> list[str]:
+    """Columns the contract does not name, in file order."""
+    known = {c.name for c in source.table.columns}
+    return [name for name in raw.column_names if name not in known]
+
+
+def plain_column(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One array in the plain type of its values: dictionary-encoded values decoded, large
+    and view strings as strings, large lists as lists, an all-empty column as text."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    plain = [_plain(chunk) for chunk in chunks]
+    if not plain:
+        return pa.array([], _plain(pa.array([], values.type)).type)
+    return pa.chunked_array(plain, plain[0].type).combine_chunks()
+
+
+def _plain(values: pa.Array) -> pa.Array:
+    kind = values.type
+    if pa.types.is_dictionary(kind):
+        values = values.dictionary_decode()
+        kind = values.type
+    if pa.types.is_null(kind) or pa.types.is_large_string(kind) or _is_string_view(kind):
+        return values.cast(pa.string())
+    if pa.types.is_large_binary(kind) or pa.types.is_binary(kind):
+        return values.cast(pa.string())
+    nested = pa.types.is_large_list(kind) or pa.types.is_list_view(kind)
+    if nested or (pa.types.is_list(kind) and not pa.types.is_string(kind.value_type)):
+        flat = _plain(pc.list_flatten(values)) if len(values) else pa.array([], pa.string())
+        return pa.ListArray.from_arrays(
+            pa.array(_list_offsets(values)), flat, mask=pc.is_null(values)
+        )
+    return values
+
+
+def _is_string_view(kind: pa.DataType) -> bool:
+    return bool(getattr(pa.types, "is_string_view", lambda _: False)(kind))
+
+
+def _list_offsets(values: pa.Array) -> np.ndarray:
+    lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy(zero_copy_only=False)
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
 
 
 def _parse_column(
@@ -121,13 +289,21 @@ def _parse_column(
         return {column.name: _parse_list(values)}
     if column.kind is Kind.TIMESTAMP:
         return _parse_timestamp(label, column, values, rows, log)
-    parsed = _parse_scalar(label, column, values, rows, log)
+    empty = _empty(values)
+    parsed = _parse_scalar(label, column, values, rows, log, empty)
     if column.required:
-        _report(log, label, column.name, "is empty", rows, pc.is_null(values))
+        _report(log, label, column.name, "is empty", rows, empty)
     return {column.name: parsed}
 
 
+def _empty(values: pa.Array) -> pa.Array:
+    if pa.types.is_string(values.type):
+        return pc.is_null(_as_text(values))
+    return pc.is_null(values)
+
+
 def _as_text(values: pa.Array) -> pa.Array:
+    values = _plain(values)
     text = values if pa.types.is_string(values.type) else pc.cast(values, pa.string())
     stripped = pc.utf8_trim_whitespace(text)
     return pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
@@ -136,14 +312,36 @@ def _as_text(values: pa.Array) -> pa.Array:
 def _parse_text(
     label: str, column: Column, values: pa.Array, rows: pa.Array, log: ProblemLog
 ) -> pa.Array:
+    if pa.types.is_list(values.type):
+        expected = f"has type {values.type}, expected text"
+        _report(log, label, column.name, expected, rows, pc.is_valid(values))
+        return pa.nulls(len(values), pa.string())
     text = _as_text(values)
     if column.not_empty:
         _report(log, label, column.name, "is empty", rows, pc.is_null(text))
+    if column.identifier:
+        _report(
+            log,
+            label,
+            column.name,
+            "contains '/', which an id may not (ids are part of page addresses)",
+            rows,
+            pc.match_substring(text, "/"),
+        )
+    if column.longest:
+        _report(
+            log,
+            label,
+            column.name,
+            f"is longer than {column.longest} characters",
+            rows,
+            pc.greater(pc.utf8_length(text), column.longest),
+        )
     return text
 
 
 def _parse_list(values: pa.Array) -> pa.Array:
-    if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+    if pa.types.is_list(values.type):
         return _rebuild_list(values, _as_text(pc.list_flatten(values)))
     text = pc.fill_null(_as_text(values), "")
     parts = pc.split_pattern(text, LIST_SEPARATOR)
@@ -159,50 +357,81 @@ def _rebuild_list(lists: pa.Array, flat_clean: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pc.filter(flat_clean, pa.array(keep)))
 
 
+SCALARS = {
+    Kind.DECIMAL: (pa.float64(), NUMBER, "a decimal number"),
+    Kind.FLOAT: (pa.float64(), NUMBER, "a number"),
+    Kind.INTEGER: (pa.int64(), NUMBER, "a whole number"),
+    Kind.DATE: (pa.date32(), DATE, "a date (YYYY-MM-DD)"),
+}
+
+
 def _parse_scalar(
-    label: str, column: Column, values: pa.Array, rows: pa.Array, log: ProblemLog
+    label: str,
+    column: Column,
+    values: pa.Array,
+    rows: pa.Array,
+    log: ProblemLog,
+    empty: pa.Array,
 ) -> pa.Array:
-    target, pattern, what = {
-        Kind.DECIMAL: (pa.float64(), NUMBER, "a decimal number"),
-        Kind.FLOAT: (pa.float64(), NUMBER, "a number"),
-        Kind.INTEGER: (pa.int64(), INTEGER, "a whole number"),
-        Kind.DATE: (pa.date32(), DATE, "a date (YYYY-MM-DD)"),
-    }[column.kind]
-    if not pa.types.is_string(values.type):
-        parsed = _cast_native(values, target)
-        if parsed is None:
-            log.add(label, column.name, f"has type {values.type}, expected {what}")
-            return pa.nulls(len(values), target)
+    target, pattern, what = SCALARS[column.kind]
+    # Whole numbers are read as numbers first, so "2.0" (as many exports write) is 2.
+    read_as = pa.float64() if pa.types.is_integer(target) else target
+    if pa.types.is_string(values.type):
+        parsed, bad = _parse_strings(_as_text(values), read_as, pattern)
     else:
-        text = _as_text(values)
-        parsed = _cast_clean(text, target)
-        if parsed is not None:
-            _check_bounds(label, column, parsed, rows, log)
-            return parsed
-        looks_right = pc.fill_null(pc.match_substring_regex(text, pattern), True)
-        candidates = pc.if_else(looks_right, text, pa.scalar(None, pa.string()))
-        parsed, failed = _cast_locating_failures(pc.utf8_trim_whitespace(candidates), target)
-        bad = pc.or_(pc.invert(looks_right), pa.array(failed))
-        _report(log, label, column.name, f"is not {what}", rows, bad)
+        native = _cast_native(values, read_as)
+        if native is None:
+            _report(
+                log,
+                label,
+                column.name,
+                f"has type {values.type}, expected {what}",
+                rows,
+                pc.invert(empty),
+            )
+            return pa.nulls(len(values), target)
+        parsed, bad = native, np.zeros(len(values), dtype=bool)
+    if pa.types.is_floating(parsed.type):
+        finite = pc.fill_null(pc.is_finite(parsed), True).to_numpy(zero_copy_only=False)
+        bad = bad | ~finite
+        if pa.types.is_integer(target):
+            whole = pc.fill_null(pc.equal(pc.floor(parsed), parsed), True)
+            bad = bad | ~whole.to_numpy(zero_copy_only=False)
+    if bad.any():
+        _report(log, label, column.name, f"is not {what}", rows, pa.array(bad))
+        parsed = pc.if_else(pa.array(bad), pa.scalar(None, parsed.type), parsed)
+    if parsed.type != target:
+        parsed = pc.cast(parsed, target, safe=False)
     _check_bounds(label, column, parsed, rows, log)
     return parsed
 
 
+def _parse_strings(
+    text: pa.Array, target: pa.DataType, pattern: str
+) -> tuple[pa.Array, np.ndarray]:
+    """Parsed values and a mask of those that do not parse (a non-finite number included)."""
+    parsed = _cast_clean(text, target)
+    if parsed is not None:
+        return parsed, np.zeros(len(text), dtype=bool)
+    looks_right = pc.fill_null(pc.match_substring_regex(text, pattern), True)
+    candidates = pc.if_else(looks_right, text, pa.scalar(None, pa.string()))
+    parsed, failed = _cast_locating_failures(candidates, target)
+    return parsed, failed | ~looks_right.to_numpy(zero_copy_only=False)
+
+
 def _cast_native(values: pa.Array, target: pa.DataType) -> pa.Array | None:
-    if pa.types.is_integer(target) and pa.types.is_floating(values.type):
-        whole = pc.equal(pc.floor(values), values)
-        if not pc.all(pc.fill_null(whole, True)).as_py():
-            return None
-    if pa.types.is_date(target) and pa.types.is_timestamp(values.type):
-        return pc.cast(values, target)
-    numeric = pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
-    if (pa.types.is_floating(target) or pa.types.is_integer(target)) and not (
-        numeric or pa.types.is_decimal(values.type)
-    ):
-        return None
-    if pa.types.is_date(target) and not pa.types.is_date(values.type):
-        return None
-    return pc.cast(values, target, safe=False)
+    """A Parquet column of another type than the contract's, where it converts losslessly:
+    any integer or decimal or float for a number, a date or timestamp for a date."""
+    kind = values.type
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    if pa.types.is_floating(target) and numeric:
+        return pc.cast(values, target, safe=False)
+    if pa.types.is_date(target):
+        if pa.types.is_date(kind):
+            return pc.cast(values, target)
+        if pa.types.is_timestamp(kind):
+            return pc.cast(pc.cast(values, pa.timestamp(kind.unit)), target)
+    return None
 
 
 def _check_bounds(
@@ -219,18 +448,29 @@ def _parse_timestamp(
 ) -> dict[str, pa.Array]:
     """Two columns: instants given with an offset (UTC), and naive local times."""
     name, local_name = column.name, column.name + LOCAL_SUFFIX
+    _report(log, label, name, "is empty", rows, _empty(values))
     if pa.types.is_timestamp(values.type):
+        # Any unit, with or without a zone; finer than microseconds is cut to them.
         if values.type.tz is None:
-            return {name: pa.nulls(len(values), UTC), local_name: pc.cast(values, LOCAL)}
-        return {name: pc.cast(values, UTC), local_name: pa.nulls(len(values), LOCAL)}
+            local = pc.cast(values, LOCAL, safe=False)
+            return {name: pa.nulls(len(values), UTC), local_name: local}
+        return {name: pc.cast(values, UTC, safe=False), local_name: pa.nulls(len(values), LOCAL)}
+    if pa.types.is_date(values.type):  # a date alone is midnight, local time
+        return {name: pa.nulls(len(values), UTC), local_name: pc.cast(values, LOCAL)}
     if not pa.types.is_string(values.type):
-        log.add(label, name, f"has type {values.type}, expected an ISO 8601 timestamp")
+        _report(
+            log,
+            label,
+            name,
+            f"has type {values.type}, expected an ISO 8601 timestamp",
+            rows,
+            pc.is_valid(values),
+        )
         return {name: pa.nulls(len(values), UTC), local_name: pa.nulls(len(values), LOCAL)}
-    text = pc.utf8_trim_whitespace(values)
+    text = _as_text(values)
     for target in _likely_timestamp_types(text):
         parsed = _cast_clean(text, target)
         if parsed is not None:
-            _report(log, label, name, "is empty", rows, pc.is_null(values))
             nulls = pa.nulls(len(values), LOCAL if target == UTC else UTC)
             if target == UTC:
                 return {name: parsed, local_name: nulls}
@@ -245,9 +485,8 @@ def _parse_timestamp(
         pc.if_else(offset, text, pa.scalar(None, pa.string())), UTC
     )
     unparsed = pc.invert(pc.or_(naive, offset))
-    bad = pc.or_(pc.and_(unparsed, pc.is_valid(values)), pa.array(local_failed | utc_failed))
+    bad = pc.or_(pc.and_(unparsed, pc.is_valid(text)), pa.array(local_failed | utc_failed))
     _report(log, label, name, "is not an ISO 8601 timestamp", rows, bad)
-    _report(log, label, name, "is empty", rows, pc.is_null(values))
     return {name: utc, local_name: local}
 
 

@@ -1,10 +1,15 @@
 """Problems found in an import, each with file, row, column and reason."""
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from deepflame_web.core.services import RunError
+from deepflame_web.core.services import RunCancelled, RunError
+
+logger = logging.getLogger(__name__)
 
 EXAMPLES_PER_CHECK = 100
 
@@ -30,6 +35,8 @@ class ProblemLog:
     problems: list[Problem] = field(default_factory=list)
     total: int = 0
     warnings: list[str] = field(default_factory=list)
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    repeats_skipped: dict[str, int] = field(default_factory=dict)
 
     def add(self, file: str, column: str, reason: str, rows: np.ndarray | None = None) -> None:
         if rows is None:
@@ -65,3 +72,36 @@ class ImportRejected(RunError):
             f"The import was rejected: {log.total} problem(s) found, nothing was written.\n"
             + log.report()
         )
+
+
+class ImportFailed(RunError):
+    """Something unexpected broke while reading one file (and column); nothing was written.
+
+    The user sees where it happened and what broke, never a traceback (that goes to the log).
+    """
+
+    def __init__(self, file: str, column: str, error: Exception, verb: str = "reading"):
+        self.file, self.column = file, column
+        where = f" while {verb} {file}" if file else ""
+        where += f", column {column}" if column else ""
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        super().__init__(
+            f"The import failed{where}: {type(error).__name__}"
+            + (f": {detail}" if detail else "")
+            + ". Nothing was written; please report this with the file."
+        )
+
+
+@contextmanager
+def reading(file: str, column: str = "", verb: str = "reading") -> Iterator[None]:
+    """Name the file and column being read (or the table being written, with `verb`) in any
+    unexpected error raised inside.
+
+    Nested uses keep the innermost place; a rejection or a cancelled run passes unchanged."""
+    try:
+        yield
+    except (ImportRejected, ImportFailed, RunCancelled):
+        raise
+    except Exception as exc:
+        logger.exception("import failed %s %s %s", verb, file, column)
+        raise ImportFailed(file, column, exc, verb) from exc

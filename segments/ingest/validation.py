@@ -14,9 +14,9 @@ import pyarrow.compute as pc
 
 from deepflame_web.core.lake_tables import UTC, zones_of
 from offers.dayparts import WINDOW
-from offers.images import image_problem
+from offers.images import IMAGE_MAX_BYTES, image_problem
 from segments.ingest.parsing import LOCAL_SUFFIX, ROW, SourceFile, _report
-from segments.ingest.problems import ProblemLog
+from segments.ingest.problems import ProblemLog, reading
 
 TIMEZONES = zoneinfo.available_timezones()
 
@@ -52,7 +52,22 @@ def check_reference(
     target: str,
     known: pa.Array,
 ) -> None:
-    """Every non-empty value of `column` must be among `known` ids."""
+    """Every non-empty value of `column` must be among `known` ids; an optional column the
+    file leaves out refers to nothing."""
+    if column not in table.column_names:
+        return
+    with reading(label, column):
+        _check_reference(log, label, table, column, target, known)
+
+
+def _check_reference(
+    log: ProblemLog,
+    label: str,
+    table: pa.Table,
+    column: str,
+    target: str,
+    known: pa.Array,
+) -> None:
     values = table.column(column)
     if pa.types.is_list(values.type):
         values = values.combine_chunks()
@@ -140,7 +155,8 @@ def _read_image(
     if not path.is_file():
         log.add(label, "image", f"image {relative!r} is missing", row)
         return None
-    content = path.read_bytes()
+    with path.open("rb") as handle:  # a byte past the limit is enough to refuse a huge file
+        content = handle.read(IMAGE_MAX_BYTES + 1)
     problem = image_problem(content=content, name=relative)
     if problem:
         log.add(label, "image", f"image {relative!r}: {problem}", row)

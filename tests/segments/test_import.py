@@ -127,8 +127,8 @@ def _drop_column(table: str, column: str) -> Callable[[Tables], None]:
     return apply
 
 
-def _duplicate(table: str, row: int) -> Callable[[Tables], None]:
-    return lambda tables: tables[table].append(dict(tables[table][row]))
+def _duplicate(table: str, row: int, **changes: str) -> Callable[[Tables], None]:
+    return lambda tables: tables[table].append({**tables[table][row], **changes})
 
 
 BAD_INPUTS = {
@@ -153,9 +153,10 @@ BAD_INPUTS = {
         "weather.csv, row 2, column date: is not a date (YYYY-MM-DD)",
     ),
     "duplicate id": (
-        _duplicate("items", 1),
+        _duplicate("items", 1, name="Curly fries"),
         None,
-        "items.csv, row 5, column item_id: duplicate item_id 'FRY' (first seen in row 3)",
+        "items.csv, row 5, column item_id: duplicate item_id 'FRY' with other content "
+        "(first seen in row 3)",
     ),
     "missing store": (
         _edit("orders", 2, store_id="SF9"),
