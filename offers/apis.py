@@ -38,7 +38,7 @@ def _refused(error: OffersError) -> Response:
 
 
 class OfferSerializer(serializers.ModelSerializer):
-    updated_by = serializers.CharField(source="updated_by.username", default=None)
+    updated_by = serializers.CharField(source="updated_by.username", default=None, allow_null=True)
 
     class Meta:
         model = Offer

@@ -7,11 +7,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow.compute as pc
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 from PIL import Image
 
+from deepflame_web.core.lake import lake_read, lake_root
+from deepflame_web.core.models import LakeFile
 from offers.dayparts import (
     MINUTES_PER_DAY,
     crosses_midnight,
@@ -123,8 +126,26 @@ def known_tiers() -> list[str]:
 
 
 def known_channels() -> list[str]:
+    """The contract's channels, those on offers and every channel of the imported orders: a
+    chain's own words (`curbside`) are data the import takes, so an offer may target them."""
     seen = {c for channels in Offer.objects.values_list("channels", flat=True) for c in channels}
-    return sorted(seen | set(DEFAULT_CHANNELS))
+    return sorted(seen | set(DEFAULT_CHANNELS) | order_channels())
+
+
+_ORDER_CHANNELS: dict[tuple[str, int, int | None], frozenset[str]] = {}
+
+
+def order_channels() -> frozenset[str]:
+    """The distinct channels of the imported orders, read again only after the lake's orders
+    change (an import adds manifest rows), so a page reads the lake once per import."""
+    files = LakeFile.objects.filter(table="orders").aggregate(n=Count("pk"), last=Max("pk"))
+    version = (str(lake_root()), files["n"], files["last"])
+    if version not in _ORDER_CHANNELS:
+        column = lake_read(table="orders", columns=["channel"]).column("channel")
+        channels = frozenset(c for c in pc.unique(column).to_pylist() if c)
+        _ORDER_CHANNELS.clear()
+        _ORDER_CHANNELS[version] = channels
+    return _ORDER_CHANNELS[version]
 
 
 def known_categories() -> list[str]:

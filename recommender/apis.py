@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deepflame_web.core.access import EVERYONE_READS, PEOPLE_WRITE, RECOMMENDATIONS
+from offers.selectors import known_channels
 from recommender.assignment.engine import Outcome
 from recommender.assignment.receipts import decision_replay
 from recommender.assignment.serving import (
@@ -33,10 +34,21 @@ class RecommendationInputSerializer(serializers.Serializer):
     customer_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
     store_id = serializers.CharField(max_length=100)
     at = serializers.DateTimeField(help_text="ISO 8601 with a time zone offset; naive is UTC")
-    channel = serializers.CharField(max_length=50)
+    channel = serializers.CharField(
+        max_length=50, help_text="one of the chain's ordering channels (drive_thru, kiosk, ...)"
+    )
     cart = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, max_length=100
     )
+
+    def validate_channel(self, value: str) -> str:
+        """An unknown channel would match no offer's channel list silently: refuse it."""
+        known = known_channels()
+        if value not in known:
+            raise serializers.ValidationError(
+                f'Unknown channel "{value}"; known channels: {", ".join(known)}.'
+            )
+        return value
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -87,7 +99,11 @@ class RecommendationApi(APIView):
 
     access = RECOMMENDATIONS
 
-    @extend_schema(request=RecommendationInputSerializer, responses=dict)
+    @extend_schema(
+        request=RecommendationInputSerializer,
+        # 503: no model, rules or segmentation is active yet, so nothing can be served.
+        responses={200: dict, 400: dict, 503: dict},
+    )
     def post(self, request: Request) -> Response:
         data = RecommendationInputSerializer(data=request.data)
         if not data.is_valid():
@@ -177,9 +193,13 @@ class ReceiptReplayApi(APIView):
 
     access = PEOPLE_WRITE
 
-    @extend_schema(request=None, responses=dict)
+    # 409: the receipt's model can no longer be loaded (its files were removed).
+    @extend_schema(request=None, responses={200: dict, 404: dict, 409: dict})
     def post(self, request: Request, pk: int) -> Response:
-        replay = decision_replay(_receipt(pk))
+        try:
+            replay = decision_replay(_receipt(pk))
+        except EngineUnavailable as exc:
+            return Response({"detail": str(exc)}, status=409)
         return Response(
             {
                 "decision_id": pk,

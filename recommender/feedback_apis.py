@@ -98,12 +98,16 @@ def _record(values: dict[str, Any], *, kind: str, time_field: str) -> Response:
     return Response(feedback_json(recorded), status=200 if recorded.duplicate else 201)
 
 
+# 201 for a new event, 200 for one already recorded under the same event_id.
+FEEDBACK_RESPONSES = {200: dict, 201: dict, 400: dict, 409: dict}
+
+
 class EventApi(APIView):
     """An impression or a click of an offer, joined to the assignment it answers."""
 
     access = FEEDBACK_WRITES
 
-    @extend_schema(request=EventInputSerializer, responses=dict)
+    @extend_schema(request=EventInputSerializer, responses=FEEDBACK_RESPONSES)
     def post(self, request: Request) -> Response:
         data = EventInputSerializer(data=request.data)
         if not data.is_valid():
@@ -117,7 +121,7 @@ class RedemptionApi(APIView):
 
     access = FEEDBACK_WRITES
 
-    @extend_schema(request=RedemptionInputSerializer, responses=dict)
+    @extend_schema(request=RedemptionInputSerializer, responses=FEEDBACK_RESPONSES)
     def post(self, request: Request) -> Response:
         data = RedemptionInputSerializer(data=request.data)
         if not data.is_valid():

@@ -140,7 +140,8 @@ class ExclusionSheet(models.Model):
 
 
 class AssignmentBatch(models.Model):
-    """Offers assigned to every customer at one instant; one batch is active at a time."""
+    """Offers assigned to every customer by one run; one batch is active at a time. Each
+    customer is decided for their usual daypart on `valid_from` (see assignment.batch)."""
 
     run = models.OneToOneField(
         "core.Run", on_delete=models.PROTECT, related_name="assignment_batch"
@@ -149,6 +150,12 @@ class AssignmentBatch(models.Model):
     at = models.DateTimeField()
     holdout_share = models.FloatField()
     seed = models.PositiveIntegerField()
+    valid_from = models.DateField(
+        null=True, blank=True, help_text="the first day the offers are for"
+    )
+    valid_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="days the offers are valid; empty: until the next batch"
+    )
     definition = models.ForeignKey(
         "segments.SegmentDefinition", on_delete=models.PROTECT, related_name="+"
     )

@@ -3,7 +3,6 @@
 from typing import Any
 
 from recommender.ml.evaluation import DIFFERENCE_KEYS, METRICS, Difference, is_baseline
-from recommender.ml.scorers import is_neural
 from recommender.models import RecommenderModel
 
 METHOD_ORDER = (
@@ -50,7 +49,7 @@ def model_results(model: RecommenderModel) -> dict[str, Any]:
     training run's page show them."""
     return {
         "model": model,
-        "baseline_serves": is_baseline(model.scorer) and not is_neural(model.scorer),
+        "baseline_serves": is_baseline(model.scorer),
         "rows": _metric_rows(model),
         "metrics": METRICS,
         "curves": {"methods": model.curves},

@@ -17,13 +17,18 @@ from deepflame_web.core.access import (
 )
 from deepflame_web.core.parsing import ascii_int
 from deepflame_web.core.services import RunAlreadyActive
-from offers.models import Offer
+from offers.models import Offer, Store
 from recommender.assignment.performance import (
     performance_history,
     performance_refresh_queue,
     performance_summary,
 )
-from recommender.assignment.receipts import decision_replay, receipt_segment_names
+from recommender.assignment.receipts import (
+    decided_for_text,
+    decision_replay,
+    receipt_segment_names,
+    validity_text,
+)
 from recommender.errors import RecommenderError
 from recommender.forms import TrainingRunForm
 from recommender.ml.evaluation import METRICS
@@ -114,8 +119,17 @@ def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     names = {o["offer_id"]: o["name"] for o in decision.catalog.offers}
     segments = receipt_segment_names(decision)
+    validity = decision.context.get("validity")
+    store_id = (decision.context.get("decided_for") or {}).get("store_id")
+    store_name = (
+        Store.objects.filter(store_id=store_id).values_list("name", flat=True).first()
+        if store_id
+        else None
+    )
     context = {
         "decision": decision,
+        "decided_for": decided_for_text(decision.context, store_name),
+        "validity": validity_text(validity.get("from"), validity.get("days")) if validity else "",
         "names": names,
         "segment_name": segments.get(decision.segment_key),
         "trajectory": [

@@ -5,11 +5,18 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 # torch threads sleep instead of spinning when the machine is busy (docs/benchmarks.md).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# The secret key, the SQLite database (password hashes, sessions) and the logs under var/ are
+# readable by their owner only; files an earlier version left readable to all are tightened.
+umask 077
 mkdir -p var
 if [ -z "${SECRET_KEY:-}" ]; then
   [ -f var/secret_key ] || python -c 'import secrets; print(secrets.token_urlsafe(50))' > var/secret_key
+  chmod 600 var/secret_key
   SECRET_KEY=$(cat var/secret_key); export SECRET_KEY
 fi
+for private in var/deepflame.sqlite3 var/worker.log; do
+  [ ! -f "$private" ] || chmod 600 "$private"
+done
 HOST=${DEMO_HOST:-127.0.0.1}
 PORT=${DEMO_PORT:-8000}
 DEMO_CUSTOMERS=${DEMO_CUSTOMERS:-2000}

@@ -1,4 +1,5 @@
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -42,6 +43,40 @@ def segmentation_active() -> SegmentDefinition | None:
 
 def _definition(definition: SegmentDefinition | None) -> SegmentDefinition | None:
     return definition if definition is not None else segmentation_active()
+
+
+INCOMPLETE_PERIOD = "incomplete_period"
+"""The key of a segmentation run's result that names its latest period when that month was
+incomplete (not over, or the lake's orders stopped before its last day)."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """A month of a segmentation, and whether it held all of its orders when segmented."""
+
+    month: str
+    complete: bool = True
+
+    @property
+    def label(self) -> str:
+        return self.month if self.complete else f"{self.month} (to date, incomplete)"
+
+
+def segmentation_periods(*, definition: SegmentDefinition) -> list[Period]:
+    """The definition's periods, each once, in order, the incomplete one marked."""
+    incomplete = (definition.run.result or {}).get(INCOMPLETE_PERIOD)
+    return [Period(month, month != incomplete) for month in sorted(set(definition.periods))]
+
+
+def period_pair_default(periods: list[Period]) -> tuple[str, str] | None:
+    """The two periods pages open on: the last two complete ones, so a month still under way
+    is never compared with whole ones by default; the last two at all when fewer than two are
+    complete; None with fewer than two periods."""
+    complete = [p.month for p in periods if p.complete]
+    months = complete if len(complete) >= 2 else [p.month for p in periods]
+    if len(months) < 2:
+        return None
+    return months[-2], months[-1]
 
 
 def segments_current(*, definition: SegmentDefinition | None = None) -> list[Segment]:

@@ -1,9 +1,12 @@
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import MemoryFileUploadHandler
@@ -25,11 +28,14 @@ from deepflame_web.core.parsing import ascii_int
 from deepflame_web.core.services import RunAlreadyActive
 from segments.errors import SegmentsError
 from segments.forms import SegmentationRunForm, SegmentRenameForm
+from segments.ingest.catalog_rows import KEEP_EDITS, TAKE_EXTRACT
 from segments.models import Segment, SegmentDefinition
 from segments.presentation import format_value, segment_color, z_words
 from segments.segmentation.profiles import feature_label, segment_description
 from segments.segmentation.services import segmentation_run_start
 from segments.selectors import (
+    Period,
+    period_pair_default,
     population_means,
     population_means_by_period,
     segment_flows,
@@ -39,6 +45,7 @@ from segments.selectors import (
     segment_profile_over_time,
     segment_sizes_by_period,
     segmentation_active,
+    segmentation_periods,
     segments_current,
 )
 from segments.services import history_import_start, segment_rename
@@ -50,6 +57,8 @@ from segments.uploads import (
     upload_store,
 )
 
+CONTRACT_FILE = settings.BASE_DIR / "docs" / "data-contract.md"
+EXAMPLE_FOLDER = settings.BASE_DIR / "docs" / "example-data"
 MOVERS_PER_PAGE = 50
 CSV_CHUNK = 64 * 1024
 PROFILE_CHART_FEATURES = 3
@@ -58,6 +67,18 @@ NOT_ACTIVE = "not active"
 
 class ImportUploadForm(forms.Form):
     archive = forms.FileField(help_text="A .zip of a folder in the import format")
+    offers = forms.ChoiceField(
+        label="Offers edited here",
+        choices=[
+            (KEEP_EDITS, "Keep the edits made here (skip the extract's version, list it)"),
+            (TAKE_EXTRACT, "Take the extract's version (overwrite the edits, list them)"),
+        ],
+        initial=KEEP_EDITS,
+        required=False,
+    )
+    dry_run = forms.BooleanField(
+        label="Dry run: check and list what would change, write nothing", required=False
+    )
 
     def clean_archive(self) -> object:
         archive = self.cleaned_data["archive"]
@@ -92,13 +113,39 @@ def _import_upload(request: HttpRequest) -> HttpResponse:
             form.add_error("archive", str(exc))
             return render(request, "segments/import_upload.html", {"form": form}, status=400)
         try:
-            run = history_import_start(archive=path, started_by=request.user)
+            run = history_import_start(
+                archive=path,
+                started_by=request.user,
+                offers_policy=form.cleaned_data["offers"] or KEEP_EDITS,
+                dry_run=form.cleaned_data["dry_run"],
+            )
         except RunAlreadyActive as exc:
             archive_remove(path)
             messages.error(request, str(exc))
         else:
             return redirect("run_detail", run_id=run.pk)
     return render(request, "segments/import_upload.html", {"form": form})
+
+
+@role_required(EVERYONE_READS)
+def import_contract(request: HttpRequest) -> HttpResponse:
+    """The import format as the product documents it (docs/data-contract.md), as text."""
+    return render(
+        request, "segments/import_contract.html", {"contract": CONTRACT_FILE.read_text("utf-8")}
+    )
+
+
+@role_required(EVERYONE_READS)
+def import_example(request: HttpRequest) -> HttpResponse:
+    """The example folder as a zip: a template to fill in with the chain's rows."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(EXAMPLE_FOLDER.rglob("*")):
+            if path.is_file():
+                archive.write(path, Path("example-data") / path.relative_to(EXAMPLE_FOLDER))
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = 'attachment; filename="example-data.zip"'
+    return response
 
 
 @role_required(EVERYONE_READS)
@@ -111,8 +158,11 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     total = sum(s.size for s in live) or 1
     sizes = segment_sizes_by_period(definition=definition)
     periods = sorted(set(definition.periods) | set(sizes))
+    months = segmentation_periods(definition=definition)
     context = {
         "definition": definition,
+        "months": months,
+        "incomplete": _incomplete(months),
         "cards": [_card(s, total) for s in segments],
         "new_count": sum(s.is_new for s in segments),
         "vanished": [s for s in segments if s.is_vanished],
@@ -162,6 +212,7 @@ def segment_detail(request: HttpRequest, key: int) -> HttpResponse:
             return redirect("segment_detail", key=segment.key)
     context = {
         "definition": definition,
+        "incomplete": _incomplete(segmentation_periods(definition=definition)),
         "segment": segment,
         "color": segment_color(segment.key),
         "form": form,
@@ -178,12 +229,19 @@ def movements(request: HttpRequest) -> HttpResponse:
     definition = segmentation_active()
     if definition is None:
         return render(request, "segments/movements.html", {"definition": None})
-    periods = sorted(definition.periods)
-    context: dict[str, Any] = {"definition": definition, "periods": periods}
-    if len(periods) < 2:
+    periods = segmentation_periods(definition=definition)
+    default = period_pair_default(periods)
+    context: dict[str, Any] = {
+        "definition": definition,
+        "periods": periods,
+        "incomplete": _incomplete(periods),
+    }
+    if default is None:
         context["error"] = "Movements need two periods; this segmentation has one."
         return render(request, "segments/movements.html", context)
-    period_from, period_to, context["error"] = _period_pair(request, periods)
+    period_from, period_to, context["error"] = _period_pair(
+        request, [p.month for p in periods], default
+    )
     flows = segment_flows(period_from=period_from, period_to=period_to, definition=definition)
     if flows is None:
         context["error"] = (
@@ -261,6 +319,10 @@ def movers_csv(request: HttpRequest) -> StreamingHttpResponse:
     return response
 
 
+def _incomplete(periods: list[Period]) -> Period | None:
+    return next((p for p in periods if not p.complete), None)
+
+
 def _short_label(side: dict[str, Any]) -> str:
     """An axis label that fits beside a heatmap; unique by key, the full name in the hover."""
     if side["key"] is None:
@@ -269,23 +331,21 @@ def _short_label(side: dict[str, Any]) -> str:
     return f"#{side['key']} {name if len(name) <= 22 else name[:21] + '…'}"
 
 
-def _period_pair(request: HttpRequest, periods: list[str]) -> tuple[str, str, str | None]:
-    """The asked periods, or the last two with the reason when they cannot be shown."""
-    period_from = request.GET.get("from") or periods[-2]
-    period_to = request.GET.get("to") or periods[-1]
+def _period_pair(
+    request: HttpRequest, periods: list[str], default: tuple[str, str]
+) -> tuple[str, str, str | None]:
+    """The asked periods, or the default pair (the last two complete periods) with the reason
+    when they cannot be shown."""
+    period_from = request.GET.get("from") or default[0]
+    period_to = request.GET.get("to") or default[1]
     if period_from not in periods or period_to not in periods:
         return (
-            periods[-2],
-            periods[-1],
+            *default,
             f"Pick periods of this segmentation ({periods[0]} to {periods[-1]}); "
-            "showing the last two instead.",
+            f"showing {default[0]} to {default[1]} instead.",
         )
     if period_from == period_to:
-        return (
-            periods[-2],
-            periods[-1],
-            "Pick two different periods; showing the last two instead.",
-        )
+        return (*default, f"Pick two different periods; showing {default[0]} to {default[1]}.")
     return period_from, period_to, None
 
 

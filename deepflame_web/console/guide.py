@@ -14,7 +14,7 @@ from offers.rules.selectors import rule_set_for_definition
 from recommender.models import OfferPerformance
 from recommender.selectors import batch_active, model_active
 from segments.models import SegmentFlow, SegmentSize
-from segments.selectors import segmentation_active
+from segments.selectors import period_pair_default, segmentation_active, segmentation_periods
 
 MOVES_SHOWN = 5
 
@@ -176,9 +176,12 @@ def guide() -> Guide:
     definition = segmentation_active()
     if definition is None:
         return Guide()
-    periods = sorted(definition.periods)
-    if not periods:
+    months = segmentation_periods(definition=definition)
+    if not months:
         return Guide()
+    # The last two complete periods: a month still under way is not "your segments now".
+    pair = period_pair_default(months)
+    periods = list(pair) if pair is not None else [months[-1].month]
     segments = _segments_now(definition, periods)
     return Guide(
         periods=(periods[-2] if len(periods) > 1 else periods[-1], periods[-1]),

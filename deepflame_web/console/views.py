@@ -19,9 +19,10 @@ from deepflame_web.core.access import ADMINS_ONLY, ADMINS_WRITE, EVERYONE_READS,
 from deepflame_web.core.errors import DomainError
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.schedule import ScheduleError, schedule_rows, schedule_update
-from deepflame_web.core.selectors import runs_recent
+from deepflame_web.core.selectors import run_error_shown, runs_recent
 from deepflame_web.core.services import RunAlreadyActive, run_cancel, system_check_start
 from recommender.assignment.batch import assignment_run_start
+from recommender.forms import ReassignForm
 from recommender.models import AssignmentBatch, RecommenderModel
 from recommender.presentation import model_results
 from recommender.selectors import customer_decisions, customer_recent_events
@@ -70,7 +71,11 @@ def run_list(request: HttpRequest) -> HttpResponse:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("started_by"), pk=run_id)
     template = "console/partials/run_status.html" if request.headers.get("HX-Request") else None
-    context = {"run": run, "outputs": _run_outputs(run)}
+    context = {
+        "run": run,
+        "error": run_error_shown(run=run, user=request.user),
+        "outputs": _run_outputs(run),
+    }
     return render(request, template or "console/run_detail.html", context)
 
 
@@ -155,10 +160,28 @@ def model_retrain_view(request: HttpRequest) -> HttpResponse:
 @role_required(ADMINS_ONLY)
 @require_POST
 def offers_reassign_view(request: HttpRequest) -> HttpResponse:
+    form = ReassignForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.get_json_data().items():
+            label = form.fields[field].label if field in form.fields else field
+            messages.error(
+                request, f"Nothing was queued: {label}: {' '.join(e['message'] for e in errors)}"
+            )
+        return redirect("run_list")
+    valid_from, valid_days = form.cleaned_data["valid_from"], form.cleaned_data["valid_days"]
+    window = (
+        f"valid from {valid_from or 'today'}, "
+        f"{f'{valid_days} days' if valid_days else 'until the next batch'}"
+    )
     return _queue(
         request,
-        "Offer assignment (now, 5% holdout)",
-        lambda: assignment_run_start(holdout_share=0.05, started_by=request.user),
+        f"Offer assignment (5% holdout, {window})",
+        lambda: assignment_run_start(
+            holdout_share=0.05,
+            valid_from=valid_from,
+            valid_days=valid_days,
+            started_by=request.user,
+        ),
     )
 
 

@@ -1,4 +1,5 @@
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -15,10 +16,16 @@ from deepflame_web.core.login_guard import (
     sign_in_succeeded,
 )
 from deepflame_web.core.models import Run
+from deepflame_web.core.selectors import run_error_shown
 
 
 class RunOutputSerializer(serializers.ModelSerializer):
-    started_by = serializers.CharField(source="started_by.username", default=None)
+    started_by = serializers.CharField(source="started_by.username", default=None, allow_null=True)
+    error = serializers.SerializerMethodField(help_text="in full for Admins, else in a sentence")
+
+    def get_error(self, run: Run) -> str:
+        request = self.context.get("request")
+        return run_error_shown(run=run, user=getattr(request, "user", None) or AnonymousUser())
 
     class Meta:
         model = Run

@@ -1,4 +1,5 @@
-"""What every request goes through: the Content-Security-Policy and the body size limit.
+"""What every request goes through: the Content-Security-Policy, the body size limit and the
+refusal of NUL characters in the query string.
 
 Scripts run only from this origin or inline with the request's nonce (templates write it
 as `nonce="{{ csp_nonce }}"`), so an injected `<script>` or `onclick=` never runs. Styles
@@ -66,4 +67,22 @@ class RequestSizeLimitMiddleware:
                 return JsonResponse(
                     {"detail": f"The request body is larger than {limit} bytes."}, status=413
                 )
+        return self.get_response(request)
+
+
+class NullCharacterMiddleware:
+    """Refuse a query string with a NUL character (400) before a view filters by it.
+
+    PostgreSQL text cannot hold NUL, so a `?q=%00` that reaches a query raised a 500; bodies
+    are checked by the forms' and serializers' own null-character validators.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
+            return JsonResponse(
+                {"detail": "The query string contains a NUL character (%00)."}, status=400
+            )
         return self.get_response(request)

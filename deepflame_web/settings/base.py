@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "deepflame_web.core.middleware.ContentSecurityPolicyMiddleware",
     "deepflame_web.core.middleware.RequestSizeLimitMiddleware",
+    "deepflame_web.core.middleware.NullCharacterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,6 +101,14 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The file holds password hashes and sessions: created readable by its owner only (SQLite
+    # gives its journal the same mode); one an earlier version made readable to all is tightened.
+    SQLITE_FILE = Path(DATABASES["default"]["NAME"])
+    if SQLITE_FILE.name != ":memory:" and SQLITE_FILE.parent.is_dir():
+        if not SQLITE_FILE.exists():
+            os.close(os.open(SQLITE_FILE, os.O_CREAT | os.O_WRONLY, 0o600))
+        elif SQLITE_FILE.stat().st_mode & 0o077 and SQLITE_FILE.stat().st_uid == os.getuid():
+            SQLITE_FILE.chmod(0o600)
     # Several processes (web, worker) share the file: wait for locks instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0

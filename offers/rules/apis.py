@@ -64,7 +64,7 @@ def _conflict(error: DraftConflict) -> Response:
 
 class RuleSetSerializer(serializers.ModelSerializer):
     definition_version = serializers.IntegerField(source="definition.version")
-    updated_by = serializers.CharField(source="updated_by.username", default=None)
+    updated_by = serializers.CharField(source="updated_by.username", default=None, allow_null=True)
     published_version = serializers.SerializerMethodField()
 
     class Meta:
@@ -133,13 +133,15 @@ class RunStartedSerializer(serializers.Serializer):
 class PublishInputSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
     revision = serializers.IntegerField(
-        required=False, help_text="the draft revision you reviewed; refused if it changed"
+        help_text="the draft revision you reviewed (required); refused if it changed"
     )
 
 
 class RuleVersionSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(source="author.username", default=None)
-    restored_from = serializers.IntegerField(source="restored_from.number", default=None)
+    author = serializers.CharField(source="author.username", default=None, allow_null=True)
+    restored_from = serializers.IntegerField(
+        source="restored_from.number", default=None, allow_null=True
+    )
 
     class Meta:
         model = RuleVersion
@@ -314,7 +316,7 @@ class RuleSetPublishApi(APIView):
                 rule_set=rule_set,
                 author=request.user,
                 note=data.validated_data["note"],
-                expected_revision=data.validated_data.get("revision"),
+                expected_revision=data.validated_data["revision"],
             )
         except DraftConflict as conflict:
             return _conflict(conflict)
@@ -363,9 +365,16 @@ class RuleVersionRollbackApi(APIView):
         version = _version(pk, number)
         data = RollbackInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        restored = rule_version_rollback(
-            version=version, author=request.user, note=data.validated_data["note"]
-        )
+        try:
+            restored = rule_version_rollback(
+                version=version, author=request.user, note=data.validated_data["note"]
+            )
+        except RulesInvalid as invalid:
+            return Response(
+                {"detail": str(invalid), **_validation_output(invalid.issues)}, status=400
+            )
+        except IntegrityError:
+            return Response({"detail": "Another publish happened at the same time; retry."}, 409)
         return Response(RuleVersionSerializer(restored).data, status=201)
 
 

@@ -46,11 +46,11 @@ class DraftConflict(OffersError):
 class RulesInvalid(OffersError):
     """Publishing refused because validation found errors."""
 
-    def __init__(self, issues: list[Issue]):
+    def __init__(self, issues: list[Issue], *, subject: str = "The draft"):
         self.issues = issues
         errors = [i.message for i in issues if i.level == "error"]
         super().__init__(
-            f"The draft has {len(errors)} error(s) and cannot be published: " + " ".join(errors)
+            f"{subject} has {len(errors)} error(s) and cannot be published: " + " ".join(errors)
         )
 
 
@@ -204,11 +204,19 @@ def rule_set_publish(
 
 
 def rule_version_rollback(*, version: RuleVersion, author: Any, note: str = "") -> RuleVersion:
-    """Republish an old version's content as a new version; the draft is left as it is."""
+    """Republish an old version's content as a new version; the draft is left as it is.
+
+    Validated as a publish is, against today's catalog and segments: an offer may have
+    expired since, and a version with errors is refused (RulesInvalid) rather than served.
+    """
     with transaction.atomic():
+        rule_set = RuleSet.objects.select_related("definition").get(pk=version.rule_set_id)
+        issues = rules_validate(document=version.document, definition=rule_set.definition)
+        if issues_have_errors(issues):
+            raise RulesInvalid(issues, subject=f"Version {version.number}")
         return _version_create(
-            rule_set=version.rule_set,
-            document=version.document,
+            rule_set=rule_set,
+            document=document_normalize(version.document),
             author=author,
             note=note or f"Rollback to version {version.number}",
             action="rollback",
@@ -264,11 +272,14 @@ def rules_carry_over(*, definition: SegmentDefinition) -> str:
     """The rules in force move to a new segmentation, in the transaction that activates it.
 
     Segment keys are stable across refits, so the latest published version of an earlier
-    segmentation is published again as this one's version 1 (rules of vanished segments
-    dropped; new segments get none until a marketer writes one). The earlier draft, with any
-    unpublished edits, becomes this one's draft. When the carried rules no longer validate
-    (an offer expired, say) they stay a draft and the message says why. Returns what was
-    done, for the segmentation run's log ("" when there was nothing to carry).
+    segmentation is published again as this one's next version (rules of vanished segments
+    dropped; new segments get none until a marketer writes one). Its version history comes
+    along, numbers, notes and authors kept, so the versions page, diffs and rollback go on
+    where they were: v4 there is followed by v5 here, noted "carried over to segmentation N".
+    The earlier draft, with any unpublished edits, becomes this one's draft. When the carried
+    rules no longer validate (an offer expired, say) they stay a draft and the message says
+    why. Returns what was done, for the segmentation run's log ("" when there was nothing to
+    carry).
     """
     if RuleSet.objects.filter(definition=definition).exists():
         return ""
@@ -291,20 +302,59 @@ def rules_carry_over(*, definition: SegmentDefinition) -> str:
             f"The {origin} were copied as this segmentation's draft but not published: "
             f"{' '.join(errors)} Fix them on the rules page and publish{gone}."
         )
-    _version_create(
-        rule_set=rule_set,
-        document=rule_set.document,
-        author=None,
-        note=f"Carried over from {origin}{gone}.",
-        action="carry_over",
-        draft_revision=rule_set.revision,
-    )
+    with transaction.atomic():
+        _versions_carry_over(source=source.rule_set, target=rule_set)
+        carried = _version_create(
+            rule_set=rule_set,
+            document=rule_set.document,
+            author=None,
+            note=f"Carried over to segmentation v{definition.version} from {origin}{gone}.",
+            action="carry_over",
+            draft_revision=rule_set.revision,
+        )
     draft, _ = _rules_for_segments(source.rule_set.document, live)
     if document_normalize(draft) != rule_set.document:
         rule_set_draft_update(
             rule_set=rule_set, document=draft, expected_revision=rule_set.revision, user=None
         )
-    return f"The {origin} carried over and published as version 1{gone}."
+    return f"The {origin} carried over and published as version {carried.number}{gone}."
+
+
+def _versions_carry_over(*, source: RuleSet, target: RuleSet) -> None:
+    """Copy a rule set's published versions into a new segmentation's (empty) rule set, as
+    they were: number, document, note, author, time and what each republished. The copies
+    are history of the earlier segmentation: the carried version is published on top of
+    them. `draft_revision` is left empty, since it counted the earlier draft's saves."""
+    history = list(source.versions.order_by("number"))
+    if not history:
+        return
+    RuleVersion.objects.bulk_create(
+        RuleVersion(
+            rule_set=target,
+            number=version.number,
+            document=version.document,
+            note=version.note,
+            author_id=version.author_id,
+        )
+        for version in history
+    )
+    # auto_now_add stamps the copies with now: each gets its original time back, and what it
+    # republished is pointed at the copy of that version.
+    copies = {copy.number: copy for copy in RuleVersion.objects.filter(rule_set=target)}
+    number_of: dict[int | None, int] = {version.pk: version.number for version in history}
+    for version in history:
+        restored = copies.get(number_of.get(version.restored_from_id, 0))
+        RuleVersion.objects.filter(pk=copies[version.number].pk).update(
+            created_at=version.created_at, restored_from=restored
+        )
+    audit_record(
+        user=None,
+        action="history_carry_over",
+        object_type="rule_set",
+        object_id=target.pk,
+        object_repr=str(target),
+        after={"from_rule_set": source.pk, "versions": sorted(copies)},
+    )
 
 
 def _rules_for_segments(document: dict[str, Any], live: set[int]) -> tuple[dict[str, Any], list]:

@@ -284,12 +284,16 @@ def rules_preview_status(request: HttpRequest, run_id: int) -> HttpResponse:
 def rules_publish(request: HttpRequest) -> HttpResponse:
     rule_set = _draft()
     issues: list[Issue] = []
+    revision = _revision(request.POST.get("revision", ""))
     try:
+        if revision is None:
+            # Without it the optimistic lock is skipped and someone else's draft could go out.
+            raise OffersError("The page did not say which draft revision you reviewed; reload.")
         version = rule_set_publish(
             rule_set=rule_set,
             author=request.user,
             note=request.POST.get("note", "").strip(),
-            expected_revision=_revision(request.POST.get("revision", "")),
+            expected_revision=revision,
         )
     except RulesInvalid as invalid:
         problem = "Not published: the saved draft has errors."
@@ -420,9 +424,16 @@ def rule_version_rollback_page(request: HttpRequest, number: int) -> HttpRespons
         number=number,
     )
     if request.method == "POST":
-        restored = rule_version_rollback(
-            version=version, author=request.user, note=request.POST.get("note", "").strip()
-        )
+        try:
+            restored = rule_version_rollback(
+                version=version, author=request.user, note=request.POST.get("note", "").strip()
+            )
+        except RulesInvalid as invalid:
+            messages.error(request, f"Not republished. {invalid}")
+            return redirect("rule_versions")
+        except IntegrityError:
+            messages.error(request, "Another publish happened at the same time; try again.")
+            return redirect("rule_versions")
         messages.success(
             request, f"Version {version.number} republished as version {restored.number}."
         )

@@ -1,4 +1,11 @@
-"""Batch assignment: offers for every customer at one instant, as a run.
+"""Batch assignment: offers for every customer, as a run.
+
+Each customer is decided in the context they will use the offers in: their usual store and
+channel, at a representative local time of their usual daypart (the chain's most common one
+for a customer without orders) on the batch's first valid day; not at the instant the run
+happens to start, which is evening in one time zone and morning in another. The batch's
+validity window (first day and number of days, or until the next batch) is chosen when the
+run starts and stored with the batch.
 
 Rows of the new batch are written chunk by chunk while it is inactive (no page or API reads
 an inactive batch), then the batch becomes active in one transaction. A failed or killed run
@@ -16,6 +23,7 @@ import json
 import secrets
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -31,11 +39,12 @@ from deepflame_web.core.services import (
     run_execute,
     run_start,
 )
+from offers.dayparts import MINUTES_PER_DAY, Window, daypart_at
 from offers.models import Store
 from recommender.errors import RecommenderError
 from recommender.models import AssignmentBatch, CustomerState, Decision
 
-from .engine import Engine, Situation, decide
+from .engine import Engine, Outcome, Situation, decide
 from .inputs import customer_inputs, store_weather
 from .performance import performance_refresh
 from .receipts import batch_decisions_write
@@ -44,6 +53,9 @@ from .state import EngineUnavailable, engine_current, snapshot_dayparts
 ASSIGN_TASK = "recommender.tasks.heavy_assign_offers"
 DEFAULT_HOLDOUT_SHARE = 0.05
 CHUNK = 10_000
+MAX_VALID_DAYS = 366
+MAX_START_OFFSET_DAYS = 366
+"""How far from the run's instant the first valid day may be, either way."""
 
 
 def assignment_run_start(
@@ -51,14 +63,27 @@ def assignment_run_start(
     at: dt.datetime | None = None,
     holdout_share: float = DEFAULT_HOLDOUT_SHARE,
     seed: int | None = None,
+    valid_from: dt.date | None = None,
+    valid_days: int | None = None,
     started_by: Any = None,
     enqueue: bool = True,
 ) -> Run:
+    """Queue a batch; `valid_from` (default: the UTC date of `at`) is the first day its
+    offers are meant for and the day customers are decided on, `valid_days` how many days
+    they are valid (default: until the next batch replaces them)."""
     if not 0 <= holdout_share < 1:
         raise RecommenderError("holdout share must be at least 0 and below 1")
     at = at or timezone.now()
     if at.tzinfo is None:
         raise RecommenderError("the assignment time needs a time zone (or is taken as UTC)")
+    valid_from = valid_from or at.astimezone(dt.UTC).date()
+    if abs((valid_from - at.astimezone(dt.UTC).date()).days) > MAX_START_OFFSET_DAYS:
+        raise RecommenderError(
+            f"valid from: {valid_from} is more than {MAX_START_OFFSET_DAYS} days from the "
+            f"assignment's instant ({at:%Y-%m-%d})"
+        )
+    if valid_days is not None and not 1 <= valid_days <= MAX_VALID_DAYS:
+        raise RecommenderError(f"valid days: must be from 1 to {MAX_VALID_DAYS}, not {valid_days}")
     return run_start(
         kind=RunKind.ASSIGNMENT,
         task_name=ASSIGN_TASK,
@@ -66,6 +91,8 @@ def assignment_run_start(
             "at": at.isoformat(),
             "holdout_share": holdout_share,
             "seed": secrets.randbelow(2**31) if seed is None else seed,
+            "valid_from": valid_from.isoformat(),
+            "valid_days": valid_days,
         },
         started_by=started_by,
         enqueue=enqueue,
@@ -100,17 +127,83 @@ def batches_remove_unfinished() -> int:
     return count
 
 
+def representative_minute(name: str, dayparts: dict[str, Window]) -> int:
+    """A local minute that stands for a daypart: the middle of its window (wrapping
+    midnight), or where another daypart covers the middle, its first minute that is its own."""
+    start, end = dayparts[name]
+    length = (end - start) % MINUTES_PER_DAY or MINUTES_PER_DAY
+    middle = (start + length // 2) % MINUTES_PER_DAY
+    for step in range(length):
+        minute = (middle + step) % MINUTES_PER_DAY if step else middle
+        if daypart_at(dt.time(minute // 60, minute % 60), dayparts) == name:
+            return minute
+    return middle
+
+
+def decision_instants(
+    frame: pd.DataFrame,
+    *,
+    valid_from: dt.date,
+    dayparts: dict[str, Window],
+    stores: dict[str, Store],
+    fallback: dt.datetime,
+) -> np.ndarray:
+    """Each customer's decision instant: the representative minute of their usual daypart on
+    `valid_from` in their usual store's time zone (UTC without a store); `fallback` for a
+    customer without a daypart. Computed once per (time zone, daypart), not per customer."""
+    zone_of = {store_id: store.timezone or "UTC" for store_id, store in stores.items()}
+    keys = pd.DataFrame(
+        {
+            "zone": frame["home_store"].map(zone_of).fillna("UTC").to_numpy(),
+            "daypart": frame["usual_daypart"].to_numpy(),
+        }
+    )
+    pairs = keys.drop_duplicates().reset_index(drop=True)
+    instants = []
+    for zone, name in pairs.itertuples(index=False):
+        if name not in dayparts:
+            instants.append(fallback)
+            continue
+        minute = representative_minute(name, dayparts)
+        local = dt.datetime.combine(valid_from, dt.time(minute // 60, minute % 60))
+        instants.append(local.replace(tzinfo=ZoneInfo(zone)).astimezone(dt.UTC))
+    pairs["instant"] = pd.Series(instants, dtype=object)
+    return keys.merge(pairs, on=["zone", "daypart"], how="left")["instant"].to_numpy()
+
+
+BASIS_WORDS = {
+    "usual": "the customer's usual daypart",
+    "chain": "the chain's most common daypart (no order of the customer's is in a daypart yet)",
+    "": "the batch's instant (no order of the chain is in a daypart)",
+}
+
+
+def _decided_for(situation: Situation, context: dict[str, Any], basis: str) -> dict[str, Any]:
+    """What a batch receipt says about the context it was decided in, and why."""
+    return {
+        "daypart": context.get("daypart") or "",
+        "store_id": situation.store_id,
+        "channel": situation.channel,
+        "at": situation.at.isoformat(),
+        "basis": basis,
+        "reason": BASIS_WORDS.get(basis, basis),
+    }
+
+
 def _situations(
     frame: pd.DataFrame, *, at: dt.datetime, stores: dict[str, Store], weather: dict[str, str]
 ) -> list[Situation]:
+    """A chunk's situations, each at the customer's own decision instant (column
+    `decided_at`) when the frame has one, else at `at`."""
+    instants = frame["decided_at"] if "decided_at" in frame else [at] * len(frame)
     situations = []
-    for row in frame.itertuples(index=False):
+    for row, when in zip(frame.itertuples(index=False), instants, strict=True):
         store = stores.get(row.home_store)
         situations.append(
             Situation(
                 customer_id=row.customer_id,
                 known_customer=True,
-                at=at,
+                at=when,
                 store_id=row.home_store,
                 tier=store.pricing_tier if store else "",
                 timezone=store.timezone if store else "UTC",
@@ -161,6 +254,12 @@ def _assignment_work(run: Run, echo: Callable[[str], None] | None = None) -> dic
         at=at,
         holdout_share=float(params["holdout_share"]),
         seed=int(params["seed"]),
+        valid_from=(
+            dt.date.fromisoformat(params["valid_from"])
+            if params.get("valid_from")
+            else at.astimezone(dt.UTC).date()
+        ),
+        valid_days=params.get("valid_days"),
         definition=definition,
         rule_version_id=_published(engine),
         model_id=engine.model_id,
@@ -179,7 +278,13 @@ def _assignment_work(run: Run, echo: Callable[[str], None] | None = None) -> dic
         log=f"batch #{batch.pk} is active and serves; the run can no longer be cancelled",
     )
     performance_refresh(batch=batch)
-    return {"batch": batch.pk, "at": at.isoformat(), **counts}
+    return {
+        "batch": batch.pk,
+        "at": at.isoformat(),
+        "valid_from": batch.valid_from.isoformat() if batch.valid_from else None,
+        "valid_days": batch.valid_days,
+        **counts,
+    }
 
 
 def _published(engine: Engine) -> int:
@@ -197,15 +302,23 @@ def _assign_all(
     echo: Callable[[str], None] | None,
 ) -> dict[str, int]:
     run_advance(run=run, stage="reading every customer's history from the lake", progress=5)
+    dayparts = snapshot_dayparts(batch.catalog)
     frame = customer_inputs(
-        definition=definition, at=batch.at, history_length=engine.history_length
+        definition=definition,
+        at=batch.at,
+        history_length=engine.history_length,
+        dayparts=dayparts,
     )
     frame["holdout"] = holdout_flags(
         frame["segment_key"], share=batch.holdout_share, seed=batch.seed
     )
     stores = {s.store_id: s for s in Store.objects.all()}
-    weather = store_weather(at=batch.at, stores=stores)
-    dayparts = snapshot_dayparts(batch.catalog)
+    valid_from = batch.valid_from or batch.at.astimezone(dt.UTC).date()
+    frame["decided_at"] = decision_instants(
+        frame, valid_from=valid_from, dayparts=dayparts, stores=stores, fallback=batch.at
+    )
+    weather = store_weather(at=batch.at, stores=stores, on=valid_from)
+    validity = {"from": valid_from.isoformat(), "days": batch.valid_days}
     sheets: dict[str, int] = {}
     assigned = 0
     total = len(frame)
@@ -214,6 +327,7 @@ def _assign_all(
         outcomes = decide(
             engine, _situations(chunk, at=batch.at, stores=stores, weather=weather), dayparts
         )
+        _explain(outcomes, chunk["daypart_basis"].tolist(), validity)
         assigned += batch_decisions_write(
             outcomes=outcomes, engine=engine, batch=batch, sheets=sheets
         )
@@ -228,6 +342,16 @@ def _assign_all(
         "holdout_customers": int(frame["holdout"].sum()),
         "assignments": assigned,
     }
+
+
+def _explain(outcomes: list[Outcome], bases: list[str], validity: dict[str, Any]) -> None:
+    """Each receipt's context says what it was decided for and why, and the batch's window."""
+    for outcome, basis in zip(outcomes, bases, strict=True):
+        outcome.context = {
+            **outcome.context,
+            "decided_for": _decided_for(outcome.situation, outcome.context, basis),
+            "validity": validity,
+        }
 
 
 def _activate(run: Run, batch: AssignmentBatch, counts: dict[str, int]) -> None:

@@ -1,6 +1,6 @@
 """What the engine needs to know of every customer at an instant, read from the lake at once:
-recent events, long-horizon purchases, usual store and channel, segment and trajectory, the
-day's weather."""
+recent events, long-horizon purchases, usual store, channel and daypart, segment and
+trajectory, the day's weather."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from deepflame_web.core.lake import lake_paths
+from offers.dayparts import MINUTES_PER_DAY, Window, daypart_at
 from offers.eligibility import store_local_time
 from offers.models import Store
 from recommender.ml.affinity import PURCHASE_MEASURES
@@ -108,6 +109,59 @@ def _usual_places(db: duckdb.DuckDBPyConnection, at: dt.datetime) -> pd.DataFram
     ).df()
 
 
+RECENT_ORDERS = 30
+"""A customer's usual daypart is the most frequent among this many of their latest orders."""
+
+
+def _minute_dayparts(dayparts: dict[str, Window]) -> pd.DataFrame:
+    """minute_of_day, daypart: each local minute of the day and the daypart it is in (as
+    offers.dayparts.daypart_at decides), minutes outside every daypart left out."""
+    names = [daypart_at(dt.time(m // 60, m % 60), dayparts) for m in range(MINUTES_PER_DAY)]
+    return pd.DataFrame(
+        {"minute_of_day": np.arange(MINUTES_PER_DAY, dtype=np.int64), "daypart": names}
+    ).dropna()
+
+
+def _usual_dayparts(
+    db: duckdb.DuckDBPyConnection, at: dt.datetime, dayparts: dict[str, Window]
+) -> tuple[pd.DataFrame, str | None]:
+    """customer_id, usual_daypart: the most frequent daypart of each customer's last
+    RECENT_ORDERS orders before `at`, in store-local time (ties: the one ordered in most
+    recently, then by name); and the chain's most common daypart over all those orders."""
+    orders = _files("orders")
+    empty = pd.DataFrame({"customer_id": [], "usual_daypart": []})
+    if not orders or not dayparts:
+        return empty, None
+    db.register("minute_dayparts", _minute_dayparts(dayparts))
+    db.execute(
+        f"""CREATE OR REPLACE TEMPORARY TABLE recent_dayparts AS
+            WITH o AS (
+                SELECT customer_id, ordered_at,
+                       hour(ordered_at_local) * 60 + minute(ordered_at_local) AS minute_of_day,
+                       row_number() OVER (PARTITION BY customer_id
+                                          ORDER BY ordered_at DESC, order_id) AS back
+                FROM {orders} WHERE customer_id <> '' AND ordered_at < $at)
+            SELECT o.customer_id, m.daypart, count(*) AS orders, max(o.ordered_at) AS latest
+            FROM o JOIN minute_dayparts m USING (minute_of_day)
+            WHERE o.back <= {int(RECENT_ORDERS)}
+            GROUP BY o.customer_id, m.daypart""",
+        {"at": at},
+    )
+    usual = db.execute(
+        """SELECT customer_id, daypart AS usual_daypart FROM (
+               SELECT customer_id, daypart, row_number() OVER (
+                   PARTITION BY customer_id ORDER BY orders DESC, latest DESC, daypart) AS n
+               FROM recent_dayparts) WHERE n = 1"""
+    ).df()
+    chain = db.execute(
+        "SELECT daypart FROM recent_dayparts GROUP BY daypart "
+        "ORDER BY sum(orders) DESC, daypart LIMIT 1"
+    ).fetchall()
+    db.execute("DROP TABLE recent_dayparts")
+    db.unregister("minute_dayparts")
+    return usual, chain[0][0] if chain else None
+
+
 def weather_bucket(temp_c: float | None, precip_mm: float | None) -> str:
     """Temperature band and wet or dry, as the training examples bucket the day's weather
     (recommender.ml.spark_examples._weather_bucket)."""
@@ -131,11 +185,14 @@ def weather_table() -> dict[tuple[str, dt.date], str]:
     return {(store, day): weather_bucket(temp, precip) for store, day, temp, precip in rows}
 
 
-def store_weather(*, at: dt.datetime, stores: dict[str, Store]) -> dict[str, str]:
-    """Each store's weather bucket on its local date at `at` (none when the lake has none)."""
+def store_weather(
+    *, at: dt.datetime, stores: dict[str, Store], on: dt.date | None = None
+) -> dict[str, str]:
+    """Each store's weather bucket on its local date at `at`, or on the local date `on` (none
+    when the lake has none)."""
     table = weather_table()
     days = {
-        store_id: store_local_time(instant=at, timezone=store.timezone or "UTC").date()
+        store_id: on or store_local_time(instant=at, timezone=store.timezone or "UTC").date()
         for store_id, store in stores.items()
     }
     return {s: table[(s, day)] for s, day in days.items() if (s, day) in table}
@@ -157,11 +214,18 @@ def _trajectories(definition: SegmentDefinition, *, through: str) -> pd.DataFram
 
 
 def customer_inputs(
-    *, definition: SegmentDefinition, at: dt.datetime, history_length: int
+    *,
+    definition: SegmentDefinition,
+    at: dt.datetime,
+    history_length: int,
+    dayparts: dict[str, Window] | None = None,
 ) -> pd.DataFrame:
     """One row per known customer: customer_id, segment_key (None without a segment),
     history (list), home_store, channel (empty when they never ordered), trajectory and
-    purchases ({item: measures}, empty when they never ordered)."""
+    purchases ({item: measures}, empty when they never ordered); given the chain's
+    `dayparts`, also usual_daypart and daypart_basis ("usual", or "chain" for a customer
+    without orders, who gets the chain's most common daypart; empty when no order of the
+    chain is in a daypart)."""
     ids = Customer.objects.order_by("customer_id").values_list("customer_id", flat=True)
     customers = pd.DataFrame({"customer_id": list(ids)})
     segments = pd.DataFrame(
@@ -176,6 +240,7 @@ def customer_inputs(
         histories = _histories(db, at, history_length)
         places = _usual_places(db, at)
         purchases = _purchases(db, at)
+        usual, chain_daypart = _usual_dayparts(db, at, dayparts or {})
     trajectories = _trajectories(definition, through=f"{at:%Y-%m}")
     frame = customers
     for part in (segments, histories, places, trajectories, purchases):
@@ -187,4 +252,9 @@ def customer_inputs(
     for column in ("history", "trajectory"):
         frame[column] = [list(v) if isinstance(v, list | np.ndarray) else [] for v in frame[column]]
     frame["purchases"] = [v if isinstance(v, dict) else {} for v in frame["purchases"]]
+    if dayparts is not None:
+        frame = frame.merge(usual, on="customer_id", how="left")
+        known = frame["usual_daypart"].notna()
+        frame["daypart_basis"] = np.where(known, "usual", "chain" if chain_daypart else "")
+        frame["usual_daypart"] = frame["usual_daypart"].fillna(chain_daypart or "")
     return frame

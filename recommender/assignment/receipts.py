@@ -263,12 +263,14 @@ def batch_decisions_write(
 
 
 def situation_of(decision: Decision) -> Situation:
-    """The situation a receipt was decided in, from the receipt alone."""
+    """The situation a receipt was decided in, from the receipt alone (a batch receipt was
+    decided at the instant it names in `decided_for`, not at the batch's)."""
     context = decision.context
+    decided_for = context.get("decided_for") or {}
     return Situation(
         customer_id=decision.customer_id,
         known_customer=decision.known_customer,
-        at=decision.at,
+        at=dt.datetime.fromisoformat(decided_for["at"]) if "at" in decided_for else decision.at,
         store_id=context["store_id"],
         tier=context["tier"],
         timezone=context["timezone"],
@@ -330,6 +332,29 @@ def slots_match(recorded: list[dict[str, Any]], replayed: list[dict[str, Any]]) 
         ):
             return False
     return True
+
+
+def validity_text(valid_from: str | None, days: int | None) -> str:
+    """A batch's validity window in words: "from 2026-12-06 for 7 days (through
+    2026-12-12)", or "... until the next batch"."""
+    if valid_from is None:
+        return "until the next batch"
+    if days is None:
+        return f"from {valid_from} until the next batch"
+    last = dt.date.fromisoformat(valid_from) + dt.timedelta(days=days - 1)
+    return f"from {valid_from} for {days} day{'s' if days != 1 else ''} (through {last})"
+
+
+def decided_for_text(context: dict[str, Any], store_name: str | None = None) -> str:
+    """ "decided for breakfast at Store X, drive_thru: the customer's usual daypart"; empty
+    for a receipt without it (real time, or a batch from before it was recorded)."""
+    decided_for = context.get("decided_for")
+    if not decided_for:
+        return ""
+    store = store_name or decided_for.get("store_id") or "no usual store"
+    daypart = decided_for.get("daypart") or "no daypart"
+    channel = decided_for.get("channel") or "no usual channel"
+    return f"decided for {daypart} at {store}, {channel}: {decided_for.get('reason', '')}"
 
 
 def receipt_segment_names(decision: Decision) -> dict[int | None, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import pickle
 from functools import lru_cache
 from typing import Any
 
@@ -118,7 +119,15 @@ def snapshot_dayparts(snapshot: CatalogSnapshot) -> dict[str, tuple[int, int]]:
 @lru_cache(maxsize=4)
 def _loaded_model(artifact: str, file: str) -> tuple[Any, dict]:
     """A registered model's weights, once per process (artifacts never change)."""
-    model, saved = model_load(path=model_path_for(artifact) / file)
+    path = model_path_for(artifact) / file
+    if not path.is_file():
+        raise EngineUnavailable(
+            f"The files of model {artifact} are missing ({file}); retrain or restore them."
+        )
+    try:
+        model, saved = model_load(path=path)
+    except pickle.UnpicklingError as refused:
+        raise EngineUnavailable(f"Model {artifact}: {refused}") from refused
     return model, saved
 
 

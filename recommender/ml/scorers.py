@@ -16,14 +16,11 @@ from typing import Protocol
 import numpy as np
 
 from recommender.ml.baselines import offer_columns
+from recommender.ml.evaluation import NEURAL_METHODS, is_baseline
 from recommender.ml.training_data import Examples
 
 BASELINES_FILE = "baselines.pkl"
-NEURAL_FILES = {
-    "TxT": "txt.pt",
-    "TxT without context": "txt-no-context.pt",
-    "GRU (no context)": "gru.pt",
-}
+NEURAL_FILES = dict(zip(NEURAL_METHODS, ("txt.pt", "txt-no-context.pt", "gru.pt"), strict=True))
 COUNT_SCALE = ("Purchase affinity", "Affinity, then popularity")
 """Baselines whose scores are purchase counts; the others' are log-probabilities already."""
 COUNT_FLOOR = 1e-3
@@ -36,7 +33,7 @@ class Baseline(Protocol):
 
 
 def is_neural(name: str) -> bool:
-    return name in NEURAL_FILES
+    return not is_baseline(name)
 
 
 def baselines_save(*, folder: Path, offers: list[str], baselines: dict[str, Baseline]) -> None:

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -10,10 +11,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db.models import F
+from django.utils import timezone
 
 from deepflame_web.core.bulk import bulk_insert
 from offers.columns import OFFER_COLUMNS, OFFER_LIST_COLUMNS
-from offers.models import Item, Offer, Store
+from offers.images import image_store
+from offers.models import AuditEntry, Item, Offer, Store
+from offers.services import (
+    CONTENT_FIELDS,
+    audit_record,
+    offer_content_changed,
+    offer_snapshot,
+)
 from segments.ingest.parsing import ROW
 from segments.ingest.problems import ProblemLog
 from segments.models import Customer, CustomerTotal
@@ -100,6 +109,130 @@ def new_catalog_rows(
     return new
 
 
+KEEP_EDITS, TAKE_EXTRACT = "keep-edits", "take-extract"
+OFFER_POLICIES = (KEEP_EDITS, TAKE_EXTRACT)
+"""What an import does with an offer the extract gives with other content than the product
+has: keep the edits made in the product (the default), or take the extract's."""
+OFFER_IMPORT_ACTION = "offer_import"
+"""The audit action of an offer the extract overwrote: product edits before it are undone."""
+SHOWN_CHARS = 60
+
+
+@dataclass
+class OfferChanges:
+    """Offers of the extract that differ from the product's, resolved by the policy."""
+
+    overwrite: list[dict[str, Any]] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+
+
+def offer_changes(
+    rows: list[dict[str, Any]], label: str, log: ProblemLog, policy: str
+) -> tuple[list[dict[str, Any]], OfferChanges]:
+    """New offers, and what to do with the existing ones the extract gives otherwise.
+
+    keep-edits: a row that differs only in fields edited in the product (the audit log says
+    which, since the last import that overwrote the offer) is skipped and listed; a row that
+    differs in a field nobody edited in the product is still an error, as for every other
+    table. take-extract: every differing row overwrites the product's offer, and is listed."""
+    fields_ = CATALOG_FIELDS["offers"]
+    existing = {o["offer_id"]: o for o in Offer.objects.values("offer_id", *fields_)}
+    new, changes = [], OfferChanges()
+    differing: list[tuple[dict[str, Any], list[str]]] = []
+    for row in rows:
+        before = existing.get(row["offer_id"])
+        if before is None:
+            new.append(row)
+            continue
+        old, given = comparable("offers", before), comparable("offers", row)
+        differs = [c for c, a, b in zip(fields_, old, given, strict=True) if a != b]
+        if differs:
+            differing.append((row, differs))
+    edits = _product_edits([row["offer_id"] for row, _ in differing])
+    for row, differs in differing:
+        offer_id, before = row["offer_id"], existing[row["offer_id"]]
+        edited, editor = edits.get(offer_id, (set(), ""))
+        not_edited = [c for c in differs if c not in edited]
+        where = f"{label}, row {row[ROW]}: offer {offer_id!r}"
+        if policy == KEEP_EDITS and not_edited:
+            log.add(
+                label,
+                not_edited[0],
+                f"offer_id {offer_id!r} exists already with different content "
+                f"({', '.join(not_edited)}), not edited in the product; a change is not an "
+                "overwrite (import with the extract's offers, --offers take-extract, to take it)",
+                np.array([row[ROW]]),
+            )
+            continue
+        shown = "; ".join(
+            f"{c}: product {_shown(before[c])}, extract {_shown(row[c])}" for c in differs
+        )
+        if policy == KEEP_EDITS:
+            changes.differences.append(
+                f"{where}: kept the product's edit by {editor or 'the system'} ({shown})"
+            )
+        else:
+            changes.overwrite.append(row)
+            changes.differences.append(f"{where}: the extract overwrites the product's ({shown})")
+    return new, changes
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+def _product_edits(offer_ids: list[str]) -> dict[str, tuple[set[str], str]]:
+    """Per offer, the fields changed in the product since an import last overwrote it, and
+    who changed them last (a created offer counts as every field edited)."""
+    edits: dict[str, tuple[set[str], str]] = {}
+    entries = (
+        AuditEntry.objects.filter(object_type="offer", object_id__in=offer_ids)
+        .order_by("created_at", "id")
+        .values_list("object_id", "action", "before", "after", "username")
+    )
+    for offer_id, action, before, after, username in entries.iterator():
+        if action == OFFER_IMPORT_ACTION:
+            edits.pop(offer_id, None)
+            continue
+        after = after or {}
+        changed = {k for k in after if before is None or before.get(k) != after.get(k)}
+        changed = {"image_sha256" if k == "image" else k for k in changed}
+        fields_before, _ = edits.get(offer_id, (set(), ""))
+        edits[offer_id] = (fields_before | changed, username or "the system")
+    return edits
+
+
+def offers_overwrite(rows: list[dict[str, Any]], images: dict[str, bytes]) -> None:
+    """The extract's content over the product's, inside the import's transaction: a new
+    revision (an open edit page's save is refused), an audit entry, a re-embedding when
+    what the encoders read changed."""
+    for row in rows:
+        offer = Offer.objects.select_for_update().get(offer_id=row["offer_id"])
+        before = offer_snapshot(offer)
+        content_before = tuple(getattr(offer, c) for c in CONTENT_FIELDS)
+        for column in CATALOG_FIELDS["offers"]:
+            setattr(offer, column, row[column])
+        content = images.get(offer.offer_id)
+        offer.image = image_store(content=content).path if content is not None else ""
+        offer.revision += 1
+        offer.updated_by = None
+        offer.updated_at = timezone.now()
+        offer.save()
+        offer.refresh_from_db()
+        audit_record(
+            user=None,
+            action=OFFER_IMPORT_ACTION,
+            object_type="offer",
+            object_id=offer.offer_id,
+            object_repr=str(offer),
+            before=before,
+            after=offer_snapshot(offer),
+        )
+        if tuple(getattr(offer, c) for c in CONTENT_FIELDS) != content_before:
+            offer_content_changed(offer=offer)
+
+
 def customer_frame(customers: pa.Table | None, orders: pa.Table, implied: bool) -> pd.DataFrame:
     if customers is None:
         ids = pc.unique(pc.drop_null(orders.column("customer_id"))).to_pylist()
@@ -116,7 +249,12 @@ def customer_frame(customers: pa.Table | None, orders: pa.Table, implied: bool) 
     return frame[["customer_id", "joined_at", "attributes", ROW]]
 
 
-def new_customers(frame: pd.DataFrame, label: str, log: ProblemLog) -> pd.DataFrame:
+def new_customers(
+    frame: pd.DataFrame, label: str, log: ProblemLog
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The customers to add, and those to fill in: a customer an earlier extract only implied
+    (named by orders, no join date, no attributes) takes the content a customers file lists
+    for it; that completes the row, it does not change it. Any other difference is a problem."""
     existing = pd.DataFrame.from_records(
         Customer.objects.values_list("customer_id", "joined_at", "attributes").iterator(
             chunk_size=50_000
@@ -124,11 +262,12 @@ def new_customers(frame: pd.DataFrame, label: str, log: ProblemLog) -> pd.DataFr
         columns=["customer_id", "joined_at_before", "attributes_before"],
     )
     if existing.empty:
-        return frame
+        return frame, frame.iloc[0:0]
     merged = frame.merge(existing, on="customer_id", how="left", indicator=True)
     seen = merged["_merge"] == "both"
     before = merged.loc[seen, "attributes_before"].map(lambda a: json.dumps(a, sort_keys=True))
     implied_only = merged.loc[seen, ROW] == 0
+    implied_before = merged.loc[seen, "joined_at_before"].isna() & (before == "{}")
     differs = ~implied_only & (
         (before != merged.loc[seen, "attributes"])
         | (
@@ -136,8 +275,11 @@ def new_customers(frame: pd.DataFrame, label: str, log: ProblemLog) -> pd.DataFr
             != merged.loc[seen, "joined_at_before"].astype(str)
         )
     )
+    seen_mask = seen.to_numpy()
+    fill = np.zeros(len(merged), dtype=bool)
+    fill[seen_mask] = (differs & implied_before).to_numpy(dtype=bool)
     changed = np.zeros(len(merged), dtype=bool)
-    changed[seen.to_numpy()] = differs.to_numpy(dtype=bool)
+    changed[seen_mask] = (differs & ~implied_before).to_numpy(dtype=bool)
     if changed.any():
         log.add(
             label,
@@ -145,11 +287,31 @@ def new_customers(frame: pd.DataFrame, label: str, log: ProblemLog) -> pd.DataFr
             "customer exists already with different content; a change is not an overwrite",
             merged.loc[changed, ROW].to_numpy(),
         )
-    return frame[~seen.to_numpy()]
+    return frame[~seen_mask], frame[fill]
 
 
 def fields(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != ROW}
+
+
+FILL_BATCH = 5_000
+
+
+def fill_customers(frame: pd.DataFrame) -> None:
+    """Join dates and attributes for customers that an earlier extract only implied."""
+    joined = pd.to_datetime(frame["joined_at"], errors="coerce").dt.date
+    values = {
+        cid: (None if pd.isna(j) else j, json.loads(attributes))
+        for cid, j, attributes in zip(
+            frame["customer_id"], joined, frame["attributes"], strict=True
+        )
+    }
+    ids = list(values)
+    for start in range(0, len(ids), FILL_BATCH):
+        customers = list(Customer.objects.filter(customer_id__in=ids[start : start + FILL_BATCH]))
+        for customer in customers:
+            customer.joined_at, customer.attributes = values[customer.customer_id]
+        Customer.objects.bulk_update(customers, ["joined_at", "attributes"])
 
 
 def insert_customers(frame: pd.DataFrame) -> None:

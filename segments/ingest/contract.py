@@ -109,7 +109,7 @@ ORDERS = Table(
         _text("store_id", not_empty=True),
         Column("ordered_at", Kind.TIMESTAMP),
         _text("channel", not_empty=True),
-        Column("total", Kind.DECIMAL),
+        Column("total", Kind.DECIMAL, not_negative=True),
         Column("gross_margin", Kind.DECIMAL, required=False),
     ),
 )

@@ -31,6 +31,8 @@ class Context:
     customer_ids: pa.Array | None  # None: customers are implied by orders
     lake_order_ids: pa.Array
     unit_costs: dict[str, float | None]
+    customers_where: str = ""
+    """Where a customer id is looked for, as the problems name it."""
 
 
 @dataclass
@@ -45,7 +47,9 @@ class Orders:
 def orders_prepare(orders: pa.Table, label: str, ctx: Context, log: ProblemLog) -> Orders:
     check_reference(log, label, orders, "store_id", "store", ctx.store_ids)
     if ctx.customer_ids is not None:
-        check_reference(log, label, orders, "customer_id", "customer", ctx.customer_ids)
+        check_reference(
+            log, label, orders, "customer_id", "customer", ctx.customer_ids, ctx.customers_where
+        )
     store_ids = orders.column("store_id").combine_chunks()
     ordered_at = localize(orders, "ordered_at", store_ids, ctx.store_zones)
     zones = zones_of(store_ids, ctx.store_zones)
@@ -90,8 +94,11 @@ def lines_stream(
         _check_line_orders(source.label, lines, position, ctx, log)
         check_reference(log, source.label, lines, "item_id", "item", ctx.item_ids)
         check_reference(log, source.label, lines, "offer_id", "offer", ctx.offer_ids)
-        if log:
-            continue
+        # Lines of other problems still count towards their order's hash, so an unchanged
+        # order imported before is not reported as changed beside the real problems.
+        placed = pc.is_valid(position)
+        if not pc.all(placed).as_py():
+            lines, position = lines.filter(placed), position.filter(placed)
         positions = position.to_numpy(zero_copy_only=False).astype(np.int64)
         content = [
             c
@@ -100,6 +107,8 @@ def lines_stream(
         ]
         np.add.at(orders.lines_hash, positions, hash_rows(lines, content))
         np.add.at(orders.lines_cost, positions, _line_costs(lines, costs))
+        if log:
+            continue
         keep = pc.invert(pc.take(in_lake_before, position))
         lake = _lake_lines(lines, orders.table, position).filter(keep)
         # A line lies in its order's month: the order's wall time places it.
@@ -256,7 +265,9 @@ def _check_event_references(
 ) -> None:
     names = events.column_names
     if "customer_id" in names and ctx.customer_ids is not None:
-        check_reference(log, label, events, "customer_id", "customer", ctx.customer_ids)
+        check_reference(
+            log, label, events, "customer_id", "customer", ctx.customer_ids, ctx.customers_where
+        )
     if "offer_id" in names:
         check_reference(log, label, events, "offer_id", "offer", ctx.offer_ids)
     if "order_id" in names:

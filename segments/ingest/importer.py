@@ -21,6 +21,7 @@ from deepflame_web.core.models import LakeFile
 from offers.images import image_store
 from offers.models import Daypart, Item, Offer, Store
 from segments.ingest import catalog_rows as catalog
+from segments.ingest.catalog_rows import KEEP_EDITS
 from segments.ingest.contract import ITEMS, OFFERS, ORDERS, STORES
 from segments.ingest.events import (
     Context,
@@ -57,14 +58,25 @@ class ImportSummary:
     """Columns the contract does not name, by file (customers keep theirs as attributes)."""
     repeats_skipped: dict[str, int] = field(default_factory=dict)
     """Rows that repeated an earlier row of their file exactly, by file."""
+    offers_policy: str = KEEP_EDITS
+    offer_differences: list[str] = field(default_factory=list)
+    """Offers the extract gives otherwise than the product has, and what the policy did."""
+    rows_updated: dict[str, int] = field(default_factory=dict)
+    """Offers the extract overwrote, customers an earlier extract implied and this one lists."""
+    dry_run: bool = False
+    """Checked and summed up only: nothing was written."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rows_in_files": self.rows_in_files,
             "rows_added": self.rows_added,
+            "rows_updated": self.rows_updated,
             "warnings": self.warnings,
             "ignored_columns": self.ignored_columns,
             "repeats_skipped": self.repeats_skipped,
+            "offers_policy": self.offers_policy,
+            "offer_differences": self.offer_differences,
+            "dry_run": self.dry_run,
         }
 
 
@@ -75,21 +87,42 @@ class Catalog:
     offers: list[dict[str, Any]]
     customers: pd.DataFrame
     images: dict[str, bytes]
+    filled_customers: pd.DataFrame
+    """Customers an earlier extract implied, now listed with their join date or attributes."""
+    offer_changes: catalog.OfferChanges
 
 
-def history_import(*, folder: Path, run_id: int, progress: Progress) -> ImportSummary:
+def history_import(
+    *,
+    folder: Path,
+    run_id: int,
+    progress: Progress,
+    offers_policy: str = KEEP_EDITS,
+    dry_run: bool = False,
+) -> ImportSummary:
     """Import the folder, all or nothing. A problem with the data raises ImportRejected with
     every problem found; anything unexpected raises ImportFailed naming the file and column
-    it was reading, so the user never gets a bare exception or a traceback."""
+    it was reading, so the user never gets a bare exception or a traceback.
+
+    `offers_policy` says what an offer edited in the product and given otherwise by the
+    extract becomes (catalog_rows.OFFER_POLICIES); `dry_run` checks and sums up, writes
+    nothing."""
+    if offers_policy not in catalog.OFFER_POLICIES:
+        raise ValueError(f"unknown offers policy {offers_policy!r}")
     log = ProblemLog()
     with reading(""):
         lake_remove_orphans()
     stage = LakeStage(run_id)
     try:
         with reading(""):
-            summary, new_catalog = _validate_and_stage(folder, stage, log, progress)
+            summary, new_catalog = _validate_and_stage(folder, stage, log, progress, offers_policy)
         if log:
             raise ImportRejected(log)
+        summary.offers_policy = offers_policy
+        if dry_run:
+            summary.dry_run = True
+            stage.discard()
+            return summary
         progress("making it visible", 92)
         with reading(""):
             _commit(new_catalog, stage.files)
@@ -100,7 +133,7 @@ def history_import(*, folder: Path, run_id: int, progress: Progress) -> ImportSu
 
 
 def _validate_and_stage(
-    folder: Path, stage: LakeStage, log: ProblemLog, progress: Progress
+    folder: Path, stage: LakeStage, log: ProblemLog, progress: Progress, offers_policy: str
 ) -> tuple[ImportSummary, Catalog]:
     progress("reading files", 2)
     sources = find_files(folder, log)
@@ -110,7 +143,7 @@ def _validate_and_stage(
     if any(t.name not in tables for t in required) or "order_lines" not in sources:
         raise ImportRejected(log)
     progress("checking the catalog", 25)
-    ctx, new_catalog = _check_catalog(folder, tables, sources, known, log)
+    ctx, new_catalog = _check_catalog(folder, tables, sources, known, log, offers_policy)
     progress("checking orders", 30)
     with reading(sources["orders"].label):
         orders = orders_prepare(tables["orders"], sources["orders"].label, ctx, log)
@@ -138,6 +171,11 @@ def _validate_and_stage(
     }
     for name in ("orders", "order_lines", *(spec.name for _, spec in EVENT_TABLES)):
         summary.rows_added[name] = stage.rows(name)
+    summary.rows_updated = {
+        "offers": len(new_catalog.offer_changes.overwrite),
+        "customers": len(new_catalog.filled_customers),
+    }
+    summary.offer_differences = new_catalog.offer_changes.differences
     summary.warnings = log.warnings
     summary.ignored_columns = log.ignored_columns
     summary.repeats_skipped = log.repeats_skipped
@@ -195,6 +233,7 @@ def _check_catalog(
     sources: dict[str, SourceFile],
     known: KnownIds,
     log: ProblemLog,
+    offers_policy: str,
 ) -> tuple[Context, Catalog]:
     label = {name: source.label for name, source in sources.items()}
     stores, items, offers = tables["stores"], tables["items"], tables["offers"]
@@ -228,24 +267,31 @@ def _check_catalog(
         customer_ids=customer_ids,
         lake_order_ids=known.order_ids,
         unit_costs=_unit_costs(items),
+        customers_where=""
+        if implied
+        else f"not in {label['customers']} nor among the customers imported before",
     )
     rows: dict[str, list[dict[str, Any]]] = {}
     new: dict[str, list[dict[str, Any]]] = {}
-    for name, table in (("stores", stores), ("items", items), ("offers", offers)):
+    for name, table in (("stores", stores), ("items", items)):
         with reading(label[name]):
-            if name == "offers":
-                rows[name] = catalog.offer_rows(offers, images)
-            else:
-                rows[name] = catalog.catalog_rows(
-                    table, [table_key(name), *catalog.CATALOG_FIELDS[name]]
-                )
+            rows[name] = catalog.catalog_rows(
+                table, [table_key(name), *catalog.CATALOG_FIELDS[name]]
+            )
             new[name] = catalog.new_catalog_rows(name, rows[name], label[name], log)
+    with reading(label["offers"]):
+        rows["offers"] = catalog.offer_rows(offers, images)
+        new["offers"], offer_changes = catalog.offer_changes(
+            rows["offers"], label["offers"], log, offers_policy
+        )
     customers_label = label.get("customers", label["orders"])
     with reading(customers_label):
         frame = catalog.customer_frame(customers, tables["orders"], implied)
-        new_customers = catalog.new_customers(frame, customers_label, log)
+        new_customers, filled = catalog.new_customers(frame, customers_label, log)
     _warn_unknown_tiers(rows, known, label["offers"], log)
-    return ctx, Catalog(new["stores"], new["items"], new["offers"], new_customers, images)
+    return ctx, Catalog(
+        new["stores"], new["items"], new["offers"], new_customers, images, filled, offer_changes
+    )
 
 
 def table_key(name: str) -> str:
@@ -292,7 +338,9 @@ def _commit(new: Catalog, files: list[LakeFile]) -> None:
                     row["image"] = image_store(content=content).path
                 offers.append(Offer(**catalog.fields(row)))
             Offer.objects.bulk_create(offers)
+            catalog.offers_overwrite(new.offer_changes.overwrite, new.images)
         with reading("the customers", verb="writing"):
             catalog.insert_customers(new.customers)
+            catalog.fill_customers(new.filled_customers)
         with reading("the lake manifest", verb="writing"):
             LakeFile.objects.bulk_create(files, batch_size=1000)

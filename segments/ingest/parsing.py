@@ -207,16 +207,18 @@ def _scan_csv(source: SourceFile, log: ProblemLog) -> None:
 def parse_table(
     source: SourceFile, raw: pa.Table, log: ProblemLog, first_row: int = 2
 ) -> pa.Table | None:
-    """Typed columns plus the source row number; None when a required column is missing.
+    """Typed columns plus the source row number; None when a key column is missing.
 
-    A table read in batches passes each batch's first row number; only the first batch
-    reports missing or unknown columns."""
+    A missing required column that is not part of the key is reported and stands in as an
+    empty column, so the rest of the file (and the files that refer to it) is still checked
+    and every problem comes out in one report. A table read in batches passes each batch's
+    first row number; only the first batch reports missing or unknown columns."""
     table = source.table
     present = set(raw.column_names)
     missing = [c.name for c in table.columns if c.required and c.name not in present]
     for name in missing if first_row == 2 else []:
         log.add(source.label, name, "required column is missing")
-    if missing:
+    if set(missing) & set(table.key):
         return None
     extra = extra_columns(source, raw)
     if extra and not table.keeps_extra_columns and first_row == 2:
@@ -226,6 +228,9 @@ def parse_table(
     arrays: dict[str, pa.Array] = {ROW: rows}
     for column in table.columns:
         if column.name not in present:
+            if column.name in missing:  # already reported: an empty stand-in of its type
+                empty = pa.nulls(raw.num_rows, pa.string())
+                arrays.update(_parse_column(source.label, column, empty, rows, ProblemLog()))
             continue
         with reading(source.label, column.name):
             values = plain_column(raw.column(column.name))

@@ -51,13 +51,14 @@ def check_reference(
     column: str,
     target: str,
     known: pa.Array,
+    where: str = "",
 ) -> None:
     """Every non-empty value of `column` must be among `known` ids; an optional column the
-    file leaves out refers to nothing."""
+    file leaves out refers to nothing. `where` says where the id was looked for."""
     if column not in table.column_names:
         return
     with reading(label, column):
-        _check_reference(log, label, table, column, target, known)
+        _check_reference(log, label, table, column, target, known, where)
 
 
 def _check_reference(
@@ -67,6 +68,7 @@ def _check_reference(
     column: str,
     target: str,
     known: pa.Array,
+    where: str = "",
 ) -> None:
     values = table.column(column)
     if pa.types.is_list(values.type):
@@ -87,7 +89,8 @@ def _check_reference(
             log.add(
                 label,
                 column,
-                f"refers to {target} {value!r}, which does not exist",
+                f"refers to {target} {value!r}, which does not exist"
+                + (f" ({where})" if where else ""),
                 pc.filter(rows, mask).to_numpy(),
             )
 

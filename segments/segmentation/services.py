@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from deepflame_web.core.lake import LakeStage
 from deepflame_web.core.models import LakeFile, Run, RunKind
@@ -47,11 +48,12 @@ from segments.segmentation.writer import (
     memberships_stage,
     segment_flows_write,
 )
-from segments.selectors import segmentation_active
-from segments.spark.combine import month_shift
+from segments.selectors import INCOMPLETE_PERIOD, segmentation_active
+from segments.spark.combine import month_shift, period_end
 from segments.spark.features import (
     FeatureSet,
     features_compute,
+    lake_latest_order,
     lake_months,
     scratch_folder,
     scratch_remove,
@@ -110,6 +112,24 @@ def _next_day(day: date) -> date:
     return date.fromordinal(day.toordinal() + 1)
 
 
+def period_incomplete(*, month: str, latest_order: datetime | None, today: date) -> bool:
+    """Whether a month holds only part of its orders: it is not over yet, or the lake's orders
+    stop before its last day. Its counts are not comparable with whole months, so pages mark
+    it and do not open on it."""
+    last_day = period_end(month).date() - timedelta(days=1)
+    return today <= last_day or latest_order is None or latest_order.date() < last_day
+
+
+def incomplete_period(*, periods: list[str], today: date | None = None) -> str | None:
+    """The latest period when it is incomplete (only the latest one can still grow)."""
+    if not periods:
+        return None
+    last = max(periods)
+    latest_order = lake_latest_order(month=last)
+    day = today if today is not None else timezone.localdate()
+    return last if period_incomplete(month=last, latest_order=latest_order, today=day) else None
+
+
 @dataclass
 class Fitted:
     transform: FrozenTransform
@@ -125,6 +145,7 @@ def _segmentation_work(run: Run) -> dict[str, Any]:
     periods = periods_until(until=until)
     if not periods:
         raise RunError("No month of orders in the lake up to the given date: import first.")
+    incomplete = incomplete_period(periods=periods)
     timings: dict[str, float] = {}
     started = time.monotonic()
 
@@ -156,7 +177,7 @@ def _segmentation_work(run: Run) -> dict[str, Any]:
     timings["assign_s"] = round(time.monotonic() - mark, 2)
     progress("writing memberships, sizes and flows", 75)
     mark = time.monotonic()
-    definition = _commit(run, features, fitted, labels, distances, active)
+    definition = _commit(run, features, fitted, labels, distances, active, incomplete)
     timings["write_s"] = round(time.monotonic() - mark, 2)
     return {
         "definition": definition.pk,
@@ -164,6 +185,7 @@ def _segmentation_work(run: Run) -> dict[str, Any]:
         "k": definition.k,
         "refit": fitted.refit,
         "periods": periods,
+        INCOMPLETE_PERIOD: incomplete,
         "customer_periods": int(len(features.frame)),
         "refit_changed": definition.refit_changed,
         "new_segments": list(definition.segments.filter(is_new=True).values_list("key", flat=True)),
@@ -286,12 +308,15 @@ def _commit(
     labels: np.ndarray,
     distances: np.ndarray,
     active: SegmentDefinition | None,
+    incomplete: str | None = None,
 ) -> SegmentDefinition:
     """Everything the run produced, and the switch of the active definition, in one
     transaction; the lake files it staged are removed when that transaction fails."""
     stage = LakeStage(run.pk)
     try:
-        definition = _commit_atomic(run, features, fitted, labels, distances, active, stage)
+        definition = _commit_atomic(
+            run, features, fitted, labels, distances, active, stage, incomplete
+        )
     except BaseException:
         stage.discard()
         raise
@@ -308,6 +333,7 @@ def _commit_atomic(
     distances: np.ndarray,
     active: SegmentDefinition | None,
     stage: LakeStage,
+    incomplete: str | None = None,
 ) -> SegmentDefinition:
     frame = features.frame
     k = len(fitted.centroids)
@@ -326,7 +352,7 @@ def _commit_atomic(
         refit=fitted.refit,
         k=k,
         lookback_months=int(run.parameters.get("lookback_months") or 1),
-        periods=features.periods,
+        periods=sorted(set(features.periods)),
         transform=fitted.transform.as_json(),
         centroids=fitted.centroids.tolist(),
         k_curve=fitted.curve,
@@ -337,19 +363,23 @@ def _commit_atomic(
     _write_memberships(stage, definition, segments, frame, fitted, labels, distances)
     _write_sizes(definition, segments, frame, fitted.transform.names, labels)
     segment_flows_write(definition=definition)
-    SegmentDefinition.objects.filter(is_active=True).update(is_active=False)
-    SegmentDefinition.objects.filter(pk=definition.pk).update(is_active=True)
-    _carry_rules_over(run, definition)
+    # Pages read which period is incomplete from the run's result: written here, so it
+    # switches with the definition (the finished run records the same value again).
+    run.result = {**run.result, INCOMPLETE_PERIOD: incomplete}
+    Run.objects.filter(pk=run.pk).update(result=run.result)
+    message = segmentation_activate(definition=definition)
+    if message:
+        run_advance(run=run, log=message)
     return definition
 
 
-def _carry_rules_over(run: Run, definition: SegmentDefinition) -> None:
-    """The offer rules in force follow the new segmentation (a later assignment needs
-    published rules for the active one); what happened goes to the run's log."""
-
-    message = rules_carry_over(definition=definition)
-    if message:
-        run_advance(run=run, log=message)
+def segmentation_activate(*, definition: SegmentDefinition) -> str:
+    """Switch the active definition, inside the caller's transaction, and carry the offer
+    rules in force over to it (a later assignment needs published rules for the active one,
+    and their history stays with them); returns what the carry-over did, for the run's log."""
+    SegmentDefinition.objects.filter(is_active=True).update(is_active=False)
+    SegmentDefinition.objects.filter(pk=definition.pk).update(is_active=True)
+    return rules_carry_over(definition=definition)
 
 
 def _write_memberships(

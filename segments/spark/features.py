@@ -8,11 +8,13 @@ months into periods. On 2 cores this is 3-5x faster than Spark DataFrames with a
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -38,9 +40,24 @@ class FeatureSet:
 
 
 def lake_months(*, until_month: str | None = None) -> list[str]:
-    """Months with orders in the lake, optionally up to and including `until_month`."""
-    months = LakeFile.objects.filter(table="orders").values_list("month", flat=True).distinct()
+    """Months with orders in the lake, each once, optionally up to and including `until_month`.
+
+    `order_by()` drops the manifest's default ordering: its columns would join the DISTINCT and
+    list a month once per file (two imports touching one month gave it twice)."""
+    files = LakeFile.objects.filter(table="orders").order_by()
+    months = set(files.values_list("month", flat=True).distinct())
     return sorted(m for m in months if until_month is None or m <= until_month)
+
+
+def lake_latest_order(*, month: str) -> dt.datetime | None:
+    """The latest store-local order time of a month in the lake; None when it has no order."""
+    paths = [str(p) for p in lake_paths(table="orders", months=[month])]
+    if not paths:
+        return None
+    with duckdb.connect() as db:
+        row = db.execute("SELECT max(ordered_at_local) FROM read_parquet(?)", [paths]).fetchone()
+    latest = row[0] if row else None
+    return latest if isinstance(latest, dt.datetime) else None
 
 
 def features_compute(

@@ -66,9 +66,13 @@ def test_the_pipeline_segments_trains_and_assigns_in_order_in_the_worker(tmp_pat
     assert definition is not None and definition.pk != before.pk
     assert definition.run_id == done[0].pk
     # The rules published before the pipeline follow the new segmentation.
-    carried = RuleVersion.objects.get(rule_set__definition=definition)
-    assert carried.document == RuleVersion.objects.get(rule_set__definition=before).document
-    assert "rules v1 of segmentation v1 carried over and published" in done[0].log_tail
+    # Their history comes along: v1 as it was, then v2 carried over.
+    carried = RuleVersion.objects.filter(rule_set__definition=definition).order_by("number")
+    assert [v.number for v in carried] == [1, 2]
+    assert carried[1].document == RuleVersion.objects.get(rule_set__definition=before).document
+    assert "rules v1 of segmentation v1 carried over and published as version 2" in (
+        done[0].log_tail
+    )
     model = RecommenderModel.objects.get(is_active=True)
     assert model.run_id == done[1].pk
     batch = AssignmentBatch.objects.get(is_active=True)

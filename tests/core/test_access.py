@@ -131,6 +131,15 @@ POLICY: dict[str, Row] = {
         get=(LOGIN, 403, 403, 200),
         post=(LOGIN, 403, 403, 200),
     ),
+    # The import format and its example folder: anyone signed in may read them.
+    "import_contract": Row(
+        get=(LOGIN, 200, 200, 200),
+        post=(LOGIN, 403, 403, 403),
+    ),
+    "import_example": Row(
+        get=(LOGIN, 200, 200, 200),
+        post=(LOGIN, 403, 403, 403),
+    ),
     "segment_list": Row(
         get=(LOGIN, 200, 200, 200),
         post=(LOGIN, 403, 403, 403),
@@ -227,9 +236,9 @@ POLICY: dict[str, Row] = {
         post=(LOGIN, 405, 403, 405),
         kwargs=lambda w: {"run_id": w.run_id},
     ),
-    "rules_publish": Row(
+    "rules_publish": Row(  # no revision posted: refused back to the editor (issue 15)
         get=(LOGIN, 405, 405, 405),
-        post=(LOGIN, To("/rules/versions/"), 403, To("/rules/versions/")),
+        post=(LOGIN, To("/rules/"), 403, To("/rules/")),
     ),
     "rule_versions": Row(
         get=(LOGIN, 200, 200, 200),
@@ -339,9 +348,9 @@ POLICY: dict[str, Row] = {
         post=(403, 202, 403, 202),
         kwargs=lambda w: {"pk": w.rule_set_pk},
     ),
-    "api_rule_set_publish": Row(
+    "api_rule_set_publish": Row(  # no revision posted: 400 naming it (issue 15)
         get=(403, 405, 405, 405),
-        post=(403, 201, 403, 201),
+        post=(403, 400, 403, 400),
         kwargs=lambda w: {"pk": w.rule_set_pk},
     ),
     "api_rule_diff": Row(

@@ -227,7 +227,9 @@ def test_publish_versions_diff_and_rollback_through_the_api(
     client = client_for(marketer)
     base = f"/api/v1/rule-sets/{rule_set.pk}"
 
-    first = client.post(f"{base}/publish/", {"note": "v1"}, content_type="application/json")
+    first = client.post(
+        f"{base}/publish/", {"note": "v1", "revision": 1}, content_type="application/json"
+    )
     client.put(
         f"{base}/",
         {"document": full_rules(**{"2": [slot("Late", include_offers=["N1"], count=2)]}),
@@ -280,7 +282,7 @@ def test_publishing_a_draft_with_errors_gets_400_with_its_issues(
         content_type="application/json",
     )
 
-    response = client.post(f"{base}/publish/", {}, content_type="application/json")
+    response = client.post(f"{base}/publish/", {"revision": 2}, content_type="application/json")
     stale = client.post(f"{base}/publish/", {"revision": 1}, content_type="application/json")
 
     assert response.status_code == 400

@@ -310,14 +310,17 @@ def test_a_new_segmentation_carries_the_published_rules_and_the_draft_over(
 
     message = rules_carry_over(definition=newer)
 
-    carried = RuleVersion.objects.get(rule_set__definition=newer)
+    carried = RuleVersion.objects.filter(rule_set__definition=newer).order_by("number").last()
+    assert carried is not None
     kept = [rule for rule in published.document["segments"] if rule["segment_key"] != 3]
     assert carried.document == {**published.document, "segments": kept}
-    assert (carried.number, carried.author) == (1, None)
+    assert (carried.number, carried.author) == (2, None)
     gone = "rules of vanished segments 3 dropped."
-    assert carried.note == f"Carried over from rules v1 of segmentation v1; {gone}"
+    assert carried.note == (
+        f"Carried over to segmentation v2 from rules v1 of segmentation v1; {gone}"
+    )
     assert message == (
-        f"The rules v1 of segmentation v1 carried over and published as version 1; {gone}"
+        f"The rules v1 of segmentation v1 carried over and published as version 2; {gone}"
     )
     draft = RuleSet.objects.get(definition=newer).document
     assert [r["slots"][0]["count"] for r in draft["segments"] if r["segment_key"] == 1] == [2]

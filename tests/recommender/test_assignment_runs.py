@@ -206,7 +206,8 @@ def test_the_api_recommends_with_a_receipt_and_serves_new_rules_without_a_restar
         content_type="application/json",
     )
     assert bad.status_code == 400
-    assert set(bad.json()) == {"store_id", "cart"} and "nowhere" in bad.json()["store_id"][0]
+    assert set(bad.json()) == {"store_id", "cart", "channel"}
+    assert "nowhere" in bad.json()["store_id"][0]
     missing = client.post("/api/v1/recommendations/", {}, content_type="application/json")
     assert missing.status_code == 400 and {"store_id", "at", "channel"} <= set(missing.json())
     several = client.post(

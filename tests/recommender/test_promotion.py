@@ -129,7 +129,7 @@ def test_the_best_neural_model_that_beats_the_best_baseline_serves() -> None:
     results = [
         _result("TxT", 0.40, 0.02),
         _result("TxT without context", 0.42, 0.03),
-        _result("GRU (no context)", 0.35, 0.0),  # a baseline the model must beat
+        _result("GRU (no context)", 0.45, 0.0),  # a neural model, its interval touches 0
         _result("Purchase affinity", 0.31, 0.0),
     ]
 
@@ -137,6 +137,6 @@ def test_the_best_neural_model_that_beats_the_best_baseline_serves() -> None:
 
     assert champion.name == "TxT without context"
     assert champion.text.startswith(
-        "TxT without context serves: it beats the best baseline, GRU (no context), on the "
-        "holdout (HR@3 0.420 vs 0.350"
+        "TxT without context serves: it beats the best baseline, Purchase affinity, on the "
+        "holdout (HR@3 0.420 vs 0.310"
     )

@@ -9,6 +9,7 @@ from recommender.assignment.batch import (
     assignment_run_execute,
     assignment_run_start,
 )
+from recommender.assignment.receipts import validity_text
 
 
 def _instant(text: str) -> dt.datetime:
@@ -18,8 +19,9 @@ def _instant(text: str) -> dt.datetime:
 
 class Command(BaseCommand):
     help = (
-        "Assign offers to every customer at one instant (default now) inside the published "
-        "rules, with a decision receipt each and a random holdout per segment; the new batch "
+        "Assign offers to every customer (as of an instant, default now) inside the published "
+        "rules, each decided for their usual daypart, store and channel on the first valid "
+        "day, with a decision receipt each and a random holdout per segment; the new batch "
         "becomes active when all of it is written."
     )
 
@@ -32,6 +34,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT_SHARE)
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument(
+            "--valid-from",
+            type=dt.date.fromisoformat,
+            default=None,
+            help="first day the offers are for, e.g. 2026-06-01; default the UTC date of --at",
+        )
+        parser.add_argument(
+            "--valid-days",
+            type=int,
+            default=None,
+            help="days the offers are valid; default until the next batch",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         done = run_in_foreground(
@@ -40,6 +54,8 @@ class Command(BaseCommand):
                 at=options["at"],
                 holdout_share=options["holdout"],
                 seed=options["seed"],
+                valid_from=options["valid_from"],
+                valid_days=options["valid_days"],
                 enqueue=False,
             ),
             execute=lambda run_id: assignment_run_execute(
@@ -50,5 +66,6 @@ class Command(BaseCommand):
         result = done.result
         self.stdout.write(
             f"Batch #{result['batch']} active: {result['customers']:,} customers, "
-            f"{result['assignments']:,} offers, {result['holdout_customers']:,} in the holdout."
+            f"{result['assignments']:,} offers, {result['holdout_customers']:,} in the holdout; "
+            f"valid {validity_text(result.get('valid_from'), result.get('valid_days'))}."
         )
