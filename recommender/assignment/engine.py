@@ -342,7 +342,9 @@ def _context_reason(offer: Any, constraint: str, context: dict[str, Any]) -> str
         # Named by the daypart, not the minute: one sheet serves a whole daypart of requests.
         now = context["daypart"] or "outside every daypart"
         return f"daypart: runs {_listed(offer.dayparts)}; it is {now} at the store"
-    return f"channel: runs on {_listed(offer.channels)}; this is {context['channel']}"
+    channel = context["channel"]
+    here = f"this is {channel}" if channel else "the channel is unknown"
+    return f"channel: runs on {_listed(offer.channels)}; {here}"
 
 
 def slot_filter_reason(catalog: OfferCatalog, row: int, slot: Slot, usual: list[str]) -> str:

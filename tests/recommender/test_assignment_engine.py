@@ -340,3 +340,9 @@ def test_the_traced_scorer_gives_the_eager_model_s_numbers_for_one_or_many() -> 
         assert torch.allclose(
             traced(history[2:3], context[2:3], affinity[2:3]), eager[2:3], atol=1e-6
         )
+
+
+def test_an_offer_for_another_channel_says_so_when_the_customer_has_no_usual_channel() -> None:
+    excluded = one(make_engine(), channel="").excluded
+
+    assert excluded["app-only"] == "channel: runs on mobile_app; the channel is unknown"
