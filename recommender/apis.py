@@ -16,12 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deepflame_web.core.access import EVERYONE_READS, PEOPLE_WRITE, RECOMMENDATIONS
-from offers.selectors import known_channels
 from recommender.assignment.engine import Outcome
 from recommender.assignment.receipts import decision_replay
 from recommender.assignment.serving import (
     RecommendationInvalid,
     Serving,
+    channels_known,
     recommend,
     serving_current,
     unknown_names,
@@ -43,10 +43,10 @@ class RecommendationInputSerializer(serializers.Serializer):
 
     def validate_channel(self, value: str) -> str:
         """An unknown channel would match no offer's channel list silently: refuse it."""
-        known = known_channels()
+        known = channels_known()
         if value not in known:
             raise serializers.ValidationError(
-                f'Unknown channel "{value}"; known channels: {", ".join(known)}.'
+                f'Unknown channel "{value}"; known channels: {", ".join(sorted(known))}.'
             )
         return value
 

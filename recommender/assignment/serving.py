@@ -22,6 +22,7 @@ from django.db import connection
 
 from offers.eligibility import store_local_time
 from offers.models import Item, Store
+from offers.selectors import known_channels
 from recommender.ml.spark_examples import PURCHASE_HALF_LIVES
 from recommender.models import CatalogSnapshot
 from recommender.selectors import batch_active
@@ -29,7 +30,7 @@ from recommender.selectors import batch_active
 from .engine import Engine, Outcome, Situation, decide
 from .inputs import PURCHASE_DIGITS, weather_table
 from .receipts import decision_record
-from .state import engine_current, snapshot_dayparts
+from .state import EngineUnavailable, engine_current, snapshot_dayparts
 
 CHECK_SECONDS = 1.0
 
@@ -77,6 +78,7 @@ class Serving:
     items: set[str]
     weather: dict[tuple[str, dt.date], str]
     segment_names: dict[int, str]
+    channels: frozenset[str] = frozenset()
     sheets: dict[str, int] = field(default_factory=dict)
 
 
@@ -109,6 +111,7 @@ def serving_build(key: tuple) -> Serving:
         items=set(Item.objects.values_list("item_id", flat=True)),
         weather=weather_table(),
         segment_names=dict(definition.segments.values_list("key", "name")),
+        channels=frozenset(known_channels()),
     )
 
 
@@ -182,6 +185,15 @@ def purchases_at(
         item: [round(v * f, PURCHASE_DIGITS) for v, f in zip(values, factors, strict=True)]
         for item, values in purchases.items()
     }
+
+
+def channels_known() -> frozenset[str]:
+    """The chain's channels: held by this process's engine (no query per request), read from
+    the catalog and the lake while nothing can be served yet."""
+    try:
+        return serving_current().channels
+    except EngineUnavailable:
+        return frozenset(known_channels())
 
 
 def unknown_names(
