@@ -30,10 +30,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 SPARK_HOME = Path(pyspark.__file__).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: every probe stays bound until all are chosen (one at a
+    time, the system may hand the same port out twice, and a worker's web UI then answered
+    on the master's UI port)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def _spark_class(args: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -52,14 +60,14 @@ def _alive_workers(ui_port: int) -> int:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as reply:
             return int(json.load(reply).get("aliveworkers", 0))
-    except OSError:
+    except (OSError, ValueError):  # not up yet, or not the master's JSON yet
         return 0
 
 
 @pytest.fixture(scope="module")
 def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     logs = tmp_path_factory.mktemp("spark-cluster")
-    port, ui = _free_port(), _free_port()
+    port, ui, *worker_ui = _free_ports(4)
     master_url = f"spark://127.0.0.1:{port}"
     master = "org.apache.spark.deploy.master.Master"
     worker = "org.apache.spark.deploy.worker.Worker"
@@ -83,7 +91,7 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
                         "--memory",
                         "1g",
                         "--webui-port",
-                        str(_free_port()),
+                        str(worker_ui[n - 1]),
                         "--work-dir",
                         str(logs / f"work{n}"),
                     ],
