@@ -21,7 +21,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from deepflame_web.core.access import ADMIN
@@ -35,6 +35,7 @@ from deepflame_web.core.models import (
 )
 
 logger = logging.getLogger(__name__)
+DATABASE_CONNECTION_ERRORS = (OperationalError, InterfaceError)
 LOG_TAIL_CHARS = 20_000
 SCRATCH = "scratch"
 """The run parameter that lists files and folders under VAR_DIR the run alone uses (an
@@ -168,6 +169,11 @@ def run_execute(*, run_id: int, work: Callable[[Run], dict[str, Any] | None]) ->
         logger.info("run %s cancelled while executing", run.pk)
         return Run.objects.get(pk=run.pk)
     except Exception as exc:
+        if isinstance(exc, DATABASE_CONNECTION_ERRORS):
+            # The connection is broken (the server restarted, or cut it): Django would not
+            # reconnect by itself before the request or task ends, so the failure is written
+            # on a fresh one.
+            connection.close()
         run_fail(run=run, error=_describe(exc))
         return Run.objects.get(pk=run.pk)
     finally:
@@ -198,9 +204,13 @@ def _start_heartbeat(run_id: int) -> Callable[[], None]:
     def beat() -> None:
         try:
             while not stop.wait(settings.RUN_HEARTBEAT_SECONDS):
-                Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
+                try:
+                    Run.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DATABASE_CONNECTION_ERRORS:
+                    logger.warning("run %s: heartbeat lost the database; reconnecting", run_id)
+                    connection.close()
         finally:
             connection.close()
 
@@ -217,6 +227,9 @@ def _start_heartbeat(run_id: int) -> Callable[[], None]:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, RunError):
         return str(exc)
+    if isinstance(exc, DATABASE_CONNECTION_ERRORS):
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"The database connection was lost during the run ({first_line}). Start it again."
     detail = "".join(traceback.format_exception(exc))
     return f"{type(exc).__name__}: {exc}\n\n{detail[-4000:]}"
 
