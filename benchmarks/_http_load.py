@@ -6,7 +6,11 @@ HTTP/1.1 over asyncio streams (no client library), a token in every request.
 - open: a fixed rate (open loop): request i is sent at start + i / rate whatever the earlier
   ones are doing, for --seconds;
 - closed: --concurrency connections, each sending its next request as soon as its previous
-  response is read, for --seconds.
+  response is read, for --seconds;
+- mixed: the open loop at --rate beside a second open loop posting feedback (impressions,
+  clicks, redemptions) at --feedback-rate from --feedback-inputs, for --seconds; the decision
+  ids of the recommendations answered and the event ids of the feedback accepted are written
+  out, so the caller can count them in the database.
 
 A request's latency runs from opening its connection and sending to the last byte of the
 response read. gunicorn's sync worker closes the connection after each response, so every
@@ -44,19 +48,26 @@ ERROR_SAMPLES = 5
 
 @dataclass
 class Results:
+    ok_status: int = 200
     latencies_ms: list[float] = field(default_factory=list)
-    """Successful requests only (status 200)."""
+    """Successful requests only (status `ok_status`)."""
+    bodies: list[bytes] | None = None
+    """The successful responses' bodies, when kept (mixed mode)."""
     errors: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
     first_sent: float = 0.0
     last_done: float = 0.0
 
-    def add(self, sent: float, done: float, status: int | None, problem: str, body: str) -> None:
+    def add(
+        self, sent: float, done: float, status: int | None, problem: str, body: str, answer: bytes
+    ) -> None:
         self.first_sent = sent if not self.first_sent else min(self.first_sent, sent)
         self.last_done = max(self.last_done, done)
-        if status == 200 and not problem:
+        if status == self.ok_status and not problem:
             self.latencies_ms.append((done - sent) * 1000)
+            if self.bodies is not None:
+                self.bodies.append(answer)
             return
         self.errors += 1
         key = str(status) if status is not None else problem.split(":")[0]
@@ -81,23 +92,25 @@ class Results:
 
 
 class Client:
-    def __init__(self, *, port: int, token: str, bodies: list[dict[str, Any]]):
+    def __init__(self, *, port: int, token: str, posts: list[tuple[str, dict[str, Any]]]):
+        """`posts`: (path, JSON body) of each request, sent in turn."""
         self.port = port
-        self.bodies = [json.dumps(b) for b in bodies]
-        head = (
-            f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Authorization: Token {token}\r\nContent-Type: application/json\r\n"
-            "Accept: application/json\r\nConnection: close\r\n"
-        )
+        self.bodies = [json.dumps(body) for _, body in posts]
         self.raw = [
-            f"{head}Content-Length: {len(b.encode())}\r\n\r\n{b}".encode() for b in self.bodies
+            (
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Authorization: Token {token}\r\nContent-Type: application/json\r\n"
+                "Accept: application/json\r\nConnection: close\r\n"
+                f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
+            ).encode()
+            for (path, _), body in zip(posts, self.bodies, strict=True)
         ]
 
     async def one(self, index: int, results: Results, timeout: float = TIMEOUT_S) -> None:
         at = index % len(self.raw)
         sent = time.perf_counter()
         status: int | None = None
-        problem = ""
+        problem, body = "", b""
         writer = None
         try:
             async with asyncio.timeout(timeout):
@@ -106,7 +119,7 @@ class Client:
                 await writer.drain()
                 status, body = await _response(reader)
                 done = time.perf_counter()
-                if status != 200:
+                if status != results.ok_status:
                     problem = body[:300].decode(errors="replace")
         except Exception as exc:  # any failure is an error of the run, counted and sampled
             done = time.perf_counter()
@@ -118,7 +131,7 @@ class Client:
                 async with asyncio.timeout(timeout):
                     await reader.read()
             writer.close()
-        results.add(sent, done, status, problem, self.bodies[at])
+        results.add(sent, done, status, problem, self.bodies[at], body)
 
 
 async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -150,8 +163,10 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
         body += chunk[:-2]
 
 
-async def open_loop(client: Client, *, rate: float, seconds: float, offset: int) -> dict:
-    results = Results()
+async def open_loop(
+    client: Client, *, rate: float, seconds: float, offset: int, results: Results | None = None
+) -> dict:
+    results = results or Results()
     loop = asyncio.get_running_loop()
     count = round(rate * seconds)
     start = loop.time() + 0.05
@@ -231,20 +246,57 @@ async def warm(client: Client, offset: int) -> dict:
     }
 
 
+async def mixed(
+    client: Client, feedback: Client, *, rate: float, feedback_rate: float, seconds: float
+) -> dict:
+    """Recommendations and feedback, each in its own open loop, at once (no feedback at a
+    feedback rate of 0)."""
+    answered = Results(bodies=[])
+    accepted = Results(ok_status=201, bodies=[])
+    loops = [open_loop(client, rate=rate, seconds=seconds, offset=0, results=answered)]
+    if feedback_rate > 0:
+        loops.append(
+            open_loop(feedback, rate=feedback_rate, seconds=seconds, offset=0, results=accepted)
+        )
+    recommendations, *others = await asyncio.gather(*loops)
+    posted = others[0] if others else None
+    return {
+        "recommendations": recommendations,
+        "feedback": posted,
+        "decision_ids": [json.loads(b)["decision_id"] for b in answered.bodies or []],
+        "event_ids": [json.loads(b)["event_id"] for b in accepted.bodies or []],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--inputs", type=Path, required=True)
-    parser.add_argument("--mode", choices=["warm", "open", "closed"], required=True)
+    parser.add_argument("--mode", choices=["warm", "open", "closed", "mixed"], required=True)
     parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--feedback-inputs", type=Path)
+    parser.add_argument("--feedback-rate", type=float, default=30.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--offset", type=int, default=0, help="first request of the mix")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     inputs = json.loads(args.inputs.read_text())
-    client = Client(port=args.port, token=inputs["token"], bodies=inputs["requests"])
-    if args.mode == "warm":
+    posts = [(PATH, body) for body in inputs["requests"]]
+    client = Client(port=args.port, token=inputs["token"], posts=posts)
+    if args.mode == "mixed":
+        feedback = json.loads(args.feedback_inputs.read_text())
+        feedback_posts = [(post["path"], post["body"]) for post in feedback["requests"]]
+        summary = asyncio.run(
+            mixed(
+                client,
+                Client(port=args.port, token=feedback["token"], posts=feedback_posts),
+                rate=args.rate,
+                feedback_rate=args.feedback_rate,
+                seconds=args.seconds,
+            )
+        )
+    elif args.mode == "warm":
         summary = asyncio.run(warm(client, args.offset))
     elif args.mode == "open":
         summary = asyncio.run(

@@ -3,13 +3,19 @@ process, with DATABASE_URL and VAR_DIR of the benchmark's data).
 
     python benchmarks/_serving_data.py offers --total 200
     python benchmarks/_serving_data.py load-inputs --count 20000 --out load.json
+    python benchmarks/_serving_data.py feedback-inputs --count 2000 --tag T --out feedback.json
+    python benchmarks/_serving_data.py count --since ISO --answered answered.json
 
 `offers` fills the catalog up to --total offers, each new one derived from a demo offer (new
 id and name, the same kind of text, image, items and restrictions) through the same service
 a marketer's save goes through, then embeds every offer still without a vector into the
 active embedding space in one batch (the frozen encoder, no retraining; the model scores an
 offer from its content vector). `load-inputs` writes a machine client's token and a request
-mix drawn from the data.
+mix drawn from the data. `feedback-inputs` writes what a chain's systems post back while the
+endpoint serves: impressions, clicks and redemptions of offers the active batch assigned, each
+with its own event id (the run's tag in it, so reruns never collide) and the present instant.
+`count` prints, as JSON, how many of the answered decision ids and accepted event ids are in
+the database, and how many real-time receipts and feedback events were written since --since.
 """
 
 from __future__ import annotations
@@ -55,6 +61,14 @@ def main() -> None:
     load.add_argument("--count", type=int, default=20_000)
     load.add_argument("--seed", type=int, default=1)
     load.add_argument("--out", type=Path, required=True)
+    feedback = commands.add_parser("feedback-inputs")
+    feedback.add_argument("--count", type=int, default=2_000)
+    feedback.add_argument("--seed", type=int, default=1)
+    feedback.add_argument("--tag", required=True, help="in every event id: unique per run")
+    feedback.add_argument("--out", type=Path, required=True)
+    count = commands.add_parser("count")
+    count.add_argument("--since", required=True, help="ISO 8601 instant")
+    count.add_argument("--answered", type=Path, required=True)
     args = parser.parse_args()
     import django
 
@@ -63,6 +77,14 @@ def main() -> None:
         added = offers_fill(total=args.total)
         embedded = offers_embed_missing()
         print(f"offers: {added} added, {embedded} embedded into the active space")
+    elif args.command == "count":
+        answered = json.loads(args.answered.read_text())
+        since = dt.datetime.fromisoformat(args.since)
+        print(json.dumps(stored_count(answered=answered, since=since)))
+    elif args.command == "feedback-inputs":
+        posts = feedback_mix(count=args.count, seed=args.seed, tag=args.tag)
+        args.out.write_text(json.dumps({"token": bench_token(), "requests": posts}))
+        print(f"feedback inputs: {len(posts):,} posts written to {args.out}")
     else:
         token = bench_token()
         requests = request_mix(count=args.count, seed=args.seed)
@@ -207,6 +229,61 @@ def request_mix(*, count: int, seed: int) -> list[dict[str, Any]]:
             body["cart"] = rng.sample(items, rng.randint(1, 3))
         requests.append(body)
     return requests
+
+
+FEEDBACK_KINDS = ("impression", "click", "redemption")
+FEEDBACK_WEIGHTS = (0.6, 0.3, 0.1)
+
+
+def feedback_mix(*, count: int, seed: int, tag: str) -> list[dict[str, Any]]:
+    """Posts for the feedback endpoints, each {"path": ..., "body": ...}: offers of the active
+    batch's assignments, at the present instant (feedback must not predate the history or lie
+    in the future)."""
+    from recommender.models import Assignment
+    from recommender.selectors import batch_active
+
+    batch = batch_active()
+    if batch is None:
+        sys.exit("no active assignment batch; run demo_pipeline first")
+    rng = random.Random(seed)
+    assigned = list(
+        Assignment.objects.filter(batch=batch).values_list(
+            "decision__customer_id", "offer_id", "decision_id"
+        )[:50_000]
+    )
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    posts = []
+    for i in range(count):
+        customer_id, offer_id, decision_id = rng.choice(assigned)
+        kind = rng.choices(FEEDBACK_KINDS, FEEDBACK_WEIGHTS)[0]
+        body: dict[str, Any] = {
+            "event_id": f"load-{tag}-{i}",
+            "customer_id": customer_id,
+            "offer_id": offer_id,
+            "decision_id": decision_id,
+        }
+        if kind == "redemption":
+            posts.append({"path": "/api/v1/redemptions/", "body": {**body, "redeemed_at": now}})
+        else:
+            posts.append({"path": "/api/v1/events/", "body": {**body, "kind": kind, "at": now}})
+    return posts
+
+
+def stored_count(*, answered: dict[str, list[Any]], since: dt.datetime) -> dict[str, int]:
+    from recommender.models import Decision, DecisionSource, FeedbackEvent
+
+    decision_ids, event_ids = answered["decision_ids"], answered["event_ids"]
+    return {
+        "answered": len(decision_ids),
+        "answered_distinct": len(set(decision_ids)),
+        "receipts_found": Decision.objects.filter(pk__in=decision_ids).count(),
+        "receipts_since": Decision.objects.filter(
+            source=DecisionSource.API, created_at__gte=since
+        ).count(),
+        "accepted": len(event_ids),
+        "events_found": FeedbackEvent.objects.filter(event_id__in=event_ids).count(),
+        "events_since": FeedbackEvent.objects.filter(received_at__gte=since).count(),
+    }
 
 
 if __name__ == "__main__":

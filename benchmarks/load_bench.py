@@ -1,0 +1,188 @@
+"""Load benchmark: the real-time endpoint at a fixed rate with feedback posted alongside, and
+every receipt and feedback event counted in the database afterwards.
+
+The serving benchmark's data and server (`serving_bench.py`: the demo chain with 200 offers
+in its own PostgreSQL database, gunicorn with 2 sync workers on 127.0.0.1, DEBUG off), warmed
+up the same way. Then, each an open loop of `_http_load.py --mode mixed` for --seconds:
+
+- baseline: `POST /api/v1/recommendations/` alone at --rate (300/s);
+- with feedback: the same rate of recommendations, and at --feedback-rate (30/s) impressions,
+  clicks and redemptions of offers the active batch assigned (`POST /api/v1/events/`,
+  `/api/v1/redemptions/`), each with a new event id.
+
+After each phase, a separate process counts in the database: every answered decision id has
+its receipt, the real-time receipts written during the phase are exactly the answered ones,
+and every accepted event is stored. The load generator shares the 2 cores with the server and
+PostgreSQL.
+
+    python benchmarks/load_bench.py
+    python benchmarks/load_bench.py --skip-setup --rate 300 --feedback-rate 30 --seconds 60
+
+Target (issue 15): 300 requests/s for 60 s with feedback alongside, 0 errors, no receipt lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import serving_bench  # noqa: E402
+from _postgres import database_url  # noqa: E402
+
+ROOT = serving_bench.ROOT
+PYTHON = sys.executable
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=ROOT / "var" / "bench" / "serving")
+    parser.add_argument("--database", default="bench_serving", help="a name or a URL")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=300.0)
+    parser.add_argument("--feedback-rate", type=float, default=30.0)
+    parser.add_argument("--skip-setup", action="store_true", help="use the data as it is")
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--months", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--offers", type=int, default=200)
+    args = parser.parse_args()
+    data = args.data.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    url = database_url(args.database)
+    env = _environment(url, data)
+    if not args.skip_setup:
+        serving_bench._setup(args, url, data, env)
+    inputs, feedback = _inputs(args, data, env)
+    served_env = {
+        **env,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    with serving_bench._server(served_env, data / "gunicorn.log") as (port, workers):
+        print(f"\n== gunicorn: {serving_bench.WORKERS} sync workers on 127.0.0.1:{port} ==")
+        warm = serving_bench._load(port, inputs, workers, ["--mode", "warm", "--offset", "10000"])
+        print(f"warm-up: {json.dumps(warm.summary)}", flush=True)
+        phases = [
+            ("baseline: recommendations alone", 0.0),
+            ("with feedback alongside", args.feedback_rate),
+        ]
+        rows = [_phase(args, port, inputs, feedback, env, label, rate) for label, rate in phases]
+    _report(args, rows)
+
+
+def _environment(url: str, data: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "VAR_DIR": str(data),
+        "DEBUG": "true",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+    }
+
+
+def _inputs(args: argparse.Namespace, data: Path, env: dict[str, str]) -> tuple[Path, Path]:
+    inputs, feedback = data / "load-inputs.json", data / "feedback-inputs.json"
+    count = round(max(args.rate, 1) * args.seconds) + 1
+    data_script = "benchmarks/_serving_data.py"
+    mix = ["load-inputs", "--count", str(max(count, 20_000)), "--out", str(inputs)]
+    serving_bench._run([PYTHON, data_script, *mix], env)
+    tag = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    posts = round(max(args.feedback_rate, 1) * args.seconds) + 1
+    sent = ["feedback-inputs", "--count", str(posts), "--tag", tag, "--out", str(feedback)]
+    serving_bench._run([PYTHON, data_script, *sent], env)
+    return inputs, feedback
+
+
+def _phase(
+    args: argparse.Namespace,
+    port: int,
+    inputs: Path,
+    feedback: Path,
+    env: dict[str, str],
+    label: str,
+    feedback_rate: float,
+) -> dict[str, Any]:
+    print(f"\n== {label}: {args.rate:g}/s, feedback {feedback_rate:g}/s, {args.seconds:g} s ==")
+    since = dt.datetime.now(dt.UTC).isoformat()
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "answered.json"
+        command = [
+            PYTHON, "benchmarks/_http_load.py", "--port", str(port), "--inputs", str(inputs),
+            "--mode", "mixed", "--rate", str(args.rate), "--seconds", str(args.seconds),
+            "--feedback-inputs", str(feedback), "--feedback-rate", str(feedback_rate),
+            "--out", str(out),
+        ]  # fmt: skip
+        if subprocess.run(command, cwd=str(ROOT)).returncode != 0:
+            sys.exit("the load generator failed")
+        answered = json.loads(out.read_text())
+        counted = serving_bench._run(
+            [PYTHON, "benchmarks/_serving_data.py", "count", "--since", since,
+             "--answered", str(out)],
+            env,
+            capture=True,
+        )  # fmt: skip
+    stored = json.loads(counted.strip().splitlines()[-1])
+    row = {"label": label, "feedback_rate": feedback_rate, **answered, **stored}
+    row.pop("decision_ids"), row.pop("event_ids")
+    return row
+
+
+def _report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nmachine: {os.cpu_count()} cores, {serving_bench._cpu_model()}; load average {load}")
+    header = (
+        f"{'':<34}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}"
+        f"{'fb/s':>7}{'fb p99':>8}{'fb err':>7}{'receipts':>22}{'events':>12}"
+    )
+    print(header)
+    for row in rows:
+        a, f = row["recommendations"], row["feedback"] or {}
+        receipts = f"{row['receipts_found']}/{row['answered']} ({row['receipts_since']})"
+        events = f"{row['events_found']}/{row['accepted']}"
+        print(
+            f"{row['label']:<34}{a['rps']:>8.1f}{a['p50_ms']:>8.2f}{a['p99_ms']:>8.2f}"
+            f"{a['errors']:>8}{f.get('rps', 0.0):>7.1f}{f.get('p99_ms', 0.0):>8.2f}"
+            f"{f.get('errors', 0):>7}{receipts:>22}{events:>12}"
+        )
+        for name, phase in (("recommendations", a), ("feedback", f)):
+            if phase.get("errors"):
+                print(f"  {name} errors by kind: {phase['error_kinds']}; first: "
+                      f"{phase['error_samples'][:2]}")  # fmt: skip
+    print(
+        "receipts: found in the database / answered (real-time receipts written during the "
+        "phase); events: stored / accepted"
+    )
+    mixed = rows[-1]
+    a, f = mixed["recommendations"], mixed["feedback"] or {}
+    lost = mixed["answered"] - mixed["receipts_found"]
+    met = (
+        a["rps"] >= 0.95 * args.rate
+        and a["errors"] == 0
+        and f.get("errors", 0) == 0
+        and lost == 0
+        and mixed["receipts_since"] == mixed["answered"]
+        and mixed["events_found"] == mixed["accepted"]
+    )
+    print(
+        f"target {args.rate:g} requests/s for {args.seconds:g} s with feedback alongside, 0 "
+        f"errors, no receipt lost: {'met' if met else 'NOT MET'} ({a['rps']:.1f}/s, "
+        f"{a['errors']} + {f.get('errors', 0)} errors, {lost} receipts lost)"
+    )
+
+
+if __name__ == "__main__":
+    main()
