@@ -61,6 +61,12 @@ def _conflict(error: OfferConflict) -> Response:
     )
 
 
+REVISION_REQUIRED = (
+    "Send the revision you loaded (GET gives it): without it, a change someone saved since "
+    "would be overwritten without a word."
+)
+
+
 class OfferInputSerializer(serializers.Serializer):
     """Plain input: shapes only; the service runs the catalog's full validation. Images are
     uploaded on the offer pages; here `image` is read-only."""
@@ -82,8 +88,8 @@ class OfferInputSerializer(serializers.Serializer):
     revision = serializers.IntegerField(
         min_value=1,
         required=False,
-        help_text="the revision you loaded (PUT, PATCH): refused with 409 if the offer changed "
-        "since; ignored when creating",
+        help_text="the revision you loaded, required to update (PUT, PATCH): refused with 409 "
+        "if the offer changed since; ignored when creating",
     )
 
 
@@ -159,6 +165,8 @@ class OfferDetailApi(APIView):
         offer = get_object_or_404(Offer, offer_id=offer_id)
         data = OfferInputSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
+        if "revision" not in data.validated_data:
+            return Response({"revision": [REVISION_REQUIRED]}, status=400)
         try:
             offer = offer_update(offer=offer, user=request.user, fields=dict(data.validated_data))
         except DjangoValidationError as error:

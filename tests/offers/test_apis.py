@@ -68,7 +68,7 @@ def test_a_marketer_creates_and_edits_an_offer_and_both_are_audited(
 
     created = client.post("/api/v1/offers/", NEW_OFFER, content_type="application/json")
     changed = client.patch(
-        "/api/v1/offers/T1/", {"channels": ["kiosk"]}, content_type="application/json"
+        "/api/v1/offers/T1/", {"channels": ["kiosk"], "revision": 1}, "application/json"
     )
 
     assert created.status_code == 201, created.json()
@@ -371,7 +371,9 @@ def test_tags_are_saved_and_a_save_that_changes_nothing_is_not_audited(
         "/api/v1/offers/", {**NEW_OFFER, "tags": ["win_back"]}, content_type="application/json"
     )
 
-    same = client.patch("/api/v1/offers/T1/", {"name": NEW_OFFER["name"]}, "application/json")
+    same = client.patch(
+        "/api/v1/offers/T1/", {"name": NEW_OFFER["name"], "revision": 1}, "application/json"
+    )
 
     assert same.status_code == 200
     assert Offer.objects.get(offer_id="T1").tags == ["win_back"]
@@ -383,7 +385,7 @@ def test_tag_errors_come_with_the_other_field_errors(
 ) -> None:
     response = client_for(marketer).patch(
         "/api/v1/offers/B1/",
-        {"tags": ["cheap"], "channels": ["carrier_pigeon"]},
+        {"tags": ["cheap"], "channels": ["carrier_pigeon"], "revision": 1},
         content_type="application/json",
     )
 
@@ -395,7 +397,7 @@ def test_tag_errors_come_with_the_other_field_errors(
 
 def test_an_offer_id_cannot_change(catalog: dict[str, Any], marketer: Any) -> None:
     response = client_for(marketer).patch(
-        "/api/v1/offers/B1/", {"offer_id": "B9"}, content_type="application/json"
+        "/api/v1/offers/B1/", {"offer_id": "B9", "revision": 1}, "application/json"
     )
 
     assert response.status_code == 400

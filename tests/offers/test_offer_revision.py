@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.test import Client
 
 from offers import services
+from offers.apis import REVISION_REQUIRED
 from offers.models import AuditEntry, Offer
 from offers.services import OfferConflict, offer_embedding_started, offer_update
 from tests.factories import UserFactory
@@ -115,6 +116,22 @@ def test_the_second_save_through_the_api_is_a_409_naming_who_saved_first(
     saved = Offer.objects.get(offer_id="B1")
     assert (saved.name, saved.channels) == ("Alice's name", [])
     assert AuditEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_an_api_update_without_the_revision_loaded_is_refused(
+    catalog: dict[str, Offer], alice: Any, method: str
+) -> None:
+    url = "/api/v1/offers/B1/"
+    body = {**client_for(alice).get(url).json(), "name": "Alice's name"}
+    del body["revision"]
+
+    response = getattr(client_for(alice), method)(url, body, "application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"revision": [REVISION_REQUIRED]}
+    assert Offer.objects.get(offer_id="B1").name != "Alice's name"
+    assert not AuditEntry.objects.exists()
 
 
 def test_a_save_that_changes_nothing_keeps_the_revision(
