@@ -179,7 +179,14 @@ def _performance_row(row: dict[str, Any], label: str, key: str = "") -> dict[str
         "treated_rate_text": _percent(row["treated_rate"]),
         "holdout_rate_text": _percent(row["holdout_rate"]),
         "lift_text": _percent(row["lift"], sign=True),
+        "lift_interval_text": _interval_text(row),
     }
+
+
+def _interval_text(row: dict[str, Any]) -> str:
+    if row["lift_low"] is None:
+        return "—"
+    return f"{_percent(row['lift_low'], sign=True)} to {_percent(row['lift_high'], sign=True)}"
 
 
 def _segment_label(row: dict[str, Any]) -> str:
@@ -304,6 +311,8 @@ def offer_performance(request: HttpRequest) -> HttpResponse:
     if batch is not None and summary is not None and summary["total"] is not None:
         context.update(
             total=_performance_row(summary["total"], "all"),
+            min_redemptions=summary["min_redemptions"],
+            feedback_not_counted=summary["feedback_not_counted"],
             tables=_performance_tables(summary),
             lift_chart={
                 "segments": [
@@ -313,6 +322,8 @@ def offer_performance(request: HttpRequest) -> HttpResponse:
                         "holdout": r["holdout_rate"],
                         "lift": r["lift"],
                         "lift_text": _percent(r["lift"], sign=True),
+                        "interval_text": _interval_text(r),
+                        "too_few": r["too_few"],
                     }
                     for r in summary["segments"]
                 ]

@@ -10,6 +10,7 @@ The counting runs in the database and DuckDB; no row passes through a Python loo
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import duckdb
@@ -32,6 +33,10 @@ from recommender.models import (
 from segments.models import Segment
 
 HITS = "feedback_performance_hits"
+MIN_REDEMPTIONS = 30
+"""Below this many redemptions in the treated or the holdout group, a lift is too uncertain
+to read as a finding: the page says so beside it."""
+Z_95 = 1.959964
 GROUPS = ("treated", "holdout")
 COUNTS = ("assignments", "redemptions", "clicks", "impressions")
 
@@ -160,6 +165,18 @@ def _lift(treated: float | None, holdout: float | None) -> float | None:
     return treated / holdout - 1
 
 
+def _lift_interval(row: dict[str, Any]) -> tuple[float | None, float | None]:
+    """95% interval of the lift: the rate ratio's, on the log scale (Katz), minus 1; none
+    while either group has no redemption."""
+    treated, holdout = row["treated_redemptions"], row["holdout_redemptions"]
+    treated_n, holdout_n = row["treated_assignments"], row["holdout_assignments"]
+    if not (treated and holdout and treated_n and holdout_n):
+        return None, None
+    ratio = (treated / treated_n) / (holdout / holdout_n)
+    spread = Z_95 * math.sqrt(1 / treated - 1 / treated_n + 1 / holdout - 1 / holdout_n)
+    return ratio * math.exp(-spread) - 1, ratio * math.exp(spread) - 1
+
+
 def _sums() -> dict[str, Any]:
     return {
         f"{group}_{count}": Coalesce(Sum(count, filter=Q(holdout=(group == "holdout"))), 0)
@@ -168,15 +185,17 @@ def _sums() -> dict[str, Any]:
     }
 
 
-def _with_rates(row: dict[str, Any]) -> dict[str, Any]:
+def rates_and_lift(row: dict[str, Any]) -> dict[str, Any]:
     for group in GROUPS:
         row[f"{group}_rate"] = _rate(row[f"{group}_redemptions"], row[f"{group}_assignments"])
     row["lift"] = _lift(row["treated_rate"], row["holdout_rate"])
+    row["lift_low"], row["lift_high"] = _lift_interval(row)
+    row["too_few"] = min(row["treated_redemptions"], row["holdout_redemptions"]) < MIN_REDEMPTIONS
     return row
 
 
 def _grouped(rows: QuerySet[OfferPerformance], fields: list[str]) -> list[dict[str, Any]]:
-    grouped = [_with_rates(row) for row in rows.values(*fields).annotate(**_sums()).order_by()]
+    grouped = [rates_and_lift(row) for row in rows.values(*fields).annotate(**_sums()).order_by()]
     grouped.sort(key=lambda r: tuple((r[f] is None, r[f]) for f in fields))
     return grouped
 
@@ -196,13 +215,24 @@ def performance_summary(*, batch: AssignmentBatch) -> dict[str, Any]:
         "batch": batch.pk,
         "at": batch.at.isoformat(),
         "computed_at": computed_at.isoformat() if computed_at else None,
-        "total": _with_rates(rows.aggregate(**_sums())) if computed_at else None,
+        "total": rates_and_lift(rows.aggregate(**_sums())) if computed_at else None,
+        "feedback_not_counted": _feedback_not_counted(batch, computed_at),
+        "min_redemptions": MIN_REDEMPTIONS,
         "segments": segments,
         "slots": _grouped(rows, ["segment_key", "slot", "slot_label"]),
         "offers": _grouped(rows, ["offer_id"]),
         "dayparts": _grouped(rows, ["daypart"]),
         "tiers": _grouped(rows, ["tier"]),
     }
+
+
+def _feedback_not_counted(batch: AssignmentBatch, computed_at: dt.datetime | None) -> int:
+    """Feedback events of the batch's window received after its figures were counted."""
+    start, end = performance_window(batch=batch)
+    events = FeedbackEvent.objects.filter(at__gte=start, at__lt=end)
+    if computed_at is not None:
+        events = events.filter(received_at__gt=computed_at)
+    return events.count()
 
 
 HISTORY_BATCHES = 30
@@ -233,7 +263,7 @@ def performance_history(*, batches: QuerySet[AssignmentBatch]) -> list[dict[str,
             "treated_assignments": row["treated_assignments"],
             "holdout_assignments": row["holdout_assignments"],
         }
-        for row in (_with_rates(dict(r)) for r in totals)
+        for row in (rates_and_lift(dict(r)) for r in totals)
     ]
 
 

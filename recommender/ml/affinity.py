@@ -149,6 +149,17 @@ SEGMENT_PRIOR = 5.0
 """Pseudo-redemptions that back a segment's popularity off to the overall one."""
 
 
+def _popularity_features(overall: np.ndarray, in_segment: np.ndarray) -> np.ndarray:
+    """log P(offer) overall (add-one smoothed) and in the segment (backed off to overall),
+    from [example, offer] counts."""
+    offers = overall.shape[1]
+    probability = (overall + 1.0) / (overall.sum(1, keepdims=True) + offers)
+    mixed = (in_segment + SEGMENT_PRIOR * probability) / (
+        in_segment.sum(1, keepdims=True) + SEGMENT_PRIOR
+    )
+    return np.stack([np.log(probability), np.log(mixed)], axis=-1).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Popularity:
     """Redemptions per offer in the weeks a model is fitted on, overall and per segment
@@ -167,21 +178,27 @@ class Popularity:
         np.add.at(by_segment, (segment, target), 1.0)
         return cls(list(offers), overall, by_segment)
 
-    def features(self, segment: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
-        """[example, offer, POPULARITY_FEATURES] float32 for examples in `segment` (codes);
-        `own` (each example's target, when it was counted) is taken out of the counts, so an
-        example never reads its own redemption."""
-        rows = len(segment)
-        removed = np.zeros((rows, len(self.offers)))
-        if own is not None:
-            removed[np.arange(rows), own] = 1.0
-        overall = self.overall[None, :] - removed
-        probability = (overall + 1.0) / (overall.sum(1, keepdims=True) + len(self.offers))
-        in_segment = self.by_segment[segment] - removed
-        mixed = (in_segment + SEGMENT_PRIOR * probability) / (
-            in_segment.sum(1, keepdims=True) + SEGMENT_PRIOR
-        )
-        return np.stack([np.log(probability), np.log(mixed)], axis=-1).astype(np.float32)
+    def features(self, segment: np.ndarray) -> np.ndarray:
+        """[example, offer, POPULARITY_FEATURES] float32 for examples in `segment` (codes), as
+        the counts stand (what an example after the counted weeks reads)."""
+        in_segment = self.by_segment[segment]
+        return _popularity_features(np.broadcast_to(self.overall, in_segment.shape), in_segment)
+
+    @staticmethod
+    def features_before(
+        *, offers: int, target: np.ndarray, segment: np.ndarray, day: np.ndarray, segments: int
+    ) -> np.ndarray:
+        """[example, offer, POPULARITY_FEATURES] float32 for the examples that are counted,
+        each from the redemptions of the days before its own: what the counts were when it
+        happened. Counting the whole fitted period instead would tell a model in training
+        that an offer never redeemed in it is never redeemed, while at serving time that is
+        every new offer."""
+        days, day_index = np.unique(day, return_inverse=True)
+        per_day = np.zeros((len(days), segments, offers))
+        np.add.at(per_day, (day_index, segment, target), 1.0)
+        before = np.cumsum(per_day, axis=0) - per_day  # [day, segment, offer], days before
+        by_segment = before[day_index, segment]
+        return _popularity_features(before.sum(axis=1)[day_index], by_segment)
 
     def for_offers(self, offers: list[str]) -> Popularity:
         """The same counts over another catalog, by offer id (a new offer: none)."""

@@ -358,18 +358,25 @@ def recommender_train(
 def popularity_attach(split: Split) -> Popularity:
     """Count each offer's redemptions in the fitted weeks (training and validation), overall
     and per segment, and give every example of the split its popularity inputs: a fitted
-    example without its own redemption (it is in the counts), a holdout one as it is."""
+    example the counts of the days before its own, a holdout one the fitted weeks' counts
+    (what serving reads)."""
     fit = split.fit
+    segments = len(split.vocabulary.context["segment"])
     popularity = Popularity.count(
         offers=split.vocabulary.offers,
         target=fit.target,
         segment=fit.context_column("segment"),
-        segments=len(split.vocabulary.context["segment"]),
+        segments=segments,
     )
-    for examples in (split.train, split.validation):
-        examples.popularity = popularity.features(
-            examples.context_column("segment"), own=examples.target
-        )
+    before = Popularity.features_before(
+        offers=len(split.vocabulary.offers),
+        target=fit.target,
+        segment=fit.context_column("segment"),
+        day=fit.at.astype("datetime64[D]"),
+        segments=segments,
+    )
+    split.train.popularity = before[: len(split.train)]
+    split.validation.popularity = before[len(split.train) :]
     evaluation = split.evaluation
     evaluation.popularity = popularity.features(evaluation.context_column("segment"))
     return popularity

@@ -150,7 +150,9 @@
       annotations: data.segments.map(function (s) {
         return { x: s.label, y: Math.max(s.treated || 0, s.holdout || 0), yanchor: "bottom",
                  yshift: 2, showarrow: false, font: { size: 11, color: "#2b1d14" },
-                 text: "lift " + (s.lift === null ? "n/a" : s.lift_text) };
+                 text: "lift " + (s.lift === null ? "n/a" : s.lift_text) +
+                   (s.too_few ? " (too few)" : ""),
+                 hovertext: "95% interval " + s.interval_text };
       }),
     }), CONFIG);
   }

@@ -100,8 +100,15 @@ def shown(row: dict[str, Any]) -> list[str]:
         str(row["holdout_assignments"]),
         str(row["holdout_redemptions"]),
         percent(row["holdout_rate"]),
-        percent(row["lift"], sign=True),
+        percent(row["lift"], sign=True) + (" too few" if row["too_few"] else ""),
+        interval(row),
     ]
+
+
+def interval(row: dict[str, Any]) -> str:
+    if row["lift_low"] is None:
+        return "—"
+    return f"{percent(row['lift_low'], sign=True)} to {percent(row['lift_high'], sign=True)}"
 
 
 def expect_the_summary(page: Page, summary: dict[str, Any]) -> None:

@@ -11,10 +11,14 @@ from typing import Any
 
 import pytest
 from celery.app.base import Celery
+from django.db.models import Max
 from django.test import Client
 
+from recommender.assignment.performance import rates_and_lift
 from recommender.models import (
     AssignmentBatch,
+    FeedbackEvent,
+    FeedbackKind,
     OfferPerformance,
 )
 from tests.recommender.assignment_data import World, world_create
@@ -131,27 +135,33 @@ def test_the_active_batch_shows_totals_breakdowns_and_history(
         "holdout_rate": "9.1%",
         "lift": "+214.3%",  # (6/21) / (1/11) - 1
     }
+    # The rate ratio's 95% interval on the log scale (Katz), and the warning: 1 holdout
+    # redemption is far below the 30 per group a lift needs.
+    assert "-56.9% to +2193.1%" in html.split('data-total="lift_interval">', 1)[1][:40]
+    assert 'id="too-few"' in html and "6 treated and 1 holdout" in html
     assert cells(html, "by-segment", "1") == [
-        "Regulars (#1)", "14", "3", "21.4%", "6", "1", "16.7%", "+28.6%",
+        "Regulars (#1)", "14", "3", "21.4%", "6", "1", "16.7%", "+28.6% too few",
+        "-83.5% to +899.9%",
     ]  # fmt: skip
     assert cells(html, "by-segment", "2") == [
-        "Lapsing (#2)", "5", "2", "40.0%", "5", "0", "0.0%", "—",
+        "Lapsing (#2)", "5", "2", "40.0%", "5", "0", "0.0%", "— too few", "—",
     ]  # fmt: skip
     assert cells(html, "by-segment", "None") == [
-        "no segment", "2", "1", "50.0%", "0", "0", "—", "—",
+        "no segment", "2", "1", "50.0%", "0", "0", "—", "— too few", "—",
     ]  # fmt: skip
     assert cells(html, "by-slot", "1-2") == [
-        "Regulars (#1) · 2. Revenue", "6", "0", "0.0%", "2", "0", "0.0%", "—",
+        "Regulars (#1) · 2. Revenue", "6", "0", "0.0%", "2", "0", "0.0%", "— too few", "—",
     ]  # fmt: skip
     assert cells(html, "by-daypart", "lunch") == [
-        "lunch", "11", "2", "18.2%", "7", "0", "0.0%", "—",
+        "lunch", "11", "2", "18.2%", "7", "0", "0.0%", "— too few", "—",
     ]  # fmt: skip
     assert cells(html, "by-tier", "premium")[1:4] == ["6", "0", "0.0%"]
     assert cells(html, "by-daypart", "")[0] == "no daypart"
     offers = html.split('id="by-offer"', 1)[1].split("</section>", 1)[0]
     assert re.findall(r'data-key="(O\d)"', offers) == ["O1", "O3", "O2"]  # treated redemptions
     assert cells(html, "by-offer", "O1") == [
-        "Morning Coffee (O1)", "10", "4", "40.0%", "4", "1", "25.0%", "+60.0%",
+        "Morning Coffee (O1)", "10", "4", "40.0%", "4", "1", "25.0%", "+60.0% too few",
+        "-75.1% to +927.2%",
     ]  # fmt: skip
     lift = chart_data(html, "lift-data")["segments"]
     assert [(s["label"], s["lift_text"]) for s in lift] == [
@@ -299,3 +309,41 @@ def test_marketers_and_analysts_cannot_recount(
             response = client.post("/performance/recount/", {"batch": str(batches[1].pk)})
         assert response.status_code == 403
     assert sent == []
+
+
+def test_a_lift_with_enough_redemptions_gets_its_interval_and_no_warning() -> None:
+    row = {
+        "treated_assignments": 400,
+        "treated_redemptions": 40,
+        "holdout_assignments": 400,
+        "holdout_redemptions": 30,
+    }
+
+    shown = rates_and_lift(row)
+
+    assert shown["lift"] == pytest.approx(1 / 3)
+    # RR 1.333, se(log RR) = sqrt(1/40 - 1/400 + 1/30 - 1/400) = 0.2309
+    assert (shown["lift_low"], shown["lift_high"]) == pytest.approx((-0.1521, 1.0966), abs=1e-4)
+    assert shown["too_few"] is False
+    assert rates_and_lift({**row, "holdout_redemptions": 29})["too_few"] is True
+
+
+def test_feedback_received_after_the_count_is_announced(
+    client: Client, analyst: Any, batches: tuple[AssignmentBatch, ...]
+) -> None:
+    _, active, _ = batches
+    computed_at = OfferPerformance.objects.filter(batch=active).aggregate(at=Max("computed_at"))
+    for number in range(3):
+        FeedbackEvent.objects.create(
+            event_id=f"late-{number}",
+            kind=FeedbackKind.REDEMPTION,
+            customer_id="C1",
+            offer_id="O1",
+            at=active.at + dt.timedelta(hours=1),
+        )
+    client.force_login(analyst)
+
+    html = client.get("/performance/").content.decode()
+
+    assert computed_at["at"] is not None
+    assert "3 feedback events received since these figures were counted" in html
