@@ -24,6 +24,7 @@ urlpatterns = [
         "rules/preview/<int:run_id>/", rule_views.rules_preview_status, name="rules_preview_status"
     ),
     path("rules/publish/", rule_views.rules_publish, name="rules_publish"),
+    path("rules/discard/", rule_views.rules_discard, name="rules_discard"),
     path("rules/versions/", rule_views.rule_versions, name="rule_versions"),
     path(
         "rules/versions/<int:number>/rollback/",

@@ -21,6 +21,7 @@ from deepflame_web.core.access import MARKETERS_WRITE
 from deepflame_web.core.parsing import ascii_int
 from deepflame_web.core.services import RunAlreadyActive
 from offers.apis import validation_error_response
+from offers.errors import OffersError
 from offers.models import RuleSet, RuleVersion
 from offers.rules.diff import rules_diff
 from offers.rules.document import DocumentInvalid
@@ -131,7 +132,7 @@ class RunStartedSerializer(serializers.Serializer):
 
 
 class PublishInputSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=2000, help_text="what changes and why (required)")
     revision = serializers.IntegerField(
         help_text="the draft revision you reviewed (required); refused if it changed"
     )
@@ -324,6 +325,8 @@ class RuleSetPublishApi(APIView):
             return Response(
                 {"detail": str(invalid), **_validation_output(invalid.issues)}, status=400
             )
+        except OffersError as refused:
+            return Response({"detail": str(refused)}, status=400)
         except IntegrityError:
             return Response({"detail": "Another publish happened at the same time; retry."}, 409)
         return Response(RuleVersionSerializer(version).data, status=201)

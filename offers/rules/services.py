@@ -190,17 +190,39 @@ def rule_set_publish(
         draft = current.get(pk=rule_set.pk)
         if expected_revision is not None and draft.revision != expected_revision:
             raise DraftConflict(rule_set=draft, expected_revision=expected_revision)
+        if not note.strip():
+            raise OffersError("Say what changes in a note: it goes with the version for good.")
+        document = document_normalize(draft.document)
+        in_force = rule_version_latest(rule_set=draft)
+        if in_force is not None and document_normalize(in_force.document) == document:
+            raise OffersError(
+                f"The draft is the same as v{in_force.number}, which is in force: "
+                "there is nothing to publish."
+            )
         issues = rule_set_validate(rule_set=draft)
         if issues_have_errors(issues):
             raise RulesInvalid(issues)
         return _version_create(
             rule_set=draft,
-            document=document_normalize(draft.document),
+            document=document,
             author=author,
             note=note,
             action="publish",
             draft_revision=draft.revision,
         )
+
+
+def rule_set_draft_discard(*, rule_set: RuleSet, expected_revision: int, user: Any) -> RuleSet:
+    """Throw the draft's edits away: the draft becomes the version in force again."""
+    in_force = rule_version_latest(rule_set=rule_set)
+    if in_force is None:
+        raise OffersError("No version is published yet: there is nothing to go back to.")
+    return rule_set_draft_update(
+        rule_set=rule_set,
+        document=in_force.document,
+        expected_revision=expected_revision,
+        user=user,
+    )
 
 
 def rule_version_rollback(*, version: RuleVersion, author: Any, note: str = "") -> RuleVersion:

@@ -29,7 +29,7 @@ from deepflame_web.core.services import RunAlreadyActive
 from offers.dayparts import daypart_minutes
 from offers.errors import OffersError
 from offers.models import AuditEntry, OfferTag, RuleSet, RuleVersion
-from offers.rules.diff import rules_diff
+from offers.rules.diff import SAME, rules_diff
 from offers.rules.document import GOALS, DocumentInvalid, segment_label
 from offers.rules.forms import (
     CONSTRAINTS,
@@ -48,6 +48,7 @@ from offers.rules.services import (
     RulesInvalid,
     rule_preview_start,
     rule_set_draft_create,
+    rule_set_draft_discard,
     rule_set_draft_update,
     rule_set_publish,
     rule_set_suggest,
@@ -156,7 +157,38 @@ def rule_set_page(request: HttpRequest) -> HttpResponse:
         blocks = blocks_from_document(definition, rule_set.document)
         context.update(_editor_context(rule_set, blocks, blocks_check(definition, blocks)))
         context["preview"] = _latest_preview(rule_set)
+        context["draft_changes"] = _draft_changes(definition, rule_set, context["published"])
     return render(request, "offers/rules/rule_set.html", context)
+
+
+def _draft_changes(
+    definition: SegmentDefinition, rule_set: RuleSet, in_force: RuleVersion | None
+) -> list[str] | None:
+    """Names of the segments whose rules the draft changes against the version in force;
+    None before the first publish."""
+    if in_force is None:
+        return None
+    diff = _diff_view(definition, in_force.document, rule_set.document)
+    return [segment["name"] for segment in diff["segments"] if segment["status"] != SAME]
+
+
+@role_required(MARKETERS_WRITE)
+@require_POST
+def rules_discard(request: HttpRequest) -> HttpResponse:
+    """The draft goes back to the version in force; its edits are gone (audited)."""
+    rule_set = _draft()
+    revision = _revision(request.POST.get("revision", ""))
+    try:
+        if revision is None:
+            raise OffersError("The page did not say which draft revision you saw; reload.")
+        rule_set_draft_discard(rule_set=rule_set, expected_revision=revision, user=request.user)
+    except OffersError as refused:
+        messages.error(request, f"The draft was not discarded. {refused}")
+    else:
+        in_force = rule_version_latest(rule_set=rule_set)
+        number = in_force.number if in_force else "?"
+        messages.success(request, f"Draft discarded: it is version {number}, in force, again.")
+    return _to(request, reverse("rules"))
 
 
 @role_required(MARKETERS_WRITE)

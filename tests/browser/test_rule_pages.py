@@ -2,6 +2,7 @@
 offer rules; two marketers collide on one draft; an Analyst reads everything and writes nothing.
 """
 
+import copy
 import datetime as dt
 import re
 from pathlib import Path
@@ -12,7 +13,12 @@ from playwright.sync_api import Browser, Dialog, Page, expect
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from offers.models import Offer, RuleSet, RuleVersion, Store
-from offers.rules.services import rule_set_draft_create, rule_set_publish
+from offers.rules.services import (
+    rule_set_draft_create,
+    rule_set_draft_update,
+    rule_set_publish,
+    rule_version_rollback,
+)
 from tests.browser.conftest import SCREENSHOTS, log_in, screenshot
 from tests.factories import UserFactory, customers_insert
 from tests.offers.factories import lake_events_write, members_write
@@ -219,6 +225,43 @@ def test_marketer_edits_previews_publishes_compares_and_rolls_back(
         "Lapsing night owls (#2), slot 1 “Win-back”: only these offers — → OF-202, OF-401"
     )
     screenshot(page, "audit")
+
+
+def test_after_a_rollback_the_page_says_the_draft_is_not_live_and_it_can_be_discarded(
+    page: Page, live_server: Any, roles: None
+) -> None:
+    ana = UserFactory.create(role="Marketer", username="ana")
+    rule_set = rules_world(ana)
+    sides: dict[str, Any] = copy.deepcopy(RULES)
+    sides["segments"][1]["slots"][1]["categories"] = ["sides"]
+    rule_set_draft_update(rule_set=rule_set, document=sides, expected_revision=1, user=ana)
+    rule_set_publish(rule_set=rule_set, author=ana, note="Sides for night owls")
+    first = RuleVersion.objects.get(number=1)
+    rule_version_rollback(version=first, author=ana, note="Back to spring")  # v3, draft as v2
+    log_in(page, live_server.url, ana.username)
+
+    page.click("nav >> text=Rules")
+    expect(page.locator("#draft-status")).to_contain_text(
+        "The draft below is not live. Version 3 is in force; the draft changes the rules of "
+        "Lapsing night owls."
+    )
+    expect(slot_input(page, "2", 2, "categories")).to_have_value("sides")
+    screenshot(page, "rules-draft-not-live")
+    page.click("#publish")
+    expect(page.locator("#publish-status")).to_contain_text("Say what changes in a note")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#discard-draft")
+
+    expect(page.locator(".messages")).to_contain_text("Draft discarded: it is version 3")
+    expect(page.locator("#draft-status")).to_contain_text("there is nothing to publish")
+    expect(slot_input(page, "2", 2, "categories")).to_have_value("burgers")
+    page.fill("#publish-note", "Spring again")
+    page.click("#publish")
+    expect(page.locator("#publish-status")).to_contain_text(
+        "The draft is the same as v3, which is in force: there is nothing to publish."
+    )
+    assert RuleVersion.objects.count() == 3
+    assert RuleSet.objects.get().document == RuleVersion.objects.get(number=3).document
 
 
 def test_two_marketers_edit_one_draft_and_the_second_save_is_refused_losing_nothing(

@@ -240,6 +240,10 @@ POLICY: dict[str, Row] = {
         get=(LOGIN, 405, 405, 405),
         post=(LOGIN, To("/rules/"), 403, To("/rules/")),
     ),
+    "rules_discard": Row(  # no revision posted: refused back to the editor
+        get=(LOGIN, 405, 405, 405),
+        post=(LOGIN, To("/rules/"), 403, To("/rules/")),
+    ),
     "rule_versions": Row(
         get=(LOGIN, 200, 200, 200),
         post=(LOGIN, 405, 403, 405),
@@ -475,7 +479,7 @@ def world(roles: None, no_enqueue: list[int]) -> World:
     )
     offer = Offer.objects.create(offer_id="O1", name="Offer O1", category="burgers")
     rule_set = rule_set_draft_create(definition=definition, user=None)
-    version = rule_set_publish(rule_set=rule_set, author=None)
+    version = rule_set_publish(rule_set=rule_set, author=None, note="a test publish")
     return World(
         run_id=run.pk,
         offer_pk=offer.pk,

@@ -282,8 +282,12 @@ def test_publishing_a_draft_with_errors_gets_400_with_its_issues(
         content_type="application/json",
     )
 
-    response = client.post(f"{base}/publish/", {"revision": 2}, content_type="application/json")
-    stale = client.post(f"{base}/publish/", {"revision": 1}, content_type="application/json")
+    response = client.post(
+        f"{base}/publish/", {"revision": 2, "note": "n"}, content_type="application/json"
+    )
+    stale = client.post(
+        f"{base}/publish/", {"revision": 1, "note": "n"}, content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert response.json()["error_count"] == 2

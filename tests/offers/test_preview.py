@@ -97,7 +97,7 @@ def test_preview_gives_each_segment_its_offers_ranked_by_history(
 def test_preview_counts_only_customers_whose_set_changes_against_the_published_version(
     rule_set: RuleSet, marketer: Any
 ) -> None:
-    rule_set_publish(rule_set=rule_set, author=marketer)
+    rule_set_publish(rule_set=rule_set, author=marketer, note="a test publish")
     rule_set_draft_update(
         rule_set=rule_set, document=rules(breakfast_count=2), expected_revision=1, user=marketer
     )

@@ -320,7 +320,9 @@ def test_publish_with_errors_is_refused_with_the_errors(
         user=marketer,
     )
 
-    page = text(as_marketer.post("/rules/publish/", {"revision": "2"}, HTTP_HX_REQUEST="true"))
+    page = text(
+        as_marketer.post("/rules/publish/", {"revision": "2", "note": "n"}, HTTP_HX_REQUEST="true")
+    )
 
     assert "Not published: the saved draft has errors." in page
     assert "slot 1 “Brunch”: unknown categories brunch." in page
@@ -328,7 +330,9 @@ def test_publish_with_errors_is_refused_with_the_errors(
 
 
 def test_publish_of_a_stale_revision_is_refused(rule_set: RuleSet, as_marketer: Client) -> None:
-    page = text(as_marketer.post("/rules/publish/", {"revision": "9"}, HTTP_HX_REQUEST="true"))
+    page = text(
+        as_marketer.post("/rules/publish/", {"revision": "9", "note": "n"}, HTTP_HX_REQUEST="true")
+    )
 
     assert "Not published. The draft was changed by" in page
     assert not RuleVersion.objects.exists()

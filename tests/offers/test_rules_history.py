@@ -9,6 +9,7 @@ from django.db import transaction
 from offers.models import AuditEntry, RuleSet, RuleVersion
 from offers.rules.services import (
     rule_set_draft_create,
+    rule_set_draft_from_version,
     rule_set_draft_update,
     rule_set_publish,
     rule_version_latest,
@@ -98,7 +99,13 @@ def test_after_a_resegmentation_publish_diff_and_rollback_go_on_from_the_history
     restored = rule_version_rollback(
         version=rule_set.versions.get(number=3), author=marketer, note="Three after all"
     )
-    published = rule_set_publish(rule_set=rule_set, author=marketer, note="Draft again")
+    rule_set_draft_from_version(
+        rule_set=rule_set,
+        version=rule_set.versions.get(number=5),
+        expected_revision=RuleSet.objects.get(pk=rule_set.pk).revision,
+        user=marketer,
+    )
+    published = rule_set_publish(rule_set=rule_set, author=marketer, note="Five again")
 
     assert (diff["before"], diff["after"]) == (3, 5)
     assert [s["segment_key"] for s in diff["segments"] if s["status"] == "changed"] == [1]

@@ -12,6 +12,7 @@ from offers.rules.services import (
     DraftConflict,
     RulesInvalid,
     rule_set_draft_create,
+    rule_set_draft_discard,
     rule_set_draft_update,
     rule_set_publish,
     rule_version_latest,
@@ -133,10 +134,12 @@ def test_publish_makes_numbered_immutable_versions(rule_set: RuleSet, marketer: 
         expected_revision=1,
         user=marketer,
     )
-    second = rule_set_publish(rule_set=rule_set, author=marketer, expected_revision=2)
+    second = rule_set_publish(
+        rule_set=rule_set, author=marketer, expected_revision=2, note="a test publish"
+    )
 
     assert [(v.number, v.note, v.draft_revision) for v in RuleVersion.objects.all()] == [
-        (2, "", 2),
+        (2, "a test publish", 2),
         (1, "Spring rules", 1),
     ]
     assert first.document == full_rules_normalized()
@@ -155,6 +158,43 @@ def full_rules_normalized() -> dict[str, Any]:
     return document_normalize(full_rules())
 
 
+@pytest.mark.parametrize("note", ["", "   "])
+def test_a_publish_without_a_note_is_refused(rule_set: RuleSet, marketer: Any, note: str) -> None:
+    with pytest.raises(OffersError, match="Say what changes in a note"):
+        rule_set_publish(rule_set=rule_set, author=marketer, note=note)
+
+    assert not RuleVersion.objects.exists()
+
+
+def test_publishing_the_draft_unchanged_is_refused(rule_set: RuleSet, marketer: Any) -> None:
+    rule_set_publish(rule_set=rule_set, author=marketer, note="Spring rules")
+
+    with pytest.raises(OffersError) as refused:
+        rule_set_publish(rule_set=rule_set, author=marketer, note="again")
+
+    assert str(refused.value) == (
+        "The draft is the same as v1, which is in force: there is nothing to publish."
+    )
+    assert RuleVersion.objects.count() == 1
+
+
+def test_discarding_the_draft_brings_back_the_version_in_force(
+    rule_set: RuleSet, marketer: Any
+) -> None:
+    with pytest.raises(OffersError, match="No version is published yet"):
+        rule_set_draft_discard(rule_set=rule_set, expected_revision=1, user=marketer)
+    published = rule_set_publish(rule_set=rule_set, author=marketer, note="Spring rules")
+    changed = full_rules(**{"1": [slot("Breakfast", categories=["breakfast"], count=2)]})
+    rule_set_draft_update(rule_set=rule_set, document=changed, expected_revision=1, user=marketer)
+
+    discarded = rule_set_draft_discard(rule_set=rule_set, expected_revision=2, user=marketer)
+
+    assert (discarded.revision, discarded.document) == (3, published.document)
+    assert AuditEntry.objects.filter(action="draft_update").count() == 2
+    with pytest.raises(DraftConflict):
+        rule_set_draft_discard(rule_set=rule_set, expected_revision=2, user=marketer)
+
+
 def test_publishing_a_draft_with_errors_is_refused_and_writes_nothing(
     rule_set: RuleSet, marketer: Any
 ) -> None:
@@ -167,7 +207,7 @@ def test_publishing_a_draft_with_errors_is_refused_and_writes_nothing(
     audits = AuditEntry.objects.count()
 
     with pytest.raises(RulesInvalid) as raised:
-        rule_set_publish(rule_set=rule_set, author=marketer)
+        rule_set_publish(rule_set=rule_set, author=marketer, note="a test publish")
 
     assert isinstance(raised.value, OffersError)
     assert str(raised.value) == (
@@ -185,13 +225,15 @@ def test_publishing_a_revision_that_changed_is_refused(rule_set: RuleSet, market
     )
 
     with pytest.raises(DraftConflict):
-        rule_set_publish(rule_set=rule_set, author=marketer, expected_revision=1)
+        rule_set_publish(
+            rule_set=rule_set, author=marketer, expected_revision=1, note="a test publish"
+        )
 
     assert RuleVersion.objects.count() == 0
 
 
 def test_diff_of_two_versions_per_segment_and_slot(rule_set: RuleSet, marketer: Any) -> None:
-    first = rule_set_publish(rule_set=rule_set, author=marketer)
+    first = rule_set_publish(rule_set=rule_set, author=marketer, note="a test publish")
     changed = full_rules(
         **{
             "1": [
@@ -203,7 +245,7 @@ def test_diff_of_two_versions_per_segment_and_slot(rule_set: RuleSet, marketer: 
     )  # fmt: skip
     changed["segments"] = [s for s in changed["segments"] if s["segment_key"] != 3]
     rule_set_draft_update(rule_set=rule_set, document=changed, expected_revision=1, user=marketer)
-    second = rule_set_publish(rule_set=rule_set, author=marketer)
+    second = rule_set_publish(rule_set=rule_set, author=marketer, note="a test publish")
 
     diff = rule_versions_diff(before=first, after=second)
 
@@ -231,14 +273,14 @@ def test_diff_of_two_versions_per_segment_and_slot(rule_set: RuleSet, marketer: 
 def test_rollback_republishes_old_content_as_a_new_version(
     rule_set: RuleSet, marketer: Any
 ) -> None:
-    first = rule_set_publish(rule_set=rule_set, author=marketer)
+    first = rule_set_publish(rule_set=rule_set, author=marketer, note="a test publish")
     rule_set_draft_update(
         rule_set=rule_set,
         document=full_rules(**{"1": [slot("Breakfast", categories=["breakfast"], count=2)]}),
         expected_revision=1,
         user=marketer,
     )
-    rule_set_publish(rule_set=rule_set, author=marketer)
+    rule_set_publish(rule_set=rule_set, author=marketer, note="a test publish")
 
     third = rule_version_rollback(version=first, author=marketer)
 
@@ -331,7 +373,7 @@ def test_a_new_segmentation_carries_the_published_rules_and_the_draft_over(
 def test_carried_rules_that_no_longer_validate_stay_a_draft_and_say_why(
     rule_set: RuleSet, marketer: Any, catalog: dict[str, Any]
 ) -> None:
-    rule_set_publish(rule_set=rule_set, author=marketer)
+    rule_set_publish(rule_set=rule_set, author=marketer, note="a test publish")
     catalog["N1"].valid_to = dt.date.today() - dt.timedelta(days=1)
     catalog["N1"].save()
     newer = segmentation_create(

@@ -35,7 +35,9 @@ def as_marketer(marketer: Any) -> Client:
 @pytest.fixture
 def stale_version(rule_set: RuleSet, marketer: Any) -> RuleVersion:
     """Version 1 serves late-night customers offer N1, which has since left the catalog."""
-    version = rule_set_publish(rule_set=rule_set, author=marketer, expected_revision=1)
+    version = rule_set_publish(
+        rule_set=rule_set, author=marketer, expected_revision=1, note="a test publish"
+    )
     Offer.objects.filter(offer_id="N1").update(valid_to=dt.date.today() - dt.timedelta(days=1))
     return version
 
@@ -96,7 +98,9 @@ def test_the_page_shows_why_such_a_rollback_was_refused(
 
 
 def test_a_rollback_that_still_validates_is_republished(rule_set: RuleSet, marketer: Any) -> None:
-    first = rule_set_publish(rule_set=rule_set, author=marketer, expected_revision=1)
+    first = rule_set_publish(
+        rule_set=rule_set, author=marketer, expected_revision=1, note="a test publish"
+    )
 
     again = rule_version_rollback(version=first, author=marketer)
 
