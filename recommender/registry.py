@@ -27,6 +27,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from deepflame_web.core.models import Run
+from offers.services import audit_record
 from recommender.ml.evaluation import (
     DIFFERENCE_KEYS,
     Difference,
@@ -278,5 +279,15 @@ def model_activate(*, version: int, user: object = None) -> RecommenderModel:
             raise FileNotFoundError(
                 f"The files of model v{version} are missing: {model_path(model)}"
             )
+        previous = RecommenderModel.objects.filter(is_active=True).exclude(pk=model.pk).first()
         _make_active(model, user=user)
+        audit_record(
+            user=user,
+            action="model_activate",
+            object_type="model",
+            object_id=model.version,
+            object_repr=f"model v{model.version} ({model.scorer})",
+            before={"active": f"v{previous.version} ({previous.scorer})"} if previous else None,
+            after={"active": f"v{model.version} ({model.scorer})"},
+        )
     return model

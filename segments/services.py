@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import SCRATCH, run_advance, run_execute, run_start
+from offers.services import audit_record
 from segments.errors import SegmentsError
 from segments.ingest.catalog_rows import KEEP_EDITS, OFFER_POLICIES
 from segments.ingest.importer import history_import
@@ -90,8 +92,11 @@ def _import_work(run: Run) -> dict[str, Any]:
     return result
 
 
-def segment_rename(*, segment: Segment, name: str, description: str | None = None) -> Segment:
+def segment_rename(
+    *, segment: Segment, name: str, description: str | None = None, user: Any = None
+) -> Segment:
     """Give a segment a marketer's name; its key, and so its identity and rules, stay."""
+    before = {"name": segment.name, "description": segment.description}
     segment.name = name.strip()
     if description is not None:
         segment.description = description.strip()
@@ -105,5 +110,15 @@ def segment_rename(*, segment: Segment, name: str, description: str | None = Non
             {"name": f"Segment #{clash.key} of this segmentation is already called {clash.name!r}."}
         )
     segment.full_clean()
-    segment.save(update_fields=["name", "description"])
+    with transaction.atomic():
+        segment.save(update_fields=["name", "description"])
+        audit_record(
+            user=user,
+            action="segment_rename",
+            object_type="segment",
+            object_id=f"{segment.definition_id}:{segment.key}",
+            object_repr=f"{segment.name} (#{segment.key})",
+            before=before,
+            after={"name": segment.name, "description": segment.description},
+        )
     return segment

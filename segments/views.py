@@ -201,6 +201,7 @@ def segment_detail(request: HttpRequest, key: int) -> HttpResponse:
                 segment=segment,
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
+                user=request.user,
             )
         except ValidationError as exc:
             _add_model_errors(form, exc)

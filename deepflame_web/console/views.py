@@ -210,7 +210,9 @@ def pipeline_start_view(request: HttpRequest) -> HttpResponse:
 def schedule_update_view(request: HttpRequest, name: str) -> HttpResponse:
     enabled = request.POST.get("enabled") == "on"
     try:
-        row = schedule_update(name=name, when=request.POST.get("when", ""), enabled=enabled)
+        row = schedule_update(
+            name=name, when=request.POST.get("when", ""), enabled=enabled, user=request.user
+        )
     except ScheduleError as exc:
         messages.error(request, f"The schedule was not changed: {exc}")
     else:

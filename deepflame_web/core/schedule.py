@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 
 from deepflame_web.core.parsing import ascii_int
+from deepflame_web.core.signals import schedule_changed
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def _seconds(period: str) -> int:
     return {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 0}[period]
 
 
-def schedule_update(*, name: str, when: str, enabled: bool) -> ScheduleRow:
+def schedule_update(*, name: str, when: str, enabled: bool, user: Any = None) -> ScheduleRow:
     """Set an entry's timing (a number of minutes, or a five-field cron expression in UTC)
     and whether it runs. Beat picks the change up within its sync interval."""
     from django_celery_beat.models import PeriodicTask
@@ -124,10 +125,23 @@ def schedule_update(*, name: str, when: str, enabled: bool) -> ScheduleRow:
         )
         if task is None:
             raise ScheduleError(f"There is no periodic task named “{name}”.")
+        before = _row(task)
         task.interval, task.crontab = _timing(name, when)
         task.enabled = enabled
         task.save()
-    return _row(task)
+        after = _row(task)
+        schedule_changed.send(
+            sender=PeriodicTask,
+            name=name,
+            before={"when": before.when, "state": _state(before)},
+            after={"when": after.when, "state": _state(after)},
+            user=user,
+        )
+    return after
+
+
+def _state(row: ScheduleRow) -> str:
+    return "runs" if row.enabled else "paused"
 
 
 def _timing(name: str, when: str) -> tuple[Any, Any]:

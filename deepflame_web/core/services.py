@@ -33,6 +33,7 @@ from deepflame_web.core.models import (
     RunStatus,
     run_kinds_excluding,
 )
+from deepflame_web.core.signals import run_started
 
 logger = logging.getLogger(__name__)
 DATABASE_CONNECTION_ERRORS = (OperationalError, InterfaceError)
@@ -112,6 +113,7 @@ def run_start(
                 started_by=started_by if getattr(started_by, "is_authenticated", False) else None,
                 stage="queued",
             )
+            run_started.send(sender=Run, run=run, user=run.started_by)
             if enqueue:
                 transaction.on_commit(lambda: run_enqueue(run=run))
     except IntegrityError:

@@ -1,7 +1,10 @@
 from typing import Any
 
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
+from django.views.decorators.http import require_GET
 
 from deepflame_web.core.access import PUBLIC, role_required
 from deepflame_web.core.forms import GuardedAuthenticationForm
@@ -23,3 +26,10 @@ class LoginView(auth_views.LoginView):
 
 login_view = role_required(PUBLIC)(LoginView.as_view())
 logout_view = role_required(PUBLIC)(auth_views.LogoutView.as_view())
+
+
+@role_required(PUBLIC)
+@require_GET
+def favicon_view(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico before they read a page's icon link."""
+    return redirect(static("favicon.svg"))

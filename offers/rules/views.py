@@ -536,8 +536,31 @@ def audit_changes(before: Any, after: Any, names: dict[int, str] | None = None) 
         if name == "document":
             lines += _document_lines(old or {"segments": []}, new or {"segments": []}, names or {})
         else:
-            lines.append(f"{name}: {_compact(_shown(old))} → {_compact(_shown(new))}")
+            lines.append(f"{name}: {_change_text(_shown(old), _shown(new))}")
     return lines
+
+
+def _change_text(old: Any, new: Any, context: int = 30) -> str:
+    """`old → new`; two long texts show where they differ (with `context` characters around
+    it) rather than two beginnings that may be the same."""
+    before, after = (v if isinstance(v, str) else json.dumps(v, default=str) for v in (old, new))
+    if len(before) <= 90 and len(after) <= 90:
+        return f"{before} → {after}"
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    end = 0
+    limit = min(len(before), len(after)) - start
+    while end < limit and before[-1 - end] == after[-1 - end]:
+        end += 1
+    first = max(0, start - context)
+
+    def window(text: str) -> str:
+        last = min(len(text), len(text) - end + context)
+        shown = text[first:last]
+        return ("…" if first else "") + _compact(shown, 120) + ("…" if last < len(text) else "")
+
+    return f"{window(before)} → {window(after)}"
 
 
 def _rule_set_id(entry: AuditEntry) -> int | None:

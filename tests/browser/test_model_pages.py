@@ -34,12 +34,27 @@ def test_admin_rolls_back_to_an_older_model_from_the_models_page(
     expect(curves.locator("g.trace.scatter")).to_have_count(6)
     expect(curves.locator(".legendtext").first).to_have_text("TxT loss")
     screenshot(page, "models")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("text=Activate v1")
+    expect(page.locator("#model-v2 h2 .badge")).to_have_text("active")  # a "no" changes nothing
+    assert asked == [
+        "Activate model v1 (TxT)? Batch assignment and the real-time API pick offers with it "
+        "from now on."
+    ]
+    assert RecommenderModel.objects.get(is_active=True).version == 2
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("text=Activate v1")
 
     expect(page.locator(".messages")).to_contain_text("Model v1 is now active.")
     expect(page.locator("#model-v1 h2 .badge")).to_have_text("active")
     expect(page.locator("#model-v2 h2 .badge")).to_have_count(0)
     assert RecommenderModel.objects.get(is_active=True).version == 1
+    page.goto(f"{live_server.url}/audit/?object_type=model")
+    entry = page.locator('#audit tr[data-action="model_activate"]')
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text(admin_user.username)
+    expect(entry).to_contain_text("active: v2 (TxT) → v1 (TxT)")
 
     page.click("text=Log out")
     log_in(page, live_server.url, analyst.username)

@@ -190,9 +190,15 @@ def test_marketer_edits_previews_publishes_compares_and_rolls_back(
 
     # Publish with a note; the new version is listed and compared with the old one.
     page.fill("#publish-note", "Coffee comeback for lapsing night owls")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.click("#publish")
     expect(page).to_have_url(f"{live_server.url}/rules/versions/")
     expect(page.locator(".messages")).to_contain_text("Published version 2.")
+    assert asked == [
+        "Publish the saved draft as the next version? The real-time API serves it at once, "
+        "and the next assignment uses it."
+    ]
     expect(page.locator('tr[data-version="2"]')).to_contain_text("bo")
     expect(page.locator('tr[data-version="2"]')).to_contain_text("in force")
     page.click('tr[data-version="2"] >> text=vs v1')
@@ -220,7 +226,8 @@ def test_marketer_edits_previews_publishes_compares_and_rolls_back(
     expect(page.locator("#audit tbody tr").first).to_contain_text("rollback")
     page.select_option("select[name=user]", "bo")
     page.click("#audit-filters button")
-    expect(page.locator("#audit-count")).to_have_text("3 changes, newest first.")
+    # saved, previewed (a run started), published, rolled back
+    expect(page.locator("#audit-count")).to_have_text("4 changes, newest first.")
     expect(page.locator('tr[data-action="draft_update"]')).to_contain_text(
         "Lapsing night owls (#2), slot 1 “Win-back”: only these offers — → OF-202, OF-401"
     )
@@ -247,6 +254,7 @@ def test_after_a_rollback_the_page_says_the_draft_is_not_live_and_it_can_be_disc
     )
     expect(slot_input(page, "2", 2, "categories")).to_have_value("sides")
     screenshot(page, "rules-draft-not-live")
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#publish")
     expect(page.locator("#publish-status")).to_contain_text("Say what changes in a note")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -256,6 +264,7 @@ def test_after_a_rollback_the_page_says_the_draft_is_not_live_and_it_can_be_disc
     expect(page.locator("#draft-status")).to_contain_text("there is nothing to publish")
     expect(slot_input(page, "2", 2, "categories")).to_have_value("burgers")
     page.fill("#publish-note", "Spring again")
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#publish")
     expect(page.locator("#publish-status")).to_contain_text(
         "The draft is the same as v3, which is in force: there is nothing to publish."

@@ -27,6 +27,7 @@ def test_an_admin_retrains_segments_and_watches_the_run_finish(
     page.goto(f"{live_server.url}/runs/")
     expect(page.locator("#schedule, table").first).to_be_visible()
     with celery_worker(tmp_path / "worker.log"):
+        page.once("dialog", lambda dialog: dialog.accept())
         page.click("button:has-text('Retrain segments')")
         expect(page.locator(".messages")).to_contain_text("queued")
         run = Run.objects.filter(kind=RunKind.SEGMENTATION).latest("created_at")
@@ -46,6 +47,11 @@ def test_an_admin_retrains_segments_and_watches_the_run_finish(
     )
     expect(page.locator("#run-k-chart")).to_have_attribute("data-drawn", "true")
     screenshot(page, "run-retrain")
+    page.goto(f"{live_server.url}/audit/?object_type=run")
+    started = page.locator('#audit tr[data-action="run_start"]')
+    expect(started).to_have_count(1)
+    expect(started).to_contain_text(f"Segmentation run #{run.pk}")
+    expect(started).to_contain_text("kind: segmentation")
 
     for user in (marketer, analyst):
         page.click("text=Log out")
@@ -83,6 +89,11 @@ def test_an_admin_edits_the_schedule_and_a_marketer_only_reads_it(
     expect(feedback.locator(".schedule-when")).to_have_text("every 5 minutes")
     page.locator("#schedule").scroll_into_view_if_needed()
     screenshot(page, "runs")
+    page.goto(f"{live_server.url}/audit/?object_type=schedule")
+    edit = page.locator('#audit tr[data-action="schedule_update"]')
+    expect(edit).to_have_count(1)  # the refused edit is not an entry
+    expect(edit).to_contain_text("when: cron 0 3 2 * * (UTC) → cron 0 5 1 * * (UTC)")
+    expect(edit).to_contain_text("state: paused → runs")
 
     page.click("text=Log out")
     log_in(page, live_server.url, marketer.username)

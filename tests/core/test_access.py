@@ -73,6 +73,10 @@ POLICY: dict[str, Row] = {
         get=(405, 405, 405, 405),
         post=(To("/login/"), To("/login/"), To("/login/"), To("/login/")),
     ),
+    "favicon": Row(
+        get=(To("/static/favicon.*svg"),) * 4,
+        post=(405, 405, 405, 405),
+    ),
     # Console: everyone reads; only admins start runs, change schedules or cancel.
     "home": Row(
         get=(LOGIN, 200, 200, 200),

@@ -415,6 +415,18 @@ def test_the_audit_log_lists_changes_filters_and_paginates(
     assert "Page 2 of 2" in second and 'data-action="draft_create"' in second
 
 
+def test_a_long_text_change_shows_where_the_texts_differ() -> None:
+    start = "A generous breakfast sandwich with egg, cheese and bacon on a toasted muffin, "
+    before = {"description": start + "served hot every morning until 11am."}
+    after = {"description": start + "served hot every morning until 10:30am."}
+
+    [line] = audit_changes(before, after)
+
+    assert line == (
+        "description: …rved hot every morning until 11am. → …rved hot every morning until 10:30am."
+    )
+
+
 def test_audit_changes_reads_fields_and_rules() -> None:
     assert audit_changes({"name": "A", "tags": []}, {"name": "B", "tags": ["win_back"]}) == [
         "name: A → B",

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
+from offers.models import AuditEntry
 from segments.models import Segment, SegmentDefinition
 from tests.factories import customers_insert
 from tests.segments.segmentation_data import (
@@ -187,6 +188,12 @@ def test_marketer_renames_a_segment_and_it_keeps_its_key(
     )
     assert renamed.current.count() == placed_before > 0
     assert segment_of(segmentation, "C001", "2025-01").name == "Morning commuters"
+    entry = AuditEntry.objects.get(action="segment_rename")
+    assert (entry.username, entry.object_repr) == (marketer.username, "Morning commuters (#1)")
+    assert (entry.before["name"], entry.after["name"]) == (
+        "Frequent breakfast drive-thru, low spend",
+        "Morning commuters",
+    )
 
 
 def test_a_name_another_segment_has_is_refused_and_nothing_changes(
