@@ -273,6 +273,33 @@ def test_after_a_rollback_the_page_says_the_draft_is_not_live_and_it_can_be_disc
     assert RuleSet.objects.get().document == RuleVersion.objects.get(number=3).document
 
 
+def test_leaving_the_editor_with_unsaved_edits_asks_first(
+    page: Page, live_server: Any, roles: None
+) -> None:
+    ana = UserFactory.create(role="Marketer", username="ana")
+    rules_world(ana)
+    log_in(page, live_server.url, ana.username)
+    page.click("nav >> text=Rules")
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    slot_input(page, "2", 1, "label").click()
+    slot_input(page, "2", 1, "label").fill("Night owls come back")
+    page.click("nav >> text=Offers")
+
+    expect(page.locator("#save-status")).to_have_text("Unsaved changes.")
+    assert asked == ["beforeunload"] and page.url.endswith("/rules/")
+    page.click("#save-rules")
+    expect(page.locator("#save-status")).to_contain_text("Saved as revision 2")
+    page.click("nav >> text=Offers")
+    expect(page).to_have_url(f"{live_server.url}/offers/")
+    assert asked == ["beforeunload"]
+
+
 def test_two_marketers_edit_one_draft_and_the_second_save_is_refused_losing_nothing(
     browser: Browser, page: Page, live_server: Any, roles: None
 ) -> None:
