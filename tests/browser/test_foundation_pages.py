@@ -58,3 +58,31 @@ def test_login_page_rejects_a_wrong_password(page: Page, live_server: Any, analy
 
     expect(page.locator(".error")).to_contain_text("didn't match")
     screenshot(page, "login-error")
+
+
+def test_the_navigation_fits_a_768_pixel_screen_and_the_favicon_loads(
+    page: Page, live_server: Any, admin_user: Any
+) -> None:
+    page.set_viewport_size({"width": 768, "height": 900})
+    log_in(page, live_server.url, admin_user.username)
+
+    links = page.locator("header.topbar nav a")
+    expect(links).to_have_count(9)
+    boxes = [links.nth(i).bounding_box() for i in range(links.count())]
+    who = page.locator("header.topbar .who").bounding_box()
+    assert who is not None and who["x"] + who["width"] <= 768
+    for box in boxes:
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 768, box
+        assert not _overlap(box, who), (box, who)  # no link runs under the user's name
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    screenshot(page, "navigation-768")
+    assert page.request.get(f"{live_server.url}/favicon.ico").ok
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
