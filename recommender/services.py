@@ -12,12 +12,14 @@ from typing import Any
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import RunError, run_advance, run_execute, run_start
 from recommender.errors import RecommenderError
+from recommender.ml.embeddings import EmbeddingError, embedding_space_build
 from recommender.ml.scorers import NEURAL_FILES
 from recommender.ml.training import DEFAULT_HYPERPARAMETERS as DEFAULTS
 from recommender.ml.training import recommender_train
 from recommender.ml.training_data import TrainingDataError
 from recommender.ml.txt import EpochReport
 from recommender.registry import model_register, staging_folder
+from recommender.selectors import embedding_space_active
 
 TRAIN_TASK = "recommender.tasks.heavy_train_recommender"
 
@@ -82,8 +84,22 @@ def _progress_reporter(run: Run, epochs: int, echo: Callable[[str], None] | None
     return hear
 
 
+def _offers_embedded(run: Run) -> None:
+    """The model scores offers by their content vectors: a chain's first training embeds its
+    offers (texts and images) into a new space first."""
+    if embedding_space_active() is not None:
+        return
+    run_advance(run=run, stage="embedding the offers' texts and images (first training)")
+    try:
+        space = embedding_space_build()
+    except EmbeddingError as exc:
+        raise RunError(str(exc)) from exc
+    run_advance(run=run, log=f"offer embeddings v{space.version} ({space.offers} offers) active")
+
+
 def _training_work(run: Run, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     params = run.parameters
+    _offers_embedded(run)
     run_advance(run=run, stage="preparing examples from the lake", progress=2)
     staged = staging_folder(run_id=run.pk)
     try:

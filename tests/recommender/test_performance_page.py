@@ -229,7 +229,8 @@ def test_without_a_batch_the_page_says_how_to_assign_offers(client: Client, anal
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "No offers assigned yet" in html and "python manage.py assign_offers" in html
+    assert "No offers assigned yet" in html and "reassigns offers from the Runs page" in html
+    assert "manage.py" not in html
     assert 'id="totals"' not in html and "data-chart" not in html
 
 

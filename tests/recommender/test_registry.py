@@ -14,10 +14,12 @@ from django.core.management import call_command
 
 from deepflame_web.core.models import Run, RunStatus
 from deepflame_web.core.services import runs_fail_stale
+from offers.models import Offer
 from recommender.ml.scorers import BASELINES_FILE, NEURAL_FILES
 from recommender.models import EmbeddingSpace, RecommenderModel
 from recommender.registry import model_path, registry_root
-from recommender.services import training_run_start
+from recommender.selectors import embedding_space_active
+from recommender.services import training_run_execute, training_run_start
 from tests.worker import celery_worker, kill_worker, run_wait
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -94,3 +96,18 @@ def test_a_killed_training_registers_nothing_and_the_active_model_keeps_serving(
     assert list(RecommenderModel.objects.values_list("version", "is_active")) == [(1, True)]
     assert (model_path(active) / NEURAL_FILES["TxT"]).exists()
     assert np.all([p.name.startswith((".staging", "v1")) for p in registry_root().iterdir()])
+
+
+def test_a_first_training_embeds_the_offers_before_it_trains(chain_folder: Path) -> None:
+    call_command("import_data", str(chain_folder), stdout=StringIO())
+    call_command("run_segmentation", stdout=StringIO())
+    run = training_run_start(until=CUTOFF, epochs=1, d_model=16, layers=1, seed=0, enqueue=False)
+
+    finished = training_run_execute(run_id=run.pk)
+
+    assert finished is not None
+    assert finished.status == RunStatus.SUCCEEDED, finished.error
+    space = embedding_space_active()
+    assert space is not None and space.offers == Offer.objects.count()
+    assert f"offer embeddings v{space.version} ({space.offers} offers) active" in finished.log_tail
+    assert RecommenderModel.objects.get().embedding_space_id == space.pk
