@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from deepflame_web.console.fields import run_fields
 from deepflame_web.console.guide import guide
 from deepflame_web.console.pipeline import pipeline_start
 from deepflame_web.console.selectors import system_overview
@@ -75,6 +76,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "run": run,
         "error": run_error_shown(run=run, user=request.user),
         "outputs": _run_outputs(run),
+        "parameters": run_fields(run.parameters),
+        "result": run_fields(run.result),
     }
     return render(request, template or "console/run_detail.html", context)
 
