@@ -165,17 +165,44 @@ def segment_flows(
 MOVERS_BATCH = 10_000
 
 
-def _movers_sql(definition: SegmentDefinition, period_from: str, period_to: str) -> str | None:
-    """Customers active in both periods whose segment differs, by customer id."""
+ANY_SEGMENT = "any"
+Side = int | None | str
+"""One side of a movement matrix cell: a segment key, None (not active in that month) or
+ANY_SEGMENT (in any segment)."""
+Cell = tuple[Side, Side]
+
+
+def _side_condition(alias: str, side: Side) -> str:
+    if side is None:
+        return f"{alias}.segment_key IS NULL"
+    if side == ANY_SEGMENT:
+        return f"{alias}.segment_key IS NOT NULL"
+    return f"{alias}.segment_key = {int(side)}"
+
+
+def _movers_sql(
+    definition: SegmentDefinition, period_from: str, period_to: str, cell: Cell | None
+) -> str | None:
+    """By customer id: the customers of a matrix cell, or without one those active in both
+    periods whose segment differs."""
     before = membership_files(definition=definition, periods=[period_from])
     after = membership_files(definition=definition, periods=[period_to])
     if not before or not after:
         return None
+    if cell is None:
+        where = "a.segment_key IS NOT NULL AND b.segment_key IS NOT NULL "
+        where += "AND a.segment_key <> b.segment_key"
+    else:
+        where = f"{_side_condition('a', cell[0])} AND {_side_condition('b', cell[1])}"
     return f"""SELECT customer_id, a.segment_key, b.segment_key
         FROM (SELECT customer_id, segment_key FROM read_parquet({_sql_list(before)})) a
-        JOIN (SELECT customer_id, segment_key FROM read_parquet({_sql_list(after)})) b
+        FULL OUTER JOIN (SELECT customer_id, segment_key FROM read_parquet({_sql_list(after)})) b
         USING (customer_id)
-        WHERE a.segment_key <> b.segment_key ORDER BY customer_id"""
+        WHERE {where} ORDER BY customer_id"""
+
+
+def _key(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def segment_movers_page(
@@ -185,31 +212,38 @@ def segment_movers_page(
     offset: int,
     limit: int,
     definition: SegmentDefinition | None = None,
-) -> list[tuple[str, int, int]]:
-    """One page of movers (customer id, key then, key later), read from the two periods'
-    membership files: the one list not pre-aggregated, since it is a million rows at most."""
+    cell: Cell | None = None,
+) -> list[tuple[str, int | None, int | None]]:
+    """One page of movers (customer id, key then, key later; None: not active), read from
+    the two periods' membership files: the one list not pre-aggregated, since it is a
+    million rows at most."""
     chosen = _definition(definition)
-    sql = _movers_sql(chosen, period_from, period_to) if chosen is not None else None
+    sql = _movers_sql(chosen, period_from, period_to, cell) if chosen is not None else None
     if sql is None:
         return []
     with duckdb.connect() as db:
         rows = db.execute(f"{sql} LIMIT ? OFFSET ?", [int(limit), int(offset)]).fetchall()
-    return [(c, int(a), int(b)) for c, a, b in rows]
+    return [(c, _key(a), _key(b)) for c, a, b in rows]
 
 
 def segment_movers_all(
-    *, period_from: str, period_to: str, definition: SegmentDefinition | None = None
-) -> Iterator[tuple[str, int, int]]:
-    """Every mover of the pair, fetched in batches so an export never holds them all."""
+    *,
+    period_from: str,
+    period_to: str,
+    definition: SegmentDefinition | None = None,
+    cell: Cell | None = None,
+) -> Iterator[tuple[str, int | None, int | None]]:
+    """Every mover of the pair (of the cell), fetched in batches so an export never holds
+    them all."""
     chosen = _definition(definition)
-    sql = _movers_sql(chosen, period_from, period_to) if chosen is not None else None
+    sql = _movers_sql(chosen, period_from, period_to, cell) if chosen is not None else None
     if sql is None:
         return
     with duckdb.connect() as db:
         result = db.execute(sql)
         while batch := result.fetchmany(MOVERS_BATCH):
             for c, a, b in batch:
-                yield (c, int(a), int(b))
+                yield (c, _key(a), _key(b))
 
 
 def segment_profile_over_time(

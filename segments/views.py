@@ -34,7 +34,10 @@ from segments.presentation import format_value, segment_color, z_words
 from segments.segmentation.profiles import feature_label, segment_description
 from segments.segmentation.services import segmentation_run_start
 from segments.selectors import (
+    ANY_SEGMENT,
+    Cell,
     Period,
+    Side,
     period_pair_default,
     population_means,
     population_means_by_period,
@@ -252,13 +255,19 @@ def movements(request: HttpRequest) -> HttpResponse:
         return render(request, "segments/movements.html", context)
     segments = {s.key: s for s in segments_current(definition=definition)}
     matrix = _matrix(flows, segments)
-    page = _page_number(request.GET.get("page"), matrix["movers_total"])
+    cell = _cell(request.GET.get("cell", ""), segments)
+    if cell is _BAD_CELL:
+        context["error"] = "That cell of the matrix is not one of this segmentation's."
+        cell = None
+    shown_total = matrix["movers_total"] if cell is None else _cell_count(flows, cell)
+    page = _page_number(request.GET.get("page"), shown_total)
     rows = segment_movers_page(
         period_from=period_from,
         period_to=period_to,
         offset=(page - 1) * MOVERS_PER_PAGE,
         limit=MOVERS_PER_PAGE,
         definition=definition,
+        cell=cell,
     )
     involved = sorted({k for pair, n in flows.items() if n for k in pair if k is not None})
     context.update(
@@ -268,15 +277,18 @@ def movements(request: HttpRequest) -> HttpResponse:
         movers=[
             {
                 "customer_id": customer,
-                "before": segments[before],
-                "after": segments[after],
-                "before_color": segment_color(before),
-                "after_color": segment_color(after),
+                "before": segments[before] if before is not None else None,
+                "after": segments[after] if after is not None else None,
+                "before_color": segment_color(before) if before is not None else None,
+                "after_color": segment_color(after) if after is not None else None,
             }
             for customer, before, after in rows
         ],
+        cell=_cell_text(cell),
+        cell_title=_cell_title(cell, segments, period_from, period_to),
+        shown_total=shown_total,
         movers_page=page,
-        movers_pages=max(1, -(-matrix["movers_total"] // MOVERS_PER_PAGE)),
+        movers_pages=max(1, -(-shown_total // MOVERS_PER_PAGE)),
         movers_first=(page - 1) * MOVERS_PER_PAGE + 1,
         movers_last=(page - 1) * MOVERS_PER_PAGE + len(rows),
         profile_cards=[_card(segments[k], 1) for k in involved if k in segments],
@@ -295,8 +307,15 @@ def movers_csv(request: HttpRequest) -> StreamingHttpResponse:
     period_from, period_to = request.GET.get("from", ""), request.GET.get("to", "")
     if period_from not in periods or period_to not in periods or period_from == period_to:
         raise Http404("Pick two different periods of the active segmentation.")
-    names = {s.key: s.name for s in segments_current(definition=definition)}
-    movers = segment_movers_all(period_from=period_from, period_to=period_to, definition=definition)
+    segments = {s.key: s for s in segments_current(definition=definition)}
+    names: dict[int | None, str] = {k: s.name for k, s in segments.items()}
+    names[None] = NOT_ACTIVE
+    cell = _cell(request.GET.get("cell", ""), segments)
+    if cell is _BAD_CELL:
+        raise Http404("That cell of the matrix is not one of this segmentation's.")
+    movers = segment_movers_all(
+        period_from=period_from, period_to=period_to, definition=definition, cell=cell
+    )
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -314,8 +333,9 @@ def movers_csv(request: HttpRequest) -> StreamingHttpResponse:
         yield buffer.getvalue()
 
     response = StreamingHttpResponse(lines(), content_type="text/csv")
+    which = f"-{_cell_text(cell)}" if cell is not None else ""
     response["Content-Disposition"] = (
-        f'attachment; filename="movers-{period_from}-to-{period_to}.csv"'
+        f'attachment; filename="movers-{period_from}-to-{period_to}{which}.csv"'
     )
     return response
 
@@ -504,6 +524,7 @@ def _matrix(
                 "stay": source == target and source is not None,
                 "void": source is None and target is None,
                 "shade": round(matrix.get((source, target), 0) / total, 2) if total else 0,
+                "cell": _cell_text((source, target)),
             }
             for target in sides
         ]
@@ -518,6 +539,58 @@ def _matrix(
         "grand_total": sum(matrix.values()),
         "movers_total": movers_total,
     }
+
+
+_BAD_CELL: Cell = ("bad", "bad")
+
+
+def _cell(value: str, segments: dict[int, Segment]) -> Cell | None:
+    """`3-5`, `3-none` (lapsed from #3), `any-none` (every lapsed customer), `none-2` (new
+    in #2): a cell of the matrix, None for the default list of movers, _BAD_CELL otherwise."""
+    if not value:
+        return None
+    parts = value.split("-")
+    if len(parts) != 2:
+        return _BAD_CELL
+    sides: list[Side] = []
+    for part in parts:
+        if part in ("none", ANY_SEGMENT):
+            sides.append(None if part == "none" else ANY_SEGMENT)
+            continue
+        key = ascii_int(part)
+        if key is None or key not in segments:
+            return _BAD_CELL
+        sides.append(key)
+    return (sides[0], sides[1])
+
+
+def _cell_text(cell: Cell | None) -> str:
+    if cell is None:
+        return ""
+    return "-".join("none" if side is None else str(side) for side in cell)
+
+
+def _cell_count(flows: dict[tuple[int | None, int | None], int], cell: Cell) -> int:
+    def fits(side: Side, key: int | None) -> bool:
+        return key is not None if side == ANY_SEGMENT else key == side
+
+    return sum(n for (a, b), n in flows.items() if fits(cell[0], a) and fits(cell[1], b))
+
+
+def _cell_title(
+    cell: Cell | None, segments: dict[int, Segment], period_from: str, period_to: str
+) -> str:
+    if cell is None:
+        return ""
+
+    def name(side: Side) -> str:
+        if side is None:
+            return NOT_ACTIVE
+        if side == ANY_SEGMENT:
+            return "any segment"
+        return segments[int(side)].name
+
+    return f"In {name(cell[0])} in {period_from}, {name(cell[1])} in {period_to}"
 
 
 def _side(key: int | None, segments: dict[int, Segment]) -> dict[str, Any]:

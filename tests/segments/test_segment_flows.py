@@ -216,3 +216,39 @@ def test_a_definition_written_before_flows_asks_for_a_new_run(client: Client, an
 
     assert "run a segmentation again" in html
     assert 'id="movement-matrix"' not in html
+
+
+@pytest.mark.django_db
+def test_a_cell_of_the_matrix_lists_its_customers_and_the_lapsed_ones_export(
+    client: Client, analyst: Any, segmentation: SegmentDefinition
+) -> None:
+    client.force_login(analyst)
+    names = {s.key: s.name for s in segmentation.segments.all()}
+    pair = "from=2025-03&to=2025-04"
+
+    matrix = client.get(f"/segments/movements/?{pair}").content.decode()
+    drilled = client.get(f"/segments/movements/?{pair}&cell=1-2").content.decode()
+    lapsed = client.get(f"/segments/movements/movers.csv?{pair}&cell=any-none")
+
+    assert f'href="?{pair.replace("&", "&amp;")}&amp;cell=1-2#movers-card"' in matrix
+    assert f"In {names[1]} in 2025-03, {names[2]} in 2025-04" in drilled
+    assert re.findall(r'<tr data-customer="(C\d+)"', drilled) == ["C001", "C005"]
+    assert "1–2 of 2." in drilled
+    assert "movers-2025-03-to-2025-04-any-none.csv" in lapsed["Content-Disposition"]
+    body = b"".join(lapsed.streaming_content).decode()  # type: ignore[attr-defined]
+    rows = list(csv.reader(io.StringIO(body)))[1:]
+    assert [r[0] for r in rows] == LEAVERS
+    assert {(r[3], r[4]) for r in rows} == {("", "not active")}
+
+
+@pytest.mark.django_db
+def test_a_cell_that_is_not_the_segmentations_is_refused(
+    client: Client, analyst: Any, segmentation: SegmentDefinition
+) -> None:
+    client.force_login(analyst)
+
+    html = client.get("/segments/movements/?cell=99-1").content.decode()
+    export = client.get("/segments/movements/movers.csv?from=2025-03&to=2025-04&cell=1-2-3")
+
+    assert "That cell of the matrix is not one of this segmentation&#x27;s." in html
+    assert export.status_code == 404
