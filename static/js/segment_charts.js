@@ -141,12 +141,14 @@
     })));
     Plotly.newPlot(el, traces, base({
       barmode: "group",
-      height: 360,
-      margin: { l: 56, r: 24, t: 28, b: 40 },
-      xaxis: { type: "category", automargin: true },
+      height: 380,
+      margin: { l: 56, r: 24, t: 48, b: 40 },
+      // Long segment names wrap onto lines instead of tilting into each other.
+      xaxis: { type: "category", automargin: true, tickangle: 0,
+               tickvals: labels, ticktext: labels.map(function (l) { return wrapped(l, 18); }) },
       yaxis: { title: { text: "redemption rate" }, gridcolor: GRID, tickformat: ".0%",
                rangemode: "tozero", range: [0, (top || 0.01) * 1.2] },
-      legend: { orientation: "h", y: -0.22 },
+      legend: TOP_LEGEND,
       annotations: data.segments.map(function (s) {
         return { x: s.label, y: Math.max(s.treated || 0, s.holdout || 0), yanchor: "bottom",
                  yshift: 2, showarrow: false, font: { size: 11, color: "#2b1d14" },
@@ -155,6 +157,20 @@
                  hovertext: "95% interval " + s.interval_text };
       }),
     }), CONFIG);
+  }
+
+  var TICK_WIDTH = 90;  // pixels a batch label ("03-08 #12") needs, with room around it
+  // The legend above the plot, clear of the category labels below it.
+  var TOP_LEGEND = { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom" };
+
+  function wrapped(text, width) {
+    var lines = [""];
+    text.split(" ").forEach(function (word) {
+      var last = lines[lines.length - 1];
+      if (last && (last + " " + word).length > width) { lines.push(word); }
+      else { lines[lines.length - 1] = last ? last + " " + word : word; }
+    });
+    return lines.join("<br>");
   }
 
   // Offer performance over time: one point per activated batch, the shown batch marked.
@@ -171,13 +187,20 @@
       };
     });
     var current = data.batches.filter(function (b) { return b.batch === data.current; })[0];
+    // As many level labels as the width holds, the shown batch's always among them.
+    var room = Math.max(2, Math.floor((el.clientWidth - 80) / TICK_WIDTH));
+    var every = Math.ceil(labels.length / room);
+    var ticks = labels.filter(function (l, i) {
+      return (labels.length - 1 - i) % every === 0 || (current && l === current.label);
+    });
     Plotly.newPlot(el, traces, base({
-      height: 360,
-      margin: { l: 56, r: 24, t: 28, b: 40 },
+      height: 380,
+      margin: { l: 56, r: 24, t: 48, b: 40 },
       // Half a category of room on each side: the first and last batch are not on the axes.
-      xaxis: { type: "category", gridcolor: GRID, automargin: true, range: [-0.5, labels.length - 0.5] },
+      xaxis: { type: "category", gridcolor: GRID, automargin: true, range: [-0.5, labels.length - 0.5],
+               tickangle: 0, tickvals: ticks, ticktext: ticks.map(function (l) { return l.slice(5); }) },
       yaxis: { title: { text: "redemption rate" }, gridcolor: GRID, tickformat: ".0%", rangemode: "tozero" },
-      legend: { orientation: "h", y: -0.22 },
+      legend: TOP_LEGEND,
       shapes: current ? [{ type: "line", x0: current.label, x1: current.label, yref: "paper", y0: 0, y1: 1,
                            line: { color: "#2b1d14", dash: "dot", width: 1.5 } }] : [],
       annotations: current ? [{ x: current.label, yref: "paper", y: 1.02, yanchor: "bottom",

@@ -13,9 +13,10 @@ from playwright.sync_api import Page, expect
 from recommender.assignment.feedback import feedback_record
 from recommender.assignment.performance import performance_refresh, performance_summary
 from recommender.models import Assignment, AssignmentBatch, Decision
+from segments.models import Segment
 from tests.browser.conftest import log_in, screenshot
 from tests.recommender.assignment_data import World, decision_create, world_create
-from tests.recommender.test_performance_page import batch_create
+from tests.recommender.test_performance_page import ROWS, batch_create, counted
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 UTC = dt.UTC
@@ -173,3 +174,41 @@ def test_the_page_shows_what_the_database_counted(
     expect(page.locator("#computed-at")).to_contain_text(" UTC")
     expect(page.locator("#history-chart")).to_have_attribute("data-drawn", "true")
     screenshot(page, "performance")
+
+
+OVERLAPS = """(chart) => {
+  const boxes = (selector) => Array.from(document.querySelectorAll(`#${chart} ${selector}`))
+    .map((node) => node.getBoundingClientRect()).filter((box) => box.width > 0);
+  const meet = (a, b) =>
+    a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const ticks = boxes(".xtick text"), legend = boxes(".legend .bg");
+  const clashes = [];
+  ticks.forEach((a, i) => ticks.slice(i + 1).forEach((b) => {
+    if (meet(a, b)) { clashes.push("tick/tick"); }
+  }));
+  ticks.forEach((a) => legend.forEach((b) => {
+    if (meet(a, b)) { clashes.push("tick/legend"); }
+  }));
+  return {ticks: ticks.length, legend: legend.length, clashes};
+}"""
+
+
+def test_many_batches_and_long_names_draw_charts_whose_labels_do_not_overlap(
+    page: Page, live_server: Any, marketer: Any
+) -> None:
+    world = world_create()
+    Segment.objects.filter(key=1).update(name="Frequent breakfast drive-thru, low spend")
+    Segment.objects.filter(key=2).update(name="Occasional weekend dinner counter, high spend")
+    for number in range(1, 15):
+        counted(batch_create(world, day(number)), ROWS, day(number) + dt.timedelta(hours=1))
+    log_in(page, live_server.url, marketer.username)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.click("nav >> text=Performance")
+
+    for chart in ("history-chart", "lift-chart"):
+        expect(page.locator(f"#{chart}")).to_have_attribute("data-drawn", "true")
+        found = page.evaluate(OVERLAPS, chart)
+        assert found["ticks"] >= 3 and found["legend"] == 1, found
+        assert found["clashes"] == [], (chart, found)
+    screenshot(page, "performance-many-batches")
