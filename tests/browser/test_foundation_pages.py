@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FloatRect, Page, expect
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from offers.models import Store
@@ -79,7 +79,7 @@ def test_the_navigation_fits_a_768_pixel_screen_and_the_favicon_loads(
     assert page.request.get(f"{live_server.url}/favicon.ico").ok
 
 
-def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+def _overlap(a: FloatRect, b: FloatRect) -> bool:
     return not (
         a["x"] + a["width"] <= b["x"]
         or b["x"] + b["width"] <= a["x"]

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from recommender.models import RecommenderModel
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import log_in, next_dialog, screenshot
 from tests.recommender.registry_data import embedding_space_create, registered
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -34,8 +34,7 @@ def test_admin_rolls_back_to_an_older_model_from_the_models_page(
     expect(curves.locator("g.trace.scatter")).to_have_count(6)
     expect(curves.locator(".legendtext").first).to_have_text("TxT loss")
     screenshot(page, "models")
-    asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    asked = next_dialog(page, accept=False)
     page.click("text=Activate v1")
     expect(page.locator("#model-v2 h2 .badge")).to_have_text("active")  # a "no" changes nothing
     assert asked == [

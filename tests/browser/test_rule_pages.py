@@ -19,7 +19,7 @@ from offers.rules.services import (
     rule_set_publish,
     rule_version_rollback,
 )
-from tests.browser.conftest import SCREENSHOTS, log_in, screenshot
+from tests.browser.conftest import SCREENSHOTS, log_in, next_dialog, screenshot
 from tests.factories import UserFactory, customers_insert
 from tests.offers.factories import lake_events_write, members_write
 from tests.segments.segmentation_data import segmentation_create
@@ -190,8 +190,7 @@ def test_marketer_edits_previews_publishes_compares_and_rolls_back(
 
     # Publish with a note; the new version is listed and compared with the old one.
     page.fill("#publish-note", "Coffee comeback for lapsing night owls")
-    asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    asked = next_dialog(page, accept=True)
     page.click("#publish")
     expect(page).to_have_url(f"{live_server.url}/rules/versions/")
     expect(page.locator(".messages")).to_contain_text("Published version 2.")
