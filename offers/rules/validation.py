@@ -9,6 +9,7 @@ slot stays empty, a segment without a rule).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,14 +193,15 @@ def _check_slot(
         if offer_id and offer_id not in catalog.index
     ]
     if unknown_offers:
-        add(ERROR, "unknown_offer", f"unknown offers {', '.join(unknown_offers)}.")
+        names = _with_guesses(unknown_offers, list(catalog.index))
+        add(ERROR, "unknown_offer", f"unknown offers {names}.")
     unknown_categories = [c for c in slot.categories if c not in catalog.known_categories]
     if unknown_categories:
-        names = ", ".join(unknown_categories)
+        names = _with_guesses(unknown_categories, sorted(catalog.known_categories))
         add(ERROR, "unknown_category", f"unknown categories {names}.", field="categories")
     unknown_dayparts = [d for d in slot.dayparts if ":" not in d and d not in catalog.daypart_names]
     if unknown_dayparts:
-        names = ", ".join(unknown_dayparts)
+        names = _with_guesses(unknown_dayparts, sorted(catalog.daypart_names))
         add(ERROR, "unknown_daypart", f"unknown dayparts {names}.", field="dayparts")
     unknown_tiers = [t for t in slot.tiers if t not in catalog.tiers]
     if unknown_tiers:
@@ -270,3 +272,13 @@ def _coverage_gaps(
 
 def issues_have_errors(issues: list[Issue]) -> bool:
     return any(issue.level == ERROR for issue in issues)
+
+
+def _with_guesses(unknown: list[str], known: list[str]) -> str:
+    """ "OF-1O1 (did you mean OF-101?), X": the closest known value for a likely typo."""
+    by_case = {k.casefold(): k for k in known}
+    shown = []
+    for value in unknown:
+        close = difflib.get_close_matches(value.casefold(), list(by_case), n=1, cutoff=0.75)
+        shown.append(f"{value} (did you mean {by_case[close[0]]}?)" if close else value)
+    return ", ".join(shown)

@@ -28,7 +28,7 @@ from deepflame_web.core.parsing import ascii_int
 from deepflame_web.core.services import RunAlreadyActive
 from offers.dayparts import daypart_minutes
 from offers.errors import OffersError
-from offers.models import AuditEntry, OfferTag, RuleSet, RuleVersion
+from offers.models import AuditEntry, Offer, OfferTag, RuleSet, RuleVersion
 from offers.rules.diff import SAME, rules_diff
 from offers.rules.document import GOALS, DocumentInvalid, segment_label
 from offers.rules.forms import (
@@ -136,6 +136,8 @@ def _editor_context(
             "channels": ", ".join(known["channels"]) or "any",
         },
         "published": rule_version_latest(rule_set=rule_set),
+        "offer_choices": list(Offer.objects.order_by("offer_id").values_list("offer_id", "name")),
+        "category_choices": [(c, "") for c in known["categories"]],
         "goals": GOALS,
         "tags": TAGS,
         "known": known,

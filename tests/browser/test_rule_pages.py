@@ -272,6 +272,30 @@ def test_after_a_rollback_the_page_says_the_draft_is_not_live_and_it_can_be_disc
     assert RuleSet.objects.get().document == RuleVersion.objects.get(number=3).document
 
 
+def test_offer_fields_suggest_offers_by_name_after_the_last_comma(
+    page: Page, live_server: Any, roles: None
+) -> None:
+    ana = UserFactory.create(role="Marketer", username="ana")
+    rules_world(ana)
+    log_in(page, live_server.url, ana.username)
+    page.click("nav >> text=Rules")
+    only = slot_input(page, "2", 1, "include_offers")
+
+    only.click()
+    only.press_sequentially("OF-202, hash")
+
+    options = page.locator(f"#{only.get_attribute('list')} option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_have_attribute("value", "OF-202, OF-102")
+    expect(options.first).to_have_attribute("label", "Hash Brown Bites")
+    categories = slot_input(page, "2", 2, "categories")
+    categories.fill("")
+    categories.press_sequentially("sert")
+    suggested = page.locator(f"#{categories.get_attribute('list')} option")
+    expect(suggested).to_have_count(1)
+    expect(suggested.first).to_have_attribute("value", "desserts")
+
+
 def test_leaving_the_editor_with_unsaved_edits_asks_first(
     page: Page, live_server: Any, roles: None
 ) -> None:

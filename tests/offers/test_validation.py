@@ -229,3 +229,21 @@ def test_a_fallback_outside_the_slot_window_is_a_warning(
         ("warning", "Breakfast regulars (#1), slot 1 \u201cBreakfast\u201d: fallback offer N1 "
                     "may not run within the slot's tiers, dayparts, channels and dates."),
     ]  # fmt: skip
+
+
+def test_a_typo_gets_the_closest_known_value(
+    catalog: dict[str, Any], definition: SegmentDefinition
+) -> None:
+    document = full_rules(
+        **{"1": [slot("Typos", categories=["brekfast"], include_offers=["L1", "b1"],
+                      dayparts=["lunh"])]}
+    )  # fmt: skip
+
+    issues = rules_validate(document=document, definition=definition, on=ON)
+
+    where = "Breakfast regulars (#1), slot 1 \u201cTypos\u201d"
+    assert messages(issues)[:3] == [
+        ("error", f"{where}: unknown offers b1 (did you mean B1?)."),
+        ("error", f"{where}: unknown categories brekfast (did you mean breakfast?)."),
+        ("error", f"{where}: unknown dayparts lunh (did you mean lunch?)."),
+    ]
