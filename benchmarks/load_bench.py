@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -44,31 +43,19 @@ PYTHON = sys.executable
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, default=ROOT / "var" / "bench" / "serving")
-    parser.add_argument("--database", default="bench_serving", help="a name or a URL")
+    serving_bench.data_arguments(parser)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--feedback-rate", type=float, default=30.0)
-    parser.add_argument("--skip-setup", action="store_true", help="use the data as it is")
-    parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--months", type=int, default=6)
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--offers", type=int, default=200)
     args = parser.parse_args()
     data = args.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
     url = database_url(args.database)
-    env = _environment(url, data)
+    env = serving_bench.bench_environment(url, data)
     if not args.skip_setup:
         serving_bench._setup(args, url, data, env)
     inputs, feedback = _inputs(args, data, env)
-    served_env = {
-        **env,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
+    served_env = serving_bench.served_environment(env)
     with serving_bench._server(served_env, data / "gunicorn.log") as (port, workers):
         print(f"\n== gunicorn: {serving_bench.WORKERS} sync workers on 127.0.0.1:{port} ==")
         warm = serving_bench._load(port, inputs, workers, ["--mode", "warm", "--offset", "10000"])
@@ -79,19 +66,6 @@ def main() -> None:
         ]
         rows = [_phase(args, port, inputs, feedback, env, label, rate) for label, rate in phases]
     _report(args, rows)
-
-
-def _environment(url: str, data: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": url,
-        "VAR_DIR": str(data),
-        "DEBUG": "true",
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
-    }
 
 
 def _inputs(args: argparse.Namespace, data: Path, env: dict[str, str]) -> tuple[Path, Path]:

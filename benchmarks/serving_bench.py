@@ -78,23 +78,20 @@ class Loaded:
     """CPU time each gunicorn worker used during the phase."""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the benchmark's chain lives and how it is made (shared with load_bench.py)."""
     parser.add_argument("--data", type=Path, default=ROOT / "var" / "bench" / "serving")
     parser.add_argument("--database", default="bench_serving", help="a name or a URL")
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--rate", type=float, default=100.0)
-    parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--skip-setup", action="store_true", help="use the data as it is")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=None, help="default: demo_pipeline's")
     parser.add_argument("--offers", type=int, default=200)
-    args = parser.parse_args()
-    data = args.data.resolve()
-    data.mkdir(parents=True, exist_ok=True)
-    url = database_url(args.database)
-    env = {
+
+
+def bench_environment(url: str, data: Path) -> dict[str, str]:
+    """The data steps' environment: the benchmark's database and VAR_DIR, offline models."""
+    return {
         **os.environ,
         "DATABASE_URL": url,
         "VAR_DIR": str(data),
@@ -104,6 +101,30 @@ def main() -> None:
         "TRANSFORMERS_OFFLINE": "1",
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
     }
+
+
+def served_environment(env: dict[str, str]) -> dict[str, str]:
+    """What gunicorn serves with: DEBUG off, a fresh secret key, the loopback host only."""
+    return {
+        **env,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    data_arguments(parser)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    data = args.data.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    url = database_url(args.database)
+    env = bench_environment(url, data)
     load_before = os.getloadavg()
     if not args.skip_setup:
         _setup(args, url, data, env)
@@ -118,13 +139,7 @@ def main() -> None:
         capture=True,
     )
     baseline = json.loads(baseline_out.strip().splitlines()[-1])
-    served_env = {
-        **env,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
+    served_env = served_environment(env)
     with _server(served_env, data / "gunicorn.log") as (port, workers):
         print(f"\n== gunicorn: {WORKERS} sync workers on 127.0.0.1:{port} ==", flush=True)
         warm = _load(port, inputs, workers, ["--mode", "warm", "--offset", str(REQUEST_MIX // 2)])
