@@ -105,10 +105,11 @@ def _wait_until_ready(
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            raise RuntimeError(f"celery exited early:\n{log_path.read_text()[-3000:]}")
+        # Ready first: a worker a test makes die at a run's stage may be gone already.
         if ready in log_path.read_text(errors="replace"):
             return
+        if worker.poll() is not None:
+            raise RuntimeError(f"celery exited early:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.3)
     raise TimeoutError(f"celery worker not ready in {timeout}s:\n{log_path.read_text()[-3000:]}")
 

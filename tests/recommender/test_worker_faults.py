@@ -62,9 +62,9 @@ def test_a_worker_killed_while_assigning_leaves_the_previous_batch_serving(
     served: None, tmp_path: Path
 ) -> None:
     before = _first_batch()
-    doomed = assignment_run_start(at=AT, seed=2)
 
     with celery_worker(tmp_path / "dies.log", TEST_WORKER_DIES_AT=ASSIGNING) as worker:
+        doomed = assignment_run_start(at=AT, seed=2)
         worker.wait(timeout=240)
 
     doomed.refresh_from_db()
@@ -89,11 +89,11 @@ def test_a_worker_killed_during_a_preview_changes_no_rules_and_the_next_preview_
 ) -> None:
     rule_set = RuleSet.objects.get()
     versions = list(RuleVersion.objects.values_list("pk", "number"))
-    doomed = rule_preview_start(rule_set=rule_set, user=None, on=AT.date())
 
     with celery_worker(
         tmp_path / "dies.log", TEST_WORKER_DIES_AT="offers.rules.preview:filling slots of the draft"
     ) as worker:
+        doomed = rule_preview_start(rule_set=rule_set, user=None, on=AT.date())
         worker.wait(timeout=240)
 
     doomed = _fail_the_dead(doomed)
