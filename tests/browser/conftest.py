@@ -3,7 +3,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from tests.factories import PASSWORD
 
@@ -23,6 +23,9 @@ CHROMIUM_ARGS = [
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # around it are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# As long as the pages' own actions wait: on a loaded 2-core machine a live check or an htmx
+# swap has taken more than expect's default 5 s.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
