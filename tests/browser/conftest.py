@@ -71,3 +71,11 @@ def next_dialog(page: Page, *, accept: bool) -> list[str]:
 
     page.once("dialog", answer)
     return asked
+
+
+def click_and_load(page: Page, selector: str) -> None:
+    """Follow a link and wait for the new page's load event. A click returns once the new
+    page starts loading; htmx binds its triggers when the document is parsed, so an edit made
+    before then (on a loaded machine, a large page) would send no live check."""
+    page.click(selector)
+    page.wait_for_load_state("load")

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from offers import services
 from offers.models import Offer
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import click_and_load, log_in, screenshot
 from tests.catalog.catalog_data import TODAY, catalog_create, offer_create, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -72,7 +72,7 @@ def test_marketer_searches_opens_and_edits_an_offer_with_live_validation(
     expect(page.locator("#reach-dayparts")).to_contain_text("23:00–01:30 store local time")
     expect(page.locator("#reach-dayparts")).to_contain_text("crosses midnight")
     expect(page.locator("#reach-tiers")).to_contain_text("premium (3 stores)")
-    page.click("#edit-offer")
+    click_and_load(page, "#edit-offer")
 
     page.fill("input[name=name]", "Night Owl Burger Deal")
     page.fill("input[name=dayparts]", "late_night, brunch")

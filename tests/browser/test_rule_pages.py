@@ -19,7 +19,7 @@ from offers.rules.services import (
     rule_set_publish,
     rule_version_rollback,
 )
-from tests.browser.conftest import SCREENSHOTS, log_in, next_dialog, screenshot
+from tests.browser.conftest import SCREENSHOTS, click_and_load, log_in, next_dialog, screenshot
 from tests.factories import UserFactory, customers_insert
 from tests.offers.factories import lake_events_write, members_write
 from tests.segments.segmentation_data import segmentation_create
@@ -149,7 +149,7 @@ def test_marketer_edits_previews_publishes_compares_and_rolls_back(
     rules_world(ana)
     log_in(page, live_server.url, bo.username)
 
-    page.click("nav >> text=Rules")
+    click_and_load(page, "nav >> text=Rules")
     expect(page.locator("#segment-2 h2")).to_have_text("Lapsing night owls")
     expect(page.locator("#segment-2 [data-customers]")).to_have_text("12 customers")
     expect(page.locator("#draft-meta")).to_contain_text("published: version 1 by ana")
@@ -246,7 +246,7 @@ def test_after_a_rollback_the_page_says_the_draft_is_not_live_and_it_can_be_disc
     rule_version_rollback(version=first, author=ana, note="Back to spring")  # v3, draft as v2
     log_in(page, live_server.url, ana.username)
 
-    page.click("nav >> text=Rules")
+    click_and_load(page, "nav >> text=Rules")
     expect(page.locator("#draft-status")).to_contain_text(
         "The draft below is not live. Version 3 is in force; the draft changes the rules of "
         "Lapsing night owls."
@@ -278,7 +278,7 @@ def test_offer_fields_suggest_offers_by_name_after_the_last_comma(
     ana = UserFactory.create(role="Marketer", username="ana")
     rules_world(ana)
     log_in(page, live_server.url, ana.username)
-    page.click("nav >> text=Rules")
+    click_and_load(page, "nav >> text=Rules")
     only = slot_input(page, "2", 1, "include_offers")
 
     only.click()
@@ -302,7 +302,7 @@ def test_leaving_the_editor_with_unsaved_edits_asks_first(
     ana = UserFactory.create(role="Marketer", username="ana")
     rules_world(ana)
     log_in(page, live_server.url, ana.username)
-    page.click("nav >> text=Rules")
+    click_and_load(page, "nav >> text=Rules")
     asked: list[str] = []
 
     def answer(dialog: Dialog) -> None:
@@ -393,7 +393,7 @@ def test_analyst_reads_the_rule_pages_and_gets_403_on_every_write(
     rules_world(ana)
     log_in(page, live_server.url, analyst.username)
 
-    page.click("nav >> text=Rules")
+    click_and_load(page, "nav >> text=Rules")
     expect(page.locator("#read-only")).to_be_visible()
     expect(page.locator('#segment-1 li[data-slot="1"]')).to_contain_text("Breakfast favorites")
     expect(page.locator("main input, main textarea, main button")).to_have_count(0)
