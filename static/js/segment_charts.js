@@ -144,16 +144,15 @@
       height: 380,
       margin: { l: 56, r: 24, t: 48, b: 40 },
       // Long segment names wrap onto lines instead of tilting into each other.
-      xaxis: { type: "category", automargin: true, tickangle: 0,
-               tickvals: labels, ticktext: labels.map(function (l) { return wrapped(l, 18); }) },
+      xaxis: { type: "category", automargin: true, tickangle: 0, tickvals: labels,
+               ticktext: categoryTicks(el, labels) },
       yaxis: { title: { text: "redemption rate" }, gridcolor: GRID, tickformat: ".0%",
                rangemode: "tozero", range: [0, (top || 0.01) * 1.2] },
       legend: TOP_LEGEND,
       annotations: data.segments.map(function (s) {
         return { x: s.label, y: Math.max(s.treated || 0, s.holdout || 0), yanchor: "bottom",
                  yshift: 2, showarrow: false, font: { size: 11, color: "#2b1d14" },
-                 text: "lift " + (s.lift === null ? "n/a" : s.lift_text) +
-                   (s.too_few ? " (too few)" : ""),
+                 text: s.lift === null ? "" : "lift " + s.lift_text + (s.too_few ? "*" : ""),
                  hovertext: "95% interval " + s.interval_text };
       }),
     }), CONFIG);
@@ -162,6 +161,17 @@
   var TICK_WIDTH = 90;  // pixels a batch label ("03-08 #12") needs, with room around it
   // The legend above the plot, clear of the category labels below it.
   var TOP_LEGEND = { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom" };
+
+  // Segment names wrapped to the width each category has; when that is too narrow for
+  // words, the segment's key ("#3", the name in the hover and the tables below).
+  function categoryTicks(el, labels) {
+    var width = Math.floor((el.clientWidth - 90) / Math.max(labels.length, 1) / 7);
+    return labels.map(function (label) {
+      if (width >= 12) { return wrapped(label, width); }
+      var key = label.match(/\(#(\d+)\)$/);
+      return key ? "#" + key[1] : label.split(" ")[0];
+    });
+  }
 
   function wrapped(text, width) {
     var lines = [""];

@@ -182,7 +182,11 @@ OVERLAPS = """(chart) => {
   const meet = (a, b) =>
     a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
   const ticks = boxes(".xtick text"), legend = boxes(".legend .bg");
+  const notes = boxes(".annotation-text");
   const clashes = [];
+  notes.forEach((a, i) => notes.slice(i + 1).forEach((b) => {
+    if (meet(a, b)) { clashes.push("note/note"); }
+  }));
   ticks.forEach((a, i) => ticks.slice(i + 1).forEach((b) => {
     if (meet(a, b)) { clashes.push("tick/tick"); }
   }));
@@ -199,8 +203,14 @@ def test_many_batches_and_long_names_draw_charts_whose_labels_do_not_overlap(
     world = world_create()
     Segment.objects.filter(key=1).update(name="Frequent breakfast drive-thru, low spend")
     Segment.objects.filter(key=2).update(name="Occasional weekend dinner counter, high spend")
+    # Six segments, four of them without a redemption yet (a fresh batch of the demo).
+    quiet = [
+        (key, 1, "Best", "O1", holdout, "lunch", "value", 10, 0)
+        for key in (3, 4, 5, 6)
+        for holdout in (False, True)
+    ]
     for number in range(1, 15):
-        counted(batch_create(world, day(number)), ROWS, day(number) + dt.timedelta(hours=1))
+        counted(batch_create(world, day(number)), ROWS + quiet, day(number) + dt.timedelta(hours=1))
     log_in(page, live_server.url, marketer.username)
     page.set_viewport_size({"width": 1280, "height": 900})
 
