@@ -1,5 +1,8 @@
+from django.db.models import OuterRef, Prefetch, Subquery
+
 from offers.models import Item, Offer
 from recommender.models import (
+    Assignment,
     AssignmentBatch,
     CustomerState,
     Decision,
@@ -28,7 +31,12 @@ def embedding_space_active() -> EmbeddingSpace | None:
 def customer_decisions(*, customer_id: str) -> list[Decision]:
     """The customer's current offers (the active batch's receipt), then their latest
     real-time receipts, newest first."""
-    decisions = Decision.objects.filter(customer_id=customer_id).prefetch_related("assignments")
+    named = Assignment.objects.annotate(
+        offer_name=Subquery(Offer.objects.filter(offer_id=OuterRef("offer_id")).values("name")[:1])
+    ).order_by("slot", "id")
+    decisions = Decision.objects.filter(customer_id=customer_id).prefetch_related(
+        Prefetch("assignments", queryset=named)
+    )
     batch = batch_active()
     current = list(decisions.filter(batch=batch)[:1]) if batch else []
     recent = list(decisions.filter(batch__isnull=True).order_by("-at", "-id")[:RECENT_DECISIONS])

@@ -17,7 +17,7 @@ from deepflame_web.core.access import (
 )
 from deepflame_web.core.parsing import ascii_int
 from deepflame_web.core.services import RunAlreadyActive
-from offers.models import Offer, Store
+from offers.models import Item, Offer, Store
 from recommender.assignment.performance import (
     performance_history,
     performance_refresh_queue,
@@ -121,14 +121,15 @@ def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segments = receipt_segment_names(decision)
     validity = decision.context.get("validity")
     store_id = (decision.context.get("decided_for") or {}).get("store_id")
-    store_name = (
-        Store.objects.filter(store_id=store_id).values_list("name", flat=True).first()
-        if store_id
-        else None
+    store_names = dict(
+        Store.objects.filter(store_id__in=[store_id, decision.context.get("store_id")]).values_list(
+            "store_id", "name"
+        )
     )
     context = {
         "decision": decision,
-        "decided_for": decided_for_text(decision.context, store_name),
+        "store_name": store_names.get(decision.context.get("store_id") or ""),
+        "decided_for": decided_for_text(decision.context, store_names.get(store_id or "")),
         "validity": validity_text(validity.get("from"), validity.get("days")) if validity else "",
         "names": names,
         "segment_name": segments.get(decision.segment_key),
@@ -136,18 +137,33 @@ def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
             {"period": p, "key": k, "name": segments.get(k, f"#{k}"), "color": segment_color(k)}
             for p, k in decision.trajectory
         ],
-        "slots": [
-            {**slot, "chosen_names": [names.get(c["offer_id"], "") for c in slot["chosen"]]}
-            for slot in decision.slots
+        "slots": [_named_slot(slot, names) for slot in decision.slots],
+        "excluded": [
+            (offer_id, names.get(offer_id, ""), reason)
+            for offer_id, reason in sorted(decision.exclusions.excluded.items())
         ],
-        "excluded": sorted(decision.exclusions.excluded.items()),
-        "purchases_top": sorted(decision.purchases.items(), key=lambda kv: (-kv[1][0], kv[0]))[
-            :RECEIPT_PURCHASES
-        ],
+        "purchases_top": _named_purchases(decision.purchases),
         "bars": {"bars": _score_bars(decision.slots, names)},
         "replay": request.session.pop(f"replay-{pk}", None),
     }
     return render(request, "recommender/receipt_detail.html", context)
+
+
+def _named_slot(slot: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A receipt slot whose offers carry their catalog names (as of the decision)."""
+
+    def named(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**e, "name": names.get(e["offer_id"], "")} for e in entries]
+
+    return {**slot, "chosen": named(slot["chosen"]), "runners_up": named(slot["runners_up"])}
+
+
+def _named_purchases(purchases: dict[str, list[float]]) -> list[tuple[str, str, list[float]]]:
+    """The most bought items first, each with its name."""
+    top = sorted(purchases.items(), key=lambda kv: (-kv[1][0], kv[0]))[:RECEIPT_PURCHASES]
+    listed = Item.objects.filter(item_id__in=[item for item, _ in top])
+    names = dict(listed.values_list("item_id", "name"))
+    return [(item, names.get(item, ""), values) for item, values in top]
 
 
 @role_required(PEOPLE_WRITE)

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
+from offers.models import Offer, Store
 from recommender.models import AssignmentBatch, Decision
 from tests.browser.conftest import log_in, screenshot
 from tests.recommender.conftest import chain, chain_folder, served  # noqa: F401
@@ -35,8 +36,9 @@ def test_the_customer_page_links_each_offer_to_a_receipt_that_replays(
     page.goto(f"{live_server.url}/customers/{decision.customer_id}/")
     row = page.locator(f"#offers tr[data-decision='{decision.pk}']")
     expect(row).to_contain_text(f"batch #{batch.pk}")
+    names = dict(Offer.objects.values_list("offer_id", "name"))
     for offer_id in offers:
-        expect(row).to_contain_text(offer_id)
+        expect(row).to_contain_text(f"{names[offer_id]} {offer_id}")  # the name, the id beside
     row.locator("a", has_text="receipt").click()
 
     expect(page.locator("#receipt-id")).to_have_text(f"#{decision.pk}")
@@ -46,11 +48,14 @@ def test_the_customer_page_links_each_offer_to_a_receipt_that_replays(
         f"v{decision.model.version}, scored by {decision.model.scorer}"
     )
     expect(page.locator("#receipt-local")).to_contain_text(decision.context["local_time"])
+    store = Store.objects.get(store_id=decision.context["store_id"])
+    expect(page.locator("#receipt-store")).to_contain_text(f"{store.name} {store.store_id}")
     chosen = page.locator("#receipt-slots .chosen")
     expect(chosen).to_have_count(len(offers))
     for index, offer_id in enumerate(offers):
         expect(chosen.nth(index)).to_have_attribute("data-offer", offer_id)
     first = decision.slots[0]["chosen"][0]
+    expect(chosen.first).to_contain_text(f"{names[first['offer_id']]} {first['offer_id']}")
     expect(chosen.first).to_contain_text(f"score {first['score']:.4f}")
     excluded = decision.exclusions.excluded
     expect(page.locator("#receipt-excluded h2")).to_have_text(f"Excluded offers ({len(excluded)})")
