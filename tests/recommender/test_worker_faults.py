@@ -120,11 +120,13 @@ def _worker_connections_cut() -> int:
         return int(cursor.fetchone()[0])
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="a server that cuts its clients' connections needs PostgreSQL (SQLite has no server)",
+)
 def test_database_connections_cut_mid_batch_fail_the_run_with_a_message_and_the_next_works(
     served: None, tmp_path: Path
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("cutting a worker's connections needs PostgreSQL")
     before = _first_batch()
     release = tmp_path / "release"
     run = assignment_run_start(at=AT, seed=2)
