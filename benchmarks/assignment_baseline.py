@@ -33,7 +33,7 @@ def main() -> None:
 
     django.setup()
     from offers.models import Store
-    from recommender.assignment.batch import CHUNK, _situations
+    from recommender.assignment.batch import CHUNK, batch_situations
     from recommender.assignment.engine import model_logits
     from recommender.assignment.inputs import customer_inputs, store_weather
     from recommender.assignment.state import engine_current, snapshot_dayparts
@@ -53,7 +53,7 @@ def main() -> None:
     scored = 0
     for start in range(0, len(frame), CHUNK):
         mark = time.perf_counter()
-        chunk = _situations(
+        chunk = batch_situations(
             frame.iloc[start : start + CHUNK], at=args.at, stores=stores, weather=weather
         )
         situations_s += time.perf_counter() - mark

@@ -8,6 +8,7 @@ from offers.services import offer_embedding_started
 from recommender.assignment.batch import assignment_run_execute
 from recommender.assignment.feedback import feedback_to_lake as land
 from recommender.assignment.performance import performance_refresh
+from recommender.assignment.preview import rule_preview_execute
 from recommender.ml.embeddings import offer_embedding_refresh
 from recommender.models import AssignmentBatch
 from recommender.selectors import batch_active, embedding_space_active
@@ -30,6 +31,19 @@ def heavy_refresh_offer_embedding(offer_pk: int) -> None:
 @shared_task(name="recommender.tasks.heavy_train_recommender")
 def heavy_train_recommender(run_id: int) -> None:
     training_run_execute(run_id=run_id)
+
+
+PREVIEW_TIME_LIMIT = 30 * 60
+
+
+@shared_task(
+    name="recommender.tasks.heavy_rule_preview",
+    time_limit=PREVIEW_TIME_LIMIT,
+    soft_time_limit=PREVIEW_TIME_LIMIT - 30,
+)
+def heavy_rule_preview(run_id: int) -> None:
+    """Preview a draft with the assignment engine (see recommender.assignment.preview)."""
+    rule_preview_execute(run_id=run_id)
 
 
 @shared_task(name="recommender.tasks.heavy_assign_offers")

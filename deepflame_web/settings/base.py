@@ -149,6 +149,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+CURRENCY_SYMBOL = os.environ.get("CURRENCY_SYMBOL", "$")
+"""Written before money amounts the product estimates (the chain's prices carry no currency)."""
 USE_I18N = True
 USE_TZ = True
 

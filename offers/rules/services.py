@@ -26,7 +26,7 @@ from offers.rules.validation import Issue, issues_have_errors, rules_validate
 from offers.services import audit_record
 from segments.models import SegmentDefinition
 
-PREVIEW_TASK = "offers.tasks.heavy_rule_preview"
+PREVIEW_TASK = "recommender.tasks.heavy_rule_preview"
 
 
 class DraftConflict(OffersError):

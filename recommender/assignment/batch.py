@@ -190,7 +190,7 @@ def _decided_for(situation: Situation, context: dict[str, Any], basis: str) -> d
     }
 
 
-def _situations(
+def batch_situations(
     frame: pd.DataFrame, *, at: dt.datetime, stores: dict[str, Store], weather: dict[str, str]
 ) -> list[Situation]:
     """A chunk's situations, each at the customer's own decision instant (column
@@ -325,7 +325,7 @@ def _assign_all(
     for start in range(0, total, CHUNK):
         chunk = frame.iloc[start : start + CHUNK]
         outcomes = decide(
-            engine, _situations(chunk, at=batch.at, stores=stores, weather=weather), dayparts
+            engine, batch_situations(chunk, at=batch.at, stores=stores, weather=weather), dayparts
         )
         _explain(outcomes, chunk["daypart_basis"].tolist(), validity)
         assigned += batch_decisions_write(

@@ -104,6 +104,8 @@ class Engine:
     """The fitted baseline that scores, over the catalog, when the version serves one."""
     usual_categories: dict[int | None, list[str]] = field(default_factory=dict)
     seed: int = 0
+    rules_name: str = ""
+    """What the rules are called in notes when they are not a published version (a draft)."""
     eligibility_cache: dict[tuple, Any] = field(default_factory=dict, repr=False)
     scorer: Any = field(default=None, repr=False)
 
@@ -478,7 +480,7 @@ def _eligibility_key(engine: Engine, situation: Situation, dayparts: dict) -> tu
     )
 
 
-def _eligibility(engine: Engine, situation: Situation, dayparts: dict) -> Eligibility:
+def situation_eligibility(engine: Engine, situation: Situation, dayparts: dict) -> Eligibility:
     """Computed once per key and kept on the engine (a serving process sees the same few
     situations over and over)."""
     key = _eligibility_key(engine, situation, dayparts)
@@ -530,7 +532,7 @@ def _decide_group(
     """Situations that share segment, tier, local minute, date and channel: the same offers
     are eligible for all of them; only the scores (and holdout draws) differ."""
     first = situations[0]
-    eligibility = _eligibility(engine, first, dayparts)
+    eligibility = situation_eligibility(engine, first, dayparts)
     available, slots, slot_masks = eligibility.available, eligibility.slots, eligibility.slot_masks
     excluded, sha = eligibility.excluded, eligibility.sha256
     note = _rule_note(engine, first, has_rule=eligibility.has_rule)
@@ -551,17 +553,18 @@ def _decide_group(
 
 
 def _rule_note(engine: Engine, situation: Situation, *, has_rule: bool) -> str:
-    if engine.rule_version_number is None:
+    if engine.rule_version_number is None and not engine.rules_name:
         return "No rules are published for the active segmentation: no offers."
+    rules = engine.rules_name or f"rules v{engine.rule_version_number}"
     who = (
         "A new customer (not in the customer list)"
         if not situation.known_customer
         else ("A customer without a segment yet" if situation.segment_key is None else "")
     )
-    rule = f"rules v{engine.rule_version_number}, rule for {segment_label(situation.segment_key)}"
+    rule = f"{rules}, rule for {segment_label(situation.segment_key)}"
     if not has_rule:
         return (
-            f"{who or 'This segment'}: rules v{engine.rule_version_number} have no rule for "
+            f"{who or 'This segment'}: {rules} have no rule for "
             f"{segment_label(situation.segment_key)}, so no offers."
         )
     return f"{who}: {rule}." if who else f"{rule[0].upper()}{rule[1:]}."

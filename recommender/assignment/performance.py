@@ -117,6 +117,16 @@ def _lake_redemptions(start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
     return frame
 
 
+def batch_redeemed_pairs(*, batch: AssignmentBatch) -> set[tuple[str, str]]:
+    """(customer, offer) pairs redeemed in the batch's window: landed or not, counted once."""
+    start, end = performance_window(batch=batch)
+    received = FeedbackEvent.objects.filter(
+        kind=FeedbackKind.REDEMPTION, at__gte=start, at__lt=end
+    ).values_list("customer_id", "offer_id")
+    landed = _lake_redemptions(start, end)
+    return set(received) | set(zip(landed["customer_id"], landed["offer_id"], strict=True))
+
+
 def _context_text(key: str) -> str:
     if connection.vendor == "postgresql":
         return f"COALESCE(d.context ->> '{key}', '')"

@@ -27,7 +27,13 @@ from recommender.ml.affinity import OfferIncidence, Popularity, incidence_build
 from recommender.ml.scorers import NEURAL_FILES, Baseline, baseline_load, is_neural
 from recommender.ml.training import model_load
 from recommender.ml.training_data import Vocabulary, offer_feature_rows
-from recommender.models import CatalogSnapshot, Decision, OfferEmbedding, RecommenderModel
+from recommender.models import (
+    AssignmentBatch,
+    CatalogSnapshot,
+    Decision,
+    OfferEmbedding,
+    RecommenderModel,
+)
 from recommender.registry import model_path
 from recommender.selectors import model_active
 from segments.models import SegmentDefinition
@@ -256,6 +262,19 @@ def engine_current(*, seed: int = 0) -> tuple[Engine, SegmentDefinition, Catalog
         seed=seed,
     )
     return engine, definition, snapshot
+
+
+def engine_for_batch(
+    batch: AssignmentBatch, *, usual_categories: dict[int | None, list[str]]
+) -> Engine:
+    """The engine a batch decided with (its model, catalog, rules and seed)."""
+    return engine_build(
+        model_row=batch.model,
+        snapshot=batch.catalog,
+        rule_version=batch.rule_version,
+        usual_categories=usual_categories,
+        seed=batch.seed,
+    )
 
 
 def engine_for_decision(decision: Decision) -> Engine:

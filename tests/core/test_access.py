@@ -240,6 +240,15 @@ POLICY: dict[str, Row] = {
         post=(LOGIN, 405, 403, 405),
         kwargs=lambda w: {"run_id": w.run_id},
     ),
+    "rules_preview_page": Row(
+        get=(LOGIN, 200, 200, 200),
+        post=(LOGIN, 405, 403, 405),
+        kwargs=lambda w: {"run_id": w.run_id},
+    ),
+    "rules_simulate": Row(  # writes nothing: every person may ask; nothing posted is named
+        get=(LOGIN, 405, 405, 405),
+        post=(LOGIN, 200, 200, 200),
+    ),
     "rules_publish": Row(  # no revision posted: refused back to the editor (issue 15)
         get=(LOGIN, 405, 405, 405),
         post=(LOGIN, To("/rules/"), 403, To("/rules/")),

@@ -7,8 +7,8 @@ from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind
 from offers.models import AuditEntry, Offer, RuleSet, RuleVersion
-from offers.rules.preview import rule_preview_execute
 from offers.rules.services import rule_set_draft_create
+from recommender.assignment.preview import rule_preview_execute
 from segments.models import SegmentDefinition
 from tests.factories import UserFactory
 from tests.offers.test_validation import full_rules, slot
@@ -308,14 +308,15 @@ def test_preview_starts_a_run_and_a_second_one_is_refused_while_it_runs(
     assert started.status_code == 202
     run = Run.objects.get(pk=started.json()["run_id"])
     assert (run.kind, run.task_name, run.parameters["on"]) == (
-        RunKind.PREVIEW, "offers.tasks.heavy_rule_preview", "2026-03-01"
+        RunKind.PREVIEW, "recommender.tasks.heavy_rule_preview", "2026-03-01"
     )  # fmt: skip
     assert again.status_code == 409
     assert again.json()["run_id"] == run.pk
     rule_preview_execute(run_id=run.pk)
     followed = client.get(f"/api/v1/runs/{run.pk}/").json()
-    assert (followed["status"], followed["progress"]) == ("succeeded", 100)
-    assert followed["result"]["customers"] == 0
+    # The preview decides with the assignment engine: without a model it says so.
+    assert followed["status"] == "failed"
+    assert Run.objects.get(pk=run.pk).error.startswith("No recommender model is active")
 
 
 def test_suggest_through_the_api_replaces_the_draft(rule_set: RuleSet, marketer: Any) -> None:

@@ -9,9 +9,9 @@ from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
 from offers.models import AuditEntry, RuleSet, RuleVersion
-from offers.rules.preview import rule_preview_execute
 from offers.rules.services import rule_set_draft_create, rule_set_draft_update, rule_set_publish
 from offers.rules.views import audit_changes
+from recommender.assignment.preview import rule_preview_execute
 from segments.models import SegmentDefinition
 from tests.factories import UserFactory
 from tests.offers.test_validation import full_rules, slot
@@ -264,7 +264,7 @@ def test_a_stale_suggest_changes_nothing(rule_set: RuleSet, as_marketer: Client)
 # Preview
 
 
-def test_preview_starts_a_run_and_shows_the_summary_when_done(
+def test_preview_starts_a_run_and_says_why_it_failed_when_no_model_can_decide(
     rule_set: RuleSet, customers: None, as_marketer: Client
 ) -> None:
     started = text(as_marketer.post("/rules/preview/"))
@@ -275,11 +275,9 @@ def test_preview_starts_a_run_and_shows_the_summary_when_done(
     rule_preview_execute(run_id=run.pk)
     done = text(as_marketer.get(f"/rules/preview/{run.pk}/"))
 
-    assert Run.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED
+    assert Run.objects.get(pk=run.pk).status == RunStatus.FAILED
     assert "hx-trigger" not in done
-    assert '<strong id="preview-changed">11</strong>' in done
-    assert "under no published version" in done
-    assert '<tr data-segment="1">' in done and "B2" in done
+    assert "No recommender model is active: the preview decides with the engine" in done
 
 
 def test_a_second_preview_while_one_runs_points_to_it(

@@ -91,7 +91,7 @@ def test_a_worker_killed_during_a_preview_changes_no_rules_and_the_next_preview_
     versions = list(RuleVersion.objects.values_list("pk", "number"))
 
     with celery_worker(
-        tmp_path / "dies.log", TEST_WORKER_DIES_AT="offers.rules.preview:filling slots of the draft"
+        tmp_path / "dies.log", TEST_WORKER_DIES_AT="recommender.assignment.preview:deciding"
     ) as worker:
         doomed = rule_preview_start(rule_set=rule_set, user=None, on=AT.date())
         worker.wait(timeout=240)
