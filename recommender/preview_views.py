@@ -102,14 +102,13 @@ def _impact_row(
         for metric in METRICS
     ]
     holdout = {name: part["holdout"] for name, part in parts.items()}
-    too_small = any(h["too_small"] for h in holdout.values())
+    too_small = method == "holdout" and any(h["too_small"] for h in holdout.values())
     draft = holdout["draft"]
     support = draft["support"]
     note = (
-        f"{draft['holdout_customers']:,} holdout customers; {draft['matched_redemptions']} of "
-        f"their redemptions are of offers the draft gives; effective sample size "
-        f"{draft['effective_sample_size']:.0f}"
-        + (f"; {support:.0%} of the draft's offers the holdout could show" if support else "")
+        f"{draft['holdout_customers']:,} customers, {draft['matched_redemptions']} redemptions "
+        f"of the draft's offers, effective size {draft['effective_sample_size']:.0f}"
+        + (f", {support:.0%} of its offers covered" if support is not None else "")
     )
     return {
         "label": label,
@@ -196,6 +195,19 @@ def _outcome_view(outcome: Outcome, names: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _who(outcome: Outcome, rule_set: RuleSet) -> str:
+    situation = outcome.situation
+    if not situation.known_customer:
+        return (
+            "A new customer (not in the customer list): the rule for customers without a segment."
+        )
+    if situation.segment_key is None:
+        return f"Customer {situation.customer_id}, without a segment yet."
+    segment = rule_set.definition.segments.filter(key=situation.segment_key).first()
+    name = segment.name if segment else f"segment {situation.segment_key}"
+    return f"Customer {situation.customer_id}, in {name} (#{situation.segment_key})."
+
+
 def _simulate_problems(request: HttpRequest) -> dict[str, str]:
     problems = {}
     if not request.POST.get("store_id"):
@@ -235,6 +247,7 @@ def rules_simulate(request: HttpRequest) -> HttpResponse:
             context["problems"] = {"engine": str(exc)}
         else:
             names = dict(Offer.objects.values_list("offer_id", "name"))
+            context["who"] = _who(outcomes["draft"], rule_set)
             context["sides"] = [
                 ("Rules in force", "in-force", _outcome_view(outcomes["in_force"], names)),
                 (
