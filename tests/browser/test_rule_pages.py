@@ -422,3 +422,29 @@ def test_analyst_reads_the_rule_pages_and_gets_403_on_every_write(
     assert RuleSet.objects.get().revision == 1
     assert RuleVersion.objects.count() == 1
     assert not Run.objects.filter(kind=RunKind.PREVIEW).exists()
+
+
+def test_the_save_bar_never_covers_a_button_brought_into_view(
+    page: Page, live_server: Any, roles: None
+) -> None:
+    """The browser bringing an editor button into view brings it above the sticky save bar,
+    not under it."""
+    ana = UserFactory.create(role="Marketer", username="ana")
+    rules_world(ana)
+    page.set_viewport_size({"width": 1280, "height": 700})
+    log_in(page, live_server.url, ana.username)
+    click_and_load(page, "nav >> text=Rules")
+
+    buttons = page.locator("#rules-form button:has-text('+ Add a slot')")
+    assert buttons.count() >= 3
+    for index in range(buttons.count()):
+        page.evaluate("window.scrollTo(0, 0)")
+        button = buttons.nth(index)
+        # As the browser brings an element just into view (find in page, a link to it).
+        button.evaluate("(b) => b.scrollIntoView({block: 'end'})")
+        on_top = button.evaluate(
+            """(b) => { const box = b.getBoundingClientRect();
+                 const hit = document.elementFromPoint(box.x + box.width / 2, box.bottom - 2);
+                 return hit === b || b.contains(hit); }"""
+        )
+        assert on_top, f"'+ Add a slot' #{index + 1} is under the save bar"
