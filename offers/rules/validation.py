@@ -211,7 +211,8 @@ def _check_slot(
         if offer_id in catalog.index:
             offer = catalog.offers[catalog.index[offer_id]]
             if offer.valid_to is not None and offer.valid_to < on:
-                add(WARNING, "expired_offer", f"offer {offer_id} expired on {offer.valid_to}.")
+                named = f"{offer_id} “{offer.name}”" if offer.name else offer_id
+                add(WARNING, "expired_offer", f"offer {named} expired on {offer.valid_to}.")
 
     candidates = slot_candidates(catalog, slot, on=on)
     count = int(candidates.sum())
@@ -245,10 +246,12 @@ def _check_slot(
         and not candidates[fallback]
         and not slot_candidates(catalog, slot_window(slot), on=on)[fallback]
     ):
+        name = catalog.offers[fallback].name
+        named = f"{slot.fallback_offer} “{name}”" if name else slot.fallback_offer
         add(
             WARNING,
             "fallback_not_eligible",
-            f"fallback offer {slot.fallback_offer} may not run within the slot's "
+            f"fallback offer {named} may not run within the slot's "
             "tiers, dayparts, channels and dates.",
             field="fallback_offer",
         )

@@ -156,7 +156,10 @@ def test_marketer_edits_previews_publishes_compares_and_rolls_back(
 
     # Edit a slot in place: the expired offer draws a warning naming segment and slot.
     slot_input(page, "2", 1, "include_offers").fill("OF-202, OF-401")
-    warning = "Lapsing night owls (#2), slot 1 “Win-back”: offer OF-401 expired on 2026-08-31."
+    warning = (
+        "Lapsing night owls (#2), slot 1 “Win-back”: offer OF-401 “Summer Shake” expired on "
+        "2026-08-31."
+    )
     expect(page.locator("#issues-2-1")).to_contain_text(warning)
     expect(page.locator("#rule-checks")).to_contain_text(warning)
     expect(page.locator("#save-status")).to_have_text("Unsaved changes.")

@@ -135,7 +135,7 @@ def test_the_live_check_shows_a_warning_for_an_expired_offer(
 
     page = text(as_marketer.post("/rules/check/", form_data(document, rule_set.revision)))
 
-    assert "Lapsing (#2), slot 1 “Late”: offer X1 expired on 2026-01-31." in page
+    assert "Lapsing (#2), slot 1 “Late”: offer X1 “Offer X1” expired on 2026-01-31." in page
     assert 'class="issue warning" data-code="expired_offer"' in page
 
 

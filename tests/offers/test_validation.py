@@ -172,7 +172,7 @@ def test_expired_offers_too_many_slots_and_coverage_gaps_are_warnings(
     first = "Lapsing (#2), slot 1 \u201cDrinks\u201d"
     second = "Lapsing (#2), slot 2 \u201cBurgers\u201d"
     assert messages(issues) == [
-        ("warning", f"{first}: offer X1 expired on 2026-01-31."),
+        ("warning", f"{first}: offer X1 “Offer X1” expired on 2026-01-31."),
         ("warning", f"{first}: asks for 2 offers but only 1 are eligible."),
         ("warning", f"{first}: no offer can fill it in tier premium at breakfast, tier premium "
                     "at lunch, tier premium at afternoon, tier premium at dinner, tier value at "
@@ -226,7 +226,7 @@ def test_a_fallback_outside_the_slot_window_is_a_warning(
     issues = rules_validate(document=document, definition=definition, on=ON)
 
     assert messages(issues) == [
-        ("warning", "Breakfast regulars (#1), slot 1 \u201cBreakfast\u201d: fallback offer N1 "
+        ("warning", "Breakfast regulars (#1), slot 1 \u201cBreakfast\u201d: fallback offer N1 “Offer N1” "
                     "may not run within the slot's tiers, dayparts, channels and dates."),
     ]  # fmt: skip
 
