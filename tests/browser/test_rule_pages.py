@@ -151,7 +151,7 @@ def test_marketer_edits_previews_publishes_compares_and_rolls_back(
 
     click_and_load(page, "nav >> text=Rules")
     expect(page.locator("#segment-2 h2")).to_have_text("Lapsing night owls")
-    expect(page.locator("#segment-2 [data-customers]")).to_have_text("12 customers")
+    expect(page.locator("#segment-2 [data-customers]")).to_have_text("12 customers now")
     expect(page.locator("#draft-meta")).to_contain_text("published: version 1 by ana")
 
     # Edit a slot in place: the expired offer draws a warning naming segment and slot.

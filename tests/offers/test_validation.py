@@ -226,8 +226,9 @@ def test_a_fallback_outside_the_slot_window_is_a_warning(
     issues = rules_validate(document=document, definition=definition, on=ON)
 
     assert messages(issues) == [
-        ("warning", "Breakfast regulars (#1), slot 1 \u201cBreakfast\u201d: fallback offer N1 “Offer N1” "
-                    "may not run within the slot's tiers, dayparts, channels and dates."),
+        ("warning", "Breakfast regulars (#1), slot 1 \u201cBreakfast\u201d: fallback offer N1 "
+                    "\u201cOffer N1\u201d may not run within the slot's tiers, dayparts, channels "
+                    "and dates."),
     ]  # fmt: skip
 
 
