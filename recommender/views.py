@@ -1,6 +1,7 @@
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -145,6 +146,7 @@ def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "purchases_top": _named_purchases(decision.purchases),
         "bars": {"bars": _score_bars(decision.slots, names)},
         "replay": request.session.pop(f"replay-{pk}", None),
+        "currency": settings.CURRENCY_SYMBOL,
     }
     return render(request, "recommender/receipt_detail.html", context)
 
