@@ -19,7 +19,7 @@ from offers.rules.services import rule_set_draft_update
 from recommender.assignment.batch import assignment_run_execute, assignment_run_start
 from recommender.models import Assignment, AssignmentBatch, Decision, FeedbackEvent, FeedbackKind
 from segments.models import Customer
-from tests.browser.conftest import click_and_load, log_in, screenshot
+from tests.browser.conftest import SCREENSHOTS, click_and_load, log_in, screenshot
 from tests.factories import UserFactory
 from tests.recommender.conftest import chain, chain_folder, served  # noqa: F401 (fixtures)
 from tests.worker import celery_worker
@@ -99,7 +99,7 @@ def test_marketer_previews_the_draft_with_the_engine_and_simulates_a_customer(
     expect(page.locator("#preview-how")).to_contain_text("with the assignment engine")
     holdout = Decision.objects.filter(batch=batch, holdout=True).count()
     expect(total.locator(".holdout-basis")).to_contain_text(f"{holdout} customers")
-    screenshot(page, "rules_preview")
+    screenshot(page, "rules-preview")
 
     store = Store.objects.order_by("store_id").first()
     assert store is not None
@@ -116,5 +116,5 @@ def test_marketer_previews_the_draft_with_the_engine_and_simulates_a_customer(
     expect(draft.locator("tr[data-slot]")).to_have_count(1)
     expect(in_force.locator("tr[data-slot]")).to_have_count(2)
     expect(page.locator("#simulate-who")).to_contain_text(customer.customer_id)
-    page.locator("#simulate-card").screenshot(path=str(tmp_path / "simulate.png"))
-    screenshot(page, "rules_simulate")
+    page.locator("#simulate-card").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "rules-simulate.png"))
