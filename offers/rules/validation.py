@@ -246,8 +246,8 @@ def _check_slot(
         and not candidates[fallback]
         and not slot_candidates(catalog, slot_window(slot), on=on)[fallback]
     ):
-        name = catalog.offers[fallback].name
-        named = f"{slot.fallback_offer} “{name}”" if name else slot.fallback_offer
+        offer = catalog.offers[fallback]
+        named = f"{offer.offer_id} “{offer.name}”" if offer.name else offer.offer_id
         add(
             WARNING,
             "fallback_not_eligible",

@@ -462,7 +462,7 @@ def test_rule_versions_carry_over_a_resegmentation_that_keeps_segment_ids(
     keys: v1 and v2 stay listed, v3 is the carried copy, in force."""
     ana = UserFactory.create(role="Marketer", username="ana")
     rule_set = rules_world(ana)
-    summer = copy.deepcopy(RULES)
+    summer: dict[str, Any] = copy.deepcopy(RULES)
     summer["segments"][0]["slots"][0]["count"] = 1
     rule_set_draft_update(rule_set=rule_set, document=summer, expected_revision=1, user=ana)
     rule_set_publish(rule_set=RuleSet.objects.get(), author=ana, note="Summer: one breakfast")
