@@ -69,6 +69,8 @@ def main() -> None:
     count = commands.add_parser("count")
     count.add_argument("--since", required=True, help="ISO 8601 instant")
     count.add_argument("--answered", type=Path, required=True)
+    serve = commands.add_parser("serve-as")
+    serve.add_argument("--scorer", required=True, help="a method of the active model")
     args = parser.parse_args()
     import django
 
@@ -77,6 +79,8 @@ def main() -> None:
         added = offers_fill(total=args.total)
         embedded = offers_embed_missing()
         print(f"offers: {added} added, {embedded} embedded into the active space")
+    elif args.command == "serve-as":
+        print(json.dumps({"scorer": args.scorer, "before": serve_as(args.scorer)}))
     elif args.command == "count":
         answered = json.loads(args.answered.read_text())
         since = dt.datetime.fromisoformat(args.since)
@@ -90,6 +94,18 @@ def main() -> None:
         requests = request_mix(count=args.count, seed=args.seed)
         args.out.write_text(json.dumps({"token": token, "requests": requests}))
         print(f"load inputs: {len(requests):,} requests written to {args.out}")
+
+
+def serve_as(scorer: str) -> str:
+    """Make the active model serve `scorer` (one of its methods: a neural model's files are
+    there, a baseline's fit too); returns the scorer it served before."""
+    from recommender.models import RecommenderModel
+
+    model = RecommenderModel.objects.get(is_active=True)
+    if scorer not in model.metrics:
+        sys.exit(f"the active model has no method {scorer!r}: {', '.join(model.metrics)}")
+    RecommenderModel.objects.filter(pk=model.pk).update(scorer=scorer)
+    return model.scorer
 
 
 def offers_fill(*, total: int) -> int:

@@ -24,11 +24,12 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # The API first: a real-time request resolves without trying every page's pattern.
+    path("api/v1/", include(api_v1)),
     *core_pages,
     path("", include("deepflame_web.console.urls")),
     path("", include("segments.urls")),
     path("", include("offers.urls")),
     path("", include("recommender.urls")),
-    path("api/v1/", include(api_v1)),
     path("django-admin/", admin.site.urls),
 ]

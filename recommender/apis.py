@@ -56,7 +56,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 def _offers(outcome: Outcome, serving: Serving) -> list[dict[str, Any]]:
-    names = {o.offer_id: o.name for o in serving.engine.catalog.offers}
+    names = serving.offer_names
     by_slot = {entry["slot"]: entry for entry in outcome.slots}
     return [
         {

@@ -233,24 +233,29 @@ def _affinity_width(engine: Engine) -> int:
 
 def situation_purchases(situations: list[Situation], items: list[str]) -> Purchases:
     """Each situation's purchases over `items` (others dropped), the cart counted as bought
-    now: one more of each measure per cart line."""
+    now: one more of each measure per cart line. Built as CSR directly (a real-time request
+    builds one per measure; the COO route cost five times as much)."""
     column = {item: i for i, item in enumerate(items)}
-    rows, columns, values = [], [], []
-    for row, situation in enumerate(situations):
+    pointer: list[int] = [0]
+    indices: list[int] = []
+    values: list[list[float]] = []
+    for situation in situations:
         bought = {item: list(v) for item, v in situation.purchases.items()}
         for item in situation.cart:
             bought[item] = [a + 1.0 for a in bought.get(item, [0.0] * len(PURCHASE_MEASURES))]
-        for item, measures in bought.items():
-            if item in column:
-                rows.append(row)
-                columns.append(column[item])
-                values.append(measures)
+        row = sorted(
+            (column[item], measures) for item, measures in bought.items() if item in column
+        )
+        indices.extend(position for position, _ in row)
+        values.extend(measures for _, measures in row)
+        pointer.append(len(indices))
     table = np.asarray(values, np.float64).reshape(len(values), len(PURCHASE_MEASURES))
+    index, offsets = np.asarray(indices, np.int32), np.asarray(pointer, np.int32)
     shape = (len(situations), len(items))
     return Purchases(
         items,
         {
-            measure: sparse.csr_matrix((table[:, m], (rows, columns)), shape=shape)
+            measure: sparse.csr_matrix((table[:, m], index, offsets), shape=shape)
             for m, measure in enumerate(PURCHASE_MEASURES)
         },
     )

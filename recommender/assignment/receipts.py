@@ -172,9 +172,11 @@ def _decision_insert_one_statement(
     known = outcome.exclusions_sha256 in sheets
     if not known:
         prefix, prefix_params = _sheet_insert(outcome)
-    # The commit does not wait for the WAL flush: a database crash may lose the receipts of
-    # its last moment (never corrupt them); every other write keeps synchronous commits.
-    with transaction.atomic(), connection.cursor() as cursor:
+    # One round trip: PostgreSQL runs a string of statements as one implicit transaction,
+    # all or nothing, so no BEGIN and COMMIT of their own (0.3 of 1.4 ms a receipt). The
+    # commit does not wait for the WAL flush: a database crash may lose the receipts of its
+    # last moment (never corrupt them); every other write keeps synchronous commits.
+    with connection.cursor() as cursor:
         cursor.execute(
             "SET LOCAL synchronous_commit TO off; " + prefix + sql + " SELECT id FROM d",
             prefix_params + params,

@@ -80,6 +80,7 @@ class Serving:
     segment_names: dict[int, str]
     channels: frozenset[str] = frozenset()
     sheets: dict[str, int] = field(default_factory=dict)
+    offer_names: dict[str, str] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -112,6 +113,7 @@ def serving_build(key: tuple) -> Serving:
         weather=weather_table(),
         segment_names=dict(definition.segments.values_list("key", "name")),
         channels=frozenset(known_channels()),
+        offer_names={o.offer_id: o.name for o in engine.catalog.offers},
     )
 
 
