@@ -22,15 +22,16 @@ import functools
 import json
 import secrets
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from deepflame_web.core.bulk import bulk_insert
+from deepflame_web.core.bulk import bulk_insert, tables_analyze
 from deepflame_web.core.models import Run, RunKind
 from deepflame_web.core.services import (
     RunError,
@@ -42,7 +43,7 @@ from deepflame_web.core.services import (
 from offers.dayparts import MINUTES_PER_DAY, Window, daypart_at
 from offers.models import Store
 from recommender.errors import RecommenderError
-from recommender.models import AssignmentBatch, CustomerState, Decision
+from recommender.models import Assignment, AssignmentBatch, CustomerState, Decision
 
 from .engine import Engine, Outcome, Situation, decide
 from .inputs import customer_inputs, store_weather
@@ -267,6 +268,7 @@ def _assignment_work(run: Run, echo: Callable[[str], None] | None = None) -> dic
     )
     try:
         counts = _assign_all(run, batch, engine, definition=definition, echo=echo)
+        tables_analyze(Decision._meta.db_table, Assignment._meta.db_table)
         _activate(run, batch, counts)
     except BaseException:
         batches_remove_unfinished()
@@ -320,28 +322,94 @@ def _assign_all(
     weather = store_weather(at=batch.at, stores=stores, on=valid_from)
     validity = {"from": valid_from.isoformat(), "days": batch.valid_days}
     sheets: dict[str, int] = {}
-    assigned = 0
     total = len(frame)
-    for start in range(0, total, CHUNK):
-        chunk = frame.iloc[start : start + CHUNK]
-        outcomes = decide(
-            engine, batch_situations(chunk, at=batch.at, stores=stores, weather=weather), dayparts
-        )
-        _explain(outcomes, chunk["daypart_basis"].tolist(), validity)
-        assigned += batch_decisions_write(
-            outcomes=outcomes, engine=engine, batch=batch, sheets=sheets
-        )
-        _states_write(chunk, batch)
-        done = min(start + CHUNK, total)
+
+    def written(done: int, assigned: int) -> None:
         line = f"{done:,} of {total:,} customers, {assigned:,} offers"
         run_advance(run=run, stage=f"assigning: {line}", progress=10 + int(85 * done / total))
         if echo is not None:
             echo(line)
+
+    with ChunkWriter() as writer:
+        for start in range(0, total, CHUNK):
+            chunk = frame.iloc[start : start + CHUNK]
+            situations = batch_situations(chunk, at=batch.at, stores=stores, weather=weather)
+            outcomes = decide(engine, situations, dayparts)
+            _explain(outcomes, chunk["daypart_basis"].tolist(), validity)
+            job = functools.partial(_chunk_write, outcomes, chunk, engine, batch, sheets)
+            done = min(start + CHUNK, total)
+            writer.write(job, then=functools.partial(written, done))
     return {
         "customers": total,
         "holdout_customers": int(frame["holdout"].sum()),
-        "assignments": assigned,
+        "assignments": writer.written,
     }
+
+
+def _chunk_write(
+    outcomes: list[Outcome],
+    chunk: pd.DataFrame,
+    engine: Engine,
+    batch: AssignmentBatch,
+    sheets: dict[str, int],
+) -> int:
+    assigned = batch_decisions_write(outcomes=outcomes, engine=engine, batch=batch, sheets=sheets)
+    _states_write(chunk, batch)
+    return assigned
+
+
+class ChunkWriter:
+    """Writes a chunk's receipts, assignments and customer states while the next chunk is
+    decided: in a thread with its own database connection, so PostgreSQL ingests one chunk's
+    COPY while Python and torch score the next (one chunk in flight, in order). Inline on
+    SQLite (one writer at a time) and inside a caller's transaction (another connection would
+    not see the batch). A write that fails fails the run at the next chunk or at the end;
+    leaving the block waits for the last write, so nothing writes after a failed run's
+    clean-up."""
+
+    def __init__(self) -> None:
+        overlap = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self.pool = ThreadPoolExecutor(max_workers=1) if overlap else None
+        self.pending: tuple[Future[int], Callable[[int], None]] | None = None
+        self.written = 0
+
+    def write(self, job: Callable[[], int], *, then: Callable[[int], None]) -> None:
+        """Run `job` (it returns the offers it wrote); once it is done, `then` gets the
+        offers written so far, in this thread (a chunk's progress is reported once it is
+        written)."""
+        self._wait()
+        if self.pool is None:
+            self.written += job()
+            then(self.written)
+        else:
+            self.pending = (self.pool.submit(_in_own_connection, job), then)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            (future, then), self.pending = self.pending, None
+            self.written += future.result()
+            then(self.written)
+
+    def __enter__(self) -> ChunkWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is None:
+                self._wait()
+            elif self.pending is not None:
+                wait([self.pending[0]])  # its outcome no longer matters: the run failed
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+
+
+def _in_own_connection(job: Callable[[], int]) -> int:
+    """Run in the writer's thread; its connection (Django's, per thread) closes after."""
+    try:
+        return job()
+    finally:
+        connection.close()
 
 
 def _explain(outcomes: list[Outcome], bases: list[str], validity: dict[str, Any]) -> None:
