@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import transaction
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
@@ -20,7 +19,6 @@ from offers.rules.services import (
     rule_set_publish,
     rule_version_rollback,
 )
-from segments.segmentation.services import segmentation_activate
 from tests.browser.conftest import SCREENSHOTS, click_and_load, log_in, next_dialog, screenshot
 from tests.factories import UserFactory, customers_insert
 from tests.offers.factories import lake_events_write, members_write
@@ -453,42 +451,3 @@ def test_the_save_bar_never_covers_a_button_brought_into_view(
                  return hit === b || b.contains(hit); }"""
         )
         assert on_top, f"'+ Add a slot' #{index + 1} is under the save bar"
-
-
-def test_rule_versions_carry_over_a_resegmentation_that_keeps_segment_ids(
-    page: Page, live_server: Any, roles: None
-) -> None:
-    """Versions, notes, differences and rollback survive a new segmentation with the same
-    keys: v1 and v2 stay listed, v3 is the carried copy, in force."""
-    ana = UserFactory.create(role="Marketer", username="ana")
-    rule_set = rules_world(ana)
-    summer: dict[str, Any] = copy.deepcopy(RULES)
-    summer["segments"][0]["slots"][0]["count"] = 1
-    rule_set_draft_update(rule_set=rule_set, document=summer, expected_revision=1, user=ana)
-    rule_set_publish(rule_set=RuleSet.objects.get(), author=ana, note="Summer: one breakfast")
-    refit = segmentation_create(
-        segments={
-            1: ("Breakfast regulars", {"visits": 1.0}),
-            2: ("Lapsing night owls", {"recency_days": 1.2, "visits": -0.8}),
-            3: ("Big spenders", {"avg_spend": 1.1}),
-        },
-        version=2,
-        active=False,
-    )
-    with transaction.atomic():
-        message = segmentation_activate(definition=refit)
-    assert "published as version 3" in message
-    log_in(page, live_server.url, ana.username)
-
-    click_and_load(page, "nav >> text=Rules")
-    page.click("text=Versions")
-    rows = page.locator("#versions tbody tr")
-    expect(rows).to_have_count(3)
-    expect(page.locator('tr[data-version="3"]')).to_contain_text("in force")
-    expect(page.locator('tr[data-version="3"]')).to_contain_text("Carried over to segmentation v2")
-    expect(page.locator('tr[data-version="2"]')).to_contain_text("Summer: one breakfast")
-    expect(page.locator('tr[data-version="1"]')).to_contain_text("Spring rules")
-    expect(page.locator('tr[data-version="1"] >> text=Roll back to v1')).to_be_visible()
-
-    page.click('tr[data-version="2"] >> text=vs v1')
-    expect(page.locator("main")).to_contain_text("Breakfast favorites")

@@ -17,11 +17,16 @@ from deepflame_web.core.models import Run, RunKind, RunStatus
 from offers.models import RuleSet, Store
 from offers.rules.services import rule_set_draft_update
 from recommender.assignment.batch import assignment_run_execute, assignment_run_start
-from recommender.models import Assignment, AssignmentBatch, Decision, FeedbackEvent, FeedbackKind
+from recommender.models import AssignmentBatch, Decision
 from segments.models import Customer
 from tests.browser.conftest import SCREENSHOTS, click_and_load, log_in, screenshot
 from tests.factories import UserFactory
-from tests.recommender.conftest import chain, chain_folder, served  # noqa: F401 (fixtures)
+from tests.recommender.conftest import (  # noqa: F401 (fixtures)
+    chain,
+    chain_folder,
+    redeem_shown,
+    served,
+)
 from tests.worker import celery_worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,16 +38,7 @@ def _batch_with_redemptions() -> AssignmentBatch:
     run = assignment_run_start(at=AT, holdout_share=0.3, seed=3, enqueue=False)
     assignment_run_execute(run_id=run.pk)
     batch = AssignmentBatch.objects.get(run=run)
-    FeedbackEvent.objects.bulk_create(
-        FeedbackEvent(
-            event_id=f"browser-{a.pk}",
-            kind=FeedbackKind.REDEMPTION,
-            customer_id=a.customer_id,
-            offer_id=a.offer_id,
-            at=batch.at + dt.timedelta(seconds=1),
-        )
-        for a in Assignment.objects.filter(batch=batch, holdout=True)
-    )
+    redeem_shown(batch)
     return batch
 
 

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from deepflame_web.console.demo import demo_chain_generate
 from offers.rules.services import rule_set_draft_create, rule_set_publish
 from recommender.assignment import serving
+from recommender.models import Assignment, AssignmentBatch, FeedbackEvent, FeedbackKind
 from segments.selectors import segmentation_active
 
 
@@ -50,3 +51,22 @@ def model_and_rules() -> None:
 def served(chain: None) -> None:
     model_and_rules()
     serving.serving_reset()
+
+
+def redeem_shown(batch: AssignmentBatch, *, holdout_only: bool = True) -> int:
+    """Every offer the batch showed (its holdout's, by default) redeemed in its window, as
+    the feedback endpoint records redemptions; returns how many."""
+    shown = Assignment.objects.filter(batch=batch)
+    if holdout_only:
+        shown = shown.filter(holdout=True)
+    events = FeedbackEvent.objects.bulk_create(
+        FeedbackEvent(
+            event_id=f"redeemed-{a.pk}",
+            kind=FeedbackKind.REDEMPTION,
+            customer_id=a.customer_id,
+            offer_id=a.offer_id,
+            at=batch.at + dt.timedelta(seconds=1),
+        )
+        for a in shown
+    )
+    return len(events)

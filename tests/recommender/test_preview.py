@@ -21,15 +21,13 @@ from recommender.assignment.batch import assignment_run_execute, assignment_run_
 from recommender.assignment.preview import preview_engines, rule_preview_execute
 from recommender.assignment.receipts import situation_of
 from recommender.models import (
-    Assignment,
     AssignmentBatch,
     Decision,
-    FeedbackEvent,
-    FeedbackKind,
     RecommenderModel,
 )
 from segments.models import Customer
 from tests.factories import UserFactory
+from tests.recommender.conftest import redeem_shown
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 ON = dt.date(2025, 4, 1)
@@ -42,25 +40,6 @@ def _batch(share: float = 0.3) -> AssignmentBatch:
     assert finished is not None
     assert finished.status == RunStatus.SUCCEEDED, finished.error
     return AssignmentBatch.objects.get(run=run)
-
-
-def _redeem(batch: AssignmentBatch, *, holdout_only: bool = True) -> int:
-    """Every offer the batch showed (its holdout's, by default) redeemed in its window."""
-    shown = Assignment.objects.filter(batch=batch)
-    if holdout_only:
-        shown = shown.filter(holdout=True)
-    events = [
-        FeedbackEvent(
-            event_id=f"test-{a.pk}",
-            kind=FeedbackKind.REDEMPTION,
-            customer_id=a.customer_id,
-            offer_id=a.offer_id,
-            at=batch.at + dt.timedelta(seconds=1),
-        )
-        for a in shown
-    ]
-    FeedbackEvent.objects.bulk_create(events)
-    return len(events)
 
 
 def _preview(rule_set: RuleSet) -> dict[str, Any]:
@@ -145,7 +124,7 @@ def test_every_shown_offer_redeemed_estimates_one_redemption_per_offer_given(
     served: None,
 ) -> None:
     batch = _batch()
-    assert _redeem(batch) > 0
+    assert redeem_shown(batch) > 0
 
     result = _preview(RuleSet.objects.get())
 
@@ -185,7 +164,7 @@ def test_without_a_batch_the_preview_decides_and_says_where_the_estimate_comes_f
 
 def test_the_preview_page_shows_the_estimates_and_offers_by_name(served: None) -> None:
     batch = _batch()
-    _redeem(batch)
+    redeem_shown(batch)
     run = rule_preview_start(rule_set=RuleSet.objects.get(), user=None, on=ON, enqueue=False)
     rule_preview_execute(run_id=run.pk)
     marketer = UserFactory(role="Marketer")
