@@ -79,7 +79,11 @@ def _cell(metric: str, figure: dict[str, Any], customers: int) -> dict[str, str]
 
 
 def _impact_row(
-    label: str, key: str, customers: int, estimates: dict[str, Any], method: str
+    label: str,
+    key: str,
+    customers: int,
+    estimates: dict[str, Any],
+    method: str,
 ) -> dict[str, Any]:
     parts = {
         name: (estimates[name]["total"] if key == "total" else estimates[name]["segments"].get(key))
@@ -93,16 +97,23 @@ def _impact_row(
             "cells": [],
             "note": "no holdout",
         }
+    holdout = {name: part["holdout"] for name, part in parts.items()}
+    if method == "holdout":
+        too_small = any(h["too_small"] for h in holdout.values())
+    else:  # the scores' scale is fitted on every holdout redemption
+        too_small = estimates["holdout_redemptions"] < estimates["min_matched_redemptions"]
     cells = [
         {
             "metric": metric,
-            "in_force": _cell(metric, parts["in_force"][method]["per_customer"][metric], customers),
-            "draft": _cell(metric, parts["draft"][method]["per_customer"][metric], customers),
+            **{
+                name: _cell(metric, parts[name][method]["per_customer"][metric], customers)
+                if not too_small
+                else {"value": "—", "interval": ""}
+                for name in ("in_force", "draft")
+            },
         }
         for metric in METRICS
     ]
-    holdout = {name: part["holdout"] for name, part in parts.items()}
-    too_small = method == "holdout" and any(h["too_small"] for h in holdout.values())
     draft = holdout["draft"]
     support = draft["support"]
     note = (

@@ -266,7 +266,14 @@ def _headline(expected: dict[str, Any], customers: int) -> dict[str, Any]:
     """Expected redemptions over the whole base from the holdout, for the rules page."""
     if not expected.get("available"):
         return {"available": False, "why": expected["why"]}
-    headline: dict[str, Any] = {"available": True, "too_small": False}
+    draft = expected["draft"]["total"]["holdout"]
+    headline: dict[str, Any] = {
+        "available": True,
+        "too_small": False,
+        "holdout_customers": draft["holdout_customers"],
+        "matched_redemptions": draft["matched_redemptions"],
+        "min_matched_redemptions": expected["min_matched_redemptions"],
+    }
     for name in ("draft", "in_force"):
         holdout = expected[name]["total"]["holdout"]
         headline["too_small"] |= holdout["too_small"]

@@ -142,12 +142,24 @@ def test_every_shown_offer_redeemed_estimates_one_redemption_per_offer_given(
 
 
 def test_without_holdout_redemptions_the_preview_says_it_cannot_tell(served: None) -> None:
-    _batch()
+    batch = _batch()
+    run = rule_preview_start(rule_set=RuleSet.objects.get(), user=None, on=ON, enqueue=False)
+    result = rule_preview_execute(run_id=run.pk)
+    assert result is not None
+    client = client_for(UserFactory(role="Marketer"))
 
-    result = _preview(RuleSet.objects.get())
+    card = client.get(f"/rules/preview/{run.pk}/").content.decode()
+    page = client.get(f"/rules/preview/{run.pk}/page/").content.decode()
 
-    assert result["impact"]["in_force"]["total"]["holdout"]["too_small"] is True
-    assert result["expected_redemptions"]["too_small"] is True
+    assert result.result["impact"]["in_force"]["total"]["holdout"]["too_small"] is True
+    assert result.result["expected_redemptions"]["too_small"] is True
+    holdout = batch.holdout_customers
+    assert f"the active batch's holdout ({holdout} customers) has 0 redemptions" in card
+    assert 'data-estimate="draft"' not in card  # no figure that reads as a finding
+    assert page.count("too few holdout redemptions to tell") == 2 * (
+        1 + len(result.result["segments"])
+    )  # every row of both tables
+    assert "0 to 0" not in page
 
 
 def test_without_a_batch_the_preview_decides_and_says_where_the_estimate_comes_from(
