@@ -181,8 +181,10 @@ class Weighted:
     weight_squares: np.ndarray
 
 
-def weighted(holdout: Holdout, outcomes: list[Outcome], engine: Engine) -> Weighted:
-    values = offer_values(engine)
+def weighted(
+    holdout: Holdout, outcomes: list[Outcome], engine: Engine, values: dict[str, np.ndarray]
+) -> Weighted:
+    """`values`: `offer_values` of the engine's catalog."""
     row_of = engine.catalog.index
     n = len(outcomes)
     weight, given, supported, matched = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
@@ -282,11 +284,13 @@ def model_scale(holdout: Holdout, rows: np.ndarray, seed: int = 0) -> tuple[floa
 
 
 def model_estimate(
-    outcomes: Iterable[Outcome], engine: Engine, scale: tuple[float, np.ndarray]
+    outcomes: Iterable[Outcome],
+    engine: Engine,
+    scale: tuple[float, np.ndarray],
+    values: dict[str, np.ndarray],
 ) -> dict[str, Any]:
     """Per customer: the scale times the mean over `outcomes` of the scores of the offers
     given (times each offer's value per metric)."""
-    values = offer_values(engine)
     row_of = engine.catalog.index
     totals = dict.fromkeys(METRICS, 0.0)
     count = 0

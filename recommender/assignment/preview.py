@@ -230,22 +230,23 @@ def _impact(
     holdout = impact.holdout_read(batch, snapshot_dayparts(batch.catalog))
     keys = holdout.segment_keys
     segments = sorted({int(k) for k in keys}, key=lambda k: (k >= 0, k))
+    everyone = np.arange(len(keys))
+    scale = impact.model_scale(holdout, everyone)  # the holdout's, whatever the rules
+    values = impact.offer_values(engines["in_force"])  # one catalog for both rule sets
     estimates: dict[str, Any] = {}
     for name, engine in engines.items():
         outcomes = impact.rule_set_outcomes(engine, holdout.situations, dayparts)
-        part = impact.weighted(holdout, outcomes, engine)
-        everyone = np.arange(len(keys))
-        scale = impact.model_scale(holdout, everyone)
+        part = impact.weighted(holdout, outcomes, engine, values)
         estimates[name] = {
             "total": {
                 "holdout": impact.ipw_estimate(part, everyone),
-                "model": impact.model_estimate(decided[name], engine, scale),
+                "model": impact.model_estimate(decided[name], engine, scale, values),
             },
             "segments": {
                 str(None if key < 0 else key): {
                     "holdout": impact.ipw_estimate(part, np.flatnonzero(keys == key)),
                     "model": impact.model_estimate(
-                        (o for o in decided[name] if _key(o) == key), engine, scale
+                        (o for o in decided[name] if _key(o) == key), engine, scale, values
                     ),
                 }
                 for key in segments
