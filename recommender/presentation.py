@@ -44,6 +44,29 @@ def _difference_text(values: dict[str, float]) -> str:
     return Difference(*(values[key] for key in DIFFERENCE_KEYS)).text()
 
 
+COLD_START_SHOWN = ("TxT", "Purchase affinity")
+"""Beside the scorer that serves, on the slice of offers nobody redeemed before the cutoff."""
+
+
+def _cold_start_rows(model: RecommenderModel) -> list[dict[str, Any]]:
+    """HR@3 and HR@10 (None where an older model did not measure it) of the serving scorer,
+    then TxT and purchase affinity, on the holdout redemptions of never-redeemed offers."""
+    cold = model.cold_start or {}
+    if not cold.get("examples"):
+        return []
+    names = dict.fromkeys([model.scorer, *COLD_START_SHOWN])
+    return [
+        {
+            "name": name,
+            "serves": name == model.scorer,
+            "hr3": cold["hr3"][name],
+            "hr10": cold.get("hr10", {}).get(name),
+        }
+        for name in names
+        if name in cold.get("hr3", {})
+    ]
+
+
 def model_results(model: RecommenderModel) -> dict[str, Any]:
     """A trained model's holdout metrics and training curves, as the models page and its
     training run's page show them."""
@@ -51,6 +74,7 @@ def model_results(model: RecommenderModel) -> dict[str, Any]:
         "model": model,
         "baseline_serves": is_baseline(model.scorer),
         "rows": _metric_rows(model),
+        "cold_start_rows": _cold_start_rows(model),
         "metrics": METRICS,
         "curves": {"methods": model.curves},
         "curves_id": f"curves-v{model.version}",

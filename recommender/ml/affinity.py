@@ -125,6 +125,13 @@ def affinity_features(purchases: Purchases, incidence: OfferIncidence) -> np.nda
     return features
 
 
+def distinct_items_bought(purchases: Purchases, incidence: OfferIncidence) -> np.ndarray:
+    """[example, offer]: how many different items of each offer the customer ever bought."""
+    aligned = _aligned(purchases, incidence)
+    ever = (aligned.matrices[PURCHASE_MEASURES[0]] > 0).astype(np.float32)
+    return np.asarray((ever @ incidence.by_item).todense(), np.float32)
+
+
 def _aligned(purchases: Purchases, incidence: OfferIncidence) -> Purchases:
     """`purchases` with its columns in the incidence's item order (items it does not know
     dropped, items it never bought zero)."""

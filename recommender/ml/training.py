@@ -34,7 +34,6 @@ from recommender.ml.embeddings import offer_vectors
 from recommender.ml.evaluation import (
     MethodResult,
     differences_add,
-    hit_rate,
     metrics_table,
     ranking_metrics,
     target_ranks,
@@ -123,6 +122,8 @@ class ColdStart:
     examples: int
     chance_hr3: float
     hr3: dict[str, float]
+    hr10: dict[str, float] = field(default_factory=dict)
+    ndcg10: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -130,10 +131,16 @@ class ColdStart:
     def text(self) -> str:
         if not self.examples:
             return "Cold start: no holdout redemption of an offer unseen before the cutoff."
-        rates = ", ".join(f"{name} {value:.3f}" for name, value in self.hr3.items())
+        rates = "; ".join(
+            f"{name} {self.hr3[name]:.3f}"
+            + (f" / {self.hr10[name]:.3f} / {self.ndcg10[name]:.3f}" if name in self.hr10 else "")
+            for name in self.hr3
+        )
+        measured = "HR@3 / HR@10 / NDCG@10" if self.hr10 else "HR@3"
         return (
             f"Cold start: {self.examples} holdout redemptions of {self.offers} offers with no "
-            f"redemption before the cutoff; HR@3 {rates}; chance {self.chance_hr3:.3f}"
+            f"redemption before the cutoff; {measured}: {rates}; chance HR@3 "
+            f"{self.chance_hr3:.3f}"
         )
 
 
@@ -150,18 +157,20 @@ def cold_start_measure(*, split: Split, scores: dict[str, np.ndarray]) -> ColdSt
     seen[split.fit.target] = True
     evaluation = split.evaluation
     unseen = np.flatnonzero(~seen[evaluation.target])
+    metrics = {
+        name: ranking_metrics(
+            np.where(evaluation.valid[unseen], method_scores[unseen], -np.inf),
+            evaluation.target[unseen],
+        )
+        for name, method_scores in scores.items()
+    }
     return ColdStart(
         offers=len(set(evaluation.target[unseen].tolist())),
         examples=len(unseen),
         chance_hr3=chance_hr3(evaluation.valid[unseen]),
-        hr3={
-            name: hit_rate(
-                np.where(evaluation.valid[unseen], method_scores[unseen], -np.inf),
-                evaluation.target[unseen],
-                k=3,
-            )
-            for name, method_scores in scores.items()
-        },
+        hr3={name: values["HR@3"] for name, values in metrics.items()},
+        hr10={name: values["HR@10"] for name, values in metrics.items()},
+        ndcg10={name: values["NDCG@10"] for name, values in metrics.items()},
     )
 
 

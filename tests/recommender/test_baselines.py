@@ -78,6 +78,19 @@ def test_affinity_chooses_the_measure_that_ranks_best_on_validation() -> None:
     assert affinity.scores(validation)[0].argmax() == 2
 
 
+def test_affinity_counts_different_items_bought_when_that_ranks_best() -> None:
+    # Counted plainly, nine shakes put the shake (offer 2) first; these customers redeem the
+    # cola-and-fries offer (1), whose two different items they each bought once: counted as
+    # different items bought it comes first, and validation picks that count (by NDCG@10).
+    validation = _examples([{"cola": 1.0, "fries": 1.0, "shake": 9.0}] * 3, [1, 1, 1])
+    affinity = PurchaseAffinity(OFFERS)
+
+    chosen = affinity.choose_measure(validation)
+
+    assert chosen == "distinct items"
+    assert affinity.scores(validation)[0].tolist() == [1, 2, 1, 0, 1, 1]
+
+
 def test_popularity_breaks_only_the_ties_of_affinity() -> None:
     examples = _examples([{"fries": 1}, {}], [0, 3])
     redeemed = [3, 3, 3, 3, 1, 1, 1, 2, 2, 5]  # popularity: 3, 1, 2, 5, then 0 and 4

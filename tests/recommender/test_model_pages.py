@@ -115,3 +115,27 @@ def test_a_running_training_shows_no_outputs_yet(client: Client, admin_user: Any
     html = client.get(f"/runs/{run.pk}/").content.decode()
 
     assert "run-outputs" not in html and "hx-trigger" in html
+
+
+def test_the_never_redeemed_offers_slice_names_the_scorer_that_serves(
+    client: Client, analyst: Any
+) -> None:
+    model = registered(1, active=True, scorer="Purchase affinity")
+    model.cold_start = {
+        "offers": 46,
+        "examples": 71,
+        "chance_hr3": 0.011,
+        "hr3": {"TxT": 0.042, "Purchase affinity": 0.0, "Global popularity": 0.0},
+        "hr10": {"TxT": 0.169, "Purchase affinity": 0.225, "Global popularity": 0.0},
+        "ndcg10": {"TxT": 0.066, "Purchase affinity": 0.073, "Global popularity": 0.0},
+    }
+    model.save()
+    client.force_login(analyst)
+
+    html = client.get("/models/").content.decode()
+
+    assert (
+        "71 holdout redemptions of 46 offers. HR@3 / HR@10: "
+        "<strong>Purchase affinity (serves)</strong> 0.000 / 0.225; TxT 0.042 / 0.169 "
+        "(chance HR@3 0.011)"
+    ) in html

@@ -110,7 +110,8 @@ def test_split_without_leakage_a_tiny_txt_learns_and_metrics_are_post_cutoff(
     assert report.directory is None and not RecommenderModel.objects.exists()
     cold = report.cold_start()
     assert cold.examples == int((~np.isin(evaluation.target, report.split.fit.target)).sum())
-    assert set(cold.hr3) == {result.name for result in report.results}
+    assert set(cold.hr3) == set(cold.hr10) == {result.name for result in report.results}
+    assert all(cold.hr10[name] >= cold.hr3[name] for name in cold.hr3)
 
     out = StringIO()
 
