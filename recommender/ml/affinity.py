@@ -158,13 +158,31 @@ COUNT_FEATURES = AFFINITY_FEATURES + POPULARITY_FEATURES
 popularities."""
 SEGMENT_PRIOR = 5.0
 """Pseudo-redemptions that back a segment's popularity off to the overall one."""
+EXPOSURE_PRIOR_DAYS = 7.0
+"""Days at the average offer's daily redemption rate that back each offer's own rate: an offer
+just listed reads as an average one, an offer listed for months and never redeemed as a poor
+one. Counting redemptions alone makes every new offer look like the poor one."""
 
 
-def _popularity_features(overall: np.ndarray, in_segment: np.ndarray) -> np.ndarray:
-    """log P(offer) overall (add-one smoothed) and in the segment (backed off to overall),
-    from [example, offer] counts."""
-    offers = overall.shape[1]
-    probability = (overall + 1.0) / (overall.sum(1, keepdims=True) + offers)
+def exposure_days(
+    *, start: np.ndarray, end: np.ndarray, first: np.datetime64, days: np.ndarray
+) -> np.ndarray:
+    """[day, offer]: the days each offer (valid `start`..`end`, datetime64[D]) had been
+    listed from `first` up to, not including, each of `days`."""
+    listed = np.maximum(start[None, :], first)
+    until = np.minimum(end[None, :] + np.timedelta64(1, "D"), days[:, None])
+    return np.maximum((until - listed).astype(np.int64), 0).astype(np.float64)
+
+
+def _popularity_features(
+    overall: np.ndarray, in_segment: np.ndarray, exposure: np.ndarray
+) -> np.ndarray:
+    """log P(offer) overall and in the segment (backed off to overall), from [example, offer]
+    redemption counts and days listed: overall is each offer's daily redemption rate, backed
+    off to the average offer's (EXPOSURE_PRIOR_DAYS), as a share of all offers' rates."""
+    average = (overall.sum(1, keepdims=True) + 1.0) / (exposure.sum(1, keepdims=True) + 1.0)
+    rate = (overall + EXPOSURE_PRIOR_DAYS * average) / (exposure + EXPOSURE_PRIOR_DAYS)
+    probability = rate / rate.sum(1, keepdims=True)
     mixed = (in_segment + SEGMENT_PRIOR * probability) / (
         in_segment.sum(1, keepdims=True) + SEGMENT_PRIOR
     )
@@ -174,42 +192,61 @@ def _popularity_features(overall: np.ndarray, in_segment: np.ndarray) -> np.ndar
 @dataclass(frozen=True)
 class Popularity:
     """Redemptions per offer in the weeks a model is fitted on, overall and per segment
-    (rows by segment code). Offers it never counted score as never redeemed."""
+    (rows by segment code), and the days each offer was listed in those weeks. An offer it
+    never counted reads as just listed."""
 
     offers: list[str]
     overall: np.ndarray
     by_segment: np.ndarray
+    exposure: np.ndarray
 
     @classmethod
     def count(
-        cls, *, offers: list[str], target: np.ndarray, segment: np.ndarray, segments: int
+        cls,
+        *,
+        offers: list[str],
+        target: np.ndarray,
+        segment: np.ndarray,
+        segments: int,
+        exposure: np.ndarray,
     ) -> Popularity:
         overall = np.bincount(target, minlength=len(offers)).astype(np.float64)
         by_segment = np.zeros((segments, len(offers)))
         np.add.at(by_segment, (segment, target), 1.0)
-        return cls(list(offers), overall, by_segment)
+        return cls(list(offers), overall, by_segment, np.asarray(exposure, np.float64))
 
     def features(self, segment: np.ndarray) -> np.ndarray:
         """[example, offer, POPULARITY_FEATURES] float32 for examples in `segment` (codes), as
         the counts stand (what an example after the counted weeks reads)."""
         in_segment = self.by_segment[segment]
-        return _popularity_features(np.broadcast_to(self.overall, in_segment.shape), in_segment)
+        return _popularity_features(
+            np.broadcast_to(self.overall, in_segment.shape),
+            in_segment,
+            np.broadcast_to(self.exposure, in_segment.shape),
+        )
 
     @staticmethod
     def features_before(
-        *, offers: int, target: np.ndarray, segment: np.ndarray, day: np.ndarray, segments: int
+        *,
+        offers: int,
+        target: np.ndarray,
+        segment: np.ndarray,
+        day: np.ndarray,
+        segments: int,
+        listed: tuple[np.ndarray, np.ndarray],
     ) -> np.ndarray:
         """[example, offer, POPULARITY_FEATURES] float32 for the examples that are counted,
-        each from the redemptions of the days before its own: what the counts were when it
-        happened. Counting the whole fitted period instead would tell a model in training
-        that an offer never redeemed in it is never redeemed, while at serving time that is
-        every new offer."""
+        each from the redemptions of the days before its own and the days each offer had been
+        listed (`listed`: valid from, to) by then: what the counts were when it happened.
+        Counting the whole fitted period instead would tell a model in training that an offer
+        never redeemed in it is never redeemed, while at serving time that is every new offer."""
         days, day_index = np.unique(day, return_inverse=True)
         per_day = np.zeros((len(days), segments, offers))
         np.add.at(per_day, (day_index, segment, target), 1.0)
         before = np.cumsum(per_day, axis=0) - per_day  # [day, segment, offer], days before
         by_segment = before[day_index, segment]
-        return _popularity_features(before.sum(axis=1)[day_index], by_segment)
+        exposure = exposure_days(start=listed[0], end=listed[1], first=days[0], days=days)
+        return _popularity_features(before.sum(axis=1)[day_index], by_segment, exposure[day_index])
 
     def for_offers(self, offers: list[str]) -> Popularity:
         """The same counts over another catalog, by offer id (a new offer: none)."""
@@ -220,19 +257,25 @@ class Popularity:
         overall[known] = self.overall[columns[known]]
         by_segment = np.zeros((self.by_segment.shape[0], len(offers)))
         by_segment[:, known] = self.by_segment[:, columns[known]]
-        return Popularity(list(offers), overall, by_segment)
+        exposure = np.zeros(len(offers))
+        exposure[known] = self.exposure[columns[known]]
+        return Popularity(list(offers), overall, by_segment, exposure)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "offers": self.offers,
             "overall": self.overall.tolist(),
             "by_segment": self.by_segment.tolist(),
+            "exposure": self.exposure.tolist(),
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> Popularity:
+        offers = list(data["offers"])
         return cls(
-            list(data["offers"]),
+            offers,
             np.asarray(data["overall"], np.float64),
-            np.asarray(data["by_segment"], np.float64).reshape(-1, len(data["offers"])),
+            np.asarray(data["by_segment"], np.float64).reshape(-1, len(offers)),
+            # Saved before days listed were counted: every offer as just listed.
+            np.asarray(data.get("exposure", np.zeros(len(offers))), np.float64),
         )

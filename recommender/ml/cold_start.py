@@ -116,8 +116,9 @@ def cold_start_experiment(
         evaluation=split.evaluation,
         vocabulary=split.vocabulary,
     )
-    # Counted without the hidden offers' redemptions: to the model they were never redeemed.
-    popularity_attach(blind)
+    # Counted without the hidden offers' redemptions, listed from the cutoff: to the model
+    # they are new offers.
+    popularity_attach(blind, unlisted=hidden)
     hyperparameters = {**DEFAULT_HYPERPARAMETERS, "seed": seed}
     if epochs is not None:
         hyperparameters["epochs"] = epochs

@@ -21,7 +21,7 @@ import torch
 from django.conf import settings
 from torch import nn
 
-from recommender.ml.affinity import COUNT_FEATURES, Popularity
+from recommender.ml.affinity import COUNT_FEATURES, Popularity, exposure_days
 from recommender.ml.baselines import (
     AffinityThenPopularity,
     ContextualItemCF,
@@ -47,6 +47,7 @@ from recommender.ml.training_data import (
     Vocabulary,
     offer_features,
     offer_item_lists,
+    offer_windows,
     training_split,
 )
 from recommender.ml.txt import (
@@ -364,25 +365,35 @@ def recommender_train(
     return TrainingReport(split, results, runs, directory, scores_by_method, hyperparameters, space)
 
 
-def popularity_attach(split: Split) -> Popularity:
+def popularity_attach(split: Split, *, unlisted: np.ndarray | None = None) -> Popularity:
     """Count each offer's redemptions in the fitted weeks (training and validation), overall
-    and per segment, and give every example of the split its popularity inputs: a fitted
-    example the counts of the days before its own, a holdout one the fitted weeks' counts
-    (what serving reads)."""
+    and per segment, with the days each offer was listed in them, and give every example of
+    the split its popularity inputs: a fitted example the counts of the days before its own,
+    a holdout one the fitted weeks' counts (what serving reads). `unlisted` offers (columns)
+    count as listed only from the cutoff on (the cold-start experiment's hidden offers)."""
     fit = split.fit
     segments = len(split.vocabulary.context["segment"])
+    start, end = offer_windows(split.vocabulary.offers)
+    cutoff = np.datetime64(split.cutoff.date(), "D")
+    if unlisted is not None:
+        start = start.copy()
+        start[unlisted] = cutoff
+    day = fit.at.astype("datetime64[D]")
+    first = day.min() if len(day) else cutoff
     popularity = Popularity.count(
         offers=split.vocabulary.offers,
         target=fit.target,
         segment=fit.context_column("segment"),
         segments=segments,
+        exposure=exposure_days(start=start, end=end, first=first, days=np.array([cutoff]))[0],
     )
     before = Popularity.features_before(
         offers=len(split.vocabulary.offers),
         target=fit.target,
         segment=fit.context_column("segment"),
-        day=fit.at.astype("datetime64[D]"),
+        day=day,
         segments=segments,
+        listed=(start, end),
     )
     split.train.popularity = before[: len(split.train)]
     split.validation.popularity = before[len(split.train) :]

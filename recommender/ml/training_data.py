@@ -368,9 +368,9 @@ def _utc_naive(column: pd.Series) -> np.ndarray:
     return values.to_numpy("datetime64[us]")
 
 
-def _valid_offers(frame: pd.DataFrame, offers: list[str]) -> np.ndarray:
-    """[example, offer]: the offer's valid_from..valid_to holds the example's local date (an
-    offer without dates is always valid)."""
+def offer_windows(offers: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each offer's valid_from and valid_to (datetime64[D]; an offer without dates is always
+    valid)."""
     windows = {
         o: (str(f or "1900-01-01"), str(t or "2999-12-31"))
         for o, f, t in Offer.objects.values_list("offer_id", "valid_from", "valid_to")
@@ -378,6 +378,13 @@ def _valid_offers(frame: pd.DataFrame, offers: list[str]) -> np.ndarray:
     unknown = ("1900-01-01", "2999-12-31")
     start = np.array([windows.get(o, unknown)[0] for o in offers], "datetime64[D]")
     end = np.array([windows.get(o, unknown)[1] for o in offers], "datetime64[D]")
+    return start, end
+
+
+def _valid_offers(frame: pd.DataFrame, offers: list[str]) -> np.ndarray:
+    """[example, offer]: the offer's valid_from..valid_to holds the example's local date (an
+    offer without dates is always valid)."""
+    start, end = offer_windows(offers)
     local = pd.to_datetime(frame["local_at"].fillna(frame["at_utc"])).dt.tz_localize(None)
     day = local.to_numpy("datetime64[D]")[:, None]
     return (start[None, :] <= day) & (day <= end[None, :])

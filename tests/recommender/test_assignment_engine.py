@@ -145,6 +145,7 @@ def make_engine(*, rules: dict[str, Any] = RULES, seed: int = 0) -> Engine:
             target=np.array([0, 0, 1]),
             segment=np.array([1, 1, 2]),
             segments=len(vocabulary.context["segment"]),
+            exposure=np.full(len(vocabulary.offers), 28.0),
         ),
         usual_categories={},
         seed=seed,

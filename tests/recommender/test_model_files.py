@@ -43,7 +43,9 @@ def saved(path: Path) -> TxT:
             validation_start=dt.date(2026, 2, 1),
         ),
         space=SimpleNamespace(version=np.int64(3)),  # type: ignore[arg-type]
-        popularity=Popularity(["O1", "O2"], np.array([2.0, 1.0]), np.zeros((1, 2))),
+        popularity=Popularity(
+            ["O1", "O2"], np.array([2.0, 1.0]), np.zeros((1, 2)), np.array([10.0, 10.0])
+        ),
     )
     return model
 
@@ -58,6 +60,7 @@ def test_a_saved_model_loads_with_weights_only(tmp_path: Path) -> None:
     assert raw["vocabulary"]["offers"] == ["O1", "O2"]
     assert (artifact["embedding_space"], type(artifact["embedding_space"])) == (3, int)
     assert artifact["popularity"]["overall"] == [2.0, 1.0]
+    assert artifact["popularity"]["exposure"] == [10.0, 10.0]
     assert artifact["cutoff"] == "2026-03-01"
     for name, tensor in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
