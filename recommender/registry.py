@@ -112,11 +112,12 @@ def champion_choose(results: list[MethodResult]) -> Champion:
             f"({PROMOTION_METRIC} {winner.metrics[PROMOTION_METRIC]:.3f} vs "
             f"{best.metrics[PROMOTION_METRIC]:.3f}, {_difference(winner)})",
         )
-    txt = next((r for r in results if r.name == "TxT"), None)
+    neural = [r for r in results if not is_baseline(r.name)]
+    closest = max(neural, key=lambda r: r.metrics[PROMOTION_METRIC], default=None)
     versus = (
-        f" (TxT {PROMOTION_METRIC} {txt.metrics[PROMOTION_METRIC]:.3f} vs "
-        f"{best.metrics[PROMOTION_METRIC]:.3f}, {_difference(txt)})"
-        if txt is not None
+        f" ({closest.name} {PROMOTION_METRIC} {closest.metrics[PROMOTION_METRIC]:.3f} vs "
+        f"{best.metrics[PROMOTION_METRIC]:.3f}, {_difference(closest)})"
+        if closest is not None
         else ""
     )
     return Champion(

@@ -125,6 +125,19 @@ def test_the_best_baseline_serves_when_no_neural_model_beats_it_by_more_than_cha
     )
 
 
+def test_a_serving_baseline_names_the_neural_model_that_came_closest() -> None:
+    results = [
+        _result("TxT", 0.21, -0.03),
+        _result("TxT without context", 0.23, -0.003),
+        _result("Purchase affinity", 0.19, 0.0),
+    ]
+
+    champion = champion_choose(results)
+
+    assert champion.name == "Purchase affinity"
+    assert "by more than chance (TxT without context HR@3 0.230 vs 0.190" in champion.text
+
+
 def test_the_best_neural_model_that_beats_the_best_baseline_serves() -> None:
     results = [
         _result("TxT", 0.40, 0.02),
