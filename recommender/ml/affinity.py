@@ -272,10 +272,23 @@ class Popularity:
     @classmethod
     def from_dict(cls, data: dict) -> Popularity:
         offers = list(data["offers"])
+        overall = np.asarray(data["overall"], np.float64)
+        exposure = (
+            np.asarray(data["exposure"], np.float64)
+            if "exposure" in data
+            else _exposure_of_count_only_files(overall)
+        )
         return cls(
             offers,
-            np.asarray(data["overall"], np.float64),
+            overall,
             np.asarray(data["by_segment"], np.float64).reshape(-1, len(offers)),
-            # Saved before days listed were counted: every offer as just listed.
-            np.asarray(data.get("exposure", np.zeros(len(offers))), np.float64),
+            exposure,
         )
+
+
+def _exposure_of_count_only_files(overall: np.ndarray) -> np.ndarray:
+    """Days listed for a model saved before they were counted, which was trained on add-one
+    smoothed shares of the counts: every offer listed the same days, so many that the rate's
+    prior adds about one redemption to each offer, as that smoothing did."""
+    offers = max(len(overall), 1)
+    return np.full(len(overall), EXPOSURE_PRIOR_DAYS * max(float(overall.sum()), 1.0) / offers)

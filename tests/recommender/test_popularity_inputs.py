@@ -58,3 +58,17 @@ def test_the_segment_share_backs_off_to_the_overall_one() -> None:
     # the overall one.
     np.testing.assert_allclose(in_segment[2], np.exp(before_each()[2, :, 0]))
     assert np.allclose(in_segment.sum(axis=1), 1.0)
+
+
+def test_a_model_saved_before_days_listed_were_counted_reads_what_it_was_trained_on() -> None:
+    overall = np.array([40.0, 25.0, 3.0, 0.0])
+    old_file = {
+        "offers": ["O0", "O1", "O2", "O3"],
+        "overall": overall.tolist(),
+        "by_segment": [overall.tolist()],
+    }
+
+    read = np.exp(Popularity.from_dict(old_file).features(np.array([0]))[0, :, 0])
+
+    # What such a model was trained on: add-one smoothed shares of the counts.
+    np.testing.assert_allclose(read, (overall + 1) / (overall.sum() + 4), rtol=0.02)
