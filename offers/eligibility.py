@@ -85,17 +85,26 @@ class EligibilityTable:
         self._channels = [frozenset(o.channels) for o in self.offers]
         self._cache: dict[tuple[str, frozenset[str]], np.ndarray] = {}
 
-    @staticmethod
-    def _allowed(sets: list[frozenset[str]], values: Sequence[str]) -> np.ndarray:
-        """offers x contexts: the context's value is in the offer's set, or the set is empty."""
+    def _allowed(self, kind: str, values: Sequence[str]) -> np.ndarray:
+        """offers x contexts: the context's value is in the offer's set (`kind`: tier or
+        channel), or the set is empty."""
         vocabulary, codes = np.unique(
             np.asarray(values, dtype=object).astype(str), return_inverse=True
         )
-        table = np.array(
-            [[not allowed or value in allowed for value in vocabulary] for allowed in sets],
-            dtype=bool,
-        ).reshape(len(sets), len(vocabulary))
+        columns = [self._allowed_column(kind, str(value)) for value in vocabulary]
+        table = np.stack(columns, axis=1) if columns else np.zeros((len(self.offers), 0), bool)
         return table[:, codes]
+
+    def _allowed_column(self, kind: str, value: str) -> np.ndarray:
+        """Per offer, whether one tier or channel is allowed; kept, as a serving process asks
+        about the same few values on every request."""
+        key = (f"allowed {kind}", frozenset([value]))
+        if key not in self._cache:
+            sets = self._tiers if kind == "tier" else self._channels
+            column = np.array([not allowed or value in allowed for allowed in sets], dtype=bool)
+            column.flags.writeable = False
+            self._cache[key] = column
+        return self._cache[key]
 
     def constraint_masks(
         self,
@@ -115,11 +124,11 @@ class EligibilityTable:
             return {name: empty for name in CONSTRAINTS}
         ordinals = np.array([d.toordinal() for d in dates], dtype=np.int64)
         return {
-            "tier": self._allowed(self._tiers, tiers),
+            "tier": self._allowed("tier", tiers),
             "dates": (self.valid_from[:, None] <= ordinals[None, :])
             & (ordinals[None, :] <= self.valid_to[:, None]),
             "daypart": self.minutes[:, np.asarray(minutes, dtype=np.int64)],
-            "channel": self._allowed(self._channels, channels),
+            "channel": self._allowed("channel", channels),
         }
 
     def matrix(

@@ -107,6 +107,9 @@ class Engine:
     rules_name: str = ""
     """What the rules are called in notes when they are not a published version (a draft)."""
     eligibility_cache: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    exclusion_reasons: dict[tuple, str] = field(default_factory=dict, repr=False)
+    """An offer's context exclusion text per constraint and context value, kept like
+    eligibility_cache: most offers are excluded on most requests, for the same few reasons."""
     scorer: Any = field(default=None, repr=False)
 
     @property
@@ -372,6 +375,22 @@ def slot_filter_reason(catalog: OfferCatalog, row: int, slot: Slot, usual: list[
     return "outside the slot's tiers, dayparts, channels or dates"
 
 
+EXCLUSION_REASONS_KEPT = 200_000
+_CONTEXT_VALUE = {"tier": "tier", "dates": "local_date", "daypart": "daypart", "channel": "channel"}
+"""The context value each constraint's exclusion text depends on."""
+
+
+def _context_reason_kept(engine: Engine, row: int, constraint: str, context: dict[str, Any]) -> str:
+    key = (row, constraint, context[_CONTEXT_VALUE[constraint]])
+    reason = engine.exclusion_reasons.get(key)
+    if reason is None:
+        if len(engine.exclusion_reasons) >= EXCLUSION_REASONS_KEPT:
+            engine.exclusion_reasons.clear()
+        offer = engine.catalog.offers[row]
+        reason = engine.exclusion_reasons[key] = _context_reason(offer, constraint, context)
+    return reason
+
+
 def _exclusions(
     engine: Engine,
     *,
@@ -383,18 +402,28 @@ def _exclusions(
 ) -> dict[str, str]:
     """offer id -> the constraint that excluded it, for offers no slot could give."""
     catalog = engine.catalog
+    count = len(catalog.offers)
+    names = list(context_masks)
+    failing = np.stack([~context_masks[name] for name in names]) if names else None
+    first_failed = (
+        np.where(failing.any(axis=0), failing.argmax(axis=0), -1)
+        if failing is not None
+        else np.full(count, -1)
+    )
+    in_some_slot = np.logical_or.reduce(slot_masks) if slot_masks else np.zeros(count, bool)
+    out = (first_failed >= 0) | ~engine.scorable | ~in_some_slot
     excluded: dict[str, str] = {}
-    in_some_slot = np.logical_or.reduce(slot_masks) if slot_masks else np.zeros(0, bool)
-    for row, offer in enumerate(catalog.offers):
-        failed = next((name for name, mask in context_masks.items() if not mask[row]), None)
-        if failed is not None:
-            excluded[offer.offer_id] = _context_reason(offer, failed, context)
+    for row in np.flatnonzero(out).tolist():
+        offer_id = catalog.offers[row].offer_id
+        if first_failed[row] >= 0:
+            constraint = names[first_failed[row]]
+            excluded[offer_id] = _context_reason_kept(engine, row, constraint, context)
         elif not engine.scorable[row]:
-            excluded[offer.offer_id] = "no content vector in the model's embedding space"
+            excluded[offer_id] = "no content vector in the model's embedding space"
         elif not slots:
-            excluded[offer.offer_id] = "no rule slot for this segment"
-        elif not in_some_slot[row]:
-            excluded[offer.offer_id] = "; ".join(
+            excluded[offer_id] = "no rule slot for this segment"
+        else:
+            excluded[offer_id] = "; ".join(
                 f'slot {i} "{slot.label}": {slot_filter_reason(catalog, row, slot, usual)}'
                 for i, slot in enumerate(slots, start=1)
             )

@@ -209,6 +209,16 @@ def test_each_excluded_offer_names_the_constraint_that_excluded_it() -> None:
     assert set(excluded) == {"premium-only", "app-only", "expired", "dinner-box"}
 
 
+def test_an_offer_excluded_again_in_another_context_names_that_context() -> None:
+    engine = make_engine()  # one engine: its kept exclusion texts must follow the context
+    march = one(engine).excluded["expired"]  # 2026-03-10 at the store
+    april = one(engine, at=AT + dt.timedelta(days=31)).excluded["expired"]
+    assert march.endswith(f"local date {AT.date()}")
+    assert april.endswith(f"local date {(AT + dt.timedelta(days=31)).date()}")
+    assert "premium-only" not in one(engine, tier="premium").excluded
+    assert "the store's tier is value" in one(engine).excluded["premium-only"]
+
+
 def test_dayparts_are_read_in_each_store_s_local_time() -> None:
     engine = make_engine()
     new_york = one(engine)
