@@ -437,17 +437,25 @@ def sheet_sha256(excluded: dict[str, str]) -> str:
 # -- the decision -------------------------------------------------------------------------
 
 
-def situation_context(situation: Situation, dayparts: dict[str, tuple[int, int]]) -> dict:
-    local = situation.local
+def local_fields(local: dt.datetime, dayparts: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """What a receipt's context says of the store's local time."""
+    return {
+        "local_time": local.strftime("%Y-%m-%d %H:%M"),
+        "local_date": local.date().isoformat(),
+        "daypart": daypart_at(local, dayparts),
+        "weekday": local.strftime("%A"),
+    }
+
+
+def situation_context(situation: Situation, local: dict[str, Any]) -> dict:
+    """A receipt's context; `local` is local_fields of the situation's local time (shared
+    by a group of situations at the same local minute)."""
     return {
         "store_id": situation.store_id,
         "tier": situation.tier,
         "timezone": situation.timezone or "UTC",
         "channel": situation.channel,
-        "local_time": local.strftime("%Y-%m-%d %H:%M"),
-        "local_date": local.date().isoformat(),
-        "daypart": daypart_at(local, dayparts),
-        "weekday": local.strftime("%A"),
+        **local,
         "weather": situation.weather,
         "cart": list(situation.cart),
     }
@@ -552,7 +560,7 @@ def _eligibility_compute(engine: Engine, first: Situation, dayparts: dict) -> El
         context_masks=context_masks,
         slot_masks=slot_masks,
         slots=slots,
-        context=situation_context(first, dayparts),
+        context=situation_context(first, local_fields(first.local, dayparts)),
         usual=usual,
     )
     return Eligibility(
@@ -572,6 +580,7 @@ def _decide_group(
     note = _rule_note(engine, first, has_rule=eligibility.has_rule)
     scores = available_probabilities(logits, available[None, :])
     fills = _fill_slots(engine, situations, scores, available, slots, slot_masks)
+    local = local_fields(first.local, dayparts)
     return [
         Outcome(
             situation=situation,
@@ -579,7 +588,7 @@ def _decide_group(
             slots=slot_entries,
             excluded=excluded,
             exclusions_sha256=sha,
-            context=situation_context(situation, dayparts),
+            context=situation_context(situation, local),
             note=note,
         )
         for situation, (picks, slot_entries) in zip(situations, fills, strict=True)
@@ -626,7 +635,7 @@ def _fill_slots(
     slot_masks: list[np.ndarray],
 ) -> list[tuple[list[Pick], list[dict[str, Any]]]]:
     n = len(situations)
-    shown_scores = np.round(scores, SCORE_DIGITS).tolist()
+    shown_scores = np.round(scores, SCORE_DIGITS)
     taken = np.zeros_like(scores, dtype=bool)
     picks: list[list[Pick]] = [[] for _ in range(n)]
     entries: list[list[dict[str, Any]]] = [[] for _ in range(n)]
@@ -638,7 +647,7 @@ def _fill_slots(
         else:
             below = np.zeros_like(candidates)
         values = _goal_values(engine, scores, slot.goal)
-        shown_values = np.round(values, SCORE_DIGITS).tolist()
+        shown_values = np.round(values, SCORE_DIGITS)
         # Ties on goal value go to the lower offer id (catalog order): a stable sort.
         order = np.argsort(-np.where(candidates, values, -np.inf), axis=1, kind="stable")
         order = order[:, : slot.count + RUNNERS_UP]
@@ -663,8 +672,8 @@ def _fill_slots(
                         engine.catalog.offers[c].offer_id,
                         position,
                         slot.label,
-                        shown_scores[r][c],
-                        shown_values[r][c],
+                        float(shown_scores[r, c]),
+                        float(shown_values[r, c]),
                         fallback=c == used_fallback,
                     )
                 )
@@ -676,10 +685,12 @@ def _fill_slots(
                     "count": slot.count,
                     "candidates": int(candidates[r].sum()),
                     "chosen": [
-                        _entry(engine, c, shown_scores[r][c], shown_values[r][c]) for c in chosen
+                        _entry(engine, c, float(shown_scores[r, c]), float(shown_values[r, c]))
+                        for c in chosen
                     ],
                     "runners_up": [
-                        _entry(engine, c, shown_scores[r][c], shown_values[r][c]) for c in runners
+                        _entry(engine, c, float(shown_scores[r, c]), float(shown_values[r, c]))
+                        for c in runners
                     ],
                     "fallback": engine.catalog.offers[used_fallback].offer_id
                     if used_fallback is not None
