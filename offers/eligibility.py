@@ -13,7 +13,7 @@ tables, so a matrix of offers x contexts costs a few array operations.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,26 +85,17 @@ class EligibilityTable:
         self._channels = [frozenset(o.channels) for o in self.offers]
         self._cache: dict[tuple[str, frozenset[str]], np.ndarray] = {}
 
-    def _allowed(self, kind: str, values: Sequence[str]) -> np.ndarray:
-        """offers x contexts: the context's value is in the offer's set (`kind`: tier or
-        channel), or the set is empty."""
+    def _allowed(
+        self, runs_in: Callable[[Iterable[str]], np.ndarray], values: Sequence[str]
+    ) -> np.ndarray:
+        """offers x contexts: the context's value is in the offer's set, or the set is empty
+        (`runs_in`: runs_in_tiers or runs_on_channels, which keep each value's column)."""
         vocabulary, codes = np.unique(
             np.asarray(values, dtype=object).astype(str), return_inverse=True
         )
-        columns = [self._allowed_column(kind, str(value)) for value in vocabulary]
+        columns = [runs_in([str(value)]) for value in vocabulary]
         table = np.stack(columns, axis=1) if columns else np.zeros((len(self.offers), 0), bool)
         return table[:, codes]
-
-    def _allowed_column(self, kind: str, value: str) -> np.ndarray:
-        """Per offer, whether one tier or channel is allowed; kept, as a serving process asks
-        about the same few values on every request."""
-        key = (f"allowed {kind}", frozenset([value]))
-        if key not in self._cache:
-            sets = self._tiers if kind == "tier" else self._channels
-            column = np.array([not allowed or value in allowed for allowed in sets], dtype=bool)
-            column.flags.writeable = False
-            self._cache[key] = column
-        return self._cache[key]
 
     def constraint_masks(
         self,
@@ -124,11 +115,11 @@ class EligibilityTable:
             return {name: empty for name in CONSTRAINTS}
         ordinals = np.array([d.toordinal() for d in dates], dtype=np.int64)
         return {
-            "tier": self._allowed("tier", tiers),
+            "tier": self._allowed(self.runs_in_tiers, tiers),
             "dates": (self.valid_from[:, None] <= ordinals[None, :])
             & (ordinals[None, :] <= self.valid_to[:, None]),
             "daypart": self.minutes[:, np.asarray(minutes, dtype=np.int64)],
-            "channel": self._allowed("channel", channels),
+            "channel": self._allowed(self.runs_on_channels, channels),
         }
 
     def matrix(

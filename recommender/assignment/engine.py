@@ -402,15 +402,12 @@ def _exclusions(
 ) -> dict[str, str]:
     """offer id -> the constraint that excluded it, for offers no slot could give."""
     catalog = engine.catalog
-    count = len(catalog.offers)
-    names = list(context_masks)
-    failing = np.stack([~context_masks[name] for name in names]) if names else None
-    first_failed = (
-        np.where(failing.any(axis=0), failing.argmax(axis=0), -1)
-        if failing is not None
-        else np.full(count, -1)
+    names = list(context_masks)  # every constraint, in the order the first failure is named
+    failing = np.stack([~context_masks[name] for name in names])
+    first_failed = np.where(failing.any(axis=0), failing.argmax(axis=0), -1)
+    in_some_slot = (
+        np.logical_or.reduce(slot_masks) if slot_masks else np.zeros(len(catalog.offers), bool)
     )
-    in_some_slot = np.logical_or.reduce(slot_masks) if slot_masks else np.zeros(count, bool)
     out = (first_failed >= 0) | ~engine.scorable | ~in_some_slot
     excluded: dict[str, str] = {}
     for row in np.flatnonzero(out).tolist():
