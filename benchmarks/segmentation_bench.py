@@ -12,7 +12,9 @@ same lake, one after the other:
     python benchmarks/segmentation_bench.py --sizes 250000 1000000 --months 12
 
 Targets (issue 4): the 1M run <= 10 minutes on 2 cores; ratio to the baseline <= 2.0; cost
-growing no worse than linearly from the smallest to the largest size.
+growing no worse than linearly from the smallest to the largest size. Issue 17, at the
+largest size: warm <= x1.3 of the baseline, cold <= x1.5, the cold run's peak memory <= the
+baseline's + 10%.
 """
 
 import argparse
@@ -83,6 +85,19 @@ def _report(results: dict[int, Result]) -> None:
         f"targets: the {large:,} run <= 600 s (cold {results[large].cold.seconds:.0f} s); "
         "ratio to the baseline <= 2.0"
     )
+    _report_issue_17(results[large])
+
+
+def _report_issue_17(result: Result) -> None:
+    base = result.baseline
+    peak_limit = base.peak_gib * 1.10
+    for label, value, limit, unit in (
+        ("warm / baseline", result.warm_seconds / base.seconds, 1.3, "x"),
+        ("cold / baseline", result.cold.seconds / base.seconds, 1.5, "x"),
+        ("peak GiB (baseline + 10%)", result.cold.peak_gib, peak_limit, ""),
+    ):
+        verdict = "met" if value <= limit else "NOT met"
+        print(f"issue 17 target {label}: {value:.2f} <= {unit}{limit:.2f}: {verdict}")
 
 
 def _bench(size: int, args: argparse.Namespace) -> Result:

@@ -6,8 +6,10 @@ Contract rows (`lake_tables`) enter through `lake_append`, which skips the rows 
 """
 
 import logging
+import os
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +130,18 @@ def _months_around(months: list[str]) -> set[str]:
     return around
 
 
+def _write_part(part: pa.Table, relative: str, row_group_rows: int | None) -> None:
+    target = lake_root() / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        part,
+        target,
+        compression="snappy",
+        use_dictionary=[c for c in part.column_names if c in DICTIONARY_COLUMNS],
+        row_group_size=row_group_rows,
+    )
+
+
 class LakeStage:
     """Files one run writes before its commit; invisible until their LakeFile rows commit."""
 
@@ -141,25 +155,22 @@ class LakeStage:
         if data.num_rows == 0:
             return 0
         months = data.column("month")
+        parts = []
         for month in sorted(pc.unique(months).to_pylist()):
             part = data.filter(pc.equal(months, month))
             number = self._parts.get((table, month), 0)
             self._parts[(table, month)] = number + 1
             relative = f"{table}/month={month}/run-{self.run_id}-{number}.parquet"
-            target = lake_root() / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(
-                part,
-                target,
-                compression="snappy",
-                use_dictionary=[c for c in part.column_names if c in DICTIONARY_COLUMNS],
-                row_group_size=row_group_rows,
-            )
+            parts.append((part, relative))
             self.files.append(
                 LakeFile(
                     run_id=self.run_id, table=table, month=month, path=relative, rows=part.num_rows
                 )
             )
+        # Parquet encoding releases the GIL: months are written side by side.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for written in [pool.submit(_write_part, p, r, row_group_rows) for p, r in parts]:
+                written.result()
         return data.num_rows
 
     def rows(self, table: str) -> int:

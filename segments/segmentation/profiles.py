@@ -40,19 +40,25 @@ def segment_profiles(
     *, features: pd.DataFrame, names: list[str], labels: np.ndarray, k: int
 ) -> list[dict[str, Any]]:
     """One profile per centroid position: its size over all periods, means and z-scores."""
-    values = features[names].to_numpy(dtype=np.float64)
-    population_mean = values.mean(axis=0) if len(values) else np.zeros(len(names))
-    population_std = values.std(axis=0) if len(values) else np.ones(len(names))
+    sizes = np.bincount(labels, minlength=k)
+    population_mean, population_std = np.zeros(len(names)), np.ones(len(names))
+    sums = np.zeros((k, len(names)))
+    # Column by column: a copy of all millions of rows at once is the memory peak to avoid.
+    for index, name in enumerate(names):
+        column = features[name].to_numpy(dtype=np.float64)
+        if len(column):
+            population_mean[index], population_std[index] = column.mean(), column.std()
+        sums[:, index] = np.bincount(labels, weights=column, minlength=k)
     population_std[~(population_std > 1e-12)] = 1.0
     profiles = []
     for position in range(k):
-        members = values[labels == position]
-        means = members.mean(axis=0) if len(members) else np.full(len(names), np.nan)
+        size = int(sizes[position])
+        means = sums[position] / size if size else np.full(len(names), np.nan)
         z = (means - population_mean) / population_std
         order = np.argsort(-np.abs(np.nan_to_num(z)))[:TOP_FEATURES]
         profiles.append(
             {
-                "size": int(len(members)),
+                "size": size,
                 "means": _rounded(dict(zip(names, means, strict=True))),
                 "z": _rounded(dict(zip(names, z, strict=True))),
                 "top": [

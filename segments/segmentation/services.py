@@ -63,6 +63,7 @@ SEGMENTATION_TASK = "segments.tasks.heavy_run_segmentation"
 CURVE_SAMPLE = 20_000
 """The K chart is a guide: 20k customer-periods draw the same curve in a fraction of the time."""
 SEED = 20250101
+MATRIX_BLOCK_ROWS = 16_384
 MIN_FIT_ROWS = 4
 """The fewest customer-periods that make a K curve (K = 3 needs a fourth row to score)."""
 
@@ -172,8 +173,7 @@ def _segmentation_work(run: Run) -> dict[str, Any]:
     timings["fit_s"] = round(time.monotonic() - mark, 2)
     progress(f"assigning {len(features.frame):,} customer-periods", 60)
     mark = time.monotonic()
-    scaled = fitted.transform.apply(features.frame)
-    labels, distances = assign(scaled, fitted.centroids)
+    labels, distances = assign(features.frame, fitted.transform, fitted.centroids)
     timings["assign_s"] = round(time.monotonic() - mark, 2)
     progress("writing memberships, sizes and flows", 75)
     mark = time.monotonic()
@@ -360,9 +360,15 @@ def _commit_atomic(
         refit_changed=refit_changed,
     )
     segments = _create_segments(definition, plan, profiles)
-    _write_memberships(stage, definition, segments, frame, fitted, labels, distances)
+    segment_keys = np.asarray([segments[p].key for p in range(k)])[labels]
+    _write_memberships(stage, definition, segments, frame, fitted, labels, distances, segment_keys)
     _write_sizes(definition, segments, frame, fitted.transform.names, labels)
-    segment_flows_write(definition=definition)
+    segment_flows_write(
+        definition=definition,
+        customer_ids=frame["customer_id"].to_numpy(),
+        periods=frame["period"].to_numpy(),
+        segment_keys=segment_keys,
+    )
     # Pages read which period is incomplete from the run's result: written here, so it
     # switches with the definition (the finished run records the same value again).
     run.result = {**run.result, INCOMPLETE_PERIOD: incomplete}
@@ -390,30 +396,46 @@ def _write_memberships(
     fitted: Fitted,
     labels: np.ndarray,
     distances: np.ndarray,
+    segment_keys: np.ndarray,
 ) -> None:
     """Every customer-period to the lake (listed in the manifest by this transaction), each
     customer's latest one to the database."""
-    positions = range(len(fitted.centroids))
     customer_ids = frame["customer_id"].to_numpy()
     periods = frame["period"].to_numpy()
     memberships_stage(
         stage=stage,
         customer_ids=customer_ids,
         periods=periods,
-        segment_keys=np.asarray([segments[p].key for p in positions])[labels],
+        segment_keys=segment_keys,
         distances=distances,
-        features=frame.reindex(columns=fitted.transform.names, fill_value=0.0).to_numpy(
-            dtype=np.float64
-        ),
+        features=_feature_matrix(frame, fitted.transform.names),
     )
     LakeFile.objects.bulk_create(stage.files, batch_size=1000)
     current_segments_write(
         definition_id=definition.pk,
         customer_ids=customer_ids,
         periods=periods,
-        segment_ids=np.asarray([segments[p].pk for p in positions])[labels],
+        segment_ids=np.asarray([segments[p].pk for p in range(len(segments))])[labels],
         distances=distances,
     )
+
+
+def _feature_matrix(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """The features in the definition's order as float32, the membership files' type; a column
+    the frame lacks (a channel not seen in these months) is zero.
+
+    Filled a block of rows at a time: writing whole columns into a row-major matrix strides
+    over all of it for each column (6M x 18: 2.1 s against 0.3 s)."""
+    columns = [frame[name].to_numpy() if name in frame.columns else None for name in names]
+    matrix = np.empty((len(frame), len(names)), dtype=np.float32)
+    block = np.zeros((MATRIX_BLOCK_ROWS, len(names)), dtype=np.float32)
+    for start in range(0, len(frame), MATRIX_BLOCK_ROWS):
+        rows = block[: min(MATRIX_BLOCK_ROWS, len(frame) - start)]
+        for index, column in enumerate(columns):
+            if column is not None:
+                rows[:, index] = column[start : start + len(rows)]
+        matrix[start : start + len(rows)] = rows
+    return matrix
 
 
 def _count_refit_moves(
@@ -422,9 +444,7 @@ def _count_refit_moves(
     """Customer-periods whose segment id differs between the old and the new definition on
     the very same features: moves made by the refit, not by behavior."""
     old_transform = FrozenTransform.from_json(active.transform)
-    old_labels, _ = assign(
-        old_transform.apply(frame), np.asarray(active.centroids, dtype=np.float64)
-    )
+    old_labels, _ = assign(frame, old_transform, np.asarray(active.centroids, dtype=np.float64))
     old_keys = dict(active.segments.filter(position__isnull=False).values_list("position", "key"))
     old_key_of = np.asarray([old_keys[i] for i in range(len(active.centroids))])
     new_key_of = np.asarray(plan.keys)
@@ -466,17 +486,29 @@ def _write_sizes(
     names: list[str],
     labels: np.ndarray,
 ) -> None:
+    """Customers and feature means per period and segment."""
+    k = len(segments)
+    period_codes, period_names = pd.factorize(frame["period"], sort=True)
+    groups = period_codes * k + labels
+    cells = len(period_names) * k
+    counts = np.bincount(groups, minlength=cells)
     present = [n for n in names if n in frame.columns]
-    grouped = frame[present].groupby([frame["period"].to_numpy(), labels])
-    means = grouped.mean().round(4)
-    counts = grouped.size()
+    sums = {
+        name: np.bincount(groups, weights=frame[name].to_numpy(np.float64), minlength=cells)
+        for name in present
+    }
     SegmentSize.objects.bulk_create(
         SegmentSize(
             definition=definition,
-            segment=segments[int(position)],
-            period=period,
-            customers=int(counts.loc[(period, position)]),
-            means={k: (None if pd.isna(v) else float(v)) for k, v in row.items()},
+            segment=segments[position],
+            period=period_names[period_index],
+            customers=int(counts[group]),
+            means={name: _mean(sums[name][group] / counts[group]) for name in present},
         )
-        for (period, position), row in means.iterrows()
+        for group in np.flatnonzero(counts)
+        for period_index, position in [divmod(int(group), k)]
     )
+
+
+def _mean(value: float) -> float | None:
+    return round(float(value), 4) if np.isfinite(value) else None

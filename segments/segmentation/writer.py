@@ -10,18 +10,15 @@ killed run leaves staged files nobody lists, removed by the next import.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from itertools import combinations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from deepflame_web.core.bulk import bulk_insert
-from deepflame_web.core.lake import LakeStage, lake_root
-from deepflame_web.core.models import LakeFile
+from deepflame_web.core.lake import LakeStage
 from segments.models import CustomerSegment, Segment, SegmentDefinition, SegmentFlow
 
 MEMBERSHIPS = "segment_memberships"
@@ -41,7 +38,10 @@ def memberships_stage(
 ) -> int:
     """Stage one membership per row; `features` holds the values that placed the customer."""
     rows, width = features.shape
-    flat = pa.array(np.nan_to_num(features).astype(np.float32).ravel())
+    values = np.asarray(features, dtype=np.float32)
+    if np.isnan(values).any():
+        values = np.nan_to_num(values)
+    flat = pa.array(values.ravel())
     table = pa.table(
         {
             "customer_id": pa.array(customer_ids, pa.string()),
@@ -108,21 +108,20 @@ def _latest_rows(customer_ids: np.ndarray, periods: np.ndarray) -> np.ndarray:
 FlowKey = tuple[str, str, int | None, int | None]
 
 
-def segment_flows_write(*, definition: SegmentDefinition) -> int:
-    """Customers per (segment then, segment later) for every pair of the definition's periods.
-
-    One DuckDB pass over the definition's membership files (listed in the manifest, also
-    inside the transaction that adds them): a self-join by customer counts who was active in
-    both periods; entries and exits are the period's size less those. Returns rows written.
-    """
+def segment_flows_write(
+    *,
+    definition: SegmentDefinition,
+    customer_ids: np.ndarray,
+    periods: np.ndarray,
+    segment_keys: np.ndarray,
+) -> int:
+    """Customers per (segment then, segment later) for every pair of the definition's periods,
+    from the memberships it stages (one row per customer-period). Returns rows written."""
     counts = flow_counts(
-        files=[
-            str(lake_root() / path)
-            for path in LakeFile.objects.filter(
-                table=MEMBERSHIPS, run_id=definition.run_id
-            ).values_list("path", flat=True)
-        ],
-        periods=sorted(definition.periods),
+        customer_ids=customer_ids,
+        periods=periods,
+        segment_keys=segment_keys,
+        all_periods=list(definition.periods),
     )
     segments = {s.key: s for s in definition.segments.filter(is_vanished=False)}
     rows = [
@@ -142,36 +141,36 @@ def segment_flows_write(*, definition: SegmentDefinition) -> int:
     return len(rows)
 
 
-def flow_counts(*, files: list[str], periods: list[str]) -> dict[FlowKey, int]:
+def flow_counts(
+    *,
+    customer_ids: np.ndarray,
+    periods: np.ndarray,
+    segment_keys: np.ndarray,
+    all_periods: list[str],
+) -> dict[FlowKey, int]:
     """(period, later period, segment key or None, segment key or None) -> customers, zeros
-    left out; None -> None (active in neither) is never counted."""
-    if not files:
+    left out; None -> None (active in neither) is never counted.
+
+    A grid of each customer's segment per period (a code past the last segment where absent)
+    makes every pair of periods one bincount of its two rows: exact, and without a self-join
+    of millions of rows.
+    """
+    if len(customer_ids) == 0:
         return {}
-    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-    source = f"(SELECT customer_id, month, segment_key FROM read_parquet({listed}))"
-    with duckdb.connect() as db:
-        sizes = db.sql(f"SELECT month, segment_key, count(*) FROM {source} GROUP BY ALL").fetchall()
-        both = db.sql(
-            f"""SELECT a.month, b.month, a.segment_key, b.segment_key, count(*)
-                FROM {source} a JOIN {source} b
-                  ON a.customer_id = b.customer_id AND a.month < b.month
-                GROUP BY ALL"""
-        ).fetchall()
-    size: dict[str, dict[int, int]] = defaultdict(dict)
-    for month, key, n in sizes:
-        size[month][int(key)] = int(n)
+    customer_codes, customers = pd.factorize(customer_ids)
+    period_codes, seen_periods = pd.factorize(periods)
+    key_codes, keys = pd.factorize(segment_keys)
+    names = sorted(set(all_periods) | set(seen_periods))
+    absent = len(keys)
+    grid = np.full((len(names), len(customers)), absent, dtype=np.int32)
+    grid[pd.Index(names).get_indexer(seen_periods)[period_codes], customer_codes] = key_codes
+    side = absent + 1
+    key_of = [*(int(key) for key in keys), None]
     counts: dict[FlowKey, int] = {}
-    stayed_from: dict[tuple[str, str, int], int] = defaultdict(int)
-    stayed_to: dict[tuple[str, str, int], int] = defaultdict(int)
-    for before, after, source_key, target_key, n in both:
-        counts[(before, after, int(source_key), int(target_key))] = int(n)
-        stayed_from[(before, after, int(source_key))] += int(n)
-        stayed_to[(before, after, int(target_key))] += int(n)
-    for before, after in combinations(sorted(set(periods) | set(size)), 2):
-        for key, n in size[before].items():
-            if n - stayed_from[(before, after, key)]:
-                counts[(before, after, key, None)] = n - stayed_from[(before, after, key)]
-        for key, n in size[after].items():
-            if n - stayed_to[(before, after, key)]:
-                counts[(before, after, None, key)] = n - stayed_to[(before, after, key)]
+    for before, after in combinations(range(len(names)), 2):
+        cells = np.bincount(grid[before] * side + grid[after], minlength=side * side)
+        cells[-1] = 0  # absent in both: not a flow
+        for cell in np.flatnonzero(cells):
+            source, target = divmod(int(cell), side)
+            counts[(names[before], names[after], key_of[source], key_of[target])] = int(cells[cell])
     return counts

@@ -2,17 +2,19 @@
 
 A period is a calendar month; with a look-back of L months its features sum the aggregates of
 that month and the L-1 before it. Tenure needs the first visit ever, so the first visit is
-carried across months here, vectorized, instead of re-reading the lake.
+taken from the months' files instead of re-reading the lake. One DuckDB query over the months'
+small files does it all, in the period and customer order the membership files keep.
 """
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from segments.spark.partials import BASE_COLUMNS, CHANNEL_PREFIX, DAYPART_PREFIX
 
-DAY_SECONDS = 86_400.0
+DAY_MICROSECONDS = 86_400.0 * 1e6
 COUNT_FEATURES = (
     "visits",
     "avg_spend",
@@ -54,108 +56,98 @@ def feature_names(*, dayparts: list[str], channels: list[str]) -> list[str]:
 
 def period_features(
     *,
-    partials: dict[str, pd.DataFrame],
+    partials: dict[str, str],
     periods: list[str],
     lookback: int,
     dayparts: list[str],
     channels: list[str],
 ) -> pd.DataFrame:
-    """Features of every customer with at least one visit in each period's window."""
-    first_ever = pd.Series(dtype="datetime64[us]")
-    frames = []
-    for month in sorted(partials):
-        first_ever = _carry_first_visit(first_ever, partials[month])
-        if month not in periods:
-            continue
-        window = [partials[m] for m in window_months(month, lookback) if m in partials]
-        totals = _sum_window(window, dayparts, channels)
-        frames.append(_features(totals, month, first_ever, dayparts, channels))
-    if not frames:
+    """Features of every customer with at least one visit in each period's window, ordered by
+    period then customer; `partials` maps each month to its file of per-customer aggregates."""
+    windows = [
+        (period, month)
+        for period in periods
+        if period in partials
+        for month in window_months(period, lookback)
+        if month in partials
+    ]
+    if not windows:
         columns = ["customer_id", "period", *feature_names(dayparts=dayparts, channels=channels)]
         return pd.DataFrame(columns=[*columns, "primary_channel"])
-    return pd.concat(frames, ignore_index=True)
+    with duckdb.connect() as db:
+        db.execute("SET preserve_insertion_order = false")
+        files = pd.DataFrame({"file": list(partials.values()), "month": list(partials)})
+        db.register("files", files)
+        db.register("windows", pd.DataFrame(windows, columns=["period", "month"]))
+        query = _features_sql(list(partials.values()), dayparts, channels, lookback)
+        frame = db.sql(query).arrow().read_all().to_pandas()
+    return _with_primary_channel(frame, channels)
 
 
-def _carry_first_visit(first_ever: pd.Series, month: pd.DataFrame) -> pd.Series:
-    current = month.set_index("customer_id")["first_visit"]
-    if first_ever.empty:
-        return current
-    both = pd.concat([first_ever, current])
-    return both.groupby(level=0, sort=False).min()
-
-
-def _sum_window(
-    window: list[pd.DataFrame], dayparts: list[str], channels: list[str]
-) -> pd.DataFrame:
-    additive = [
+def _features_sql(files: list[str], dayparts: list[str], channels: list[str], lookback: int) -> str:
+    counts = [
         *BASE_COLUMNS,
         *(f"{DAYPART_PREFIX}{d}" for d in dayparts),
         *(f"{CHANNEL_PREFIX}{c}" for c in channels),
     ]
-    aligned = [frame.reindex(columns=["customer_id", *additive, "last_visit"]) for frame in window]
-    if len(aligned) == 1:
-        only = aligned[0].copy()
-        only[additive] = only[additive].fillna(0.0)
-        return only
-    stacked = pd.concat(aligned, ignore_index=True)
-    stacked[additive] = stacked[additive].fillna(0.0)
-    grouped = stacked.groupby("customer_id", sort=True)
-    totals = grouped[additive].sum()
-    totals["last_visit"] = grouped["last_visit"].max()
-    return totals.reset_index()
+    shares = [
+        *(_share(DAYPART_PREFIX, DAYPART_SHARE, name) for name in dayparts),
+        *(_share(CHANNEL_PREFIX, CHANNEL_SHARE, name) for name in channels),
+    ]
+    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    return f"""
+    WITH monthly AS (
+        SELECT p.*, files.month
+        FROM read_parquet({listed}, union_by_name = true, filename = true) p
+        JOIN files ON p.filename = files.file
+    ), first_visits AS (
+        -- A customer's earliest month is at or before any period they are active in, so the
+        -- first visit of all months read is the first visit up to that period.
+        SELECT customer_id, min(first_visit) AS first_ever FROM monthly GROUP BY customer_id
+    ), totals AS ({_window_totals(counts, lookback)})
+    SELECT customer_id, period,
+           visits,
+           spend / visits AS avg_spend,
+           CASE WHEN margin_orders > 0 THEN margin_sum / margin_orders ELSE 0.0 END AS avg_margin,
+           (period_end_us - epoch_us(last_visit)) / {DAY_MICROSECONDS} AS recency_days,
+           (period_end_us - epoch_us(first_ever)) / {DAY_MICROSECONDS} AS tenure_days,
+           items / visits AS items_per_order,
+           weekend_visits / visits AS weekend_share,
+           offer_lines / visits AS offer_rate{"".join(", " + s for s in shares)}
+    FROM totals JOIN first_visits USING (customer_id)
+    ORDER BY period, customer_id
+    """
 
 
-def _features(
-    totals: pd.DataFrame,
-    month: str,
-    first_ever: pd.Series,
-    dayparts: list[str],
-    channels: list[str],
-) -> pd.DataFrame:
-    visits = totals["visits"].to_numpy(dtype=np.float64)
-    end = period_end(month).to_datetime64()
-    first = first_ever.reindex(totals["customer_id"]).to_numpy()
-    margin_orders = totals["margin_orders"].to_numpy(dtype=np.float64)
-    out = {
-        "customer_id": totals["customer_id"].to_numpy(),
-        "period": np.full(len(totals), month, dtype=object),
-        "visits": visits,
-        "avg_spend": totals["spend"].to_numpy(dtype=np.float64) / visits,
-        "avg_margin": np.divide(
-            totals["margin_sum"].to_numpy(dtype=np.float64),
-            margin_orders,
-            out=np.zeros(len(totals)),
-            where=margin_orders > 0,
-        ),
-        "recency_days": _days(end - _instants(totals["last_visit"])),
-        "tenure_days": _days(end - _instants(first)),
-        "items_per_order": totals["items"].to_numpy(dtype=np.float64) / visits,
-        "weekend_share": totals["weekend_visits"].to_numpy(dtype=np.float64) / visits,
-        "offer_rate": totals["offer_lines"].to_numpy(dtype=np.float64) / visits,
-    }
-    for name in dayparts:
-        out[f"{DAYPART_SHARE}{name}"] = totals[f"{DAYPART_PREFIX}{name}"].to_numpy() / visits
-    channel_counts = (
-        np.column_stack(
-            [totals[f"{CHANNEL_PREFIX}{name}"].to_numpy(dtype=np.float64) for name in channels]
-        )
-        if channels
-        else np.zeros((len(totals), 0))
-    )
-    for index, name in enumerate(channels):
-        out[f"{CHANNEL_SHARE}{name}"] = channel_counts[:, index] / visits
-    primary = (
-        np.asarray(channels, dtype=object)[channel_counts.argmax(axis=1)]
-        if channels
-        else np.full(len(totals), "", dtype=object)
-    )
-    out["primary_channel"] = primary
-    return pd.DataFrame(out)
+def _window_totals(counts: list[str], lookback: int) -> str:
+    """Each customer's sums over each period's months. A one-month window is the month's own
+    row: grouping 6M rows into 6M groups would cost seconds for nothing."""
+    period_end = "epoch_us(strptime(w.period, '%Y-%m') + INTERVAL 1 MONTH) AS period_end_us"
+    join = "FROM monthly m JOIN windows w ON m.month = w.month"
+    if lookback == 1:
+        values = ", ".join(f"coalesce(m.{_quoted(c)}, 0) AS {_quoted(c)}" for c in counts)
+        return f"SELECT w.period, m.customer_id, {values}, m.last_visit, {period_end} {join}"
+    sums = ", ".join(f"sum(coalesce(m.{_quoted(c)}, 0)) AS {_quoted(c)}" for c in counts)
+    return f"""SELECT w.period, m.customer_id, {sums}, max(m.last_visit) AS last_visit,
+                      {period_end} {join} GROUP BY w.period, m.customer_id"""
 
 
-def _instants(values: object) -> np.ndarray:
-    return np.asarray(pd.to_datetime(values), dtype="datetime64[us]")
+def _share(count_prefix: str, share_prefix: str, name: str) -> str:
+    return f"{_quoted(count_prefix + name)} / visits AS {_quoted(share_prefix + name)}"
 
 
-def _days(delta: np.ndarray) -> np.ndarray:
-    return delta.astype("timedelta64[us]").astype(np.float64) / (DAY_SECONDS * 1e6)
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _with_primary_channel(frame: pd.DataFrame, channels: list[str]) -> pd.DataFrame:
+    """The channel with the largest share (the first in name order on a tie)."""
+    best = np.zeros(len(frame), dtype=np.int64)
+    if channels:
+        top = frame[f"{CHANNEL_SHARE}{channels[0]}"].to_numpy()
+        for index, name in enumerate(channels[1:], start=1):
+            share = frame[f"{CHANNEL_SHARE}{name}"].to_numpy()
+            best[share > top] = index
+            top = np.maximum(top, share)
+    frame["primary_channel"] = np.asarray(channels or [""], dtype=object)[best]
+    return frame

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow.parquet as pq
 
 from deepflame_web.core.lake import lake_paths, lake_root
 from deepflame_web.core.models import LakeFile
@@ -71,12 +70,12 @@ def features_compute(
         progress(f"reading {len(tasks)} months of the lake on Spark", 10)
     results = _run_on_spark(tasks)
     channels = sorted({name for result in results for name in result["channels"]})  # type: ignore[attr-defined]
-    frames = {str(r["month"]): pq.read_table(str(r["path"])).to_pandas() for r in results}
+    files = {str(r["month"]): str(r["path"]) for r in results}
     names = [d[0] for d in dayparts]
     if progress:
         progress("combining months into periods", 35)
     frame = period_features(
-        partials=frames, periods=periods, lookback=lookback, dayparts=names, channels=channels
+        partials=files, periods=periods, lookback=lookback, dayparts=names, channels=channels
     )
     return FeatureSet(
         frame=frame,

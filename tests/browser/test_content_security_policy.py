@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from segments.segmentation.writer import segment_flows_write
 from tests.browser.conftest import log_in
 from tests.segments.segmentation_data import segmentation_create
 
@@ -29,8 +28,7 @@ def violations(page: Page) -> list[str]:
 def test_charts_htmx_and_inline_scripts_run_under_the_policy(
     page: Page, live_server: Any, admin_user: Any
 ) -> None:
-    definition = segmentation_create()
-    segment_flows_write(definition=definition)
+    segmentation_create()
     seen = violations(page)
     log_in(page, live_server.url, admin_user.username)
 

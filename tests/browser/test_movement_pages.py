@@ -7,7 +7,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from segments.models import SegmentFlow
-from segments.segmentation.writer import segment_flows_write
 from tests.browser.conftest import log_in, screenshot
 from tests.segments.segmentation_data import DRIFTERS, segment_of, segmentation_create
 
@@ -23,7 +22,6 @@ def test_marketer_compares_two_periods_and_reads_the_movers(
     page: Page, live_server: Any, marketer: Any
 ) -> None:
     definition = segmentation_create()
-    segment_flows_write(definition=definition)
     log_in(page, live_server.url, marketer.username)
 
     page.goto(f"{live_server.url}/segments/movements/")

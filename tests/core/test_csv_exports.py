@@ -9,7 +9,6 @@ from django.test import Client
 
 from deepflame_web.core.exports import csv_cell, csv_row
 from segments.models import SegmentDefinition
-from segments.segmentation.writer import segment_flows_write
 from tests.segments.segmentation_data import segmentation_create
 
 FORMULAS = ['=HYPERLINK("http://x")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx"]
@@ -26,7 +25,6 @@ def test_cells_that_would_start_a_formula_get_a_quote_and_others_stay() -> None:
 def test_the_movers_export_neutralises_formula_segment_names(client: Client, analyst: Any) -> None:
     # Given segments a Marketer named like formulas
     definition: SegmentDefinition = segmentation_create()
-    segment_flows_write(definition=definition)
     segments = list(definition.segments.order_by("key"))
     for segment, name in zip(segments, FORMULAS, strict=False):
         segment.name = name

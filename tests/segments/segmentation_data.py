@@ -144,7 +144,7 @@ def segmentation_create(
     transform = FrozenTransform.fit(frame, NAMES)
     scaled = transform.apply(frame)
     centroids = np.stack([scaled[labels == i].mean(axis=0) for i in range(len(PERSONAS))])
-    positions, distances = assign(scaled, centroids)
+    positions, distances = assign(frame, transform, centroids)
     profiles = segment_profiles(features=frame, names=NAMES, labels=positions, k=len(PERSONAS))
     names = unique_names([segment_name(p) for p in profiles])
     run = Run.objects.create(
@@ -196,7 +196,12 @@ def segmentation_create(
         features=frame[NAMES].to_numpy(dtype=np.float64),
     )
     LakeFile.objects.bulk_create(stage.files)
-    segment_flows_write(definition=definition)
+    segment_flows_write(
+        definition=definition,
+        customer_ids=frame["customer_id"].to_numpy(),
+        periods=frame["period"].to_numpy(),
+        segment_keys=np.asarray([segment.key for segment in live])[positions],
+    )
     current_segments_write(
         definition_id=definition.pk,
         customer_ids=frame["customer_id"].to_numpy(),

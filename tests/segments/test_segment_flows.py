@@ -4,16 +4,14 @@ that reads them (the movers list and its CSV read the lake)."""
 import csv
 import io
 import re
-from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import numpy as np
 import pytest
 from django.test import Client
 
 from segments.models import SegmentDefinition, SegmentFlow
-from segments.segmentation.writer import flow_counts, segment_flows_write
+from segments.segmentation.writer import flow_counts
 from tests.segments.segmentation_data import (
     DRIFTERS,
     LATE_STARTERS,
@@ -31,26 +29,19 @@ MEMBERSHIPS = {
 }
 
 
-def _files(folder: Path) -> list[str]:
-    paths = []
-    for period, members in MEMBERSHIPS.items():
-        path = folder / f"{period}.parquet"
-        pq.write_table(
-            pa.table(
-                {
-                    "customer_id": list(members),
-                    "month": [period] * len(members),
-                    "segment_key": pa.array(list(members.values()), pa.int32()),
-                }
-            ),
-            path,
-        )
-        paths.append(str(path))
-    return paths
+def _rows() -> dict[str, np.ndarray]:
+    """One row per customer-period, as the run stages its memberships."""
+    rows = [(c, p, k) for p, members in MEMBERSHIPS.items() for c, k in members.items()]
+    customers, periods, keys = zip(*rows, strict=True)
+    return {
+        "customer_ids": np.asarray(customers, dtype=object),
+        "periods": np.asarray(periods, dtype=object),
+        "segment_keys": np.asarray(keys),
+    }
 
 
-def test_flows_count_every_pair_with_entries_and_exits(tmp_path: Path) -> None:
-    counts = flow_counts(files=_files(tmp_path), periods=list(MEMBERSHIPS))
+def test_flows_count_every_pair_with_entries_and_exits() -> None:
+    counts = flow_counts(**_rows(), all_periods=list(MEMBERSHIPS))
 
     assert counts == {
         # 01 -> 02: A 1->2, B leaves 1, E stays 2, C enters 3
@@ -72,15 +63,31 @@ def test_flows_count_every_pair_with_entries_and_exits(tmp_path: Path) -> None:
     }
 
 
-def test_flows_of_no_files_are_empty() -> None:
-    assert flow_counts(files=[], periods=["2025-01", "2025-02"]) == {}
+def test_flows_of_no_memberships_are_empty() -> None:
+    nothing = np.asarray([], dtype=object)
+    assert (
+        flow_counts(
+            customer_ids=nothing,
+            periods=nothing,
+            segment_keys=np.asarray([], dtype=np.int32),
+            all_periods=["2025-01", "2025-02"],
+        )
+        == {}
+    )
+
+
+def test_a_period_nobody_was_active_in_counts_everyone_as_leaving_or_entering() -> None:
+    counts = flow_counts(**_rows(), all_periods=["2024-12", *MEMBERSHIPS])
+
+    assert counts[("2024-12", "2025-01", None, 1)] == 2
+    assert counts[("2024-12", "2025-01", None, 2)] == 1
+    assert counts[("2025-01", "2025-02", 1, 2)] == 1
+    assert not any(source is not None for (before, _, source, _) in counts if before == "2024-12")
 
 
 @pytest.fixture
 def segmentation(db: None) -> SegmentDefinition:
-    definition = segmentation_create()
-    segment_flows_write(definition=definition)
-    return definition
+    return segmentation_create()
 
 
 def _stored(definition: SegmentDefinition, period_from: str, period_to: str) -> dict[Any, int]:

@@ -33,7 +33,7 @@ def _key(segment: Segment | None) -> int | None:
 def test_the_commit_writes_the_flows_between_every_pair_of_periods() -> None:
     frame, _ = _features(np.random.default_rng(7))
     fitted = fit_definition(frame=frame, names=NAMES, k=4, fit_fraction=1.0, sample_limit=10_000)
-    labels, distances = assign(fitted.transform.apply(frame), fitted.centroids)
+    labels, distances = assign(frame, fitted.transform, fitted.centroids)
     run = Run.objects.create(kind=RunKind.SEGMENTATION, task_name="t", status=RunStatus.RUNNING)
     features = FeatureSet(frame=frame, names=NAMES, periods=PERIODS, dayparts=[], channels=[])
 
