@@ -9,6 +9,7 @@ transaction.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -361,14 +362,30 @@ def _commit_atomic(
     )
     segments = _create_segments(definition, plan, profiles)
     segment_keys = np.asarray([segments[p].key for p in range(k)])[labels]
-    _write_memberships(stage, definition, segments, frame, fitted, labels, distances, segment_keys)
-    _write_sizes(definition, segments, frame, fitted.transform.names, labels)
-    segment_flows_write(
-        definition=definition,
-        customer_ids=frame["customer_id"].to_numpy(),
-        periods=frame["period"].to_numpy(),
-        segment_keys=segment_keys,
-    )
+    customer_ids = frame["customer_id"].to_numpy()
+    periods = frame["period"].to_numpy()
+    # The membership files are written while the database takes its rows: Parquet encoding
+    # releases the GIL, and the database connection stays on this thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        staged = pool.submit(
+            _stage_memberships, stage, frame, fitted.transform.names, segment_keys, distances
+        )
+        current_segments_write(
+            definition_id=definition.pk,
+            customer_ids=customer_ids,
+            periods=periods,
+            segment_ids=np.asarray([segments[p].pk for p in range(k)])[labels],
+            distances=distances,
+        )
+        _write_sizes(definition, segments, frame, fitted.transform.names, labels)
+        segment_flows_write(
+            definition=definition,
+            customer_ids=customer_ids,
+            periods=periods,
+            segment_keys=segment_keys,
+        )
+        staged.result()
+    LakeFile.objects.bulk_create(stage.files, batch_size=1000)
     # Pages read which period is incomplete from the run's result: written here, so it
     # switches with the definition (the finished run records the same value again).
     run.result = {**run.result, INCOMPLETE_PERIOD: incomplete}
@@ -388,35 +405,21 @@ def segmentation_activate(*, definition: SegmentDefinition) -> str:
     return rules_carry_over(definition=definition)
 
 
-def _write_memberships(
+def _stage_memberships(
     stage: LakeStage,
-    definition: SegmentDefinition,
-    segments: dict[int, Segment],
     frame: pd.DataFrame,
-    fitted: Fitted,
-    labels: np.ndarray,
-    distances: np.ndarray,
+    names: list[str],
     segment_keys: np.ndarray,
+    distances: np.ndarray,
 ) -> None:
-    """Every customer-period to the lake (listed in the manifest by this transaction), each
-    customer's latest one to the database."""
-    customer_ids = frame["customer_id"].to_numpy()
-    periods = frame["period"].to_numpy()
+    """Every customer-period to the lake, listed in the manifest by the commit's transaction."""
     memberships_stage(
         stage=stage,
-        customer_ids=customer_ids,
-        periods=periods,
+        customer_ids=frame["customer_id"].to_numpy(),
+        periods=frame["period"].to_numpy(),
         segment_keys=segment_keys,
         distances=distances,
-        features=_feature_matrix(frame, fitted.transform.names),
-    )
-    LakeFile.objects.bulk_create(stage.files, batch_size=1000)
-    current_segments_write(
-        definition_id=definition.pk,
-        customer_ids=customer_ids,
-        periods=periods,
-        segment_ids=np.asarray([segments[p].pk for p in range(len(segments))])[labels],
-        distances=distances,
+        features=_feature_matrix(frame, names),
     )
 
 
