@@ -29,6 +29,10 @@ def _line(order_id: str, item: str, quantity: str, amount: str, offer: str = "")
 
 
 def hand_made_extract(folder: Path) -> Path:
+    return write_folder(folder, hand_made_tables())
+
+
+def hand_made_tables() -> dict[str, list[dict[str, str]]]:
     """The contract's sample plus four orders; comments give the store-local wall time."""
     tables = copy_tables()
     tables["orders"] += [
@@ -48,7 +52,7 @@ def hand_made_extract(folder: Path) -> Path:
         _line("B3", "FRY", "1", "2.99"),
         _line("B4", "WHOP", "1", "6.49"),
     ]
-    return write_folder(folder, tables)
+    return tables
 
 
 def features_of(result: FeatureSet, customer: str, period: str) -> pd.Series:
@@ -123,3 +127,25 @@ def test_a_two_month_look_back_adds_the_previous_month(tmp_path: Path) -> None:
     assert c1["daypart_share:late_night"] == pytest.approx(2 / 4)
     assert c1["recency_days"] == pytest.approx(1 + 19 * HOUR)
     assert set(result.frame["period"]) == {"2025-02"}
+
+
+def test_a_look_back_keeps_a_customer_seen_only_in_its_earlier_month(tmp_path: Path) -> None:
+    tables = hand_made_tables()
+    tables["customers"].append({"customer_id": "C3", "joined_at": "", "loyalty_tier": "none"})
+    # NY 2025-01-10 12:00, nothing in February
+    tables["orders"].append(_order("B5", "C3", "NY1", "2025-01-10T17:00:00Z", "kiosk", "4", "1"))
+    tables["order_lines"].append(_line("B5", "FRY", "1", "4.00"))
+    call_command("import_data", str(write_folder(tmp_path / "extract", tables)))
+
+    two_months = features_compute(periods=["2025-02"], lookback=2, scratch=tmp_path / "two")
+    one_month = features_compute(periods=["2025-02"], lookback=1, scratch=tmp_path / "one")
+
+    c3 = features_of(two_months, "C3", "2025-02")
+    assert c3["visits"] == 1
+    assert c3["avg_spend"] == pytest.approx(4.0)
+    # from NY 01-10 12:00 to the period's end, 03-01 00:00: 21.5 + 28 days
+    assert c3["recency_days"] == pytest.approx(49.5)
+    assert c3["tenure_days"] == pytest.approx(49.5)
+    assert c3["channel_share:kiosk"] == 1
+    assert "C3" not in set(one_month.frame["customer_id"])
+    assert set(one_month.frame["customer_id"]) == {"C1", "C2"}
