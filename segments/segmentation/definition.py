@@ -53,8 +53,8 @@ class FrozenTransform:
     def apply(self, frame: pd.DataFrame) -> np.ndarray:
         """Scaled features; a column the frame lacks (a channel seen later) counts as zero.
 
-        Column by column: each step runs on one contiguous column of millions of rows, and
-        the matrix is written once."""
+        Column by column: each step runs on one contiguous column, and the matrix is written
+        once (`assign` calls it a chunk of rows at a time)."""
         scaled = np.empty((len(frame), len(self.names)))
         for index, name in enumerate(self.names):
             column = _feature(frame, name, logged=name in self.log1p)
