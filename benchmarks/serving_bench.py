@@ -33,6 +33,13 @@ each a `decide()` call with the serving engine in one process, sequential, no HT
 database, no receipt: per-decision p50/p99 and decisions/s, to show what HTTP, auth, the
 customer lookup and writing the receipt add.
 
+Floor (after the product's phases, with its server stopped): phases A and B again against
+`_wsgi_floor.py`, a WSGI app that reads the request and answers a fixed body of a real
+answer's size, under the same gunicorn settings: what HTTP over loopback, gunicorn and the
+load generator cost on this machine by themselves. For every phase the CPU per answered
+request is split between the workers, the load generator and the rest of the machine
+(PostgreSQL, the kernel), with the rate the cores would allow at that cost.
+
     python benchmarks/serving_bench.py
     python benchmarks/serving_bench.py --skip-setup --seconds 60 --rate 100 --concurrency 8
 
@@ -69,6 +76,8 @@ TARGET_P99_MS = 8.0
 TARGET_RPS = 550.0
 REQUEST_MIX = 20_000
 SERVER_START_S = 60.0
+PRODUCT_APP = "deepflame_web.wsgi:application"
+FLOOR_APP = "_wsgi_floor:application"
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,21 @@ class Loaded:
     """CPU time of the load generator process."""
     workers_cpu_s: list[float]
     """CPU time each gunicorn worker used during the phase."""
+    machine_busy_s: float
+    """CPU time every process on the machine used during the phase (/proc/stat, not idle)."""
+
+    def cpu_per_request_ms(self) -> dict[str, float]:
+        """Each consumer's CPU per answered request; "rest" is PostgreSQL, the kernel's
+        network work, gunicorn's master and anything else running."""
+        answered = max(self.summary["ok"], 1)
+        workers = sum(self.workers_cpu_s)
+        rest = max(self.machine_busy_s - workers - self.cpu_s, 0.0)
+        return {
+            "workers": workers / answered * 1000,
+            "load generator": self.cpu_s / answered * 1000,
+            "rest": rest / answered * 1000,
+            "machine": self.machine_busy_s / answered * 1000,
+        }
 
 
 def data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -168,36 +192,51 @@ def _measure(
         print(f"\n== gunicorn: {WORKERS} sync workers on 127.0.0.1:{port} ==", flush=True)
         warm = _load(port, inputs, workers, ["--mode", "warm", "--offset", str(REQUEST_MIX // 2)])
         print(f"warm-up: {json.dumps(warm.summary)}", flush=True)
-        print(f"\n== A: open loop, {args.rate:g} requests/s for {args.seconds:g} s ==", flush=True)
-        phase_a = _load(
-            port,
-            inputs,
-            workers,
-            ["--mode", "open", "--rate", str(args.rate), "--seconds", str(args.seconds)],
-        )
-        print(json.dumps(phase_a.summary), flush=True)
+        phase_a, phase_b = _phases(args, port, inputs, workers)
+        rss = [_rss_mib(pid) for pid in workers]
+    with _server(served_env, data / "gunicorn-floor.log", FLOOR_APP) as (port, workers):
         print(
-            f"\n== B: closed loop, {args.concurrency} connections for {args.seconds:g} s ==",
+            f"\n== the floor: {WORKERS} sync workers answering a fixed body, no Django ==",
             flush=True,
         )
-        phase_b = _load(
-            port,
-            inputs,
-            workers,
-            [
-                "--mode",
-                "closed",
-                "--concurrency",
-                str(args.concurrency),
-                "--seconds",
-                str(args.seconds),
-                "--offset",
-                str(count),
-            ],
-        )
-        print(json.dumps(phase_b.summary), flush=True)
-        rss = [_rss_mib(pid) for pid in workers]
-    _report(args, baseline, warm, phase_a, phase_b, rss, load_before)
+        floor = _phases(args, port, inputs, workers)
+    _report(args, baseline, warm, (phase_a, phase_b), floor, rss, load_before)
+
+
+def _phases(
+    args: argparse.Namespace, port: int, inputs: Path, workers: list[int]
+) -> tuple[Loaded, Loaded]:
+    """A, the open loop at --rate, then B, the closed loop on --concurrency connections."""
+    count = round(args.rate * args.seconds)
+    print(f"\n== A: open loop, {args.rate:g} requests/s for {args.seconds:g} s ==", flush=True)
+    phase_a = _load(
+        port,
+        inputs,
+        workers,
+        ["--mode", "open", "--rate", str(args.rate), "--seconds", str(args.seconds)],
+    )
+    print(json.dumps(phase_a.summary), flush=True)
+    print(
+        f"\n== B: closed loop, {args.concurrency} connections for {args.seconds:g} s ==",
+        flush=True,
+    )
+    phase_b = _load(
+        port,
+        inputs,
+        workers,
+        [
+            "--mode",
+            "closed",
+            "--concurrency",
+            str(args.concurrency),
+            "--seconds",
+            str(args.seconds),
+            "--offset",
+            str(count),
+        ],
+    )
+    print(json.dumps(phase_b.summary), flush=True)
+    return phase_a, phase_b
 
 
 def _setup(args: argparse.Namespace, url: str, data: Path, env: dict[str, str]) -> None:
@@ -234,14 +273,19 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(env: dict[str, str], log: Path) -> Iterator[tuple[int, list[int]]]:
-    """gunicorn bound to a free port; yields (port, worker pids) once it accepts."""
+def _server(
+    env: dict[str, str], log: Path, app: str = PRODUCT_APP
+) -> Iterator[tuple[int, list[int]]]:
+    """gunicorn serving `app` bound to a free port; yields (port, worker pids) once it
+    accepts."""
     port = _free_port()
     command = [
         PYTHON,
         "-m",
         "gunicorn",
-        "deepflame_web.wsgi:application",
+        app,
+        "--pythonpath",
+        str(ROOT / "benchmarks"),
         "--workers",
         str(WORKERS),
         "--worker-class",
@@ -302,9 +346,17 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds all cores have spent not idle since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _load(port: int, inputs: Path, workers: list[int], mode: list[str]) -> Loaded:
     """One run of the load generator in its own process."""
     before = [_cpu_s(pid) for pid in workers]
+    busy_before = _machine_busy_s()
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "summary.json"
         command = [
@@ -324,7 +376,29 @@ def _load(port: int, inputs: Path, workers: list[int], mode: list[str]) -> Loade
             sys.exit("the load generator failed")
         summary = json.loads(out.read_text())
     used = [_cpu_s(pid) - b for pid, b in zip(workers, before, strict=True)]
-    return Loaded(summary, usage.ru_utime + usage.ru_stime, used)
+    busy = _machine_busy_s() - busy_before
+    return Loaded(summary, usage.ru_utime + usage.ru_stime, used, busy)
+
+
+def _cpu_report(product: tuple[Loaded, Loaded], floor: tuple[Loaded, Loaded]) -> None:
+    """CPU per answered request by consumer, and the rate the machine's cores would allow if
+    nothing but that CPU limited it."""
+    print()
+    print("CPU ms per answered request (rest: PostgreSQL, the kernel, gunicorn's master, other)")
+    consumers = ["workers", "load generator", "rest", "machine"]
+    print(f"{'':<16}" + "".join(f"{c:>16}" for c in consumers) + f"{'cores allow/s':>16}")
+    phases = [("A", product[0]), ("B", product[1]), ("floor, A", floor[0]), ("floor, B", floor[1])]
+    for label, phase in phases:
+        cpu = phase.cpu_per_request_ms()
+        ceiling = (os.cpu_count() or 1) * 1000 / max(cpu["machine"], 1e-9)
+        print(f"{label:<16}" + "".join(f"{cpu[c]:>16.2f}" for c in consumers) + f"{ceiling:>16.0f}")
+    product_ms = product[1].cpu_per_request_ms()["machine"]
+    floor_ms = floor[1].cpu_per_request_ms()["machine"]
+    print(
+        f"B: the product's request costs the machine {product_ms - floor_ms:.2f} ms of CPU "
+        f"beyond the floor's {floor_ms:.2f} ms (HTTP over loopback, gunicorn, the load "
+        "generator)"
+    )
 
 
 def _cpu_model() -> str:
@@ -339,11 +413,12 @@ def _report(
     args: argparse.Namespace,
     baseline: dict[str, Any],
     warm: Loaded,
-    phase_a: Loaded,
-    phase_b: Loaded,
+    product: tuple[Loaded, Loaded],
+    floor: tuple[Loaded, Loaded],
     rss: list[float],
     load_before: tuple[float, float, float],
 ) -> None:
+    phase_a, phase_b = product
     a, b = phase_a.summary, phase_b.summary
     print()
     print(
@@ -369,6 +444,8 @@ def _report(
     rows = [
         (f"A: open loop at {args.rate:g}/s", a),
         (f"B: closed loop, {b['concurrency']} connections", b),
+        ("floor, A", floor[0].summary),
+        ("floor, B", floor[1].summary),
     ]
     for label, s in rows:
         print(
@@ -403,6 +480,7 @@ def _report(
         f"HTTP + auth + customer lookup + receipt add {a['p50_ms'] - baseline['p50_ms']:.2f} ms "
         f"at p50 (A) to the engine's {baseline['p50_ms']:.2f} ms"
     )
+    _cpu_report(product, floor)
     for name, s in (("A", a), ("B", b)):
         if s["errors"]:
             print(f"{name} errors by kind: {s['error_kinds']}; first: {s['error_samples'][:2]}")

@@ -57,16 +57,94 @@ def _masked_mean_max(states: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.cat([mean, top], dim=-1)
 
 
-def _encoder(config: TxTConfig) -> nn.TransformerEncoder:
-    layer = nn.TransformerEncoderLayer(
-        d_model=config.d_model,
-        nhead=config.heads,
-        dim_feedforward=config.d_model * 2,
-        dropout=config.dropout,
-        batch_first=True,
-        norm_first=True,
-    )
-    return nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+class Dropout(nn.Module):
+    """nn.Dropout with its mask drawn by numpy on the CPU: torch's CPU Bernoulli sampling took
+    a third of a training step (docs/benchmarks.md, "Training"). The same regularizer: each
+    value kept with probability 1 - p (to 1/65,536) and scaled by 1 / (1 - p). The generator
+    is seeded from torch's on the first training step, so torch.manual_seed still makes a run
+    reproducible. Off a CPU, torch's own dropout."""
+
+    LEVELS = 1 << 16
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.keep_below = round((1.0 - p) * self.LEVELS)
+        self.draw: np.random.Generator | None = None
+
+    def forward(self, values: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return values
+        if values.device.type != "cpu":
+            return nn.functional.dropout(values, self.p, training=True)
+        if self.draw is None:
+            self.draw = np.random.default_rng(int(torch.randint(1 << 62, ()).item()))
+        bits = np.frombuffer(self.draw.bytes(2 * values.numel()), np.uint16)
+        keep = torch.from_numpy(bits.reshape(values.shape) < self.keep_below)
+        return values * keep * (1.0 / (1.0 - self.p))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention on batch-first inputs, with nn.MultiheadAttention's
+    parameters (names and shapes, so saved models load) and without its layout copies."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model))
+        self.out_proj = nn.Linear(d_model, d_model)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+        self.dropout = Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
+        """x [batch, length, d]; padding [batch, length], True where a position is ignored."""
+        batch, length, d = x.shape
+        width = d // self.heads
+        qkv = nn.functional.linear(x, self.in_proj_weight, self.in_proj_bias)
+        q, k, v = qkv.view(batch, length, 3, self.heads, width).permute(2, 0, 3, 1, 4)
+        scores = (q * (1.0 / math.sqrt(width))) @ k.transpose(-2, -1)
+        if padding is not None:
+            scores = scores.masked_fill(padding[:, None, None, :], float("-inf"))
+        weights = self.dropout(torch.softmax(scores, dim=-1))
+        return self.out_proj((weights @ v).transpose(1, 2).reshape(batch, length, d))
+
+
+class EncoderLayer(nn.Module):
+    """nn.TransformerEncoderLayer as TxT configures it (pre-norm, ReLU, feed-forward 2 x d,
+    batch first): the same parameters and outputs (a test compares them), without
+    nn.MultiheadAttention's layout copies; with Dropout, training runs 1.5-1.6x faster on a
+    2-core CPU (docs/benchmarks.md)."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float):
+        super().__init__()
+        self.self_attn = SelfAttention(d_model, heads, dropout)
+        self.linear1 = nn.Linear(d_model, 2 * d_model)
+        self.linear2 = nn.Linear(2 * d_model, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout = Dropout(dropout)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
+        x = x + self.dropout1(self.self_attn(self.norm1(x), padding))
+        hidden = self.dropout(torch.relu(self.linear1(self.norm2(x))))
+        return x + self.dropout2(self.linear2(hidden))
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: TxTConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            EncoderLayer(config.d_model, config.heads, config.dropout) for _ in range(config.layers)
+        )
+
+    def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, padding)
+        return x
 
 
 class OfferTower(nn.Module):
@@ -135,15 +213,15 @@ class TxT(nn.Module):
         self.tokens = HistoryTokens(config)
         self.position = nn.Embedding(config.history_length + 1, d)
         self.start = nn.Parameter(torch.randn(d) * 0.02)
-        self.history_encoder = _encoder(config)
+        self.history_encoder = Encoder(config)
         self.history_out = nn.Sequential(nn.LayerNorm(2 * d), nn.Linear(2 * d, d))
         if config.use_context:
             self.context_values = nn.ModuleList(nn.Embedding(n, d) for n in config.context_sizes)
             self.context_field = nn.Embedding(len(config.context_sizes), d)
-            self.context_encoder = _encoder(config)
+            self.context_encoder = Encoder(config)
             self.context_out = nn.Sequential(nn.LayerNorm(2 * d), nn.Linear(2 * d, d))
         self.head = nn.Sequential(
-            nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(config.dropout), nn.Linear(2 * d, d)
+            nn.Linear(d, 2 * d), nn.GELU(), Dropout(config.dropout), nn.Linear(2 * d, d)
         )
         self.offer_tower = OfferTower(config)
         if config.item_match:
@@ -161,7 +239,7 @@ class TxT(nn.Module):
         tokens = torch.cat([self.start.expand(batch, 1, -1), tokens], dim=1)
         tokens = tokens + self.position.weight.unsqueeze(0)
         keep = torch.cat([torch.ones_like(history[:, :1], dtype=torch.bool), history > 0], dim=1)
-        states = self.history_encoder(tokens, src_key_padding_mask=~keep)
+        states = self.history_encoder(tokens, ~keep)
         query = self.history_out(_masked_mean_max(states, keep))
         if self.config.use_context:
             fields = torch.stack(
