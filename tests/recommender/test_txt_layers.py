@@ -4,7 +4,10 @@ it says, reproducibly under a torch seed."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -27,18 +30,22 @@ def torch_encoder(config: TxTConfig) -> nn.TransformerEncoder:
     return nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
 
 
-def test_the_encoder_scores_as_torchs_from_the_same_saved_weights() -> None:
+@pytest.mark.parametrize("training", [False, True])
+def test_the_encoder_computes_as_torchs_from_the_same_saved_weights(training: bool) -> None:
+    """Scoring (eval: torch's fused attention) and training (our attention, with dropout 0
+    so that both sides compute the same thing) alike."""
+    config = dataclasses.replace(CONFIG, dropout=0.0 if training else 0.3)
     torch.manual_seed(0)
-    saved = torch_encoder(CONFIG)
+    saved = torch_encoder(config)
     for parameter in saved.parameters():  # torch's layers start as copies of one another
         nn.init.normal_(parameter, std=0.3)
-    ours = Encoder(CONFIG)
+    ours = Encoder(config)
     ours.load_state_dict(saved.state_dict(), strict=True)
-    tokens = torch.randn(6, 9, CONFIG.d_model)
+    tokens = torch.randn(6, 9, config.d_model)
     padding = torch.zeros(6, 9, dtype=torch.bool)
     padding[1, :4] = True  # padded histories are right-aligned
     padding[2, :8] = True
-    saved.eval(), ours.eval()
+    saved.train(training), ours.train(training)
 
     with torch.no_grad():
         expected = saved(tokens, src_key_padding_mask=padding)
