@@ -141,9 +141,10 @@ class EncoderLayer(nn.Module):
 class Encoder(nn.Module):
     def __init__(self, config: TxTConfig):
         super().__init__()
-        self.layers = nn.ModuleList(
-            EncoderLayer(config.d_model, config.heads, config.dropout) for _ in range(config.layers)
-        )
+        # As nn.TransformerEncoder does, the layers start as copies of one layer: with the
+        # same seed a model starts from the weights it started from with torch's encoder.
+        layer = EncoderLayer(config.d_model, config.heads, config.dropout)
+        self.layers = nn.ModuleList(copy.deepcopy(layer) for _ in range(config.layers))
 
     def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
         for layer in self.layers:

@@ -58,6 +58,17 @@ def test_the_encoder_computes_as_torchs_from_the_same_saved_weights(training: bo
     assert not torch.allclose(unpadded[2, 8], got[2, 8])  # padding changes what is read
 
 
+def test_a_seed_starts_the_encoder_from_the_weights_torchs_started_from() -> None:
+    torch.manual_seed(5)
+    saved = torch_encoder(CONFIG)
+    torch.manual_seed(5)
+    ours = Encoder(CONFIG)
+
+    expected = saved.state_dict()
+    for name, value in ours.state_dict().items():
+        torch.testing.assert_close(value, expected[name], rtol=0, atol=0, msg=name)
+
+
 def test_dropout_drops_p_of_the_values_keeps_the_mean_and_follows_the_torch_seed() -> None:
     dropout = Dropout(0.3)
     values = torch.ones(400, 2500)
