@@ -104,14 +104,13 @@ class SelfAttention(nn.Module):
         width = d // self.heads
         qkv = nn.functional.linear(x, self.in_proj_weight, self.in_proj_bias)
         q, k, v = qkv.view(batch, length, 3, self.heads, width).permute(2, 0, 3, 1, 4)
-        if self.training:  # the attention weights themselves go through Dropout
-            scores = (q * (1.0 / math.sqrt(width))) @ k.transpose(-2, -1)
-            if padding is not None:
-                scores = scores.masked_fill(padding[:, None, None, :], float("-inf"))
-            attended = self.dropout(torch.softmax(scores, dim=-1)) @ v
-        else:  # torch's fused kernel: the same numbers, faster for a single request
-            attend = None if padding is None else ~padding[:, None, None, :]
-            attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attend)
+        # Not torch's fused scaled_dot_product_attention: its CPU kernel's sums depend on the
+        # batch, so a customer's scores would change with who else is decided in the same
+        # batch, and it was no faster for one request.
+        scores = (q * (1.0 / math.sqrt(width))) @ k.transpose(-2, -1)
+        if padding is not None:
+            scores = scores.masked_fill(padding[:, None, None, :], float("-inf"))
+        attended = self.dropout(torch.softmax(scores, dim=-1)) @ v
         return self.out_proj(attended.transpose(1, 2).reshape(batch, length, d))
 
 

@@ -32,8 +32,8 @@ def torch_encoder(config: TxTConfig) -> nn.TransformerEncoder:
 
 @pytest.mark.parametrize("training", [False, True])
 def test_the_encoder_computes_as_torchs_from_the_same_saved_weights(training: bool) -> None:
-    """Scoring (eval: torch's fused attention) and training (our attention, with dropout 0
-    so that both sides compute the same thing) alike."""
+    """Scoring (eval) and training (with dropout 0, so that both sides compute the same
+    thing) alike."""
     config = dataclasses.replace(CONFIG, dropout=0.0 if training else 0.3)
     torch.manual_seed(0)
     saved = torch_encoder(config)
