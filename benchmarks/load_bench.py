@@ -24,12 +24,16 @@ Target (issue 15): 300 requests/s for 60 s with feedback alongside, 0 errors, no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +51,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=300.0)
     parser.add_argument("--feedback-rate", type=float, default=30.0)
+    parser.add_argument(
+        "--receipts-in-request",
+        action="store_true",
+        help="write each receipt in its request (no RECEIPT_QUEUE_URL, no drainer)",
+    )
+    parser.add_argument(
+        "--kill",
+        action="store_true",
+        help="a third phase: a web worker killed -9 at a third of it, the drainer at half "
+        "(another started 2 s later), then every answered receipt counted",
+    )
     args = parser.parse_args()
     data = args.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
@@ -54,31 +69,63 @@ def main() -> None:
     env = serving_bench.bench_environment(url, data)
     if not args.skip_setup:
         serving_bench._setup(args, url, data, env)
-    inputs, feedback = _inputs(args, data, env)
+    inputs = _inputs(args, data, env)
+    feedback = _feedback_inputs(args, data, env, "a")
+    feedback_killed = _feedback_inputs(args, data, env, "k") if args.kill else feedback
     served_env = serving_bench.served_environment(env)
-    with serving_bench._server(served_env, data / "gunicorn.log") as (port, workers):
-        print(f"\n== gunicorn: {serving_bench.WORKERS} sync workers on 127.0.0.1:{port} ==")
+    queued = not args.receipts_in_request
+    server = serving_bench.product_server(served_env, data, queued=queued)
+    with server as (port, workers, drainer):
+        receipts = "queued, drained by another process" if queued else "written in the request"
+        print(f"\n== gunicorn: {serving_bench.WORKERS} sync workers on 127.0.0.1:{port}; "
+              f"receipts {receipts} ==")  # fmt: skip
         warm = serving_bench._load(port, inputs, workers, ["--mode", "warm", "--offset", "10000"])
         print(f"warm-up: {json.dumps(warm.summary)}", flush=True)
-        phases = [
-            ("baseline: recommendations alone", 0.0),
-            ("with feedback alongside", args.feedback_rate),
+        phases: list[tuple[str, float, Path, Killed | None]] = [
+            ("baseline: recommendations alone", 0.0, feedback, None),
+            ("with feedback alongside", args.feedback_rate, feedback, None),
         ]
-        rows = [_phase(args, port, inputs, feedback, env, label, rate) for label, rate in phases]
+        if args.kill:
+            if drainer is None:
+                sys.exit("--kill needs the receipts queued (not --receipts-in-request)")
+            kills = Killed(worker=workers[0], drainer=drainer, env=served_env, data=data)
+            phases.append(
+                ("a worker and the drainer killed -9", args.feedback_rate, feedback_killed, kills)
+            )
+        rows = [
+            _phase(args, port, inputs, posts, env, label, rate, killed)
+            for label, rate, posts, killed in phases
+        ]
     _report(args, rows)
 
 
-def _inputs(args: argparse.Namespace, data: Path, env: dict[str, str]) -> tuple[Path, Path]:
-    inputs, feedback = data / "load-inputs.json", data / "feedback-inputs.json"
+def _inputs(args: argparse.Namespace, data: Path, env: dict[str, str]) -> Path:
+    inputs = data / "load-inputs.json"
     count = round(max(args.rate, 1) * args.seconds) + 1
-    data_script = "benchmarks/_serving_data.py"
     mix = ["load-inputs", "--count", str(max(count, 20_000)), "--out", str(inputs)]
-    serving_bench._run([PYTHON, data_script, *mix], env)
-    tag = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    serving_bench._run([PYTHON, "benchmarks/_serving_data.py", *mix], env)
+    return inputs
+
+
+def _feedback_inputs(args: argparse.Namespace, data: Path, env: dict[str, str], tag: str) -> Path:
+    """Feedback posts of a phase of its own: new event ids (a repeated one is a duplicate)."""
+    feedback = data / f"feedback-inputs-{tag}.json"
     posts = round(max(args.feedback_rate, 1) * args.seconds) + 1
+    tag = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + tag
     sent = ["feedback-inputs", "--count", str(posts), "--tag", tag, "--out", str(feedback)]
-    serving_bench._run([PYTHON, data_script, *sent], env)
-    return inputs, feedback
+    serving_bench._run([PYTHON, "benchmarks/_serving_data.py", *sent], env)
+    return feedback
+
+
+@dataclass(frozen=True)
+class Killed:
+    """What the kill phase kills: a gunicorn worker (its master starts another) and the
+    receipt drainer (started again 2 s later with the same settings)."""
+
+    worker: int
+    drainer: int
+    env: dict[str, str]
+    data: Path
 
 
 def _phase(
@@ -89,10 +136,11 @@ def _phase(
     env: dict[str, str],
     label: str,
     feedback_rate: float,
+    killed: Killed | None,
 ) -> dict[str, Any]:
     print(f"\n== {label}: {args.rate:g}/s, feedback {feedback_rate:g}/s, {args.seconds:g} s ==")
     since = dt.datetime.now(dt.UTC).isoformat()
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
         out = Path(scratch) / "answered.json"
         command = [
             PYTHON, "benchmarks/_http_load.py", "--port", str(port), "--inputs", str(inputs),
@@ -100,8 +148,13 @@ def _phase(
             "--feedback-inputs", str(feedback), "--feedback-rate", str(feedback_rate),
             "--out", str(out),
         ]  # fmt: skip
-        if subprocess.run(command, cwd=str(ROOT)).returncode != 0:
+        load = subprocess.Popen(command, cwd=str(ROOT))
+        if killed is not None:
+            _kill_during(args.seconds, killed, stack)
+        if load.wait() != 0:
             sys.exit("the load generator failed")
+        if not args.receipts_in_request:
+            serving_bench.queue_wait_empty()
         answered = json.loads(out.read_text())
         counted = serving_bench._run(
             [PYTHON, "benchmarks/_serving_data.py", "count", "--since", since,
@@ -113,6 +166,23 @@ def _phase(
     row = {"label": label, "feedback_rate": feedback_rate, **answered, **stored}
     row.pop("decision_ids"), row.pop("event_ids")
     return row
+
+
+def _kill_during(seconds: float, killed: Killed, stack: contextlib.ExitStack) -> None:
+    time.sleep(seconds / 3)
+    os.kill(killed.worker, signal.SIGKILL)
+    print(f"killed -9 web worker {killed.worker}", flush=True)
+    time.sleep(seconds / 6)
+    os.kill(killed.drainer, signal.SIGKILL)
+    print(f"killed -9 drainer {killed.drainer}", flush=True)
+    time.sleep(2)
+    log = killed.data / "drainer.log"
+    again = stack.enter_context(
+        serving_bench.drainer_process(
+            {**killed.env, "RECEIPT_QUEUE_URL": serving_bench.QUEUE_URL}, log
+        )
+    )
+    print(f"drainer started again: {again.pid}", flush=True)
 
 
 def _report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
@@ -140,7 +210,7 @@ def _report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         "receipts: found in the database / answered (real-time receipts written during the "
         "phase); events: stored / accepted"
     )
-    mixed = rows[-1]
+    mixed = rows[1]
     a, f = mixed["recommendations"], mixed["feedback"] or {}
     lost = mixed["answered"] - mixed["receipts_found"]
     met = (
@@ -156,6 +226,17 @@ def _report(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         f"errors, no receipt lost: {'met' if met else 'NOT MET'} ({a['rps']:.1f}/s, "
         f"{a['errors']} + {f.get('errors', 0)} errors, {lost} receipts lost)"
     )
+    if len(rows) > 2:
+        killed = rows[2]
+        lost = killed["answered"] - killed["receipts_found"]
+        unanswered = killed["receipts_since"] - killed["receipts_found"]
+        print(
+            f"kill -9 of a web worker and of the drainer: {killed['answered']:,} answered, "
+            f"{killed['receipts_found']:,} of their receipts written ({lost} lost), "
+            f"{unanswered} receipts of requests cut off before their answer "
+            f"({killed['recommendations']['errors']} recommendation errors); "
+            f"{'nothing lost' if lost == 0 else 'RECEIPTS LOST'}"
+        )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _postgres import database_create, database_exists, database_url  # noqa: E402
+
+RECEIPT_STREAM = "deepflame:receipts"  # recommender.assignment.receipt_queue.STREAM
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -78,6 +82,9 @@ REQUEST_MIX = 20_000
 SERVER_START_S = 60.0
 PRODUCT_APP = "deepflame_web.wsgi:application"
 FLOOR_APP = "_wsgi_floor:application"
+# The benchmark's own database number of the machine's Redis (production: RECEIPT_QUEUE_URL).
+QUEUE_URL = os.environ.get("BENCH_RECEIPT_QUEUE_URL", "redis://127.0.0.1:6379/13")
+RECEIPT_MODES = ("queued", "in the request")
 
 
 @dataclass(frozen=True)
@@ -89,15 +96,18 @@ class Loaded:
     """CPU time each gunicorn worker used during the phase."""
     machine_busy_s: float
     """CPU time every process on the machine used during the phase (/proc/stat, not idle)."""
+    drainer_cpu_s: float = 0.0
+    """CPU time of the receipt drainer during the phase (receipts queued)."""
 
     def cpu_per_request_ms(self) -> dict[str, float]:
         """Each consumer's CPU per answered request; "rest" is PostgreSQL, the kernel's
         network work, gunicorn's master and anything else running."""
         answered = max(self.summary["ok"], 1)
         workers = sum(self.workers_cpu_s)
-        rest = max(self.machine_busy_s - workers - self.cpu_s, 0.0)
+        rest = max(self.machine_busy_s - workers - self.drainer_cpu_s - self.cpu_s, 0.0)
         return {
             "workers": workers / answered * 1000,
+            "drainer": self.drainer_cpu_s / answered * 1000,
             "load generator": self.cpu_s / answered * 1000,
             "rest": rest / answered * 1000,
             "machine": self.machine_busy_s / answered * 1000,
@@ -147,6 +157,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--scorer", default=None, help="serve this method of the active model")
+    parser.add_argument(
+        "--receipts",
+        choices=["both", *RECEIPT_MODES],
+        default="both",
+        help="queued: RECEIPT_QUEUE_URL and a drainer (production); in the request: without",
+    )
     args = parser.parse_args()
     data = args.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
@@ -188,23 +204,85 @@ def _measure(
     )
     baseline = json.loads(baseline_out.strip().splitlines()[-1])
     served_env = served_environment(env)
-    with _server(served_env, data / "gunicorn.log") as (port, workers):
-        print(f"\n== gunicorn: {WORKERS} sync workers on 127.0.0.1:{port} ==", flush=True)
-        warm = _load(port, inputs, workers, ["--mode", "warm", "--offset", str(REQUEST_MIX // 2)])
-        print(f"warm-up: {json.dumps(warm.summary)}", flush=True)
-        phase_a, phase_b = _phases(args, port, inputs, workers)
-        rss = [_rss_mib(pid) for pid in workers]
+    modes = RECEIPT_MODES if args.receipts == "both" else (args.receipts,)
+    product: dict[str, tuple[Loaded, Loaded]] = {}
+    for mode in modes:
+        with product_server(served_env, data, queued=mode == "queued") as (port, workers, drainer):
+            print(
+                f"\n== gunicorn: {WORKERS} sync workers on 127.0.0.1:{port}, receipts {mode} ==",
+                flush=True,
+            )
+            warm = _load(
+                port, inputs, workers, ["--mode", "warm", "--offset", str(REQUEST_MIX // 2)]
+            )
+            print(f"warm-up: {json.dumps(warm.summary)}", flush=True)
+            product[mode] = _phases(args, port, inputs, workers, drainer)
+            rss = [_rss_mib(pid) for pid in workers]
     with _server(served_env, data / "gunicorn-floor.log", FLOOR_APP) as (port, workers):
         print(
             f"\n== the floor: {WORKERS} sync workers answering a fixed body, no Django ==",
             flush=True,
         )
         floor = _phases(args, port, inputs, workers)
-    _report(args, baseline, warm, (phase_a, phase_b), floor, rss, load_before)
+    _report(args, baseline, warm, product, floor, rss, load_before)
+
+
+@contextlib.contextmanager
+def product_server(
+    env: dict[str, str], data: Path, *, queued: bool
+) -> Iterator[tuple[int, list[int], int | None]]:
+    """The product under gunicorn; with `queued`, receipts go through the benchmark's Redis
+    to a drainer process (its pid yielded), emptied first and drained after."""
+    if not queued:
+        with _server({**env, "RECEIPT_QUEUE_URL": ""}, data / "gunicorn.log") as (port, workers):
+            yield port, workers, None
+        return
+    queue = redis.Redis.from_url(QUEUE_URL)
+    queue.delete(RECEIPT_STREAM)
+    served = {**env, "RECEIPT_QUEUE_URL": QUEUE_URL}
+    with (
+        drainer_process(served, data / "drainer.log") as drainer,
+        _server(served, data / "gunicorn.log") as (port, workers),
+    ):
+        yield port, workers, drainer.pid
+        queue_wait_empty()
+
+
+@contextlib.contextmanager
+def drainer_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`manage.py drain_receipts` until the block ends (SIGTERM: it finishes its statement)."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [PYTHON, "manage.py", "drain_receipts"],
+            env=env,
+            cwd=str(ROOT),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def queue_wait_empty(timeout_s: float = 120.0) -> None:
+    """Until the drainer has written every queued receipt."""
+    queue = redis.Redis.from_url(QUEUE_URL)
+    deadline = time.monotonic() + timeout_s
+    while queue.xlen(RECEIPT_STREAM):
+        if time.monotonic() > deadline:
+            sys.exit(f"{queue.xlen(RECEIPT_STREAM)} receipts still queued after {timeout_s:g} s")
+        time.sleep(0.1)
 
 
 def _phases(
-    args: argparse.Namespace, port: int, inputs: Path, workers: list[int]
+    args: argparse.Namespace,
+    port: int,
+    inputs: Path,
+    workers: list[int],
+    drainer: int | None = None,
 ) -> tuple[Loaded, Loaded]:
     """A, the open loop at --rate, then B, the closed loop on --concurrency connections."""
     count = round(args.rate * args.seconds)
@@ -214,6 +292,7 @@ def _phases(
         inputs,
         workers,
         ["--mode", "open", "--rate", str(args.rate), "--seconds", str(args.seconds)],
+        drainer,
     )
     print(json.dumps(phase_a.summary), flush=True)
     print(
@@ -234,6 +313,7 @@ def _phases(
             "--offset",
             str(count),
         ],
+        drainer,
     )
     print(json.dumps(phase_b.summary), flush=True)
     return phase_a, phase_b
@@ -353,9 +433,12 @@ def _machine_busy_s() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _load(port: int, inputs: Path, workers: list[int], mode: list[str]) -> Loaded:
+def _load(
+    port: int, inputs: Path, workers: list[int], mode: list[str], drainer: int | None = None
+) -> Loaded:
     """One run of the load generator in its own process."""
     before = [_cpu_s(pid) for pid in workers]
+    drainer_before = _cpu_s(drainer) if drainer else 0.0
     busy_before = _machine_busy_s()
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "summary.json"
@@ -377,28 +460,35 @@ def _load(port: int, inputs: Path, workers: list[int], mode: list[str]) -> Loade
         summary = json.loads(out.read_text())
     used = [_cpu_s(pid) - b for pid, b in zip(workers, before, strict=True)]
     busy = _machine_busy_s() - busy_before
-    return Loaded(summary, usage.ru_utime + usage.ru_stime, used, busy)
+    drained = _cpu_s(drainer) - drainer_before if drainer else 0.0
+    return Loaded(summary, usage.ru_utime + usage.ru_stime, used, busy, drained)
 
 
-def _cpu_report(product: tuple[Loaded, Loaded], floor: tuple[Loaded, Loaded]) -> None:
+def _cpu_report(product: dict[str, tuple[Loaded, Loaded]], floor: tuple[Loaded, Loaded]) -> None:
     """CPU per answered request by consumer, and the rate the machine's cores would allow if
     nothing but that CPU limited it."""
     print()
     print("CPU ms per answered request (rest: PostgreSQL, the kernel, gunicorn's master, other)")
-    consumers = ["workers", "load generator", "rest", "machine"]
-    print(f"{'':<16}" + "".join(f"{c:>16}" for c in consumers) + f"{'cores allow/s':>16}")
-    phases = [("A", product[0]), ("B", product[1]), ("floor, A", floor[0]), ("floor, B", floor[1])]
+    consumers = ["workers", "drainer", "load generator", "rest", "machine"]
+    print(f"{'':<30}" + "".join(f"{c:>15}" for c in consumers) + f"{'cores allow/s':>15}")
+    phases = [
+        (f"{name}, receipts {mode}", p)
+        for mode, ab in product.items()
+        for name, p in zip("AB", ab, strict=True)
+    ]
+    phases += [("floor, A", floor[0]), ("floor, B", floor[1])]
     for label, phase in phases:
         cpu = phase.cpu_per_request_ms()
         ceiling = (os.cpu_count() or 1) * 1000 / max(cpu["machine"], 1e-9)
-        print(f"{label:<16}" + "".join(f"{cpu[c]:>16.2f}" for c in consumers) + f"{ceiling:>16.0f}")
-    product_ms = product[1].cpu_per_request_ms()["machine"]
+        print(f"{label:<30}" + "".join(f"{cpu[c]:>15.2f}" for c in consumers) + f"{ceiling:>15.0f}")
     floor_ms = floor[1].cpu_per_request_ms()["machine"]
-    print(
-        f"B: the product's request costs the machine {product_ms - floor_ms:.2f} ms of CPU "
-        f"beyond the floor's {floor_ms:.2f} ms (HTTP over loopback, gunicorn, the load "
-        "generator)"
-    )
+    for mode, (_, phase_b) in product.items():
+        product_ms = phase_b.cpu_per_request_ms()["machine"]
+        print(
+            f"B, receipts {mode}: the product's request costs the machine "
+            f"{product_ms - floor_ms:.2f} ms of CPU beyond the floor's {floor_ms:.2f} ms (HTTP "
+            "over loopback, gunicorn, the load generator)"
+        )
 
 
 def _cpu_model() -> str:
@@ -413,13 +503,11 @@ def _report(
     args: argparse.Namespace,
     baseline: dict[str, Any],
     warm: Loaded,
-    product: tuple[Loaded, Loaded],
+    product: dict[str, tuple[Loaded, Loaded]],
     floor: tuple[Loaded, Loaded],
     rss: list[float],
     load_before: tuple[float, float, float],
 ) -> None:
-    phase_a, phase_b = product
-    a, b = phase_a.summary, phase_b.summary
     print()
     print(
         f"{baseline['offers']} offers ({baseline['scorable']} with a content vector), "
@@ -432,70 +520,61 @@ def _report(
         f"{load} after"
     )
     print(
-        f"warm-up: {warm.summary['rounds']} rounds of 100 requests on 4 connections, "
-        f"{warm.summary['slow_first_requests']} of the first round over 1 s (each worker "
-        "loading its engine), round p50s "
+        f"warm-up (last server): {warm.summary['rounds']} rounds of 100 requests on 4 "
+        f"connections, {warm.summary['slow_first_requests']} of the first round over 1 s (each "
+        "worker loading its engine), round p50s "
         + " ".join(f"{p:.1f}" for p in warm.summary["p50s_ms"])
         + f" ms, {warm.summary['errors']} errors; worker RSS after the run: "
         + ", ".join(f"{m:.0f} MiB" for m in rss)
     )
     print()
-    print(f"{'':<36}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'req/s':>9}{'errors':>8}")
-    rows = [
-        (f"A: open loop at {args.rate:g}/s", a),
-        (f"B: closed loop, {b['concurrency']} connections", b),
-        ("floor, A", floor[0].summary),
-        ("floor, B", floor[1].summary),
-    ]
+    print(f"{'':<44}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'req/s':>9}{'errors':>8}")
+    rows = []
+    for mode, (phase_a, phase_b) in product.items():
+        rows += [
+            (f"A: open loop at {args.rate:g}/s, receipts {mode}", phase_a.summary),
+            (f"B: {phase_b.summary['concurrency']} connections, receipts {mode}", phase_b.summary),
+        ]
+    rows += [("floor, A", floor[0].summary), ("floor, B", floor[1].summary)]
     for label, s in rows:
         print(
-            f"{label:<36}{s['p50_ms']:>8.2f}{s['p99_ms']:>8.2f}{s['max_ms']:>8.1f}"
+            f"{label:<44}{s['p50_ms']:>8.2f}{s['p99_ms']:>8.2f}{s['max_ms']:>8.1f}"
             f"{s['rps']:>9.1f}{s['errors']:>8}"
         )
     print(
-        f"{'baseline: decide() in-process':<36}{baseline['p50_ms']:>8.2f}"
+        f"{'baseline: decide() in-process':<44}{baseline['p50_ms']:>8.2f}"
         f"{baseline['p99_ms']:>8.2f}{baseline['max_ms']:>8.1f}"
         f"{baseline['decisions_per_s']:>9.1f}{'-':>8}"
     )
     print()
-    print(
-        f"A: send lag p99 {a['send_lag_p99_ms']:.1f} ms (the generator's own delay); "
-        f"load generator CPU {phase_a.cpu_s:.1f} s, workers "
-        + " / ".join(f"{c:.1f}" for c in phase_a.workers_cpu_s)
-        + f" s over {a['elapsed_s']:.0f} s"
-    )
-    print(
-        f"B: load generator CPU {phase_b.cpu_s:.1f} s, workers "
-        + " / ".join(f"{c:.1f}" for c in phase_b.workers_cpu_s)
-        + f" s over {b['elapsed_s']:.0f} s; {WORKERS} x the baseline's decisions/s would be "
-        f"{WORKERS * baseline['decisions_per_s']:.0f}"
-    )
-    for name, phase in (("A", phase_a), ("B", phase_b)):
-        per = sum(phase.workers_cpu_s) / max(phase.summary["ok"], 1) * 1000
+    for mode, (phase_a, _) in product.items():
+        a = phase_a.summary
         print(
-            f"{name}: worker CPU per request {per:.1f} ms; the baseline's mean decide() "
-            f"{1000 / baseline['decisions_per_s']:.1f} ms"
+            f"receipts {mode}: A send lag p99 {a['send_lag_p99_ms']:.1f} ms (the generator's "
+            f"own delay); HTTP + auth + customer lookup + receipt add "
+            f"{a['p50_ms'] - baseline['p50_ms']:.2f} ms at p50 (A) to the engine's "
+            f"{baseline['p50_ms']:.2f} ms; {WORKERS} x the baseline's decisions/s would be "
+            f"{WORKERS * baseline['decisions_per_s']:.0f}"
         )
-    print(
-        f"HTTP + auth + customer lookup + receipt add {a['p50_ms'] - baseline['p50_ms']:.2f} ms "
-        f"at p50 (A) to the engine's {baseline['p50_ms']:.2f} ms"
-    )
     _cpu_report(product, floor)
-    for name, s in (("A", a), ("B", b)):
-        if s["errors"]:
-            print(f"{name} errors by kind: {s['error_kinds']}; first: {s['error_samples'][:2]}")
-    met_a = a["p99_ms"] <= TARGET_P99_MS and a["rps"] >= 0.95 * args.rate and a["errors"] == 0
-    met_b = b["rps"] >= TARGET_RPS and b["errors"] == 0
-    print(
-        f"target p99 <= {TARGET_P99_MS:g} ms at 100 requests/s: "
-        f"{'met' if met_a else 'NOT MET'} (p99 {a['p99_ms']:.2f} ms at {a['rps']:.1f}/s, "
-        f"{a['errors']} errors)"
-    )
-    print(
-        f"target >= {TARGET_RPS:g} requests/s sustained with 0 errors: "
-        f"{'met' if met_b else 'NOT MET'} ({b['rps']:.1f}/s over {b['elapsed_s']:.0f} s, "
-        f"{b['errors']} errors)"
-    )
+    for mode, phases in product.items():
+        for name, phase in zip("AB", phases, strict=True):
+            if phase.summary["errors"]:
+                print(
+                    f"{name}, receipts {mode}, errors by kind: {phase.summary['error_kinds']}; "
+                    f"first: {phase.summary['error_samples'][:2]}"
+                )
+    for mode, (phase_a, phase_b) in product.items():
+        a, b = phase_a.summary, phase_b.summary
+        met_a = a["p99_ms"] <= TARGET_P99_MS and a["rps"] >= 0.95 * args.rate and a["errors"] == 0
+        met_b = b["rps"] >= TARGET_RPS and b["errors"] == 0
+        print(
+            f"receipts {mode}: target p99 <= {TARGET_P99_MS:g} ms at 100 requests/s: "
+            f"{'met' if met_a else 'NOT MET'} (p99 {a['p99_ms']:.2f} ms at {a['rps']:.1f}/s, "
+            f"{a['errors']} errors); target >= {TARGET_RPS:g} requests/s sustained with 0 "
+            f"errors: {'met' if met_b else 'NOT MET'} ({b['rps']:.1f}/s over "
+            f"{b['elapsed_s']:.0f} s, {b['errors']} errors)"
+        )
     if args.rate != 100 or args.seconds != 60:
         print(f"(ran at --rate {args.rate:g} --seconds {args.seconds:g}, not the targets' 100/60)")
 

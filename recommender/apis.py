@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from deepflame_web.core.access import EVERYONE_READS, PEOPLE_WRITE, RECOMMENDATIONS
 from recommender.assignment.engine import Outcome
+from recommender.assignment.receipt_queue import receipts_flush
 from recommender.assignment.receipts import decision_replay
 from recommender.assignment.serving import (
     RecommendationInvalid,
@@ -171,6 +172,7 @@ def receipt_json(decision: Decision) -> dict[str, Any]:
 
 
 def _receipt(pk: int) -> Decision:
+    receipts_flush()  # an answer of a moment ago may still be queued
     return get_object_or_404(
         Decision.objects.select_related("rule_version", "model", "catalog", "exclusions"), pk=pk
     )

@@ -24,6 +24,7 @@ from recommender.assignment.performance import (
     performance_refresh_queue,
     performance_summary,
 )
+from recommender.assignment.receipt_queue import receipts_flush
 from recommender.assignment.receipts import (
     decided_for_text,
     decision_replay,
@@ -114,6 +115,7 @@ RECEIPT_PURCHASES = 20
 
 @role_required(EVERYONE_READS)
 def receipt_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    receipts_flush()  # an answer of a moment ago may still be queued
     decision = get_object_or_404(
         Decision.objects.select_related("batch", "rule_version", "model", "catalog", "exclusions"),
         pk=pk,
@@ -171,6 +173,7 @@ def _named_purchases(purchases: dict[str, list[float]]) -> list[tuple[str, str, 
 @role_required(PEOPLE_WRITE)
 @require_POST
 def receipt_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    receipts_flush()
     decision = get_object_or_404(Decision, pk=pk)
     request.session[f"replay-{pk}"] = decision_replay(decision).same
     return redirect("receipt_detail", pk=pk)

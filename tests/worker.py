@@ -3,6 +3,7 @@
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -135,3 +136,24 @@ def run_wait(run: Run, *, until: Callable[[Run], bool] = run_finished, timeout: 
             return run
         time.sleep(0.2)
     raise TimeoutError(f"run #{run.pk} still {run.status} at {run.stage!r}: {run.log_tail}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def redis_server_start(port: int) -> subprocess.Popen[bytes]:
+    """A Redis of a test's own on `port` (no snapshots), once it accepts connections."""
+    redis = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return redis
+        time.sleep(0.1)
+    raise TimeoutError(f"redis-server did not listen on {port}")

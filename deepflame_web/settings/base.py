@@ -231,6 +231,9 @@ RUN_STALE_AFTER_SECONDS = int(os.environ.get("RUN_STALE_AFTER_SECONDS", "120"))
 RUN_QUEUED_STALE_AFTER_SECONDS = int(os.environ.get("RUN_QUEUED_STALE_AFTER_SECONDS", "900"))
 # How far ahead of the server's clock a feedback event may be stamped (the sender's runs fast).
 FEEDBACK_CLOCK_SKEW_SECONDS = int(os.environ.get("FEEDBACK_CLOCK_SKEW_SECONDS", "600"))
+# Real-time receipts queued in this Redis and written by `manage.py drain_receipts` behind
+# the response (PostgreSQL only); empty: each is written in its request.
+RECEIPT_QUEUE_URL = os.environ.get("RECEIPT_QUEUE_URL", "")
 
 SPARK_MASTER = os.environ.get("SPARK_MASTER", "local[*]")
 SPARK_LOCAL_IP = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")

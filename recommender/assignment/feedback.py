@@ -39,6 +39,8 @@ from deepflame_web.core.services import run_advance, run_execute, run_start
 from offers.models import Offer, Store
 from recommender.models import Assignment, Decision, FeedbackEvent, FeedbackKind
 
+from .receipt_queue import receipts_flush
+
 logger = logging.getLogger(__name__)
 
 FEEDBACK_LAKE_TASK = "recommender.tasks.feedback_to_lake"
@@ -211,6 +213,7 @@ def _assignment_for(event: FeedbackEvent, decision_id: int | None) -> Assignment
     if event.store_id and not Store.objects.filter(store_id=event.store_id).exists():
         problems["store_id"] = [f"unknown store {event.store_id!r}"]
     assignment = None
+    receipts_flush()  # the decision it follows may still be queued
     if decision_id is not None:
         assignment, problem = _decision_assignment(event, decision_id)
         if problem:

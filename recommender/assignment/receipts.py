@@ -21,6 +21,7 @@ from recommender.models import (
 )
 from segments.models import Segment
 
+from . import receipt_queue
 from .engine import Engine, Outcome, Situation, decide
 from .state import engine_for_decision, snapshot_dayparts
 
@@ -72,7 +73,9 @@ ASSIGNMENT_CASTS = (
 def decision_record(
     *, outcome: Outcome, engine: Engine, model_id: int, catalog_id: int, sheets: dict[str, int]
 ) -> int:
-    """One real-time receipt and its assignments, all or nothing; returns the receipt's id."""
+    """One real-time receipt and its assignments, all or nothing; returns the receipt's id.
+
+    With the receipt queue (`receipt_queue`), the receipt is queued and written moments later."""
     situation = outcome.situation
     decision = Decision(
         source=DecisionSource.API,
@@ -92,6 +95,13 @@ def decision_record(
         note=outcome.note,
         created_at=timezone.now(),
     )
+    if receipt_queue.queue_enabled():
+        return receipt_queue.receipt_submit(
+            decision,
+            outcome.picks,
+            outcome_sheet=(outcome.exclusions_sha256, outcome.excluded),
+            sheets=sheets,
+        )
     rows = [
         (
             situation.customer_id,

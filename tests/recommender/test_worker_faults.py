@@ -7,7 +7,6 @@ left behind once the next run has cleaned up, and the next run works."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from offers.rules.services import rule_preview_start
 from recommender.assignment.batch import assignment_run_start
 from recommender.models import AssignmentBatch, CustomerState, Decision
 from segments.models import Customer
-from tests.worker import celery_worker, run_wait
+from tests.worker import celery_worker, free_port, redis_server_start, run_wait
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 AT = dt.datetime(2025, 3, 20, 12, 0, tzinfo=dt.UTC)
@@ -153,12 +152,6 @@ def test_database_connections_cut_mid_batch_fail_the_run_with_a_message_and_the_
     assert new.run_id == after.pk and _rows_outside([before, new]) == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Broker:
     port: int
@@ -169,9 +162,9 @@ class Broker:
 def own_broker(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
     """A Redis of this test's own as the broker, for the test and its worker, so that it can
     go away without touching the shared one."""
-    port = _free_port()
+    port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
-    broker = Broker(port=port, redis=_redis_start(port))
+    broker = Broker(port=port, redis=redis_server_start(port))
     before = app.conf.broker_url
     settings.CELERY_BROKER_URL = url
     monkeypatch.setenv("CELERY_BROKER_URL", url)
@@ -184,20 +177,6 @@ def own_broker(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broke
     if broker.redis.poll() is None:
         broker.redis.kill()
         broker.redis.wait()
-
-
-def _redis_start(port: int) -> subprocess.Popen[bytes]:
-    redis = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return redis
-        time.sleep(0.1)
-    raise TimeoutError(f"redis-server did not listen on {port}")
 
 
 def _drop_connection_pools() -> None:
@@ -225,7 +204,7 @@ def test_the_broker_going_away_mid_batch_loses_nothing_and_the_next_run_works_on
         new = AssignmentBatch.objects.get(is_active=True)
         assert new.run_id == run.pk and new != before
 
-        back = _redis_start(own_broker.port)
+        back = redis_server_start(own_broker.port)
         try:
             _drop_connection_pools()
             after = run_wait(assignment_run_start(at=AT, seed=3), timeout=180)
