@@ -10,13 +10,21 @@ up the same way. Then, each an open loop of `_http_load.py --mode mixed` for --s
   clicks and redemptions of offers the active batch assigned (`POST /api/v1/events/`,
   `/api/v1/redemptions/`), each with a new event id.
 
-After each phase, a separate process counts in the database: every answered decision id has
-its receipt, the real-time receipts written during the phase are exactly the answered ones,
-and every accepted event is stored. The load generator shares the 2 cores with the server and
+Receipts are queued and drained by `manage.py drain_receipts` (as docker-compose runs it;
+--receipts-in-request: written in each request). With --kill, a third phase at the same rates
+kills a gunicorn worker with SIGKILL a third of the way in (its master starts another), the
+drainer at half way, and starts another drainer 2 s later.
+
+After each phase (and once the drainer has emptied the queue), a separate process counts in
+the database: every answered decision id has its receipt, the real-time receipts written
+during the phase are exactly the answered ones (in the kill phase: the answered ones and
+those of requests cut off after their receipt was queued), and every accepted event is
+stored. The load generator shares the 2 cores with the server and
 PostgreSQL.
 
     python benchmarks/load_bench.py
     python benchmarks/load_bench.py --skip-setup --rate 300 --feedback-rate 30 --seconds 60
+    python benchmarks/load_bench.py --skip-setup --kill --rate 150 --feedback-rate 15
 
 Target (issue 15): 300 requests/s for 60 s with feedback alongside, 0 errors, no receipt lost.
 """

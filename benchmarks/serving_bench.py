@@ -33,6 +33,11 @@ each a `decide()` call with the serving engine in one process, sequential, no HT
 database, no receipt: per-decision p50/p99 and decisions/s, to show what HTTP, auth, the
 customer lookup and writing the receipt add.
 
+Receipts: the product's phases run twice, first with receipts queued (RECEIPT_QUEUE_URL on
+the machine's Redis, database 13 unless BENCH_RECEIPT_QUEUE_URL says otherwise, and a
+`manage.py drain_receipts` process writing them, as docker-compose runs it), then written in
+each request (no queue); `--receipts` runs one of them. The drainer's CPU is its own column.
+
 Floor (after the product's phases, with its server stopped): phases A and B again against
 `_wsgi_floor.py`, a WSGI app that reads the request and answers a fixed body of a real
 answer's size, under the same gunicorn settings: what HTTP over loopback, gunicorn and the

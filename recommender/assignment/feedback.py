@@ -213,11 +213,14 @@ def _assignment_for(event: FeedbackEvent, decision_id: int | None) -> Assignment
     if event.store_id and not Store.objects.filter(store_id=event.store_id).exists():
         problems["store_id"] = [f"unknown store {event.store_id!r}"]
     assignment = None
-    receipts_flush()  # the decision it follows may still be queued
     if decision_id is not None:
         assignment, problem = _decision_assignment(event, decision_id)
+        if problem and receipts_flush():  # a real-time decision may still be queued
+            assignment, problem = _decision_assignment(event, decision_id)
         if problem:
             problems["decision_id"] = [problem]
+    else:
+        receipts_flush()  # the latest assignment may be a real-time one still queued
     if problems:
         raise FeedbackInvalid(problems)
     if decision_id is not None:
