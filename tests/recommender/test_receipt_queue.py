@@ -121,6 +121,31 @@ def test_an_answered_receipt_is_queued_readable_at_once_and_written_once(
     assert real.xlen(receipt_queue.STREAM) == 0
 
 
+def test_feedback_on_a_queued_decision_joins_its_assignment(queue: str, client: Client) -> None:
+    answer = _ask(client)
+    offer = answer["offers"][0]["offer_id"]
+    marketer = User.objects.create_user("integration-test")
+    marketer.groups.add(Group.objects.get_or_create(name="Marketer")[0])
+    _, key = api_token_issue(user=marketer)
+    event = {
+        "event_id": "impression-of-a-queued-decision",
+        "customer_id": answer["customer"]["customer_id"],
+        "offer_id": offer,
+        "decision_id": answer["decision_id"],
+        "kind": "impression",
+        "at": "2025-03-21T08:16:00+00:00",
+    }
+    assert _queued(queue) == 1
+
+    response = Client(HTTP_AUTHORIZATION=f"Token {key}").post(
+        "/api/v1/events/", event, content_type="application/json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["assignment"]["decision_id"] == answer["decision_id"]
+    assert _queued(queue) == 0
+
+
 def test_without_redis_the_request_writes_its_receipt(settings: Any, client: Client) -> None:
     settings.RECEIPT_QUEUE_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens
 
