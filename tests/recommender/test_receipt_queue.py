@@ -98,6 +98,11 @@ def test_an_answered_receipt_is_queued_readable_at_once_and_written_once(
     assert _offers_written(answer["decision_id"]) == [o["offer_id"] for o in answer["offers"]]
     assert _queued(queue) == 0
 
+    connection.close()  # a new connection prepares the customer's statement again
+    again = _ask(client)
+    assert again["customer"]["known"] is True
+    assert again["customer"]["segment_key"] == answer["customer"]["segment_key"]
+    receipt_queue.receipts_flush()
     more = [_ask(client, customer_id=f"walk-in-{n}") for n in range(3)]
     real = redis.Redis.from_url(queue)
 
@@ -117,7 +122,7 @@ def test_an_answered_receipt_is_queued_readable_at_once_and_written_once(
         assert _offers_written(decision["decision_id"]) == [
             o["offer_id"] for o in decision["offers"]
         ]
-    assert Decision.objects.filter(source="api").count() == 4
+    assert Decision.objects.filter(source="api").count() == 5
     assert real.xlen(receipt_queue.STREAM) == 0
 
 
