@@ -41,7 +41,7 @@ from recommender.ml.affinity import (
     Purchases,
     affinity_features,
 )
-from recommender.ml.scorers import Baseline, baseline_logits
+from recommender.ml.scorers import COUNT_SCALE, Baseline, baseline_logits
 from recommender.ml.training_data import CONTEXT_FIELDS, UNKNOWN, Examples, Vocabulary
 
 RUNNERS_UP = 3
@@ -264,8 +264,16 @@ def situation_purchases(situations: list[Situation], items: list[str]) -> Purcha
     )
 
 
+def _reads_purchases(engine: Engine) -> bool:
+    """Whether the scorer reads the customer's purchases (building them for one request
+    costs as much as a popularity scorer's whole decision)."""
+    if engine.baseline is not None:
+        return engine.scorer_name in COUNT_SCALE
+    return _affinity_width(engine) > 0
+
+
 def _baseline_logits(
-    engine: Engine, history: np.ndarray, context: np.ndarray, purchases: Purchases
+    engine: Engine, history: np.ndarray, context: np.ndarray, purchases: Purchases | None
 ) -> np.ndarray:
     assert engine.baseline is not None
     n, offers = len(history), len(engine.catalog.offers)
@@ -282,12 +290,13 @@ def _baseline_logits(
     return baseline_logits(engine.scorer_name, engine.baseline.scores(examples))
 
 
-def count_inputs(engine: Engine, purchases: Purchases, context: np.ndarray) -> np.ndarray:
+def count_inputs(engine: Engine, purchases: Purchases | None, context: np.ndarray) -> np.ndarray:
     """[situation, catalog offer, feature]: what the neural scorer's head reads, as in
     training: purchase affinities, then popularities in the situation's segment."""
     width = _affinity_width(engine)
     if not width:
         return np.zeros((len(context), len(engine.catalog.offers), 0), np.float32)
+    assert purchases is not None
     parts = [affinity_features(purchases, engine.incidence)]
     if width == COUNT_FEATURES:
         if engine.popularity is None:
@@ -305,7 +314,11 @@ def model_logits(engine: Engine, situations: list[Situation], dayparts: dict) ->
         [s.events for s in situations], engine.vocabulary, engine.history_length
     )
     context = context_codes([context_values(s, dayparts) for s in situations], engine.vocabulary)
-    purchases = situation_purchases(situations, engine.incidence.items)
+    purchases = (
+        situation_purchases(situations, engine.incidence.items)
+        if _reads_purchases(engine)
+        else None
+    )
     if engine.baseline is not None:
         logits = _baseline_logits(engine, history, context, purchases)
     else:
