@@ -11,8 +11,9 @@ ids already written, then deletes them from the stream. Nothing answered is lost
   but before the delete: the next drain writes them again, and every id is already there;
 - two drains at once (the drainer and a read that flushes): the same, by id.
 
-Whatever reads a real-time receipt (its API and page, the replay, feedback linked to it)
-flushes the stream first, so an answered decision is readable at once."""
+Whatever reads a real-time receipt (its API and page, the replay) first writes what was
+queued before it, so an answered decision is readable at once; feedback does so when the
+decision it names is not found, or when it names none (its latest assignment may be queued)."""
 
 from __future__ import annotations
 
