@@ -3,16 +3,18 @@
 Each segment's first slot favors the categories its customers redeem most; the goal follows
 the profile: margin for high spenders, redemption for lapsing or rarely visiting segments,
 revenue otherwise. Lapsing segments get a win-back slot, every segment a cross-category slot
-and high spenders a high-margin slot.
+and high spenders a high-margin slot; a win-back or high-margin slot only when some offer of
+the catalog is one (a slot no offer can fill would keep the draft from being published).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from offers.models import Offer, OfferTag
+from offers.models import OfferTag
 from offers.rules.document import document_normalize
 from offers.rules.history import segment_history
+from offers.rules.slots import catalog_load
 from segments.models import Segment, SegmentDefinition
 
 HIGH = 0.5
@@ -39,9 +41,8 @@ def _is_high_spender(profile: dict[str, Any]) -> bool:
 
 def rules_suggest(*, definition: SegmentDefinition) -> dict[str, Any]:
     history = segment_history(definition=definition)
-    has_win_back = any(
-        OfferTag.WIN_BACK in tags for tags in Offer.objects.values_list("tags", flat=True)
-    )
+    catalog = catalog_load()
+    has_win_back, has_high_margin = bool(catalog.win_back.any()), bool(catalog.high_margin.any())
     rules = []
     for segment in Segment.objects.filter(definition=definition, is_vanished=False):
         profile = segment.profile or {}
@@ -62,7 +63,7 @@ def rules_suggest(*, definition: SegmentDefinition) -> dict[str, Any]:
         slots.append(
             {"label": "Something new", "count": 1, "tags": [OfferTag.CROSS_CATEGORY], "goal": goal}
         )
-        if _is_high_spender(profile):
+        if _is_high_spender(profile) and has_high_margin:
             slots.append(
                 {
                     "label": "High margin",

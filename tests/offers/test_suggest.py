@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from offers.models import RuleSet
+from offers.models import Offer, RuleSet
 from offers.rules.services import rule_set_draft_create, rule_set_suggest
 from offers.rules.suggest import rules_suggest, segment_goal
 from offers.rules.validation import rules_validate
@@ -79,3 +79,22 @@ def test_a_suggestion_replaces_the_draft_under_the_same_lock(
     assert saved.revision == 2
     assert saved.document == rules_suggest(definition=definition)
     assert RuleSet.objects.get().document == saved.document
+
+
+def test_no_high_margin_slot_when_no_offer_is_high_margin(
+    customers: None, definition: SegmentDefinition
+) -> None:
+    """A grocery catalog without item costs has no high-margin offer: a slot asking for one
+    could never be filled, and the suggested draft could not be published."""
+    Offer.objects.filter(offer_id="P1").delete()  # the one high-margin offer (cake, 75%)
+
+    document = rules_suggest(definition=definition)
+
+    big_spenders = next(rule for rule in document["segments"] if rule["segment_key"] == 3)
+    assert [slot["label"] for slot in big_spenders["slots"]] == ["Favorites", "Something new"]
+    errors = [
+        i.message
+        for i in rules_validate(document=document, definition=definition, on=ON)
+        if i.level == "error"
+    ]
+    assert errors == []
