@@ -159,7 +159,7 @@ def receipt_json(decision: Decision) -> dict[str, Any]:
         "trajectory": decision.trajectory,
         "rule_version": decision.rule_version.number if decision.rule_version else None,
         "model_version": decision.model.version,
-        "scorer": decision.model.scorer,
+        "scorer": decision.scored_by,
         "catalog": decision.catalog.sha256,
         "history": decision.history,
         "purchases": decision.purchases,

@@ -93,6 +93,12 @@ class RecommenderModel(models.Model):
         help_text="the method of this training that serves (its champion): TxT, or a "
         "baseline when no neural model beat it on the holdout",
     )
+    champion = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="the method the champion rule chose to serve; the scorer differs when an "
+        "Admin chose another method of the training (blank: recorded before this field)",
+    )
     activated_at = models.DateTimeField(null=True, blank=True)
     activated_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -163,6 +169,9 @@ class AssignmentBatch(models.Model):
         "offers.RuleVersion", on_delete=models.PROTECT, related_name="+"
     )
     model = models.ForeignKey(RecommenderModel, on_delete=models.PROTECT, related_name="+")
+    scorer = models.CharField(
+        max_length=60, blank=True, help_text="the method of the model that scored (blank: older)"
+    )
     catalog = models.ForeignKey(CatalogSnapshot, on_delete=models.PROTECT, related_name="+")
     customers = models.PositiveIntegerField(default=0)
     holdout_customers = models.PositiveIntegerField(default=0)
@@ -176,6 +185,10 @@ class AssignmentBatch(models.Model):
 
     def __str__(self) -> str:
         return f"Assignment batch #{self.pk} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def scored_by(self) -> str:
+        return self.scorer or self.model.scorer
 
 
 class DecisionSource(models.TextChoices):
@@ -212,6 +225,12 @@ class Decision(models.Model):
     model = models.ForeignKey(
         RecommenderModel, on_delete=models.PROTECT, related_name="+", db_index=False
     )
+    scorer = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="the method of the model that scored (blank: recorded before this field, "
+        "when a version's scorer could not change: the model's)",
+    )
     catalog = models.ForeignKey(
         CatalogSnapshot, on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -238,6 +257,10 @@ class Decision(models.Model):
         if self.pk is not None:
             raise ValueError("A decision receipt is immutable once written.")
         super().save(*args, **kwargs)
+
+    @property
+    def scored_by(self) -> str:
+        return self.scorer or self.model.scorer
 
 
 class Assignment(models.Model):

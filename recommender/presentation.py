@@ -1,4 +1,5 @@
-"""A trained model as pages show it: its holdout metrics against the best baseline, its curves."""
+"""A trained model as pages show it: its holdout metrics against the best baseline, its curves,
+and whether an Admin chose its scorer over the champion rule's."""
 
 from typing import Any
 
@@ -67,15 +68,19 @@ def _cold_start_rows(model: RecommenderModel) -> list[dict[str, Any]]:
     ]
 
 
-def model_results(model: RecommenderModel) -> dict[str, Any]:
+def model_results(model: RecommenderModel, *, choosable: bool = False) -> dict[str, Any]:
     """A trained model's holdout metrics and training curves, as the models page and its
-    training run's page show them."""
+    training run's page show them; `choosable`: an Admin may pick the method it serves here."""
+    chosen = bool(model.champion) and model.champion != model.scorer
     return {
         "model": model,
-        "baseline_serves": is_baseline(model.scorer),
+        "chosen_by_admin": chosen,
+        "champion_is_baseline": chosen and is_baseline(model.champion),
+        "baseline_serves": is_baseline(model.scorer) and not chosen,
         "rows": _metric_rows(model),
         "cold_start_rows": _cold_start_rows(model),
         "metrics": METRICS,
         "curves": {"methods": model.curves},
         "curves_id": f"curves-v{model.version}",
+        "choosable": choosable,
     }

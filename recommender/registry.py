@@ -253,6 +253,7 @@ def model_register(
                 },
                 decision=decision,
                 scorer=champion.name,
+                champion=champion.name,
             )
             if activate:
                 _make_active(model, user=None)
@@ -290,5 +291,38 @@ def model_activate(*, version: int, user: object = None) -> RecommenderModel:
             object_repr=f"model v{model.version} ({model.scorer})",
             before={"active": f"v{previous.version} ({previous.scorer})"} if previous else None,
             after={"active": f"v{model.version} ({model.scorer})"},
+        )
+    return model
+
+
+def model_scorer_choose(*, version: int, scorer: str, user: object = None) -> RecommenderModel:
+    """An Admin's choice of the method a version serves, over the champion rule's: any method
+    of its training whose fitted files are there (a neural model's weights, the baselines'
+    fit). Serving reloads on the audit entry; receipts name the scorer that decided."""
+    with transaction.atomic():
+        model = RecommenderModel.objects.select_for_update().filter(version=version).first()
+        if model is None:
+            raise RecommenderModel.DoesNotExist(f"There is no model version {version}.")
+        if scorer not in model.metrics:
+            raise ValueError(
+                f"Model v{version} has no method “{scorer}”; its methods: "
+                f"{', '.join(sorted(model.metrics))}."
+            )
+        if not scorer_files_exist(folder=model_path(model), name=scorer):
+            raise FileNotFoundError(
+                f"The files of {scorer} in model v{version} are missing: {model_path(model)}"
+            )
+        before = model.scorer
+        model.champion = model.champion or before
+        model.scorer = scorer
+        model.save(update_fields=["scorer", "champion"])
+        audit_record(
+            user=user,
+            action="model_scorer_choose",
+            object_type="model",
+            object_id=model.version,
+            object_repr=f"model v{model.version}",
+            before={"scorer": before},
+            after={"scorer": scorer},
         )
     return model

@@ -8,6 +8,7 @@ urlpatterns = [
     path("receipts/<int:pk>/", views.receipt_detail, name="receipt_detail"),
     path("receipts/<int:pk>/replay/", views.receipt_replay, name="receipt_replay"),
     path("models/<int:version>/activate/", views.model_activate_view, name="model_activate"),
+    path("models/<int:version>/scorer/", views.model_scorer_view, name="model_scorer"),
     path(
         "rules/preview/<int:run_id>/page/",
         preview_views.rules_preview_page,

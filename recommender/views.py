@@ -40,7 +40,7 @@ from recommender.models import (
     RecommenderModel,
 )
 from recommender.presentation import model_results
-from recommender.registry import model_activate
+from recommender.registry import model_activate, model_scorer_choose
 from recommender.selectors import batch_active, embedding_space_active
 from recommender.services import training_run_start
 from segments.presentation import segment_color
@@ -50,7 +50,7 @@ from segments.presentation import segment_color
 def model_list(request: HttpRequest) -> HttpResponse:
     models = list(RecommenderModel.objects.select_related("run", "activated_by")[:50])
     context = {
-        "models": [model_results(m) for m in models],
+        "models": [model_results(m, choosable=True) for m in models],
         "metrics": METRICS,
         "space": embedding_space_active(),
         "form": TrainingRunForm(),
@@ -90,6 +90,22 @@ def model_activate_view(request: HttpRequest, version: int) -> HttpResponse:
     else:
         messages.success(request, f"Model v{model.version} is now active.")
     return redirect("model_list")
+
+
+@role_required(ADMINS_ONLY)
+@require_POST
+def model_scorer_view(request: HttpRequest, version: int) -> HttpResponse:
+    get_object_or_404(RecommenderModel, version=version)
+    scorer = request.POST.get("scorer", "")
+    try:
+        model = model_scorer_choose(version=version, scorer=scorer, user=request.user)
+    except (ValueError, FileNotFoundError) as exc:
+        messages.error(request, str(exc))
+    else:
+        where = " in batch assignment and the real-time API" if model.is_active else ""
+        serves = f"Model v{model.version} serves {model.scorer}"
+        messages.success(request, f"{serves}{where} from now on.")
+    return redirect(f"{reverse('model_list')}#model-v{version}")
 
 
 def _score_bars(slots: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:

@@ -264,6 +264,7 @@ def _assignment_work(run: Run, echo: Callable[[str], None] | None = None) -> dic
         definition=definition,
         rule_version_id=_published(engine),
         model_id=engine.model_id,
+        scorer=engine.scorer_name,
         catalog=snapshot,
     )
     try:

@@ -154,12 +154,14 @@ def catalog_incidence(catalog: OfferCatalog) -> OfferIncidence:
     )
 
 
-def _serving_baseline(model_row: RecommenderModel, catalog: OfferCatalog) -> Baseline | None:
-    if is_neural(model_row.scorer):
+def _serving_baseline(
+    model_row: RecommenderModel, scorer: str, catalog: OfferCatalog
+) -> Baseline | None:
+    if is_neural(scorer):
         return None
     return baseline_load(
         folder=model_path(model_row),
-        name=model_row.scorer,
+        name=scorer,
         offers=[o.offer_id for o in catalog.offers],
         offer_items=[list(o.item_ids) for o in catalog.offers],
     )
@@ -196,8 +198,11 @@ def engine_build(
     rule_version: RuleVersion | None,
     usual_categories: dict[int | None, list[str]],
     seed: int = 0,
+    scorer: str | None = None,
 ) -> Engine:
-    model, saved = _loaded_model(model_row.artifact, _neural_file(model_row.scorer))
+    """The engine of a model version serving `scorer` (default: the method it serves now)."""
+    scorer = scorer or model_row.scorer
+    model, saved = _loaded_model(model_row.artifact, _neural_file(scorer))
     vocabulary = Vocabulary.from_dict(saved["vocabulary"])
     catalog = snapshot_catalog(snapshot)
     scorable, offer_input = _offer_input(snapshot, catalog, vocabulary, int(model.config.offer_dim))
@@ -215,13 +220,13 @@ def engine_build(
         rule_version_id=rule_version.pk if rule_version else None,
         rule_version_number=rule_version.number if rule_version else None,
         incidence=catalog_incidence(catalog),
-        scorer_name=model_row.scorer,
+        scorer_name=scorer,
         popularity=Popularity.from_dict(saved["popularity"]).for_offers(
             [o.offer_id for o in catalog.offers]
         )
         if "popularity" in saved
         else None,
-        baseline=_serving_baseline(model_row, catalog),
+        baseline=_serving_baseline(model_row, scorer, catalog),
         usual_categories=usual_categories,
         seed=seed,
     )
@@ -274,6 +279,7 @@ def engine_for_batch(
         rule_version=batch.rule_version,
         usual_categories=usual_categories,
         seed=batch.seed,
+        scorer=batch.scored_by,
     )
 
 
@@ -286,4 +292,5 @@ def engine_for_decision(decision: Decision) -> Engine:
         rule_version=decision.rule_version,
         usual_categories={decision.segment_key: usual},
         seed=decision.batch.seed if decision.batch is not None else 0,
+        scorer=decision.scored_by,
     )

@@ -61,3 +61,33 @@ def test_admin_rolls_back_to_an_older_model_from_the_models_page(
     expect(page.locator("#model-v1")).to_be_visible()
     expect(page.locator("button", has_text="Activate")).to_have_count(0)
     expect(page.locator("#train-form")).to_have_count(0)
+
+
+def test_admin_makes_a_version_serve_another_of_its_methods(
+    page: Page, live_server: Any, admin_user: Any
+) -> None:
+    embedding_space_create()
+    registered(1, active=True, scorer="Contextual item-CF")
+    log_in(page, live_server.url, admin_user.username)
+    page.goto(f"{live_server.url}/models/")
+    expect(page.locator("#baseline-serves-v1")).to_be_visible()
+    txt_row = page.locator("#model-v1 table.metrics tbody tr", has_text="TxT")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    txt_row.locator("button", has_text="Serve").click()
+
+    expect(page.locator(".messages")).to_contain_text(
+        "Model v1 serves TxT in batch assignment and the real-time API from now on."
+    )
+    expect(page.locator("#model-v1 h2")).to_contain_text("v1: serves TxT")
+    expect(page.locator("#model-v1 tr.serves")).to_contain_text("TxT")
+    expect(page.locator("#scorer-chosen-v1")).to_contain_text(
+        "An Admin chose TxT to serve. The champion rule chose Contextual item-CF"
+    )
+    expect(page.locator("#baseline-serves-v1")).to_have_count(0)
+    screenshot(page, "models-scorer-chosen")
+    assert RecommenderModel.objects.get(version=1).scorer == "TxT"
+    page.goto(f"{live_server.url}/audit/?object_type=model")
+    entry = page.locator('#audit tr[data-action="model_scorer_choose"]')
+    expect(entry).to_contain_text(admin_user.username)
+    expect(entry).to_contain_text("scorer: Contextual item-CF → TxT")

@@ -32,6 +32,7 @@ from recommender.models import (
     Decision,
     RecommenderModel,
 )
+from recommender.registry import model_scorer_choose
 from segments.models import Customer, CustomerSegment
 from segments.selectors import segmentation_active
 from tests.worker import celery_worker, run_wait
@@ -92,6 +93,8 @@ def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_repla
     assert decisions.values("customer_id").distinct().count() == customers
     assert CustomerState.objects.filter(batch=batch).count() == customers
     assert Assignment.objects.filter(batch=batch).count() == batch.assignments > customers
+    assert batch.scorer == batch.model.scorer
+    assert set(decisions.values_list("scorer", flat=True)) == {batch.model.scorer}
 
     definition = segmentation_active()
     sizes = Counter(
@@ -151,7 +154,7 @@ def _client() -> Client:
     return Client(HTTP_AUTHORIZATION=f"Token {key}")
 
 
-def test_the_api_recommends_with_a_receipt_and_serves_new_rules_without_a_restart(
+def test_the_api_recommends_with_a_receipt_and_serves_new_rules_and_scorers_without_a_restart(
     served: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     call_command("assign_offers", at=AT, seed=1, stdout=StringIO())
@@ -233,3 +236,13 @@ def test_the_api_recommends_with_a_receipt_and_serves_new_rules_without_a_restar
     again = client.post("/api/v1/recommendations/", body, content_type="application/json").json()
     assert again["rule_version"] == 2
     assert [o["slot_label"] for o in again["offers"]] == ["Just one"]
+
+    # An Admin makes the version serve another of its methods: the API decides and names it
+    # at once; the earlier receipt still names, and replays with, the scorer that decided it.
+    other = next(name for name in ("Global popularity", "TxT") if name != active.scorer)
+    model_scorer_choose(version=active.version, scorer=other)
+    chosen = client.post("/api/v1/recommendations/", body, content_type="application/json")
+    assert chosen.json()["scorer"] == other
+    assert client.get(f"/api/v1/receipts/{chosen.json()['decision_id']}/").json()["scorer"] == other
+    assert client.get(f"/api/v1/receipts/{data['decision_id']}/").json()["scorer"] == active.scorer
+    assert client.post(f"/api/v1/receipts/{data['decision_id']}/replay/").json()["same"] is True

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from deepflame_web.core.models import Run, RunKind, RunStatus
+from offers.models import AuditEntry
 from recommender.models import RecommenderModel
 from tests.recommender.registry_data import CURVES, embedding_space_create, registered
 
@@ -89,6 +90,51 @@ def test_marketers_and_analysts_cannot_train_or_activate(
         assert client.post("/models/2/activate/").status_code == 403
     assert RecommenderModel.objects.get(is_active=True).version == 1
     assert not Run.objects.exists()
+
+
+def test_an_admin_chooses_the_method_a_version_serves_and_the_page_says_so(
+    client: Client, admin_user: Any
+) -> None:
+    registered(1, active=True, scorer="Contextual item-CF")
+    client.force_login(admin_user)
+    page = client.get("/models/").content.decode()
+    assert page.count(">Serve</button>") == 2  # TxT and Global popularity, not the one serving
+
+    response = client.post("/models/1/scorer/", {"scorer": "TxT"}, follow=True)
+
+    model = RecommenderModel.objects.get(version=1)
+    assert (model.scorer, model.champion) == ("TxT", "Contextual item-CF")
+    html = response.content.decode()
+    assert "Model v1 serves TxT in batch assignment and the real-time API from now on." in html
+    assert 'id="scorer-chosen-v1"' in html and 'id="baseline-serves-v1"' not in html
+    assert (
+        "The champion rule chose Contextual item-CF: no neural model beat it on this version's "
+        "held-out weeks by more than chance."
+    ) in html
+    entry = AuditEntry.objects.get(action="model_scorer_choose")
+    assert entry.before == {"scorer": "Contextual item-CF"} and entry.after == {"scorer": "TxT"}
+    assert entry.username == admin_user.username
+
+
+def test_a_method_that_is_not_there_is_refused_with_its_reason(
+    client: Client, admin_user: Any, analyst: Any
+) -> None:
+    registered(1, active=True)
+    client.force_login(admin_user)
+
+    unknown = client.post("/models/1/scorer/", {"scorer": "Magic"}, follow=True).content.decode()
+    no_files = client.post(
+        "/models/1/scorer/", {"scorer": "Global popularity"}, follow=True
+    ).content.decode()
+
+    methods = "Contextual item-CF, Global popularity, TxT"
+    assert f"Model v1 has no method “Magic”; its methods: {methods}." in unknown
+    assert "The files of Global popularity in model v1 are missing" in no_files
+    assert RecommenderModel.objects.get(version=1).scorer == "TxT"
+    assert not AuditEntry.objects.filter(action="model_scorer_choose").exists()
+    client.force_login(analyst)
+    assert ">Serve</button>" not in client.get("/models/").content.decode()
+    assert client.post("/models/1/scorer/", {"scorer": "TxT"}).status_code == 403
 
 
 def test_a_training_runs_page_shows_the_model_it_made_with_metrics_and_curves(
