@@ -100,11 +100,13 @@ def serve_as(scorer: str) -> str:
     """Make the active model serve `scorer` (one of its methods: a neural model's files are
     there, a baseline's fit too); returns the scorer it served before."""
     from recommender.models import RecommenderModel
+    from recommender.registry import model_scorer_choose
 
     model = RecommenderModel.objects.get(is_active=True)
-    if scorer not in model.metrics:
-        sys.exit(f"the active model has no method {scorer!r}: {', '.join(model.metrics)}")
-    RecommenderModel.objects.filter(pk=model.pk).update(scorer=scorer)
+    try:
+        model_scorer_choose(version=model.version, scorer=scorer)
+    except (ValueError, FileNotFoundError) as exc:
+        sys.exit(str(exc))
     return model.scorer
 
 

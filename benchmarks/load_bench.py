@@ -75,7 +75,9 @@ def main() -> None:
     data.mkdir(parents=True, exist_ok=True)
     url = database_url(args.database)
     env = serving_bench.bench_environment(url, data)
-    if not args.skip_setup:
+    if args.skip_setup:
+        serving_bench.schema_migrate(env)
+    else:
         serving_bench._setup(args, url, data, env)
     inputs = _inputs(args, data, env)
     feedback = _feedback_inputs(args, data, env, "a")

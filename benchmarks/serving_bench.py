@@ -123,7 +123,9 @@ def data_arguments(parser: argparse.ArgumentParser) -> None:
     """Where the benchmark's chain lives and how it is made (shared with load_bench.py)."""
     parser.add_argument("--data", type=Path, default=ROOT / "var" / "bench" / "serving")
     parser.add_argument("--database", default="bench_serving", help="a name or a URL")
-    parser.add_argument("--skip-setup", action="store_true", help="use the data as it is")
+    parser.add_argument(
+        "--skip-setup", action="store_true", help="use the data as it is (migrated to this code)"
+    )
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=None, help="default: demo_pipeline's")
@@ -174,7 +176,9 @@ def main() -> None:
     url = database_url(args.database)
     env = bench_environment(url, data)
     load_before = os.getloadavg()
-    if not args.skip_setup:
+    if args.skip_setup:
+        schema_migrate(env)
+    else:
         _setup(args, url, data, env)
     before = _serve_as(args.scorer, env) if args.scorer else None
     try:
@@ -324,12 +328,17 @@ def _phases(
     return phase_a, phase_b
 
 
+def schema_migrate(env: dict[str, str]) -> None:
+    """The benchmark's database migrated to this code (kept data, too, after an upgrade)."""
+    _run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
+
+
 def _setup(args: argparse.Namespace, url: str, data: Path, env: dict[str, str]) -> None:
     """The demo chain through a batch assignment, static files, then 200 offers."""
     if not database_exists(url):
         database_create(url)
         print(f"created database {url}", flush=True)
-    _run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], env)
+    schema_migrate(env)
     pipeline = ["--customers", str(args.customers), "--months", str(args.months)]
     if args.epochs is not None:
         pipeline += ["--epochs", str(args.epochs)]
