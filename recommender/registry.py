@@ -271,12 +271,18 @@ def _make_active(model: RecommenderModel, *, user: object) -> None:
     model.save(update_fields=["is_active", "activated_at", "activated_by"])
 
 
+def _version_locked(version: int) -> RecommenderModel:
+    """The version's row, locked for the rest of the transaction."""
+    model = RecommenderModel.objects.select_for_update().filter(version=version).first()
+    if model is None:
+        raise RecommenderModel.DoesNotExist(f"There is no model version {version}.")
+    return model
+
+
 def model_activate(*, version: int, user: object = None) -> RecommenderModel:
     """An Admin's promotion or rollback: make this version the active one."""
     with transaction.atomic():
-        model = RecommenderModel.objects.select_for_update().filter(version=version).first()
-        if model is None:
-            raise RecommenderModel.DoesNotExist(f"There is no model version {version}.")
+        model = _version_locked(version)
         if not scorer_files_exist(folder=model_path(model), name=model.scorer):
             raise FileNotFoundError(
                 f"The files of model v{version} are missing: {model_path(model)}"
@@ -300,9 +306,7 @@ def model_scorer_choose(*, version: int, scorer: str, user: object = None) -> Re
     of its training whose fitted files are there (a neural model's weights, the baselines'
     fit). Serving reloads on the audit entry; receipts name the scorer that decided."""
     with transaction.atomic():
-        model = RecommenderModel.objects.select_for_update().filter(version=version).first()
-        if model is None:
-            raise RecommenderModel.DoesNotExist(f"There is no model version {version}.")
+        model = _version_locked(version)
         if scorer not in model.metrics:
             raise ValueError(
                 f"Model v{version} has no method “{scorer}”; its methods: "
