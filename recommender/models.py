@@ -90,8 +90,8 @@ class RecommenderModel(models.Model):
     scorer = models.CharField(
         max_length=60,
         default="TxT",
-        help_text="the method of this training that serves (its champion): TxT, or a "
-        "baseline when no neural model beat it on the holdout",
+        help_text="the method of this training that serves: its champion (TxT, or a "
+        "baseline when no neural model beat it on the holdout) or the one an Admin chose",
     )
     champion = models.CharField(
         max_length=60,

@@ -298,6 +298,11 @@ POLICY: dict[str, Row] = {
         post=(LOGIN, 403, 403, 404),
         kwargs=lambda w: {"version": MISSING},
     ),
+    "model_scorer": Row(
+        get=(LOGIN, 403, 403, 405),
+        post=(LOGIN, 403, 403, 404),
+        kwargs=lambda w: {"version": MISSING},
+    ),
     "offer_performance": Row(
         get=(LOGIN, 200, 200, 200),
         post=(LOGIN, 403, 403, 403),
