@@ -28,7 +28,9 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     """A previous batch active, and a run whose model, rules and assignment are stand-ins."""
     world = world_create()
     batch_create(world, AT - dt.timedelta(days=30))
-    engine = SimpleNamespace(model_id=world.model.pk, rule_version_id=world.rule_version.pk)
+    engine = SimpleNamespace(
+        model_id=world.model.pk, rule_version_id=world.rule_version.pk, scorer_name="TxT"
+    )
     monkeypatch.setattr(
         batch_module,
         "engine_current",
