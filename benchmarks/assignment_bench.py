@@ -66,6 +66,9 @@ def main() -> None:
     parser.add_argument("--var-dir", type=Path, default=ROOT / "var" / "bench" / "assign-1m")
     parser.add_argument("--at", default=None, help="default: the 28th of the last month, 12:00")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--scorer", default=None, help="both runs serve this method of the active model"
+    )
     preparation = parser.add_argument_group("preparation, when the database lacks it")
     preparation.add_argument("--customers", type=int, default=1_000_000)
     preparation.add_argument("--months", type=int, default=2)
@@ -86,6 +89,26 @@ def main() -> None:
         "PYTHONUNBUFFERED": "1",  # progress lines arrive as they are written (stage times)
     }
     state = _prepare(args, url, env)
+    before = _serve_as(args.scorer, env) if args.scorer else None
+    try:
+        _measure(args, url, env, state)
+    finally:
+        if before is not None:
+            _serve_as(before, env)
+
+
+def _serve_as(scorer: str, env: dict[str, str]) -> str:
+    """Serve `scorer` from now on (an Admin's choice); returns the scorer served before."""
+    command = [PYTHON, "benchmarks/_serving_data.py", "serve-as", "--scorer", scorer]
+    done = subprocess.run(command, env=env, cwd=str(ROOT), capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"serve-as {scorer} failed: {done.stderr.strip() or done.stdout.strip()}")
+    print(f"serving {scorer} for both runs", flush=True)
+    before: str = json.loads(done.stdout.strip().splitlines()[-1])["before"]
+    return before
+
+
+def _measure(args: argparse.Namespace, url: str, env: dict[str, str], state: dict) -> None:
     at = args.at or f"{state['last_month']}-28T12:00:00+00:00"
     lake = _warm_lake(args.var_dir / "lake")
     print(f"\nlake: {lake / 2**20:.1f} MiB read once (page cache warm for both runs)", flush=True)

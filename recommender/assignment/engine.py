@@ -631,11 +631,6 @@ def _goal_values(engine: Engine, scores: np.ndarray, goal: str) -> np.ndarray:
     return scores
 
 
-def _entry(engine: Engine, row: int, score: float, value: float) -> dict[str, Any]:
-    """A receipt's offer entry; `score` and `value` are rounded already."""
-    return {"offer_id": engine.catalog.offers[row].offer_id, "score": score, "goal_value": value}
-
-
 def _fill_slots(
     engine: Engine,
     situations: list[Situation],
@@ -645,24 +640,23 @@ def _fill_slots(
     slot_masks: list[np.ndarray],
 ) -> list[tuple[list[Pick], list[dict[str, Any]]]]:
     n = len(situations)
+    offer_ids = engine.offer_ids
     shown_scores = np.round(scores, SCORE_DIGITS)
     taken = np.zeros_like(scores, dtype=bool)
     picks: list[list[Pick]] = [[] for _ in range(n)]
     entries: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     for position, (slot, mask) in enumerate(zip(slots, slot_masks, strict=True), start=1):
         candidates = (mask & available)[None, :] & ~taken
+        below = np.zeros_like(candidates)
         if slot.min_score is not None:
             below = candidates & (scores < slot.min_score)
             candidates &= ~below
-        else:
-            below = np.zeros_like(candidates)
         values = _goal_values(engine, scores, slot.goal)
         shown_values = np.round(values, SCORE_DIGITS)
-        # Ties on goal value go to the lower offer id (catalog order): a stable sort.
-        order = np.argsort(-np.where(candidates, values, -np.inf), axis=1, kind="stable")
-        order = order[:, : slot.count + RUNNERS_UP]
+        ranked_rows = _ranked(values, candidates, slot.count + RUNNERS_UP)
+        candidate_counts = candidates.sum(axis=1).tolist()
         for r, situation in enumerate(situations):
-            ranked = [c for c in order[r] if candidates[r, c]]
+            ranked = ranked_rows[r]
             chosen = (
                 _holdout_choice(engine, situation, position, candidates[r], slot.count)
                 if situation.holdout
@@ -675,36 +669,36 @@ def _fill_slots(
                 chosen = [*chosen, fallback]
             used_fallback = fallback if fallback in chosen else None
             runners = [c for c in ranked if c not in chosen][:RUNNERS_UP]
-            for c in chosen:
-                taken[r, c] = True
-                picks[r].append(
-                    Pick(
-                        engine.catalog.offers[c].offer_id,
-                        position,
-                        slot.label,
-                        float(shown_scores[r, c]),
-                        float(shown_values[r, c]),
-                        fallback=c == used_fallback,
-                    )
+            shown = chosen + runners
+            # One gather per row: reading cells one by one costs more than the decision.
+            row_scores = shown_scores[r, shown].tolist()
+            row_values = shown_values[r, shown].tolist()
+            offered = [
+                {"offer_id": offer_ids[c], "score": score, "goal_value": value}
+                for c, score, value in zip(shown, row_scores, row_values, strict=True)
+            ]
+            taken[r, chosen] = True
+            picks[r].extend(
+                Pick(
+                    entry["offer_id"],
+                    position,
+                    slot.label,
+                    entry["score"],
+                    entry["goal_value"],
+                    fallback=c == used_fallback,
                 )
+                for c, entry in zip(chosen, offered, strict=False)
+            )
             entries[r].append(
                 {
                     "slot": position,
                     "label": slot.label,
                     "goal": slot.goal,
                     "count": slot.count,
-                    "candidates": int(candidates[r].sum()),
-                    "chosen": [
-                        _entry(engine, c, float(shown_scores[r, c]), float(shown_values[r, c]))
-                        for c in chosen
-                    ],
-                    "runners_up": [
-                        _entry(engine, c, float(shown_scores[r, c]), float(shown_values[r, c]))
-                        for c in runners
-                    ],
-                    "fallback": engine.catalog.offers[used_fallback].offer_id
-                    if used_fallback is not None
-                    else None,
+                    "candidates": candidate_counts[r],
+                    "chosen": offered[: len(chosen)],
+                    "runners_up": offered[len(chosen) :],
+                    "fallback": offer_ids[used_fallback] if used_fallback is not None else None,
                     "short": len(chosen) < slot.count,
                     "below_min_score": engine_ids(engine, np.flatnonzero(below[r]))
                     if slot.min_score is not None
@@ -712,6 +706,17 @@ def _fill_slots(
                 }
             )
     return list(zip(picks, entries, strict=True))
+
+
+def _ranked(values: np.ndarray, candidates: np.ndarray, length: int) -> list[list[int]]:
+    """Each row's best candidates by goal value, at most `length`, best first; ties go to
+    the lower offer id (catalog order: a stable sort)."""
+    order = np.argsort(-np.where(candidates, values, -np.inf), axis=1, kind="stable")[:, :length]
+    keep = np.take_along_axis(candidates, order, axis=1)
+    return [
+        [c for c, ok in zip(row, flags, strict=True) if ok]
+        for row, flags in zip(order.tolist(), keep.tolist(), strict=True)
+    ]
 
 
 def engine_ids(engine: Engine, rows: np.ndarray) -> list[str]:

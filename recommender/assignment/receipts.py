@@ -221,9 +221,18 @@ def _reserve_ids(table: str, count: int) -> list[int]:
 
 
 def batch_decisions_write(
-    *, outcomes: list[Outcome], engine: Engine, batch: AssignmentBatch, sheets: dict[str, int]
+    *,
+    outcomes: list[Outcome],
+    engine: Engine,
+    batch: AssignmentBatch,
+    sheets: dict[str, int],
+    contexts: list[str],
+    documents: dict[str, list[str]],
 ) -> int:
-    """Receipts and assignments of a batch chunk, by COPY; returns assignments written."""
+    """Receipts and assignments of a batch chunk, by COPY; returns assignments written.
+
+    `contexts` are the receipts' contexts as JSON, `documents` each customer's history,
+    trajectory and purchases as JSON (batch.customer_documents), in the outcomes' order."""
     sheets_ensure(outcomes, sheets)
     ids = _reserve_ids(Decision._meta.db_table, len(outcomes))
     now = _stored(timezone.now())
@@ -235,16 +244,16 @@ def batch_decisions_write(
             "customer_id": [o.situation.customer_id for o in outcomes],
             "known_customer": True,
             "at": _stored(batch.at),
-            "context": [json.dumps(outcome_context(o, engine)) for o in outcomes],
+            "context": contexts,
             "segment_key": pd.array([o.situation.segment_key for o in outcomes], dtype="Int64"),
-            "trajectory": [json.dumps(_trajectory(o.situation)) for o in outcomes],
+            "trajectory": documents["trajectory"],
             "rule_version_id": engine.rule_version_id,
             "model_id": batch.model_id,
             "scorer": engine.scorer_name,
             "catalog_id": batch.catalog_id,
             "exclusions_id": [sheets[o.exclusions_sha256] for o in outcomes],
-            "history": [json.dumps(list(o.situation.history)) for o in outcomes],
-            "purchases": [json.dumps(o.situation.purchases) for o in outcomes],
+            "history": documents["history"],
+            "purchases": documents["purchases"],
             "slots": [json.dumps(o.slots) for o in outcomes],
             "holdout": [o.situation.holdout for o in outcomes],
             "note": [o.note for o in outcomes],
