@@ -28,6 +28,7 @@ customer); the database size is printed before and after.
 
     python benchmarks/assignment_bench.py
     python benchmarks/assignment_bench.py --database bench_assign_small --var-dir /tmp/bench-small
+    python benchmarks/assignment_bench.py --scorer TxT   # both runs serve TxT (put back after)
 
 Target (issue 7): the 1M batch <= 10 minutes on 2 cores.
 """
