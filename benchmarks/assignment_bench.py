@@ -54,6 +54,7 @@ from _postgres import (  # noqa: E402
     database_size_gib,
     database_url,
 )
+from serving_bench import scorer_served  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -90,23 +91,8 @@ def main() -> None:
         "PYTHONUNBUFFERED": "1",  # progress lines arrive as they are written (stage times)
     }
     state = _prepare(args, url, env)
-    before = _serve_as(args.scorer, env) if args.scorer else None
-    try:
+    with scorer_served(args.scorer, env):
         _measure(args, url, env, state)
-    finally:
-        if before is not None:
-            _serve_as(before, env)
-
-
-def _serve_as(scorer: str, env: dict[str, str]) -> str:
-    """Serve `scorer` from now on (an Admin's choice); returns the scorer served before."""
-    command = [PYTHON, "benchmarks/_serving_data.py", "serve-as", "--scorer", scorer]
-    done = subprocess.run(command, env=env, cwd=str(ROOT), capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"serve-as {scorer} failed: {done.stderr.strip() or done.stdout.strip()}")
-    print(f"serving {scorer} for both runs", flush=True)
-    before: str = json.loads(done.stdout.strip().splitlines()[-1])["before"]
-    return before
 
 
 def _measure(args: argparse.Namespace, url: str, env: dict[str, str], state: dict) -> None:

@@ -180,12 +180,23 @@ def main() -> None:
         schema_migrate(env)
     else:
         _setup(args, url, data, env)
-    before = _serve_as(args.scorer, env) if args.scorer else None
-    try:
+    with scorer_served(args.scorer, env):
         _measure(args, data, env, load_before)
+
+
+@contextlib.contextmanager
+def scorer_served(scorer: str | None, env: dict[str, str]) -> Iterator[None]:
+    """The active version serves `scorer` inside the block (an Admin's choice), then the one
+    it served before; without a scorer nothing changes."""
+    if scorer is None:
+        yield
+        return
+    before = _serve_as(scorer, env)
+    print(f"serving {scorer} for this run", flush=True)
+    try:
+        yield
     finally:
-        if before is not None:
-            _serve_as(before, env)
+        _serve_as(before, env)
 
 
 def _serve_as(scorer: str, env: dict[str, str]) -> str:
