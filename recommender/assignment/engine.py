@@ -322,15 +322,38 @@ def model_logits(engine: Engine, situations: list[Situation], dayparts: dict) ->
     if engine.baseline is not None:
         logits = _baseline_logits(engine, history, context, purchases)
     else:
-        affinity = count_inputs(engine, purchases, context)
-        logits = (
-            model_scorer(engine)(
-                torch.as_tensor(history), torch.as_tensor(context), torch.as_tensor(affinity)
-            )
-            .numpy()
-            .astype(np.float64)
-        )
+        logits = _neural_logits(engine, history, context, purchases)
     return np.where(engine.scorable[None, :], logits, -np.inf)
+
+
+SCORING_CELLS = 65_536
+"""Situation x offer cells scored at once. A batch chunk's intermediate tensors (situations x
+offers x width) would be hundreds of MB: the allocator maps and unmaps each from the kernel,
+whose page faults took a third of the scores' time; slices this size reuse the same memory
+(50,000 customers, 67 offers: 8.2 s of scores at once, 5.0 s in slices of 65,536 cells,
+5.1 s at half and 5.3 s at twice that)."""
+
+
+def _neural_logits(
+    engine: Engine, history: np.ndarray, context: np.ndarray, purchases: Purchases | None
+) -> np.ndarray:
+    """The neural scorer's logits, a slice of situations at a time (their count inputs too:
+    dense [situation, offer, feature], they are the largest input)."""
+    scorer = model_scorer(engine)
+    rows = max(1, SCORING_CELLS // max(1, len(engine.catalog.offers)))
+    slices = [np.zeros((0, len(engine.catalog.offers)), np.float32)]
+    for start in range(0, len(history), rows):
+        part = np.arange(start, min(start + rows, len(history)))
+        affinity = count_inputs(
+            engine, purchases.take(part) if purchases is not None else None, context[part]
+        )
+        logits = scorer(
+            torch.as_tensor(history[part]),
+            torch.as_tensor(context[part]),
+            torch.as_tensor(affinity),
+        )
+        slices.append(logits.numpy())
+    return np.concatenate(slices).astype(np.float64)
 
 
 def available_probabilities(logits: np.ndarray, available: np.ndarray) -> np.ndarray:

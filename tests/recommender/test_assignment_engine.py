@@ -353,6 +353,31 @@ def test_the_traced_scorer_gives_the_eager_model_s_numbers_for_one_or_many() -> 
         )
 
 
+def test_a_chunk_scored_in_slices_gets_the_scores_it_gets_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recommender.assignment import engine as engine_module
+
+    engine = make_engine()
+    dayparts = {k: (v[0], v[1]) for k, v in DAYPARTS.items()}
+    situations = [
+        situation(
+            customer_id=f"C{i}",
+            history=("item:fries",) * (i % 4),
+            purchases={"fries": [float(i)] * len(PURCHASE_MEASURES)},
+        )
+        for i in range(7)
+    ]
+    at_once = engine_module.model_logits(engine, situations, dayparts)
+    monkeypatch.setattr(engine_module, "SCORING_CELLS", 2 * len(engine.catalog.offers))
+
+    in_slices = engine_module.model_logits(engine, situations, dayparts)
+
+    assert in_slices.shape == at_once.shape == (7, len(engine.catalog.offers))
+    assert np.allclose(in_slices, at_once, atol=1e-6)
+    assert not np.allclose(at_once[0], at_once[6]), "the customers' scores differ"
+
+
 def test_an_offer_for_another_channel_says_so_when_the_customer_has_no_usual_channel() -> None:
     excluded = one(make_engine(), channel="").excluded
 
