@@ -17,11 +17,13 @@ offers, instead of the model's picks, so that lift over the rules alone can be m
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import gc
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -334,8 +336,9 @@ def _assign_all(
         if echo is not None:
             echo(line)
 
-    with ChunkWriter() as writer:
+    with _collector_paused(), ChunkWriter() as writer:
         for start in range(0, total, CHUNK):
+            gc.collect(1)  # the previous chunks' young objects, not the inputs
             chunk = frame.iloc[start : start + CHUNK]
             situations = batch_situations(chunk, at=batch.at, stores=stores, weather=weather)
             outcomes = decide(engine, situations, dayparts)
@@ -399,6 +402,22 @@ def receipt_contexts(
             context = built[(key, basis)] = json.dumps(parts)
         contexts.append(context)
     return contexts
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the chunks are decided and written, and
+    everything alive before (every customer's inputs: millions of objects that live for the
+    whole run) frozen out of its scans; the loop collects young objects once per chunk. Its
+    full passes scanned the inputs again and again: 2.4 s of an 18 s run at 50,000
+    customers, and they grow with the customers."""
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 class ChunkWriter:
