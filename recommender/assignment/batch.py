@@ -23,9 +23,9 @@ import functools
 import gc
 import json
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -47,7 +47,7 @@ from offers.models import Store
 from recommender.errors import RecommenderError
 from recommender.models import Assignment, AssignmentBatch, CustomerState, Decision
 
-from .engine import Engine, Outcome, Situation, decide
+from .engine import Engine, Outcome, Situation, decide, model_logits
 from .inputs import customer_inputs, store_weather
 from .performance import performance_refresh
 from .receipts import batch_decisions_write, outcome_context
@@ -58,6 +58,8 @@ DEFAULT_HOLDOUT_SHARE = 0.05
 CHUNK = 10_000
 MAX_VALID_DAYS = 366
 MAX_START_OFFSET_DAYS = 366
+T = TypeVar("T")
+R = TypeVar("R")
 """How far from the run's instant the first valid day may be, either way."""
 
 
@@ -336,14 +338,22 @@ def _assign_all(
         if echo is not None:
             echo(line)
 
-    with _collector_paused(), ChunkWriter() as writer:
-        for start in range(0, total, CHUNK):
+    def scored(chunk: pd.DataFrame) -> tuple[list[Situation], np.ndarray]:
+        situations = batch_situations(chunk, at=batch.at, stores=stores, weather=weather)
+        return situations, model_logits(engine, situations, dayparts)
+
+    chunks = [frame.iloc[start : start + CHUNK] for start in range(0, total, CHUNK)]
+    with (
+        _collector_paused(),
+        ChunkWriter() as writer,
+        contextlib.closing(_ahead(scored, chunks)) as ahead,
+    ):
+        done = 0
+        for chunk, (situations, logits) in zip(chunks, ahead, strict=True):
             gc.collect(1)  # the previous chunks' young objects, not the inputs
-            chunk = frame.iloc[start : start + CHUNK]
-            situations = batch_situations(chunk, at=batch.at, stores=stores, weather=weather)
-            outcomes = decide(engine, situations, dayparts)
+            outcomes = decide(engine, situations, dayparts, logits=logits)
             job = functools.partial(_chunk_write, outcomes, chunk, engine, batch, sheets, validity)
-            done = min(start + CHUNK, total)
+            done += len(chunk)
             writer.write(job, then=functools.partial(written, done))
     return {
         "customers": total,
@@ -402,6 +412,22 @@ def receipt_contexts(
             context = built[(key, basis)] = json.dumps(parts)
         contexts.append(context)
     return contexts
+
+
+def _ahead(work: Callable[[T], R], items: list[T]) -> Generator[R]:
+    """`work` of each item in order, the next item's computed in a thread while the caller
+    uses this one's. For the model's scores: torch computes without the interpreter lock, so
+    the next chunk's scores use the cores that this chunk's decisions and writes (Python,
+    taking turns on the lock) leave idle. Closing it early waits for the item in flight."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        previous: Future[R] | None = None
+        for item in items:
+            current = pool.submit(work, item)
+            if previous is not None:
+                yield previous.result()
+            previous = current
+        if previous is not None:
+            yield previous.result()
 
 
 @contextlib.contextmanager

@@ -507,11 +507,20 @@ def _group_key(situation: Situation) -> tuple:
     )
 
 
-def decide(engine: Engine, situations: list[Situation], dayparts: dict) -> list[Outcome]:
-    """Each situation's offers, slot by slot, with its receipt parts (in input order)."""
+def decide(
+    engine: Engine,
+    situations: list[Situation],
+    dayparts: dict,
+    *,
+    logits: np.ndarray | None = None,
+) -> list[Outcome]:
+    """Each situation's offers, slot by slot, with its receipt parts (in input order).
+    `logits`: the situations' `model_logits`, when computed already (a batch scores its next
+    chunk while it decides this one)."""
     if not situations:
         return []
-    logits = model_logits(engine, situations, dayparts)
+    if logits is None:
+        logits = model_logits(engine, situations, dayparts)
     groups: dict[tuple, list[int]] = {}
     for index, situation in enumerate(situations):
         groups.setdefault(_group_key(situation), []).append(index)
