@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
+from django.db import connection
+from django.db.models import F, ProtectedError
 from django.test import Client
 
 from deepflame_web.core.api_tokens import api_token_issue
@@ -79,6 +81,32 @@ def _purchases_before(at: dt.datetime) -> dict[str, dict[str, tuple[int, float]]
     return bought
 
 
+LOOSE_KEYS = [
+    ("recommender_decision", "batch_id", "recommender_assignmentbatch"),
+    ("recommender_decision", "model_id", "recommender_recommendermodel"),
+    ("recommender_decision", "catalog_id", "recommender_catalogsnapshot"),
+    ("recommender_decision", "exclusions_id", "recommender_exclusionsheet"),
+    ("recommender_decision", "rule_version_id", "offers_ruleversion"),
+    ("recommender_assignment", "decision_id", "recommender_decision"),
+    ("recommender_assignment", "batch_id", "recommender_assignmentbatch"),
+    ("recommender_customerstate", "batch_id", "recommender_assignmentbatch"),
+]
+"""The foreign keys that the database does not check (recommender.models.Decision.batch)."""
+
+
+def _dangling_keys() -> dict[str, int]:
+    """Rows whose loose key names a row that does not exist, per table and key."""
+    found = {}
+    with connection.cursor() as cursor:
+        for table, key, target in LOOSE_KEYS:
+            cursor.execute(
+                f"SELECT count(*) FROM {table} AS r WHERE r.{key} IS NOT NULL AND NOT EXISTS "
+                f"(SELECT 1 FROM {target} AS t WHERE t.id = r.{key})"
+            )
+            found[f"{table}.{key}"] = cursor.fetchone()[0]
+    return {name: count for name, count in found.items() if count}
+
+
 def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_replays(
     served: None, tmp_path: Path
 ) -> None:
@@ -122,6 +150,13 @@ def test_a_batch_in_the_worker_assigns_everyone_holds_out_five_percent_and_repla
         assert len(offers) == len(set(offers))
         assert decision.rule_version_id == batch.rule_version_id
         assert decision.context["local_time"].startswith("2025-03-")
+    assert _dangling_keys() == {}
+    mismatched = Assignment.objects.filter(batch=batch).exclude(
+        decision__batch=batch, decision__customer_id=F("customer_id")
+    )
+    assert not mismatched.exists()
+    with pytest.raises(ProtectedError):
+        batch.model.delete()
 
 
 def test_a_failed_batch_leaves_the_previous_one_active_and_nothing_of_its_own(
@@ -145,6 +180,8 @@ def test_a_failed_batch_leaves_the_previous_one_active_and_nothing_of_its_own(
     assert list(AssignmentBatch.objects.values_list("pk", "is_active")) == [(first.pk, True)]
     assert Decision.objects.count() == rows
     assert not CustomerState.objects.exclude(batch=first).exists()
+    assert not Assignment.objects.exclude(batch=first).exists()
+    assert _dangling_keys() == {}
 
 
 def _client() -> Client:
@@ -246,3 +283,5 @@ def test_the_api_recommends_with_a_receipt_and_serves_new_rules_and_scorers_with
     assert client.get(f"/api/v1/receipts/{chosen.json()['decision_id']}/").json()["scorer"] == other
     assert client.get(f"/api/v1/receipts/{data['decision_id']}/").json()["scorer"] == active.scorer
     assert client.post(f"/api/v1/receipts/{data['decision_id']}/replay/").json()["same"] is True
+    assert Decision.objects.filter(source="api").count() >= 4
+    assert _dangling_keys() == {}
