@@ -685,8 +685,16 @@ def _fill_slots(
             candidates &= ~below
         values = _goal_values(engine, scores, slot.goal)
         shown_values = np.round(values, SCORE_DIGITS)
-        ranked_rows = _ranked(values, candidates, slot.count + RUNNERS_UP)
+        order = _ranked_order(values, candidates, slot.count + RUNNERS_UP)
+        order_rows = order.tolist()
+        ranked_rows = _kept(order_rows, np.take_along_axis(candidates, order, axis=1))
+        # Every row's shown scores in ranked order, gathered at once: most rows show their
+        # ranked offers, and a gather per row cost a third of the slot filling.
+        ranked_scores = np.take_along_axis(shown_scores, order, axis=1).tolist()
+        ranked_values = np.take_along_axis(shown_values, order, axis=1).tolist()
         candidate_counts = candidates.sum(axis=1).tolist()
+        taken_rows: list[int] = []
+        taken_columns: list[int] = []
         for r, situation in enumerate(situations):
             ranked = ranked_rows[r]
             chosen = (
@@ -702,14 +710,19 @@ def _fill_slots(
             used_fallback = fallback if fallback in chosen else None
             runners = [c for c in ranked if c not in chosen][:RUNNERS_UP]
             shown = chosen + runners
-            # One gather per row: reading cells one by one costs more than the decision.
-            row_scores = shown_scores[r, shown].tolist()
-            row_values = shown_values[r, shown].tolist()
+            if shown == order_rows[r][: len(shown)]:
+                row_scores = ranked_scores[r][: len(shown)]
+                row_values = ranked_values[r][: len(shown)]
+            else:  # a holdout draw or a fallback
+                row_scores = shown_scores[r, shown].tolist()
+                row_values = shown_values[r, shown].tolist()
             offered = [
                 {"offer_id": offer_ids[c], "score": score, "goal_value": value}
                 for c, score, value in zip(shown, row_scores, row_values, strict=True)
             ]
-            taken[r, chosen] = True
+            # Marked after the rows: a row's earlier slots, not this one, keep its fallback out.
+            taken_rows.extend([r] * len(chosen))
+            taken_columns.extend(chosen)
             picks[r].extend(
                 Pick(
                     entry["offer_id"],
@@ -737,17 +750,21 @@ def _fill_slots(
                     else [],
                 }
             )
+        taken[taken_rows, taken_columns] = True
     return list(zip(picks, entries, strict=True))
 
 
-def _ranked(values: np.ndarray, candidates: np.ndarray, length: int) -> list[list[int]]:
-    """Each row's best candidates by goal value, at most `length`, best first; ties go to
-    the lower offer id (catalog order: a stable sort)."""
-    order = np.argsort(-np.where(candidates, values, -np.inf), axis=1, kind="stable")[:, :length]
-    keep = np.take_along_axis(candidates, order, axis=1)
+def _ranked_order(values: np.ndarray, candidates: np.ndarray, length: int) -> np.ndarray:
+    """Each row's first `length` offers, candidates first, by goal value, best first; ties go
+    to the lower offer id (catalog order: a stable sort)."""
+    return np.argsort(-np.where(candidates, values, -np.inf), axis=1, kind="stable")[:, :length]
+
+
+def _kept(order_rows: list[list[int]], candidate: np.ndarray) -> list[list[int]]:
+    """Each row's ranked offers that are candidates (`candidate`: in the order's shape)."""
     return [
         [c for c, ok in zip(row, flags, strict=True) if ok]
-        for row, flags in zip(order.tolist(), keep.tolist(), strict=True)
+        for row, flags in zip(order_rows, candidate.tolist(), strict=True)
     ]
 
 
