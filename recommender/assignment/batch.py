@@ -58,9 +58,9 @@ DEFAULT_HOLDOUT_SHARE = 0.05
 CHUNK = 10_000
 MAX_VALID_DAYS = 366
 MAX_START_OFFSET_DAYS = 366
+"""How far from the run's instant the first valid day may be, either way."""
 T = TypeVar("T")
 R = TypeVar("R")
-"""How far from the run's instant the first valid day may be, either way."""
 
 
 def assignment_run_start(

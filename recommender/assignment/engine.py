@@ -720,7 +720,7 @@ def _fill_slots(
                 {"offer_id": offer_ids[c], "score": score, "goal_value": value}
                 for c, score, value in zip(shown, row_scores, row_values, strict=True)
             ]
-            # Marked after the rows: a row's earlier slots, not this one, keep its fallback out.
+            # Marked once the slot's rows are filled: each row reads only its own marks.
             taken_rows.extend([r] * len(chosen))
             taken_columns.extend(chosen)
             picks[r].extend(

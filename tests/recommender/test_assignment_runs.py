@@ -15,7 +15,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.db import connection
-from django.db.models import F, ProtectedError
+from django.db.models import F, ForeignKey, ProtectedError
 from django.test import Client
 
 from deepflame_web.core.api_tokens import api_token_issue
@@ -81,24 +81,24 @@ def _purchases_before(at: dt.datetime) -> dict[str, dict[str, tuple[int, float]]
     return bought
 
 
-LOOSE_KEYS = [
-    ("recommender_decision", "batch_id", "recommender_assignmentbatch"),
-    ("recommender_decision", "model_id", "recommender_recommendermodel"),
-    ("recommender_decision", "catalog_id", "recommender_catalogsnapshot"),
-    ("recommender_decision", "exclusions_id", "recommender_exclusionsheet"),
-    ("recommender_decision", "rule_version_id", "offers_ruleversion"),
-    ("recommender_assignment", "decision_id", "recommender_decision"),
-    ("recommender_assignment", "batch_id", "recommender_assignmentbatch"),
-    ("recommender_customerstate", "batch_id", "recommender_assignmentbatch"),
-]
-"""The foreign keys that the database does not check (recommender.models.Decision.batch)."""
+def _loose_keys() -> list[tuple[str, str, str]]:
+    """(table, column, referenced table) of each foreign key that the database does not
+    check (recommender.models.Decision.batch)."""
+    return [
+        (model._meta.db_table, field.column, field.target_field.model._meta.db_table)
+        for model in (Decision, Assignment, CustomerState)
+        for field in model._meta.concrete_fields
+        if isinstance(field, ForeignKey) and not field.db_constraint  # type: ignore[attr-defined]
+    ]
 
 
 def _dangling_keys() -> dict[str, int]:
     """Rows whose loose key names a row that does not exist, per table and key."""
+    keys = _loose_keys()
+    assert len(keys) == 8
     found = {}
     with connection.cursor() as cursor:
-        for table, key, target in LOOSE_KEYS:
+        for table, key, target in keys:
             cursor.execute(
                 f"SELECT count(*) FROM {table} AS r WHERE r.{key} IS NOT NULL AND NOT EXISTS "
                 f"(SELECT 1 FROM {target} AS t WHERE t.id = r.{key})"
