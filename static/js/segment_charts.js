@@ -126,6 +126,13 @@
   var TREATED = "#c2410c";
   var HOLDOUT = "#9aa0a6";
 
+  // A redemption-rate axis from 0 to a fifth above the highest rate. Rates are often a few
+  // percent or none yet: whole-percent ticks would then repeat ("0%, 0%, 1%, 1%").
+  function rateAxis(top) {
+    return { title: { text: "redemption rate" }, gridcolor: GRID, rangemode: "tozero",
+             tickformat: top < 0.1 ? ".1%" : ".0%", range: [0, (top || 0.01) * 1.2] };
+  }
+
   // Offer performance: treated against holdout redemption rate per segment, lift above each.
   function performanceLift(el, data) {
     var labels = data.segments.map(function (s) { return s.label; });
@@ -146,8 +153,7 @@
       // Long segment names wrap onto lines instead of tilting into each other.
       xaxis: { type: "category", automargin: true, tickangle: 0, tickvals: labels,
                ticktext: categoryTicks(el, labels) },
-      yaxis: { title: { text: "redemption rate" }, gridcolor: GRID, tickformat: ".0%",
-               rangemode: "tozero", range: [0, (top || 0.01) * 1.2] },
+      yaxis: rateAxis(top),
       legend: TOP_LEGEND,
       annotations: data.segments.map(function (s) {
         return { x: s.label, y: Math.max(s.treated || 0, s.holdout || 0), yanchor: "bottom",
@@ -196,6 +202,9 @@
           " of %{customdata:,} assignments<extra></extra>",
       };
     });
+    var top = Math.max.apply(null, [0].concat(data.batches.map(function (b) {
+      return Math.max(b.treated_rate || 0, b.holdout_rate || 0);
+    })));
     var current = data.batches.filter(function (b) { return b.batch === data.current; })[0];
     // As many level labels as the width holds, the shown batch's always among them.
     var room = Math.max(2, Math.floor((el.clientWidth - 80) / TICK_WIDTH));
@@ -209,7 +218,7 @@
       // Half a category of room on each side: the first and last batch are not on the axes.
       xaxis: { type: "category", gridcolor: GRID, automargin: true, range: [-0.5, labels.length - 0.5],
                tickangle: 0, tickvals: ticks, ticktext: ticks.map(function (l) { return l.slice(5); }) },
-      yaxis: { title: { text: "redemption rate" }, gridcolor: GRID, tickformat: ".0%", rangemode: "tozero" },
+      yaxis: rateAxis(top),
       legend: TOP_LEGEND,
       shapes: current ? [{ type: "line", x0: current.label, x1: current.label, yref: "paper", y0: 0, y1: 1,
                            line: { color: "#2b1d14", dash: "dot", width: 1.5 } }] : [],

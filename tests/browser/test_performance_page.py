@@ -222,3 +222,28 @@ def test_many_batches_and_long_names_draw_charts_whose_labels_do_not_overlap(
         assert found["ticks"] >= 3 and found["legend"] == 1, found
         assert found["clashes"] == [], (chart, found)
     screenshot(page, "performance-many-batches")
+
+
+Y_TICKS = """(chart) => Array.from(document.querySelectorAll(`#${chart} .ytick text`))
+  .map((node) => node.textContent)"""
+
+
+def test_a_batch_without_redemptions_yet_reads_on_distinct_rate_ticks(
+    page: Page, live_server: Any, marketer: Any
+) -> None:
+    world = world_create()
+    nothing_yet = [
+        (key, 1, "Best", "O1", holdout, "lunch", "value", 10, 0)
+        for key in (1, 2)
+        for holdout in (False, True)
+    ]
+    counted(batch_create(world, day(1)), nothing_yet, day(1) + dt.timedelta(hours=1))
+    log_in(page, live_server.url, marketer.username)
+
+    page.click("nav >> text=Performance")
+
+    for chart in ("history-chart", "lift-chart"):
+        expect(page.locator(f"#{chart}")).to_have_attribute("data-drawn", "true")
+        ticks = page.evaluate(Y_TICKS, chart)
+        assert len(ticks) >= 3 and len(set(ticks)) == len(ticks), (chart, ticks)
+    screenshot(page, "performance-nothing-redeemed")
