@@ -35,11 +35,13 @@ from offers.rules.document import RulesDocument, Slot, segment_label
 from offers.rules.slots import OfferCatalog, slot_constraints, slot_filter
 from recommender.ml.affinity import (
     COUNT_FEATURES,
+    LIFECYCLE_FEATURES,
     PURCHASE_MEASURES,
     OfferIncidence,
     Popularity,
     Purchases,
     affinity_features,
+    offer_lifecycle,
 )
 from recommender.ml.scorers import COUNT_SCALE, Baseline, baseline_logits
 from recommender.ml.training_data import CONTEXT_FIELDS, UNKNOWN, Examples, Vocabulary
@@ -111,6 +113,8 @@ class Engine:
     """An offer's context exclusion text per constraint and context value, kept like
     eligibility_cache: most offers are excluded on most requests, for the same few reasons."""
     scorer: Any = field(default=None, repr=False)
+    offer_dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    """The catalog offers' valid_from, valid_to and item counts, read once (lifecycle_inputs)."""
 
     @property
     def offer_ids(self) -> list[str]:
@@ -290,20 +294,52 @@ def _baseline_logits(
     return baseline_logits(engine.scorer_name, engine.baseline.scores(examples))
 
 
-def count_inputs(engine: Engine, purchases: Purchases | None, context: np.ndarray) -> np.ndarray:
+def count_inputs(
+    engine: Engine,
+    purchases: Purchases | None,
+    context: np.ndarray,
+    days: np.ndarray | None = None,
+) -> np.ndarray:
     """[situation, catalog offer, feature]: what the neural scorer's head reads, as in
-    training: purchase affinities, then popularities in the situation's segment."""
+    training: purchase affinities, then popularities in the situation's segment, then (for a
+    scorer with a count ranker) where each offer stands in its life on the situations' `days`."""
     width = _affinity_width(engine)
     if not width:
         return np.zeros((len(context), len(engine.catalog.offers), 0), np.float32)
     assert purchases is not None
     parts = [affinity_features(purchases, engine.incidence)]
-    if width == COUNT_FEATURES:
+    if width >= COUNT_FEATURES:
         if engine.popularity is None:
             raise ValueError("this model reads popularities but its files have none")
         segment = context[:, CONTEXT_FIELDS.index("segment")]
         parts.append(engine.popularity.features(segment))
+    if width == COUNT_FEATURES + LIFECYCLE_FEATURES:
+        if days is None:
+            raise ValueError("this model reads the offers' lifecycle: pass the days")
+        parts.append(lifecycle_inputs(engine, days))
     return np.concatenate(parts, axis=-1)
+
+
+def lifecycle_inputs(engine: Engine, days: np.ndarray) -> np.ndarray:
+    """[situation, catalog offer, LIFECYCLE_FEATURES] on `days` (datetime64[D]), as training
+    reads them (recommender.ml.training_data.lifecycle_of): open dates read as always."""
+    if engine.offer_dates is None:
+        offers = engine.catalog.offers
+        engine.offer_dates = (
+            np.array([str(o.valid_from or "1900-01-01") for o in offers], "datetime64[D]"),
+            np.array([str(o.valid_to or "2999-12-31") for o in offers], "datetime64[D]"),
+            np.array([len(o.item_ids or []) for o in offers], np.float64),
+        )
+    start, end, sizes = engine.offer_dates
+    return offer_lifecycle(day=days, start=start, end=end, sizes=sizes)
+
+
+def _utc_days(situations: list[Situation]) -> np.ndarray:
+    """Each situation's UTC date, the day training reads an example's lifecycle on."""
+    return np.array(
+        [s.at.astimezone(dt.UTC).date() if s.at.tzinfo else s.at.date() for s in situations],
+        "datetime64[D]",
+    )
 
 
 @torch.inference_mode()
@@ -322,7 +358,12 @@ def model_logits(engine: Engine, situations: list[Situation], dayparts: dict) ->
     if engine.baseline is not None:
         logits = _baseline_logits(engine, history, context, purchases)
     else:
-        logits = _neural_logits(engine, history, context, purchases)
+        days = (
+            _utc_days(situations)
+            if _affinity_width(engine) > COUNT_FEATURES
+            else np.zeros(len(situations), "datetime64[D]")
+        )
+        logits = _neural_logits(engine, history, context, purchases, days)
     return np.where(engine.scorable[None, :], logits, -np.inf)
 
 
@@ -335,7 +376,11 @@ whose page faults took a third of the scores' time; slices this size reuse the s
 
 
 def _neural_logits(
-    engine: Engine, history: np.ndarray, context: np.ndarray, purchases: Purchases | None
+    engine: Engine,
+    history: np.ndarray,
+    context: np.ndarray,
+    purchases: Purchases | None,
+    days: np.ndarray,
 ) -> np.ndarray:
     """The neural scorer's logits, a slice of situations at a time (their count inputs too:
     dense [situation, offer, feature], they are the largest input)."""
@@ -345,7 +390,10 @@ def _neural_logits(
     for start in range(0, len(history), rows):
         part = np.arange(start, min(start + rows, len(history)))
         affinity = count_inputs(
-            engine, purchases.take(part) if purchases is not None else None, context[part]
+            engine,
+            purchases.take(part) if purchases is not None else None,
+            context[part],
+            days[part],
         )
         logits = scorer(
             torch.as_tensor(history[part]),

@@ -164,6 +164,29 @@ just listed reads as an average one, an offer listed for months and never redeem
 one. Counting redemptions alone makes every new offer look like the poor one."""
 
 
+LIFECYCLE_FEATURES = 5
+"""Where each offer stands in its life on the example's day, read after the count inputs by
+the count ranker (recommender.ml.txt.CountRanker): months since it was listed and months
+left (each capped at LIFECYCLE_HORIZON_DAYS), the log of each in days, and the log of how
+many items it applies to. A date the catalog leaves open reads as the horizon."""
+LIFECYCLE_HORIZON_DAYS = 400
+
+
+def offer_lifecycle(
+    *, day: np.ndarray, start: np.ndarray, end: np.ndarray, sizes: np.ndarray
+) -> np.ndarray:
+    """[example, offer, LIFECYCLE_FEATURES] float32 for examples on `day` (datetime64[D])
+    and offers valid `start`..`end` (datetime64[D]) that apply to `sizes` items."""
+    day = np.asarray(day, "datetime64[D]")[:, None]
+    horizon = float(LIFECYCLE_HORIZON_DAYS)
+    age = np.clip((day - start[None, :]).astype(np.float64), 0.0, horizon)
+    left = np.clip((end[None, :] - day).astype(np.float64), 0.0, horizon)
+    size = np.broadcast_to(np.log1p(np.asarray(sizes, np.float64))[None, :], age.shape)
+    return np.stack([age / 30.0, left / 30.0, np.log1p(age), np.log1p(left), size], axis=-1).astype(
+        np.float32
+    )
+
+
 def exposure_days(
     *, start: np.ndarray, end: np.ndarray, first: np.datetime64, days: np.ndarray
 ) -> np.ndarray:

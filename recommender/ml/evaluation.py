@@ -100,7 +100,7 @@ class MethodResult:
     """0-based target rank of each evaluation example, for paired comparisons."""
 
 
-NEURAL_METHODS = ("TxT", "TxT without context", "GRU (no context)")
+NEURAL_METHODS = ("TxT", "TxT without context", "GRU (no context)", "TxT + count ranker")
 """The trained models; every other method is a simple count baseline (popularity, item-CF,
 purchase affinity): what a data scientist tries first, and what a neural model must beat."""
 

@@ -20,7 +20,13 @@ from recommender.ml.evaluation import NEURAL_METHODS, is_baseline
 from recommender.ml.training_data import Examples
 
 BASELINES_FILE = "baselines.pkl"
-NEURAL_FILES = dict(zip(NEURAL_METHODS, ("txt.pt", "txt-no-context.pt", "gru.pt"), strict=True))
+NEURAL_FILES = dict(
+    zip(
+        NEURAL_METHODS,
+        ("txt.pt", "txt-no-context.pt", "gru.pt", "txt-count-ranker.pt"),
+        strict=True,
+    )
+)
 COUNT_SCALE = ("Purchase affinity", "Affinity, then popularity")
 """Baselines whose scores are purchase counts; the others' are log-probabilities already."""
 COUNT_FLOOR = 1e-3

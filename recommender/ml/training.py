@@ -14,7 +14,7 @@ import pickle
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -51,12 +51,16 @@ from recommender.ml.training_data import (
     training_split,
 )
 from recommender.ml.txt import (
+    CountRanker,
     EpochReport,
     GRURecommender,
     TrainResult,
     TxT,
     TxTConfig,
+    TxTEnsemble,
+    example_tensors,
     model_scores,
+    ranker_config,
 )
 from recommender.models import EmbeddingSpace
 from recommender.selectors import embedding_space_active
@@ -229,6 +233,13 @@ def model_save(
     )
 
 
+MODEL_CLASSES: dict[str, type[nn.Module]] = {
+    "TxT": TxT,
+    "GRURecommender": GRURecommender,
+    "TxTEnsemble": TxTEnsemble,
+}
+
+
 def model_load(*, path: Path) -> tuple[nn.Module, dict]:
     """(the model with its weights, the rest of the artifact).
 
@@ -245,9 +256,9 @@ def model_load(*, path: Path) -> tuple[nn.Module, dict]:
             "(train_recommender, or Train on the runs page) to write it in the current format."
         ) from exc
     config = TxTConfig(**artifact["config"])
-    vectors = artifact["state_dict"]["offer_vectors"].numpy()
-    cls = GRURecommender if artifact["kind"] == "GRURecommender" else TxT
-    model = cls(config, vectors)
+    cls = MODEL_CLASSES.get(artifact["kind"], TxT)
+    vectors_key = "txt.offer_vectors" if cls is TxTEnsemble else "offer_vectors"
+    model = cls(config, artifact["state_dict"][vectors_key].numpy())
     model.load_state_dict(artifact["state_dict"])
     model.eval()
     return model, artifact
@@ -341,14 +352,26 @@ def recommender_train(
         "seed": seed,
     }
     runs: dict[str, TrainResult] = {}
+    models: dict[str, nn.Module] = {}
     for name, file in NEURAL_FILES.items():
-        model, runs[name] = neural_fit(
-            name,
-            split=split,
-            vectors=vectors,
-            hyperparameters=hyperparameters,
-            on_epoch=on_epoch,
-        )
+        if name == ENSEMBLE and not long_horizon:
+            continue  # the count ranker reads the count inputs that this run leaves out
+        if name == ENSEMBLE:
+            model, runs[name] = ensemble_fit(
+                cast(TxT, models["TxT"]),
+                split=split,
+                hyperparameters=hyperparameters,
+                on_epoch=on_epoch,
+            )
+        else:
+            model, runs[name] = neural_fit(
+                name,
+                split=split,
+                vectors=vectors,
+                hyperparameters=hyperparameters,
+                on_epoch=on_epoch,
+            )
+        models[name] = model
         # Scored on the date-only candidates: each table then masks its own candidates.
         scores_by_method[name] = model_scores(model, _widened(split.evaluation))
         results.append(method_result(name, scores_by_method[name], split.evaluation))
@@ -458,6 +481,59 @@ def neural_fit(
             on_epoch=functools.partial(on_epoch, f"{name} (refit)") if on_epoch else None,
         )
     return model, result
+
+
+ENSEMBLE = "TxT + count ranker"
+RANKER_TRAINING: dict[str, Any] = {
+    "batch_size": 128,
+    "learning_rate": 3e-3,
+    "weight_decay": 1e-3,
+    "patience": 10,
+}
+"""The count ranker's training (a 32-unit MLP: many cheap epochs), chosen on the validation
+weeks of the real grocery history."""
+RANKER_EPOCHS_PER_EPOCH = 7
+"""The ranker's epoch budget per epoch of the run's (an epoch of it costs a small share of
+TxT's)."""
+
+
+def ensemble_fit(
+    txt: TxT,
+    *,
+    split: Split,
+    hyperparameters: dict[str, Any],
+    on_epoch: Callable[[str, EpochReport], None] | None = None,
+) -> tuple[nn.Module, TrainResult]:
+    """TxT as trained, joined by a count ranker trained like every neural model: early
+    stopping on the validation weeks, then (`refit`) again from scratch on training and
+    validation weeks for the epoch count that was best."""
+    h = hyperparameters
+    config = ranker_config(txt.config)
+    counts = example_tensors(split.train)
+
+    def fitted(
+        train: Examples, validation: Examples, epochs: int, label: str
+    ) -> tuple[CountRanker, TrainResult]:
+        torch.manual_seed(h["seed"])
+        ranker = CountRanker(config)
+        ranker.standardize_on(counts.affinity.numpy(), split.train.valid)
+        result = model_train(
+            ranker,
+            train=train,
+            validation=validation,
+            epochs=epochs,
+            seed=h["seed"],
+            on_epoch=functools.partial(on_epoch, label) if on_epoch else None,
+            **RANKER_TRAINING,
+        )
+        return ranker, result
+
+    budget = RANKER_EPOCHS_PER_EPOCH * h["epochs"]
+    ranker, result = fitted(split.train, split.validation, budget, ENSEMBLE)
+    if h["refit"] and len(split.validation):
+        empty = split.validation.take(np.arange(0))
+        ranker, _ = fitted(split.fit, empty, result.best_epoch, f"{ENSEMBLE} (refit)")
+    return TxTEnsemble.of(txt, ranker), result
 
 
 def _widened(examples: Examples) -> Examples:
@@ -576,4 +652,5 @@ def _recode(examples: Examples, current: Vocabulary, saved: Vocabulary) -> Examp
         dated=examples.dated,
         affinity=examples.affinity,
         popularity=examples.popularity,
+        lifecycle=examples.lifecycle,
     )

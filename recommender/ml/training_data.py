@@ -35,6 +35,7 @@ from recommender.ml.affinity import (
     Purchases,
     affinity_features,
     incidence_build,
+    offer_lifecycle,
 )
 from segments.selectors import membership_files, segmentation_active
 from segments.spark.combine import month_shift
@@ -82,8 +83,9 @@ class Examples:
     date-only candidates, kept for the variant of the table; `purchases` (when prepared) is
     the customer's long-horizon buying before each example, `affinity` (when attached) its
     [example, offer, feature] form and `popularity` (when attached) each offer's popularity
-    overall and in the example's segment: the counts TxT's scoring head reads
-    (recommender.ml.affinity)."""
+    overall and in the example's segment: the counts TxT's scoring head reads; `lifecycle`
+    (when attached) where each offer stood in its life that day, which the count ranker reads
+    after them (recommender.ml.affinity)."""
 
     customer_id: np.ndarray
     at: np.ndarray
@@ -96,6 +98,7 @@ class Examples:
     dated: np.ndarray | None = None
     affinity: np.ndarray | None = None
     popularity: np.ndarray | None = None
+    lifecycle: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -113,6 +116,7 @@ class Examples:
             dated=self.dated[rows] if self.dated is not None else None,
             affinity=self.affinity[rows] if self.affinity is not None else None,
             popularity=self.popularity[rows] if self.popularity is not None else None,
+            lifecycle=self.lifecycle[rows] if self.lifecycle is not None else None,
         )
 
     def context_column(self, name: str) -> np.ndarray:
@@ -148,7 +152,7 @@ def _concat(first: Examples, second: Examples) -> Examples:
         else None
     )
     examples = Examples(**arrays, purchases=both)
-    for name in ("dated", "affinity", "popularity"):
+    for name in ("dated", "affinity", "popularity", "lifecycle"):
         parts = [getattr(first, name), getattr(second, name)]
         if all(part is not None for part in parts):
             setattr(examples, name, np.concatenate(parts))
@@ -429,6 +433,7 @@ def training_split(
     examples.affinity = affinity_features(
         examples.purchases, offer_incidence(offers=offers, items=examples.purchases.items)
     )
+    examples.lifecycle = lifecycle_of(examples, offers)
     candidates_restrict(
         examples=examples,
         features=offer_features(offers=offers, vocabulary=vocabulary),
@@ -490,6 +495,16 @@ def offer_incidence(*, offers: list[str], items: list[str]) -> OfferIncidence:
         offer_items=offer_item_lists(offers),
         offer_categories=[categories.get(offer_id) or "" for offer_id in offers],
         item_categories=dict(Item.objects.values_list("item_id", "category")),
+    )
+
+
+def lifecycle_of(examples: Examples, offers: list[str]) -> np.ndarray:
+    """[example, offer, LIFECYCLE_FEATURES]: where each of `offers` stood in its life on each
+    example's (UTC) day."""
+    start, end = offer_windows(offers)
+    sizes = np.array([len(items) for items in offer_item_lists(offers)], np.float64)
+    return offer_lifecycle(
+        day=examples.at.astype("datetime64[D]"), start=start, end=end, sizes=sizes
     )
 
 
