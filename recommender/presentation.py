@@ -7,6 +7,7 @@ from recommender.ml.evaluation import DIFFERENCE_KEYS, METRICS, Difference, is_b
 from recommender.models import RecommenderModel
 
 METHOD_ORDER = (
+    "TxT + count ranker",
     "TxT",
     "TxT without context",
     "GRU (no context)",

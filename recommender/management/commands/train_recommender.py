@@ -11,9 +11,9 @@ from recommender.services import DEFAULTS, training_run_execute, training_run_st
 
 class Command(BaseCommand):
     help = (
-        "Train TxT, TxT without context and the baselines on a time split of the lake, print "
-        "their metrics on the weeks after the cutoff and register the model (active if it "
-        "beats the active one on the same holdout)."
+        "Train TxT, TxT without context, the GRU, TxT + count ranker and the baselines on a "
+        "time split of the lake, print their metrics on the weeks after the cutoff and "
+        "register the model (active if it beats the active one on the same holdout)."
     )
 
     def add_arguments(self, parser: Any) -> None:
