@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 import torch
 
 from recommender.assignment.engine import (
+    Engine,
     context_codes,
     context_values,
     count_inputs,
@@ -36,7 +38,7 @@ from tests.recommender.test_assignment_engine import AT, DAYPARTS, make_engine, 
 DAY = np.datetime64("2026-03-10", "D")
 
 
-def _ensemble_engine():  # type: ignore[no-untyped-def]
+def _ensemble_engine() -> Engine:
     engine = make_engine()
     txt: TxT = engine.model  # type: ignore[assignment]
     torch.manual_seed(3)
@@ -67,7 +69,7 @@ def test_an_offer_s_lifecycle_reads_months_listed_and_left_on_the_day() -> None:
 
 def test_the_ensemble_scores_the_mean_of_its_two_models_log_probabilities() -> None:
     engine = _ensemble_engine()
-    ensemble: TxTEnsemble = engine.model  # type: ignore[assignment]
+    ensemble = cast(TxTEnsemble, engine.model)
     rows, offers = 3, len(engine.catalog.offers)
     generator = torch.Generator().manual_seed(0)
     history = torch.randint(0, 5, (rows, engine.history_length), generator=generator)
@@ -122,7 +124,7 @@ def test_the_engine_serves_the_ensemble_with_the_offers_lifecycle_on_the_decisio
         inputs[0, burger, COUNT_FEATURES : COUNT_FEATURES + 2], [9 / 30, 51 / 30], rtol=1e-6
     )
     # Forty days on, only the dated offer moved in its life: TxT's scores stay, the ranker's move.
-    ensemble: TxTEnsemble = engine.model  # type: ignore[assignment]
+    ensemble = cast(TxTEnsemble, engine.model)
     moved = model_logits(engine, [later], dayparts)[0] - served[0]
     assert not np.allclose(moved, moved[0])
     assert ensemble.txt.config.affinity_features == COUNT_FEATURES
@@ -169,7 +171,7 @@ def test_a_saved_ensemble_loads_and_scores_as_it_was_trained(tmp_path: Path) -> 
 
     engine = _ensemble_engine()
     path = tmp_path / "txt-count-ranker.pt"
-    model = engine.model
+    model = cast(TxTEnsemble, engine.model)
     state = {"kind": "TxTEnsemble", "state_dict": model.state_dict()}
     torch.save({**state, "config": model.config.as_dict()}, path)
     loaded, _ = model_load(path=path)
