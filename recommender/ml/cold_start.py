@@ -1,4 +1,5 @@
-"""Cold start: how well TxT recommends offers it never saw in training.
+"""Cold start: how well TxT, and TxT + count ranker, recommend offers they never saw in
+training.
 
 A share of the offers is hidden from training as if they had been added to the catalog after
 it: their redemptions are removed from the training and validation weeks, they are never a
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -27,8 +29,10 @@ from recommender.ml.embeddings import offer_vectors, offer_vectors_blind
 from recommender.ml.evaluation import METRICS
 from recommender.ml.training import (
     DEFAULT_HYPERPARAMETERS,
+    ENSEMBLE,
     active_space,
     chance_hr3,
+    ensemble_fit,
     method_result,
     neural_fit,
     popularity_attach,
@@ -40,7 +44,7 @@ from recommender.ml.training_data import (
     offer_item_lists,
     training_split,
 )
-from recommender.ml.txt import model_scores
+from recommender.ml.txt import TxT, model_scores
 
 
 @dataclass
@@ -123,9 +127,14 @@ def cold_start_experiment(
     if epochs is not None:
         hyperparameters["epochs"] = epochs
     model, _ = neural_fit("TxT", split=blind, vectors=vectors, hyperparameters=hyperparameters)
+    ensemble, _ = ensemble_fit(cast(TxT, model), split=blind, hyperparameters=hyperparameters)
     rows = np.flatnonzero(np.isin(split.evaluation.target, hidden))
     examples = _blind_history(split.evaluation.take(rows), hidden, offset)
-    scores = {"TxT": model_scores(model, examples), **_baseline_scores(blind, examples, ids)}
+    scores = {
+        "TxT": model_scores(model, examples),
+        ENSEMBLE: model_scores(ensemble, examples),
+        **_baseline_scores(blind, examples, ids),
+    }
     return ColdStartExperiment(
         hidden_offers=[ids[j] for j in hidden],
         offers=len(ids),

@@ -285,3 +285,36 @@ def test_the_api_recommends_with_a_receipt_and_serves_new_rules_and_scorers_with
     assert client.post(f"/api/v1/receipts/{data['decision_id']}/replay/").json()["same"] is True
     assert Decision.objects.filter(source="api").count() >= 4
     assert _dangling_keys() == {}
+
+
+def test_txt_with_its_count_ranker_serves_a_batch_and_the_api_and_its_receipts_replay(
+    served: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    active = RecommenderModel.objects.get(is_active=True)
+    model_scorer_choose(version=active.version, scorer="TxT + count ranker")
+    call_command("assign_offers", at=AT, seed=1, stdout=StringIO())
+    batch = AssignmentBatch.objects.get(is_active=True)
+    decisions = Decision.objects.filter(batch=batch)
+    assert batch.scorer == "TxT + count ranker"
+    assert set(decisions.values_list("scorer", flat=True)) == {"TxT + count ranker"}
+    for decision in decisions.order_by("?")[:10]:
+        replay = decision_replay(decision)
+        assert replay.same, (replay.recorded, replay.replayed)
+
+    monkeypatch.setattr(serving, "CHECK_SECONDS", 0.0)
+    client = _client()
+    state = CustomerState.objects.filter(batch=batch).order_by("customer_id").first()
+    assert state is not None
+    body = {
+        "customer_id": state.customer_id,
+        "store_id": state.home_store,
+        "at": "2025-03-21T08:15:00+00:00",
+        "channel": state.channel,
+    }
+    answer = client.post("/api/v1/recommendations/", body, content_type="application/json")
+    assert answer.status_code == 200, answer.content
+    data = answer.json()
+    assert data["scorer"] == "TxT + count ranker" and data["offers"]
+    receipt = f"/api/v1/receipts/{data['decision_id']}/"
+    assert client.get(receipt).json()["scorer"] == "TxT + count ranker"
+    assert client.post(f"{receipt}replay/").json()["same"] is True
