@@ -31,6 +31,12 @@ customers x examples-per-customer examples (1.7 offer redemptions per customer o
 in the demo chain, see the import benchmark), its validation set in the same proportion.
 `--full-epoch` also measures one pipeline epoch on that many examples.
 
+- count ranker: one epoch of the count ranker that TxT + count ranker trains beside TxT
+  (`recommender.ml.training.ensemble_fit`: a 32-unit MLP over the count inputs and the offers'
+  lifecycle, `RANKER_TRAINING`'s batch and learning rate), on the same sample, with its
+  validation; extrapolated to 1M customers per epoch and for its epoch budget
+  (RANKER_EPOCHS_PER_EPOCH per epoch of the run's; early stopping usually ends it sooner).
+
 The memory of the count inputs: they are dense float32, so each example takes offers x
 COUNT_FEATURES x 4 bytes, whatever the customer bought; the report gives it
 per example, for the measured sample and for the 1M customers' examples (training and
@@ -175,10 +181,13 @@ def main() -> None:
             synthetic_examples(round(total * VALIDATION_SHARE), offers=args.offers, seed=4),
         )
         print(f"full pipeline epoch: {full.wall_seconds:.1f} s", flush=True)
+    ranker = ranker_epoch(vectors.shape[1], train, validation)
+    print(f"count ranker epoch {ranker.wall_seconds:.1f} s", flush=True)
     print(f"load average after: {_load()}")
     if not all(np.isfinite(m.loss) for m in [*pipelines, *bares, *([full] if full else [])]):
         print("WARNING: a loss is not finite; the model diverged or is broken on these shapes")
     report(args, pipeline, bare, full, total)
+    report_ranker(args, ranker, total)
 
 
 def _load() -> str:
@@ -203,10 +212,11 @@ def _affinity_shape(examples: Examples) -> str:
 
 
 def affinity_bytes_per_example(offers: int) -> int:
-    """The count inputs are dense: every offer has every feature, bought or not."""
-    from recommender.ml.affinity import COUNT_FEATURES
+    """The count inputs are dense: every offer has every feature, bought or not (the
+    lifecycle after them, which the count ranker reads)."""
+    from recommender.ml.affinity import COUNT_FEATURES, LIFECYCLE_FEATURES
 
-    return offers * COUNT_FEATURES * FLOAT32_BYTES
+    return offers * (COUNT_FEATURES + LIFECYCLE_FEATURES) * FLOAT32_BYTES
 
 
 def txt_config(offer_dim: int) -> TxTConfig:
@@ -283,7 +293,20 @@ def synthetic_examples(n: int, *, offers: int, seed: int) -> Examples:
         valid=valid,
         affinity=synthetic_affinity(rng, (n, offers)),
         popularity=synthetic_popularity(rng, (n, offers)),
+        lifecycle=synthetic_lifecycle(rng, (n, offers)),
     )
+
+
+def synthetic_lifecycle(rng: np.random.Generator, pairs: tuple[int, int]) -> np.ndarray:
+    """[example, offer, LIFECYCLE_FEATURES] float32 as `offer_lifecycle` gives them: offers
+    listed 0..90 days before with 0..60 days left, on 1..200 items."""
+    from recommender.ml.affinity import offer_lifecycle
+
+    day = np.datetime64("2025-01-01", "D")
+    start = day - rng.integers(0, 91, size=pairs[1]).astype("timedelta64[D]")
+    end = day + rng.integers(0, 61, size=pairs[1]).astype("timedelta64[D]")
+    sizes = rng.integers(1, 201, size=pairs[1]).astype(np.float64)
+    return offer_lifecycle(day=np.full(pairs[0], day), start=start, end=end, sizes=sizes)
 
 
 def synthetic_popularity(rng: np.random.Generator, pairs: tuple[int, int]) -> np.ndarray:
@@ -363,6 +386,42 @@ def pipeline_epoch(vectors: np.ndarray, train: Examples, validation: Examples) -
     return Measured(len(train), len(train) / result.samples_per_second, wall, result.epochs[0].loss)
 
 
+def ranker_epoch(offer_dim: int, train: Examples, validation: Examples) -> Measured:
+    """One epoch of the count ranker as `ensemble_fit` trains it."""
+    from recommender.ml.training import RANKER_TRAINING
+    from recommender.ml.txt import CountRanker, example_tensors, model_train, ranker_config
+
+    torch.manual_seed(SEED)
+    ranker = CountRanker(ranker_config(txt_config(offer_dim)))
+    ranker.standardize_on(example_tensors(train).affinity.numpy(), train.valid)
+    started = time.perf_counter()
+    result = model_train(
+        ranker,
+        train=train,
+        validation=validation,
+        epochs=1,
+        seed=SEED,
+        device="cpu",
+        **RANKER_TRAINING,
+    )
+    wall = time.perf_counter() - started
+    return Measured(len(train), len(train) / result.samples_per_second, wall, result.epochs[0].loss)
+
+
+def report_ranker(args: argparse.Namespace, ranker: Measured, total: int) -> None:
+    from recommender.ml.training import RANKER_EPOCHS_PER_EPOCH
+
+    per_epoch = ranker.wall_seconds * total / ranker.examples
+    budget = RANKER_EPOCHS_PER_EPOCH * args.epochs
+    print(
+        f"\ncount ranker (TxT + count ranker), one epoch on {ranker.examples:,} examples: "
+        f"{ranker.wall_seconds:.1f} s with validation ({ranker.samples_per_second:,.0f} "
+        f"samples/s in the training loop); {args.customers:,} customers EXTRAPOLATED: one "
+        f"epoch {per_epoch:,.0f} s, its budget of {budget} epochs at most "
+        f"{per_epoch * budget / 60:.1f} min"
+    )
+
+
 def bare_epoch(vectors: np.ndarray, train: Examples) -> Measured:
     """One epoch of the same model in a plain loop on in-memory tensors."""
     from recommender.ml.txt import example_tensors
@@ -436,7 +495,7 @@ def report(
 
 
 def report_affinity_memory(args: argparse.Namespace, measured: int, total: int) -> None:
-    from recommender.ml.affinity import COUNT_FEATURES
+    from recommender.ml.affinity import COUNT_FEATURES, LIFECYCLE_FEATURES
 
     def with_validation(examples: int, offers: int) -> str:
         validation = round(examples * VALIDATION_SHARE)
@@ -444,8 +503,9 @@ def report_affinity_memory(args: argparse.Namespace, measured: int, total: int) 
         return f"{examples:,} + {validation:,} validation examples: {_gigabytes(size)}"
 
     print(
-        f"\ncount inputs (purchase affinities and popularities, dense float32 [example, offer, "
-        f"feature]), {args.offers} offers x {COUNT_FEATURES} features x {FLOAT32_BYTES} B = "
+        f"\ncount inputs (purchase affinities, popularities and the offers' lifecycle, dense "
+        f"float32 [example, offer, feature]), {args.offers} offers x "
+        f"{COUNT_FEATURES + LIFECYCLE_FEATURES} features x {FLOAT32_BYTES} B = "
         f"{affinity_bytes_per_example(args.offers):,} B per example; it grows with the offers:"
     )
     print(f"  measured sample, {with_validation(measured, args.offers)}")
