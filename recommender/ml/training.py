@@ -490,8 +490,8 @@ RANKER_TRAINING: dict[str, Any] = {
     "weight_decay": 1e-3,
     "patience": 10,
 }
-"""The count ranker's training (a 32-unit MLP: many cheap epochs), chosen on the validation
-weeks of the real grocery history."""
+"""The count ranker's training: a 32-unit MLP, many cheap epochs in small batches (set once for
+the first experiment on the real grocery history and kept, not tuned on any holdout)."""
 RANKER_EPOCHS_PER_EPOCH = 7
 """The ranker's epoch budget per epoch of the run's (an epoch of it costs a small share of
 TxT's)."""
