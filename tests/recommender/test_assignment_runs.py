@@ -191,6 +191,17 @@ def _client() -> Client:
     return Client(HTTP_AUTHORIZATION=f"Token {key}")
 
 
+def _request_at_home(state: CustomerState) -> dict[str, str]:
+    """A recommendation request for the customer at their usual store and channel, the
+    morning after the batch."""
+    return {
+        "customer_id": state.customer_id,
+        "store_id": state.home_store,
+        "at": "2025-03-21T08:15:00+00:00",
+        "channel": state.channel,
+    }
+
+
 def test_the_api_recommends_with_a_receipt_and_serves_new_rules_and_scorers_without_a_restart(
     served: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -200,12 +211,7 @@ def test_the_api_recommends_with_a_receipt_and_serves_new_rules_and_scorers_with
     member = CustomerSegment.objects.select_related("segment").order_by("customer_id").first()
     assert member is not None
     state = CustomerState.objects.get(customer_id=member.customer_id)
-    body = {
-        "customer_id": member.customer_id,
-        "store_id": state.home_store,
-        "at": "2025-03-21T08:15:00+00:00",
-        "channel": state.channel,
-    }
+    body = _request_at_home(state)
 
     response = client.post("/api/v1/recommendations/", body, content_type="application/json")
 
@@ -305,13 +311,9 @@ def test_txt_with_its_count_ranker_serves_a_batch_and_the_api_and_its_receipts_r
     client = _client()
     state = CustomerState.objects.filter(batch=batch).order_by("customer_id").first()
     assert state is not None
-    body = {
-        "customer_id": state.customer_id,
-        "store_id": state.home_store,
-        "at": "2025-03-21T08:15:00+00:00",
-        "channel": state.channel,
-    }
-    answer = client.post("/api/v1/recommendations/", body, content_type="application/json")
+    answer = client.post(
+        "/api/v1/recommendations/", _request_at_home(state), content_type="application/json"
+    )
     assert answer.status_code == 200, answer.content
     data = answer.json()
     assert data["scorer"] == "TxT + count ranker" and data["offers"]
