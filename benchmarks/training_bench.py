@@ -58,7 +58,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -369,40 +369,26 @@ def warm_up(vectors: np.ndarray, train: Examples) -> None:
 
 def pipeline_epoch(vectors: np.ndarray, train: Examples, validation: Examples) -> Measured:
     """One epoch of `model_train` as `recommender_train` calls it."""
-    from recommender.ml.txt import model_train
-
-    model = new_model(vectors)
-    started = time.perf_counter()
-    result = model_train(
-        model,
-        train=train,
-        validation=validation,
-        epochs=1,
-        learning_rate=1e-3,
-        seed=SEED,
-        device="cpu",
-    )
-    wall = time.perf_counter() - started
-    return Measured(len(train), len(train) / result.samples_per_second, wall, result.epochs[0].loss)
+    return _one_epoch(new_model(vectors), train, validation, learning_rate=1e-3)
 
 
 def ranker_epoch(offer_dim: int, train: Examples, validation: Examples) -> Measured:
     """One epoch of the count ranker as `ensemble_fit` trains it."""
     from recommender.ml.training import RANKER_TRAINING
-    from recommender.ml.txt import CountRanker, example_tensors, model_train, ranker_config
+    from recommender.ml.txt import CountRanker, example_tensors, ranker_config
 
     torch.manual_seed(SEED)
     ranker = CountRanker(ranker_config(txt_config(offer_dim)))
     ranker.standardize_on(example_tensors(train).affinity.numpy(), train.valid)
+    return _one_epoch(ranker, train, validation, **RANKER_TRAINING)
+
+
+def _one_epoch(model: nn.Module, train: Examples, validation: Examples, **options: Any) -> Measured:
+    from recommender.ml.txt import model_train
+
     started = time.perf_counter()
     result = model_train(
-        ranker,
-        train=train,
-        validation=validation,
-        epochs=1,
-        seed=SEED,
-        device="cpu",
-        **RANKER_TRAINING,
+        model, train=train, validation=validation, epochs=1, seed=SEED, device="cpu", **options
     )
     wall = time.perf_counter() - started
     return Measured(len(train), len(train) / result.samples_per_second, wall, result.epochs[0].loss)
