@@ -375,11 +375,11 @@ def pipeline_epoch(vectors: np.ndarray, train: Examples, validation: Examples) -
 def ranker_epoch(offer_dim: int, train: Examples, validation: Examples) -> Measured:
     """One epoch of the count ranker as `ensemble_fit` trains it."""
     from recommender.ml.training import RANKER_TRAINING
-    from recommender.ml.txt import CountRanker, example_tensors, ranker_config
+    from recommender.ml.txt import CountRanker, ranker_config
 
     torch.manual_seed(SEED)
     ranker = CountRanker(ranker_config(txt_config(offer_dim)))
-    ranker.standardize_on(example_tensors(train).affinity.numpy(), train.valid)
+    ranker.standardize_on(train)
     return _one_epoch(ranker, train, validation, **RANKER_TRAINING)
 
 

@@ -58,7 +58,6 @@ from recommender.ml.txt import (
     TxT,
     TxTConfig,
     TxTEnsemble,
-    example_tensors,
     model_scores,
     ranker_config,
 )
@@ -509,14 +508,13 @@ def ensemble_fit(
     validation weeks for the epoch count that was best."""
     h = hyperparameters
     config = ranker_config(txt.config)
-    counts = example_tensors(split.train)
 
     def fitted(
         train: Examples, validation: Examples, epochs: int, label: str
     ) -> tuple[CountRanker, TrainResult]:
         torch.manual_seed(h["seed"])
         ranker = CountRanker(config)
-        ranker.standardize_on(counts.affinity.numpy(), split.train.valid)
+        ranker.standardize_on(split.train)
         result = model_train(
             ranker,
             train=train,

@@ -312,12 +312,16 @@ class CountRanker(nn.Module):
             nn.Linear(width, self.HIDDEN), nn.ReLU(), nn.Linear(self.HIDDEN, 1)
         )
 
-    def standardize_on(self, affinity: np.ndarray, valid: np.ndarray) -> None:
-        """Center and scale each input on the candidate cells of the training examples."""
-        cells = affinity[valid]
-        if len(cells):
-            self.center.copy_(torch.as_tensor(cells.mean(0), dtype=torch.float32))
-            self.scale.copy_(torch.as_tensor(cells.std(0) + 1e-6, dtype=torch.float32))
+    def standardize_on(self, examples: Examples) -> None:
+        """Center and scale each input on the candidate cells of the training examples, a
+        part of the count inputs at a time (joining them would copy them all once more)."""
+        if not examples.valid.any():
+            return
+        cells = [part[examples.valid] for part in count_parts(examples)]
+        center = np.concatenate([part.mean(0) for part in cells])
+        scale = np.concatenate([part.std(0) for part in cells]) + 1e-6
+        self.center.copy_(torch.as_tensor(center, dtype=torch.float32))
+        self.scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
 
     def forward(
         self,
@@ -447,12 +451,15 @@ class ExampleTensors(NamedTuple):
         return ExampleTensors(*(part.to(device) for part in self))
 
 
+def count_parts(examples: Examples) -> list[np.ndarray]:
+    """The examples' [example, offer, features] count inputs in the order models read them:
+    purchase affinities, popularities, then the offers' lifecycle (those attached)."""
+    parts = (examples.affinity, examples.popularity, examples.lifecycle)
+    return [part for part in parts if part is not None]
+
+
 def example_tensors(examples: Examples) -> ExampleTensors:
-    counts = [
-        part
-        for part in (examples.affinity, examples.popularity, examples.lifecycle)
-        if part is not None
-    ]
+    counts = count_parts(examples)
     affinity = (
         np.concatenate(counts, axis=-1)
         if counts
