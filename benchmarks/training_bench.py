@@ -8,12 +8,11 @@ shapes of a demo chain's split: 60 items, `--offers` offers (60 in the demo chai
 real grocery chain), offer vectors of OFFER_EMBEDDING_DIM content dimensions plus one feature
 per pricing tier, channel and daypart (and one per item when TxT has the item match), the 7
 context fields, histories of 0..20 events (right-aligned, uniform lengths), about 80% of offers
-valid on each example's date, and the count inputs of TxT's scoring head [example, offer,
-COUNT_FEATURES] (recommender.ml.affinity): `Examples.affinity`, log1p of the customer's
-purchases of the offer's items (zero for about 85% of (example, offer) pairs; also scaled
-x100) and of items in its category (a superset, zero for about 42%), counted plainly and
-decayed with each half-life; then `Examples.popularity`, the offer's log popularity overall
-and in the customer's segment.
+valid on each example's date, and what the count inputs of TxT's scoring head [example, offer,
+COUNT_FEATURES] (recommender.ml.affinity) are built from: each example's customer bought about
+8 of 60 items (1 or more times, at a random age; counted plainly and decayed with each
+half-life), each offer applies to 1..3 of them in one of 6 categories, and the redemption
+counts of 365 days per segment give each example's popularities.
 
 - pipeline: `recommender.ml.txt.model_train` on the CPU (what training runs with the default
   TRAINING_PROCESSES=1) with the model `recommender.ml.training.neural_fit` builds for TxT and
@@ -37,12 +36,13 @@ in the demo chain, see the import benchmark), its validation set in the same pro
   validation; extrapolated to 1M customers per epoch and for its epoch budget
   (RANKER_EPOCHS_PER_EPOCH per epoch of the run's; early stopping usually ends it sooner).
 
-The memory of the count inputs: they are dense float32, so each example takes offers x
-COUNT_FEATURES x 4 bytes, whatever the customer bought; the report gives it
-per example, for the measured sample and for the 1M customers' examples (training and
-validation), at `--offers` and at the real chain's 981 offers. That is one copy, held whole in
-memory during training (and on the GPU when training runs there); `neural_fit` makes more
-(the splits with their date-only candidates, training and validation joined for the refit).
+The memory of the count inputs: training builds them a batch at a time
+(recommender.ml.count_inputs) from what each example holds (its customer's sparse purchases,
+its day and segment, the popularity tables and the offers' dates); the report gives that per
+example, beside what the same inputs would take held dense (offers x features x 4 bytes per
+example, as training held them before), for the 1M customers' examples at `--offers` and at
+the real chain's 981 offers. The bare loop holds them dense, built before its clock starts:
+the time ratio pipeline / bare includes building them per batch.
 
     python benchmarks/training_bench.py
     python benchmarks/training_bench.py --offers 981
@@ -65,6 +65,8 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
+    from recommender.ml.affinity import OfferIncidence, PopularityCounts, Purchases
+    from recommender.ml.count_inputs import LifecycleCounts
     from recommender.ml.training_data import Examples
     from recommender.ml.txt import TxTConfig
 
@@ -81,10 +83,11 @@ CONTEXT_SIZES = [40, 4, 6, 8, 6, 9, 9]
 VALIDATION_SHARE = 3 / 45
 """Validation examples per training example: 3 validation weeks beside 45 training weeks."""
 SEED = 0
-ITEM_PURCHASE_SHARE = 0.15
-"""(example, offer) pairs where the customer bought some of the offer's items before."""
-CATEGORY_PURCHASE_SHARE = 0.5
-"""Pairs where the customer bought other items of the offer's category (besides the above)."""
+PURCHASE_ITEMS = 60
+CATEGORIES = 6
+MEAN_ITEMS_BOUGHT = 8.0
+"""Distinct items each example's customer bought before it (of PURCHASE_ITEMS)."""
+DAYS = 365
 MEAN_PURCHASES = 3.0
 MEAN_PURCHASE_AGE_DAYS = 120.0
 FLOAT32_BYTES = 4
@@ -156,6 +159,8 @@ def main() -> None:
             "cores that can make several threads many times slower than one "
             "(compare --threads 1, or OMP_WAIT_POLICY=PASSIVE)"
         )
+    total = round(args.customers * args.examples_per_customer)
+    print(train_as_the_full_run(args.offers, total))
     warm_up(vectors, train)
 
     pipelines, bares = [], []
@@ -168,13 +173,8 @@ def main() -> None:
     pipeline = min(pipelines, key=lambda m: m.wall_seconds)
     bare = min(bares, key=lambda m: m.train_seconds)
     full = None
-    total = round(args.customers * args.examples_per_customer)
     if args.full_epoch:
-        print(
-            f"building {total:,} examples; their long-horizon inputs alone take "
-            f"{_gigabytes(total * affinity_bytes_per_example(args.offers))}",
-            flush=True,
-        )
+        print(f"building {total:,} examples", flush=True)
         full = pipeline_epoch(
             vectors,
             synthetic_examples(total, offers=args.offers, seed=3),
@@ -186,7 +186,7 @@ def main() -> None:
     print(f"load average after: {_load()}")
     if not all(np.isfinite(m.loss) for m in [*pipelines, *bares, *([full] if full else [])]):
         print("WARNING: a loss is not finite; the model diverged or is broken on these shapes")
-    report(args, pipeline, bare, full, total)
+    report(args, train, pipeline, bare, full, total)
     report_ranker(args, ranker, total)
 
 
@@ -199,24 +199,61 @@ def _gigabytes(size: float) -> str:
 
 
 def _affinity_shape(examples: Examples) -> str:
-    from recommender.ml.affinity import AFFINITY_KINDS, PURCHASE_MEASURES
+    from recommender.ml.affinity import AFFINITY_KINDS, COUNT_FEATURES, PURCHASE_MEASURES
 
-    assert examples.affinity is not None
-    on_items = examples.affinity[:, :, 0] == 0
-    category = AFFINITY_KINDS.index("category") * len(PURCHASE_MEASURES)
-    in_category = examples.affinity[:, :, category] == 0
+    sample = dense_counts(examples.take(np.arange(min(len(examples), 2_000))), COUNT_FEATURES)
+    on_items = sample[:, :, 0] == 0
+    in_category = sample[:, :, AFFINITY_KINDS.index("category") * len(PURCHASE_MEASURES)] == 0
     return (
-        f"long-horizon inputs {list(examples.affinity.shape)} zero for {on_items.mean():.0%} "
-        f"(items) / {in_category.mean():.0%} (category) of (example, offer) pairs"
+        f"long-horizon inputs [{len(examples)}, {sample.shape[1]}, {sample.shape[2]}] zero for "
+        f"{on_items.mean():.0%} (items) / {in_category.mean():.0%} (category) of (example, "
+        f"offer) pairs"
     )
 
 
+def train_as_the_full_run(offers: int, total: int) -> str:
+    """Make the sample's epochs hold their count inputs or build them per batch, as training
+    on `total` examples would (recommender.ml.count_inputs.HELD_BYTES)."""
+    from recommender.ml import count_inputs
+    from recommender.ml.affinity import COUNT_FEATURES
+
+    full = total * (1 + VALIDATION_SHARE) * offers * COUNT_FEATURES * FLOAT32_BYTES
+    if full <= count_inputs.HELD_BYTES:
+        return f"count inputs held: {_gigabytes(full)} at {total:,} examples fit"
+    count_inputs.HELD_BYTES = 0
+    return f"count inputs built per batch, as at {total:,} examples ({_gigabytes(full)} dense)"
+
+
+def dense_counts(examples: Examples, width: int) -> np.ndarray:
+    """Every example's first `width` count inputs at once, as training held them before
+    they were built per batch."""
+    return examples.count_inputs(width).rows(np.arange(len(examples)))
+
+
 def affinity_bytes_per_example(offers: int) -> int:
-    """The count inputs are dense: every offer has every feature, bought or not (the
+    """The count inputs held dense: every offer has every feature, bought or not (the
     lifecycle after them, which the count ranker reads)."""
     from recommender.ml.affinity import COUNT_FEATURES, LIFECYCLE_FEATURES
 
     return offers * (COUNT_FEATURES + LIFECYCLE_FEATURES) * FLOAT32_BYTES
+
+
+def held_bytes(examples: Examples) -> tuple[int, float]:
+    """(once, per example): what the examples hold to build their count inputs from. Once:
+    the popularity tables; per example: its customer's sparse purchases, its day and its
+    segment."""
+    assert examples.purchases is not None and examples.popularity is not None
+    popularity = examples.popularity
+    once = [popularity.overall, popularity.by_segment, popularity.exposure]
+    each = [
+        part
+        for matrix in examples.purchases.matrices.values()
+        for part in (matrix.data, matrix.indices, matrix.indptr)
+    ]
+    each += [popularity.state, popularity.segment]
+    if examples.lifecycle is not None:
+        each.append(examples.lifecycle.day)
+    return sum(a.nbytes for a in once), sum(a.nbytes for a in each) / len(examples)
 
 
 def txt_config(offer_dim: int) -> TxTConfig:
@@ -291,72 +328,95 @@ def synthetic_examples(n: int, *, offers: int, seed: int) -> Examples:
         context=context.astype(np.int64),
         target=target,
         valid=valid,
-        affinity=synthetic_affinity(rng, (n, offers)),
-        popularity=synthetic_popularity(rng, (n, offers)),
-        lifecycle=synthetic_lifecycle(rng, (n, offers)),
+        purchases=synthetic_purchases(rng, n),
+        incidence=synthetic_incidence(np.random.default_rng(SEED), offers),
+        popularity=synthetic_popularity(rng, n, offers),
+        lifecycle=synthetic_lifecycle(rng, n, offers),
     )
 
 
-def synthetic_lifecycle(rng: np.random.Generator, pairs: tuple[int, int]) -> np.ndarray:
-    """[example, offer, LIFECYCLE_FEATURES] float32 as `offer_lifecycle` gives them: offers
-    listed 0..90 days before with 0..60 days left, on 1..200 items."""
-    from recommender.ml.affinity import offer_lifecycle
+def synthetic_lifecycle(rng: np.random.Generator, examples: int, offers: int) -> LifecycleCounts:
+    """Offers listed 0..90 days before the examples' day with 0..60 days left, on 1..200
+    items."""
+    from recommender.ml.count_inputs import LifecycleCounts
 
     day = np.datetime64("2025-01-01", "D")
-    start = day - rng.integers(0, 91, size=pairs[1]).astype("timedelta64[D]")
-    end = day + rng.integers(0, 61, size=pairs[1]).astype("timedelta64[D]")
-    sizes = rng.integers(1, 201, size=pairs[1]).astype(np.float64)
-    return offer_lifecycle(day=np.full(pairs[0], day), start=start, end=end, sizes=sizes)
+    return LifecycleCounts(
+        day=np.full(examples, day),
+        start=day - rng.integers(0, 91, size=offers).astype("timedelta64[D]"),
+        end=day + rng.integers(0, 61, size=offers).astype("timedelta64[D]"),
+        sizes=rng.integers(1, 201, size=offers).astype(np.float64),
+    )
 
 
-def synthetic_popularity(rng: np.random.Generator, pairs: tuple[int, int]) -> np.ndarray:
-    """[example, offer, POPULARITY_FEATURES] float32: log probabilities, as
-    `Popularity.features` gives them (overall, then in the example's segment)."""
-    from recommender.ml.affinity import POPULARITY_FEATURES
+def synthetic_popularity(rng: np.random.Generator, examples: int, offers: int) -> PopularityCounts:
+    """Redemption counts as they stood on each of DAYS days, per segment, each example on a
+    random day in a random segment (as `Popularity.counts_before` gives them)."""
+    from recommender.ml.affinity import PopularityCounts
 
-    counts = rng.standard_exponential((*pairs, POPULARITY_FEATURES), dtype=np.float32) + 1
-    return np.log(counts / counts.sum(axis=1, keepdims=True))
+    segments = CONTEXT_SIZES[-1]
+    per_day = rng.poisson(0.5, size=(DAYS, segments, offers)).astype(np.float64)
+    before = np.cumsum(per_day, axis=0) - per_day
+    return PopularityCounts(
+        overall=before.sum(axis=1),
+        by_segment=before,
+        exposure=np.broadcast_to(np.arange(DAYS, dtype=np.float64)[:, None], (DAYS, offers)),
+        state=rng.integers(0, DAYS, size=examples),
+        segment=rng.integers(0, segments, size=examples),
+    )
 
 
-def synthetic_affinity(rng: np.random.Generator, pairs: tuple[int, int]) -> np.ndarray:
-    """[example, offer, AFFINITY_FEATURES] float32 laid out as `affinity_features` lays them out:
-    per AFFINITY_KINDS, the purchases of the offer's items (plain, then x100), then of its
-    category (which holds its items), per measure; each pair's purchases are dated together,
-    at a random age."""
-    from recommender.ml.affinity import AFFINITY_FEATURES, PURCHASE_MEASURES
+def synthetic_incidence(rng: np.random.Generator, offers: int) -> OfferIncidence:
+    """Each offer on 1..3 of PURCHASE_ITEMS items, in one of CATEGORIES categories."""
+    from recommender.ml.affinity import incidence_build
+
+    items = [f"I{i}" for i in range(PURCHASE_ITEMS)]
+    category = {item: f"C{i % CATEGORIES}" for i, item in enumerate(items)}
+    offer_items = [
+        list(rng.choice(items, size=rng.integers(1, 4), replace=False)) for _ in range(offers)
+    ]
+    return incidence_build(
+        items=items,
+        offer_items=offer_items,
+        offer_categories=[category[listed[0]] for listed in offer_items],
+        item_categories=category,
+    )
+
+
+def synthetic_purchases(rng: np.random.Generator, examples: int) -> Purchases:
+    """Each example's customer bought about MEAN_ITEMS_BOUGHT of PURCHASE_ITEMS items, 1 or
+    more times each, at a random age: the plain count, then decayed by each half-life."""
+    from scipy import sparse
+
+    from recommender.ml.affinity import PURCHASE_MEASURES, Purchases
     from recommender.ml.spark_examples import PURCHASE_HALF_LIVES
 
-    on_items = _purchase_counts(rng, pairs, share=ITEM_PURCHASE_SHARE)
-    in_category = on_items + _purchase_counts(rng, pairs, share=CATEGORY_PURCHASE_SHARE)
-    age = rng.standard_exponential(pairs, dtype=np.float32) * MEAN_PURCHASE_AGE_DAYS
-    # The plain count is a decay that never halves.
-    half_lives = (np.inf, *PURCHASE_HALF_LIVES)
-    features = np.empty((*pairs, AFFINITY_FEATURES), np.float32)
-    kinds = ((on_items, 1.0), (on_items, 100.0), (in_category, 1.0))
-    for k, (counts, scale) in enumerate(kinds):
-        for m, half_life in enumerate(half_lives):
-            decayed = scale * counts * np.float32(0.5) ** (age / np.float32(half_life))
-            features[:, :, k * len(PURCHASE_MEASURES) + m] = np.log1p(decayed)
-    return features
-
-
-def _purchase_counts(
-    rng: np.random.Generator, pairs: tuple[int, int], *, share: float
-) -> np.ndarray:
-    """[example, offer] float32: 0 outside `share` of the pairs, else 1 or more purchases."""
-    bought = rng.random(pairs, dtype=np.float32) < share
-    more = np.floor(rng.standard_exponential(pairs, dtype=np.float32) * MEAN_PURCHASES)
-    return np.where(bought, 1 + more, np.float32(0))
+    bought = rng.random((examples, PURCHASE_ITEMS)) < MEAN_ITEMS_BOUGHT / PURCHASE_ITEMS
+    rows, columns = np.nonzero(bought)
+    counts = 1 + np.floor(rng.standard_exponential(len(rows)) * MEAN_PURCHASES)
+    age = rng.standard_exponential(len(rows)) * MEAN_PURCHASE_AGE_DAYS
+    half_lives = (np.inf, *PURCHASE_HALF_LIVES)  # the plain count never halves
+    return Purchases(
+        [f"I{i}" for i in range(PURCHASE_ITEMS)],
+        {
+            measure: sparse.csr_matrix(
+                (counts * 0.5 ** (age / half_life), (rows, columns)),
+                shape=(examples, PURCHASE_ITEMS),
+            )
+            for measure, half_life in zip(PURCHASE_MEASURES, half_lives, strict=True)
+        },
+    )
 
 
 def warm_up(vectors: np.ndarray, train: Examples) -> None:
     """A few steps on a throwaway model, so neither measured run pays the first-call costs."""
-    from recommender.ml.txt import example_tensors
+    from recommender.ml.affinity import COUNT_FEATURES
 
     model = new_model(vectors)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     history, context = torch.as_tensor(train.history), torch.as_tensor(train.context)
-    affinity, target = example_tensors(train).affinity, torch.as_tensor(train.target)
+    affinity = torch.from_numpy(dense_counts(train, COUNT_FEATURES))
+    target = torch.as_tensor(train.target)
     model.train()
     for i in range(0, min(20 * 256, len(train)), 256):
         rows = slice(i, i + 256)
@@ -409,14 +469,16 @@ def report_ranker(args: argparse.Namespace, ranker: Measured, total: int) -> Non
 
 
 def bare_epoch(vectors: np.ndarray, train: Examples) -> Measured:
-    """One epoch of the same model in a plain loop on in-memory tensors."""
-    from recommender.ml.txt import example_tensors
+    """One epoch of the same model in a plain loop on in-memory tensors, its count inputs
+    built for every example before the clock starts and held dense."""
+    from recommender.ml.affinity import COUNT_FEATURES
 
     model = new_model(vectors)
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
     history, context = torch.as_tensor(train.history), torch.as_tensor(train.context)
-    affinity, target = example_tensors(train).affinity, torch.as_tensor(train.target)
+    affinity = torch.from_numpy(dense_counts(train, COUNT_FEATURES))
+    target = torch.as_tensor(train.target)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
     batch, n = 256, len(train)
     started = time.perf_counter()
@@ -439,6 +501,7 @@ def bare_epoch(vectors: np.ndarray, train: Examples) -> Measured:
 
 def report(
     args: argparse.Namespace,
+    train: Examples,
     pipeline: Measured,
     bare: Measured,
     full: Measured | None,
@@ -477,30 +540,36 @@ def report(
             f"{full.samples_per_second:,.0f} samples/s in the training loop); "
             f"{args.epochs} epochs {full.wall_seconds * args.epochs / 60:.1f} min"
         )
-    report_affinity_memory(args, pipeline.examples, total)
+    report_affinity_memory(args, train, total)
 
 
-def report_affinity_memory(args: argparse.Namespace, measured: int, total: int) -> None:
-    from recommender.ml.affinity import COUNT_FEATURES, LIFECYCLE_FEATURES
+def report_affinity_memory(args: argparse.Namespace, examples: Examples, total: int) -> None:
+    from recommender.ml.affinity import COUNT_FEATURES, LIFECYCLE_FEATURES, PURCHASE_MEASURES
 
-    def with_validation(examples: int, offers: int) -> str:
-        validation = round(examples * VALIDATION_SHARE)
-        size = (examples + validation) * affinity_bytes_per_example(offers)
-        return f"{examples:,} + {validation:,} validation examples: {_gigabytes(size)}"
+    def with_validation(per_example: float) -> str:
+        validation = round(total * VALIDATION_SHARE)
+        size = per_example * (total + validation)
+        return f"{total:,} + {validation:,} validation examples: {_gigabytes(size)}"
 
+    once, held = held_bytes(examples)
     print(
-        f"\ncount inputs (purchase affinities, popularities and the offers' lifecycle, dense "
-        f"float32 [example, offer, feature]), {args.offers} offers x "
-        f"{COUNT_FEATURES + LIFECYCLE_FEATURES} features x {FLOAT32_BYTES} B = "
-        f"{affinity_bytes_per_example(args.offers):,} B per example; it grows with the offers:"
+        f"\ncount inputs (purchase affinities, popularities and the offers' lifecycle, "
+        f"[example, offer, feature] float32), built a batch at a time from what the examples "
+        f"hold: {held:,.0f} B per example (sparse purchases of {MEAN_ITEMS_BOUGHT:.0f} items "
+        f"x {len(PURCHASE_MEASURES)} measures, day, segment) and {_gigabytes(once)} once "
+        f"(popularity tables over {DAYS} days); held dense they would take {args.offers} "
+        f"offers x {COUNT_FEATURES + LIFECYCLE_FEATURES} features x {FLOAT32_BYTES} B = "
+        f"{affinity_bytes_per_example(args.offers):,} B per example, growing with the offers:"
     )
-    print(f"  measured sample, {with_validation(measured, args.offers)}")
-    print(f"  {args.customers:,} customers, {with_validation(total, args.offers)}")
+    print(f"  {args.customers:,} customers, built per batch: {with_validation(held)}")
+    print(
+        f"  {args.customers:,} customers, held dense: "
+        f"{with_validation(affinity_bytes_per_example(args.offers))}"
+    )
     if args.offers != REAL_CHAIN_OFFERS:
         print(
-            f"  at the real chain's {REAL_CHAIN_OFFERS} offers "
-            f"({affinity_bytes_per_example(REAL_CHAIN_OFFERS):,} B per example): "
-            f"{args.customers:,} customers, {with_validation(total, REAL_CHAIN_OFFERS)}"
+            f"  held dense at the real chain's {REAL_CHAIN_OFFERS} offers: "
+            f"{with_validation(affinity_bytes_per_example(REAL_CHAIN_OFFERS))}"
         )
 
 

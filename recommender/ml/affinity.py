@@ -12,7 +12,7 @@ as never redeemed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
@@ -117,10 +117,15 @@ def affinity_features(purchases: Purchases, incidence: OfferIncidence) -> np.nda
     # kind and measure (a real-time request's fifteen products were most of its scoring).
     stacked = sparse.vstack([aligned.matrices[m] for m in PURCHASE_MEASURES], format="csr")
     features = np.zeros((rows, incidence.offers, AFFINITY_FEATURES), np.float32)
+    bought = {
+        "items": (stacked @ incidence.by_item).tocsr(),
+        "category": (stacked @ incidence.by_category).tocsr(),
+    }
     for k, kind in enumerate(AFFINITY_KINDS):
-        matrix = incidence.by_category if kind == "category" else incidence.by_item
-        bought = np.maximum((stacked @ matrix).toarray(), 0.0).reshape(measures, rows, -1)
-        scaled = np.log1p(_KIND_SCALES[kind] * bought)
+        product = bought["category" if kind == "category" else "items"].copy()
+        # log1p(0) is 0: only what was bought needs the arithmetic.
+        product.data = np.log1p(_KIND_SCALES[kind] * np.maximum(product.data, 0.0))
+        scaled = product.toarray().reshape(measures, rows, incidence.offers)
         features[:, :, k * measures : (k + 1) * measures] = np.moveaxis(scaled, 0, -1)
     return features
 
@@ -197,7 +202,7 @@ def exposure_days(
     return np.maximum((until - listed).astype(np.int64), 0).astype(np.float64)
 
 
-def _popularity_features(
+def popularity_features(
     overall: np.ndarray, in_segment: np.ndarray, exposure: np.ndarray
 ) -> np.ndarray:
     """log P(offer) overall and in the segment (backed off to overall), from [example, offer]
@@ -210,6 +215,50 @@ def _popularity_features(
         in_segment.sum(1, keepdims=True) + SEGMENT_PRIOR
     )
     return np.stack([np.log(probability), np.log(mixed)], axis=-1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PopularityCounts:
+    """Each example's popularity inputs as the counts stood for it: `state` picks a row of
+    the count tables (the redemptions of the days before a training example's own, or the
+    fitted weeks' for a holdout example) and `segment` the example's segment row."""
+
+    overall: np.ndarray
+    """[state, offer] redemptions."""
+    by_segment: np.ndarray
+    """[state, segment, offer] redemptions."""
+    exposure: np.ndarray
+    """[state, offer] days listed."""
+    state: np.ndarray
+    segment: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """[len(rows), offer, POPULARITY_FEATURES] float32."""
+        state = self.state[rows]
+        return popularity_features(
+            self.overall[state], self.by_segment[state, self.segment[rows]], self.exposure[state]
+        )
+
+    def take(self, rows: np.ndarray) -> PopularityCounts:
+        return replace(self, state=self.state[rows], segment=self.segment[rows])
+
+    def concat(self, other: PopularityCounts) -> PopularityCounts:
+        if other.overall is self.overall:
+            return replace(
+                self,
+                state=np.concatenate([self.state, other.state]),
+                segment=np.concatenate([self.segment, other.segment]),
+            )
+        return PopularityCounts(
+            overall=np.concatenate([self.overall, other.overall]),
+            by_segment=np.concatenate([self.by_segment, other.by_segment]),
+            exposure=np.concatenate([self.exposure, other.exposure]),
+            state=np.concatenate([self.state, other.state + len(self.overall)]),
+            segment=np.concatenate([self.segment, other.segment]),
+        )
 
 
 @dataclass(frozen=True)
@@ -238,18 +287,23 @@ class Popularity:
         np.add.at(by_segment, (segment, target), 1.0)
         return cls(list(offers), overall, by_segment, np.asarray(exposure, np.float64))
 
-    def features(self, segment: np.ndarray) -> np.ndarray:
-        """[example, offer, POPULARITY_FEATURES] float32 for examples in `segment` (codes), as
-        the counts stand (what an example after the counted weeks reads)."""
-        in_segment = self.by_segment[segment]
-        return _popularity_features(
-            np.broadcast_to(self.overall, in_segment.shape),
-            in_segment,
-            np.broadcast_to(self.exposure, in_segment.shape),
+    def counts(self, segment: np.ndarray) -> PopularityCounts:
+        """The popularity inputs of examples in `segment` (codes), as the counts stand (what
+        an example after the counted weeks reads)."""
+        return PopularityCounts(
+            overall=self.overall[None, :],
+            by_segment=self.by_segment[None, :, :],
+            exposure=self.exposure[None, :],
+            state=np.zeros(len(segment), np.int64),
+            segment=np.asarray(segment),
         )
 
+    def features(self, segment: np.ndarray) -> np.ndarray:
+        """[example, offer, POPULARITY_FEATURES] float32 of `counts(segment)`."""
+        return self.counts(segment).rows(np.arange(len(segment)))
+
     @staticmethod
-    def features_before(
+    def counts_before(
         *,
         offers: int,
         target: np.ndarray,
@@ -257,19 +311,23 @@ class Popularity:
         day: np.ndarray,
         segments: int,
         listed: tuple[np.ndarray, np.ndarray],
-    ) -> np.ndarray:
-        """[example, offer, POPULARITY_FEATURES] float32 for the examples that are counted,
-        each from the redemptions of the days before its own and the days each offer had been
-        listed (`listed`: valid from, to) by then: what the counts were when it happened.
-        Counting the whole fitted period instead would tell a model in training that an offer
-        never redeemed in it is never redeemed, while at serving time that is every new offer."""
+    ) -> PopularityCounts:
+        """The popularity inputs of the examples that are counted, each from the redemptions
+        of the days before its own and the days each offer had been listed (`listed`: valid
+        from, to) by then: what the counts were when it happened. Counting the whole fitted
+        period instead would tell a model in training that an offer never redeemed in it is
+        never redeemed, while at serving time that is every new offer."""
         days, day_index = np.unique(day, return_inverse=True)
         per_day = np.zeros((len(days), segments, offers))
         np.add.at(per_day, (day_index, segment, target), 1.0)
         before = np.cumsum(per_day, axis=0) - per_day  # [day, segment, offer], days before
-        by_segment = before[day_index, segment]
-        exposure = exposure_days(start=listed[0], end=listed[1], first=days[0], days=days)
-        return _popularity_features(before.sum(axis=1)[day_index], by_segment, exposure[day_index])
+        return PopularityCounts(
+            overall=before.sum(axis=1),
+            by_segment=before,
+            exposure=exposure_days(start=listed[0], end=listed[1], first=days[0], days=days),
+            state=day_index.astype(np.int64),
+            segment=np.asarray(segment),
+        )
 
     def for_offers(self, offers: list[str]) -> Popularity:
         """The same counts over another catalog, by offer id (a new offer: none)."""

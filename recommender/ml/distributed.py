@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from deepflame_web.core.spark import spark_session
+from recommender.ml.count_inputs import CountInputs
 from recommender.ml.txt import (
     EpochReport,
     ExampleTensors,
@@ -46,6 +47,7 @@ from recommender.ml.txt import (
     _optimizer,
     _step,
     _validate,
+    count_width,
     example_tensors,
 )
 from recommender.ml.txt import model_train as model_train_here
@@ -139,8 +141,8 @@ def model_train_distributed(
             distributor.run,
             _train_process,
             model,
-            _arrays(train),
-            _arrays(validation),
+            _arrays(train, width=count_width(model)),
+            _arrays(validation, width=count_width(model)),
             options,
             progress,
         )
@@ -182,9 +184,23 @@ def _spark_schedules_gpus(spark: Any, local: bool) -> bool:
     return gpus and (torch.cuda.is_available() if local else True)
 
 
-def _arrays(examples: Examples) -> tuple[np.ndarray, ...]:
-    """What training reads, as plain arrays: the processes never import Django."""
-    return tuple(part.numpy() for part in example_tensors(examples))
+def _arrays(examples: Examples, *, width: int) -> tuple[np.ndarray | CountInputs, ...]:
+    """What training reads, as plain arrays and the count inputs' parts: the processes never
+    import Django."""
+    data = example_tensors(examples, width=width)
+    return (*(part.numpy() for part in data[:-1]), data.affinity.held())
+
+
+def _tensors(parts: tuple[np.ndarray | CountInputs, ...]) -> ExampleTensors:
+    history, context, target, valid, counts = parts
+    assert isinstance(counts, CountInputs)
+    return ExampleTensors(
+        torch.as_tensor(history),
+        torch.as_tensor(context),
+        torch.as_tensor(target),
+        torch.as_tensor(valid),
+        counts,
+    )
 
 
 def _hear(progress: str | None, heard: int, on_epoch: Callable[[EpochReport], None] | None) -> int:
@@ -211,8 +227,8 @@ def _process_device(local_rank: int, local_world: int) -> tuple[torch.device, st
 
 def _train_process(
     model: nn.Module,
-    train: tuple[np.ndarray, ...],
-    validation: tuple[np.ndarray, ...],
+    train: tuple[np.ndarray | CountInputs, ...],
+    validation: tuple[np.ndarray | CountInputs, ...],
     options: dict[str, Any],
     progress: str | None,
 ) -> bytes:
@@ -229,8 +245,8 @@ def _train_process(
     try:
         output = _train_ranks(
             model,
-            train=ExampleTensors(*(torch.as_tensor(part) for part in train)),
-            validation=ExampleTensors(*(torch.as_tensor(part) for part in validation)),
+            train=_tensors(train),
+            validation=_tensors(validation),
             rank=rank,
             world=world,
             device=device,

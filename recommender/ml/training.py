@@ -409,7 +409,7 @@ def popularity_attach(split: Split, *, unlisted: np.ndarray | None = None) -> Po
         segments=segments,
         exposure=exposure_days(start=start, end=end, first=first, days=np.array([cutoff]))[0],
     )
-    before = Popularity.features_before(
+    before = Popularity.counts_before(
         offers=len(split.vocabulary.offers),
         target=fit.target,
         segment=fit.context_column("segment"),
@@ -417,10 +417,10 @@ def popularity_attach(split: Split, *, unlisted: np.ndarray | None = None) -> Po
         segments=segments,
         listed=(start, end),
     )
-    split.train.popularity = before[: len(split.train)]
-    split.validation.popularity = before[len(split.train) :]
+    split.train.popularity = before.take(np.arange(len(split.train)))
+    split.validation.popularity = before.take(np.arange(len(split.train), len(fit)))
     evaluation = split.evaluation
-    evaluation.popularity = popularity.features(evaluation.context_column("segment"))
+    evaluation.popularity = popularity.counts(evaluation.context_column("segment"))
     return popularity
 
 
@@ -586,7 +586,7 @@ def saved_model_scores(*, model: nn.Module, artifact: dict, split: Split) -> np.
         examples.popularity = (
             Popularity.from_dict(artifact["popularity"])
             .for_offers(offers)
-            .features(examples.context_column("segment"))
+            .counts(examples.context_column("segment"))
         )
     vectors, scorable = catalog_offer_vectors(
         offers=offers, vocabulary=saved, space_version=artifact["embedding_space"]
@@ -648,7 +648,7 @@ def _recode(examples: Examples, current: Vocabulary, saved: Vocabulary) -> Examp
         valid=examples.valid,
         purchases=examples.purchases,
         dated=examples.dated,
-        affinity=examples.affinity,
+        incidence=examples.incidence,
         popularity=examples.popularity,
         lifecycle=examples.lifecycle,
     )

@@ -17,6 +17,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,11 +33,11 @@ from recommender.ml import spark_examples
 from recommender.ml.affinity import (
     PURCHASE_MEASURES,
     OfferIncidence,
+    PopularityCounts,
     Purchases,
-    affinity_features,
     incidence_build,
-    offer_lifecycle,
 )
+from recommender.ml.count_inputs import CountInputs, LifecycleCounts
 from segments.selectors import membership_files, segmentation_active
 from segments.spark.combine import month_shift
 from segments.spark.features import scratch_remove
@@ -81,11 +82,12 @@ class Examples:
     `valid` marks the candidates: the offers the engine could give in the example's context
     (see `candidates_restrict`), the same for every method; `dated` (when set) the wider
     date-only candidates, kept for the variant of the table; `purchases` (when prepared) is
-    the customer's long-horizon buying before each example, `affinity` (when attached) its
-    [example, offer, feature] form and `popularity` (when attached) each offer's popularity
-    overall and in the example's segment: the counts TxT's scoring head reads; `lifecycle`
-    (when attached) where each offer stood in its life that day, which the count ranker reads
-    after them (recommender.ml.affinity)."""
+    the customer's long-horizon buying before each example, `incidence` (when attached) the
+    offers' items and categories its affinities are counted against and `popularity` (when
+    attached) each offer's popularity overall and in the example's segment: the counts TxT's
+    scoring head reads; `lifecycle` (when attached) where each offer stood in its life that
+    day, which the count ranker reads after them (recommender.ml.affinity). Their dense
+    [example, offer, feature] form is built a batch at a time (`count_inputs`)."""
 
     customer_id: np.ndarray
     at: np.ndarray
@@ -96,9 +98,9 @@ class Examples:
     valid: np.ndarray
     purchases: Purchases | None = None
     dated: np.ndarray | None = None
-    affinity: np.ndarray | None = None
-    popularity: np.ndarray | None = None
-    lifecycle: np.ndarray | None = None
+    incidence: OfferIncidence | None = None
+    popularity: PopularityCounts | None = None
+    lifecycle: LifecycleCounts | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -114,9 +116,22 @@ class Examples:
             valid=self.valid[rows],
             purchases=self.purchases.take(rows) if self.purchases is not None else None,
             dated=self.dated[rows] if self.dated is not None else None,
-            affinity=self.affinity[rows] if self.affinity is not None else None,
-            popularity=self.popularity[rows] if self.popularity is not None else None,
-            lifecycle=self.lifecycle[rows] if self.lifecycle is not None else None,
+            incidence=self.incidence,
+            popularity=self.popularity.take(rows) if self.popularity is not None else None,
+            lifecycle=self.lifecycle.take(rows) if self.lifecycle is not None else None,
+        )
+
+    def count_inputs(self, width: int) -> CountInputs:
+        """The first `width` count inputs of these examples (what a model reads), built a
+        batch at a time."""
+        return CountInputs(
+            examples=len(self),
+            offers=self.valid.shape[1],
+            width=width,
+            purchases=self.purchases,
+            incidence=self.incidence,
+            popularity=self.popularity,
+            lifecycle=self.lifecycle,
         )
 
     def context_column(self, name: str) -> np.ndarray:
@@ -143,7 +158,7 @@ class Split:
 
 
 def _concat(first: Examples, second: Examples) -> Examples:
-    arrays = {
+    arrays: dict[str, Any] = {
         name: np.concatenate([getattr(first, name), getattr(second, name)]) for name in _FIELDS
     }
     both = (
@@ -151,11 +166,13 @@ def _concat(first: Examples, second: Examples) -> Examples:
         if first.purchases is not None and second.purchases is not None
         else None
     )
-    examples = Examples(**arrays, purchases=both)
-    for name in ("dated", "affinity", "popularity", "lifecycle"):
-        parts = [getattr(first, name), getattr(second, name)]
-        if all(part is not None for part in parts):
-            setattr(examples, name, np.concatenate(parts))
+    examples = Examples(**arrays, purchases=both, incidence=first.incidence)
+    if first.dated is not None and second.dated is not None:
+        examples.dated = np.concatenate([first.dated, second.dated])
+    if first.popularity is not None and second.popularity is not None:
+        examples.popularity = first.popularity.concat(second.popularity)
+    if first.lifecycle is not None and second.lifecycle is not None:
+        examples.lifecycle = first.lifecycle.concat(second.lifecycle)
     return examples
 
 
@@ -430,9 +447,7 @@ def training_split(
         purchases=raw.purchases,
     )
     assert examples.purchases is not None
-    examples.affinity = affinity_features(
-        examples.purchases, offer_incidence(offers=offers, items=examples.purchases.items)
-    )
+    examples.incidence = offer_incidence(offers=offers, items=examples.purchases.items)
     examples.lifecycle = lifecycle_of(examples, offers)
     candidates_restrict(
         examples=examples,
@@ -498,12 +513,11 @@ def offer_incidence(*, offers: list[str], items: list[str]) -> OfferIncidence:
     )
 
 
-def lifecycle_of(examples: Examples, offers: list[str]) -> np.ndarray:
-    """[example, offer, LIFECYCLE_FEATURES]: where each of `offers` stood in its life on each
-    example's (UTC) day."""
+def lifecycle_of(examples: Examples, offers: list[str]) -> LifecycleCounts:
+    """Where each of `offers` stood in its life on each example's (UTC) day."""
     start, end = offer_windows(offers)
     sizes = np.array([len(items) for items in offer_item_lists(offers)], np.float64)
-    return offer_lifecycle(
+    return LifecycleCounts(
         day=examples.at.astype("datetime64[D]"), start=start, end=end, sizes=sizes
     )
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from recommender.ml.affinity import LIFECYCLE_FEATURES
+from recommender.ml.count_inputs import CountInputs, candidate_moments
 from recommender.ml.evaluation import hit_rate
 
 if TYPE_CHECKING:
@@ -313,15 +314,14 @@ class CountRanker(nn.Module):
         )
 
     def standardize_on(self, examples: Examples) -> None:
-        """Center and scale each input on the candidate cells of the training examples, a
-        part of the count inputs at a time (joining them would copy them all once more)."""
+        """Center and scale each input on the candidate cells of the training examples."""
         if not examples.valid.any():
             return
-        cells = [part[examples.valid] for part in count_parts(examples)]
-        center = np.concatenate([part.mean(0) for part in cells])
-        scale = np.concatenate([part.std(0) for part in cells]) + 1e-6
+        center, spread = candidate_moments(
+            examples.count_inputs(self.config.affinity_features), examples.valid
+        )
         self.center.copy_(torch.as_tensor(center, dtype=torch.float32))
-        self.scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
+        self.scale.copy_(torch.as_tensor(spread + 1e-6, dtype=torch.float32))
 
     def forward(
         self,
@@ -438,40 +438,43 @@ class ExampleTensors(NamedTuple):
     context: torch.Tensor
     target: torch.Tensor
     valid: torch.Tensor
-    affinity: torch.Tensor
-    """[example, offer, features]: the examples' purchase affinities, popularities (the count
-    inputs of TxT's scoring head) then the offers' lifecycle (the count ranker's), those the
-    examples carry."""
+    affinity: CountInputs
+    """[example, offer, features]: the count inputs the model reads (purchase affinities,
+    popularities, then the offers' lifecycle), a batch of rows built when indexed."""
 
     @property
     def rows(self) -> int:
         return int(self.target.shape[0])
 
     def to(self, device: torch.device) -> ExampleTensors:
-        return ExampleTensors(*(part.to(device) for part in self))
+        return ExampleTensors(
+            self.history.to(device),
+            self.context.to(device),
+            self.target.to(device),
+            self.valid.to(device),
+            self.affinity.to(device),
+        )
 
 
-def count_parts(examples: Examples) -> list[np.ndarray]:
-    """The examples' [example, offer, features] count inputs in the order models read them:
-    purchase affinities, popularities, then the offers' lifecycle (those attached)."""
-    parts = (examples.affinity, examples.popularity, examples.lifecycle)
-    return [part for part in parts if part is not None]
+def count_width(model: nn.Module) -> int:
+    """How many count inputs `model` reads (0: none)."""
+    return int(getattr(getattr(model, "config", None), "affinity_features", 0))
 
 
-def example_tensors(examples: Examples) -> ExampleTensors:
-    counts = count_parts(examples)
-    affinity = (
-        np.concatenate(counts, axis=-1)
-        if counts
-        else np.zeros((*examples.valid.shape, 0), np.float32)
-    )
+def example_tensors(examples: Examples, *, width: int) -> ExampleTensors:
+    """What a model reading `width` count inputs trains on and scores."""
     return ExampleTensors(
         torch.as_tensor(examples.history),
         torch.as_tensor(examples.context),
         torch.as_tensor(examples.target),
         torch.as_tensor(examples.valid),
-        torch.as_tensor(affinity),
+        examples.count_inputs(width),
     )
+
+
+def _held(data: ExampleTensors) -> ExampleTensors:
+    """`data` with its count inputs built once, when they fit (read every epoch)."""
+    return data._replace(affinity=data.affinity.held())
 
 
 def training_device(device: str | torch.device | None = None) -> torch.device:
@@ -517,9 +520,8 @@ def model_scores(
     """[example, offer] logits, offers that are not candidates at -inf; `offer_vectors`
     (one row per column of `examples.valid`) scores another catalog than the model's own."""
     vectors = None if offer_vectors is None else torch.as_tensor(offer_vectors, dtype=torch.float32)
-    return _masked_scores(
-        model, example_tensors(examples), batch_size=batch_size, offer_vectors=vectors
-    ).numpy()
+    data = example_tensors(examples, width=count_width(model))
+    return _masked_scores(model, data, batch_size=batch_size, offer_vectors=vectors).numpy()
 
 
 def _log_loss(scores: np.ndarray, target: np.ndarray) -> float:
@@ -605,8 +607,8 @@ def model_train(
     torch.manual_seed(seed)
     model.to(where)
     optimizer = _optimizer(model, learning_rate=learning_rate, weight_decay=weight_decay)
-    data = example_tensors(train).to(where)
-    held_out = example_tensors(validation)
+    data = _held(example_tensors(train, width=count_width(model))).to(where)
+    held_out = _held(example_tensors(validation, width=count_width(model)))
     reports: list[EpochReport] = []
     early, samples, busy = _EarlyStop(model, patience=patience), 0, 0.0
     for epoch in range(1, epochs + 1):

@@ -158,9 +158,9 @@ def test_training_and_serving_read_the_same_lifecycle() -> None:
         target=np.zeros(2, np.int64),
         valid=np.ones((2, len(engine.offer_ids)), bool),
     )
-    trained = lifecycle_of(examples, engine.offer_ids)
+    trained = lifecycle_of(examples, engine.offer_ids).rows(np.arange(2))
     np.testing.assert_array_equal(trained, lifecycle_inputs(engine, days))
-    spring = lifecycle_of(examples, ["spring"])[:, 0]
+    spring = lifecycle_of(examples, ["spring"]).rows(np.arange(2))[:, 0]
     np.testing.assert_allclose(spring[:, 0], [9 / 30, 50 / 30], rtol=1e-6)
     np.testing.assert_allclose(spring[:, 1], [51 / 30, 10 / 30], rtol=1e-6)
     assert spring[0, 4] == pytest.approx(math.log1p(2))

@@ -19,9 +19,10 @@ LISTED = (
 
 
 def before_each() -> np.ndarray:
-    return Popularity.features_before(
+    counts = Popularity.counts_before(
         offers=4, target=TARGET, segment=SEGMENT, day=DAYS, segments=2, listed=LISTED
     )
+    return counts.rows(np.arange(len(DAYS)))
 
 
 def test_each_example_reads_the_redemptions_of_earlier_days_only() -> None:
