@@ -65,8 +65,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from recommender.ml.affinity import OfferIncidence, PopularityCounts, Purchases
-    from recommender.ml.count_inputs import LifecycleCounts
+    from recommender.ml.affinity import LifecycleCounts, OfferIncidence, PopularityCounts, Purchases
     from recommender.ml.training_data import Examples
     from recommender.ml.txt import TxTConfig
 
@@ -338,7 +337,7 @@ def synthetic_examples(n: int, *, offers: int, seed: int) -> Examples:
 def synthetic_lifecycle(rng: np.random.Generator, examples: int, offers: int) -> LifecycleCounts:
     """Offers listed 0..90 days before the examples' day with 0..60 days left, on 1..200
     items."""
-    from recommender.ml.count_inputs import LifecycleCounts
+    from recommender.ml.affinity import LifecycleCounts
 
     day = np.datetime64("2025-01-01", "D")
     return LifecycleCounts(

@@ -192,6 +192,30 @@ def offer_lifecycle(
     )
 
 
+@dataclass(frozen=True)
+class LifecycleCounts:
+    """Where each offer (valid `start`..`end`, datetime64[D], applying to `sizes` items)
+    stands in its life on each example's `day`."""
+
+    day: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    sizes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """[len(rows), offer, LIFECYCLE_FEATURES] float32."""
+        return offer_lifecycle(day=self.day[rows], start=self.start, end=self.end, sizes=self.sizes)
+
+    def take(self, rows: np.ndarray) -> LifecycleCounts:
+        return replace(self, day=self.day[rows])
+
+    def concat(self, other: LifecycleCounts) -> LifecycleCounts:
+        return replace(self, day=np.concatenate([self.day, other.day]))
+
+
 def exposure_days(
     *, start: np.ndarray, end: np.ndarray, first: np.datetime64, days: np.ndarray
 ) -> np.ndarray:

@@ -7,7 +7,8 @@ things: each example's sparse long-horizon purchases, the offers' incidence with
 redemption counts as they stood on each day, the offers' dates. `CountInputs` keeps those and
 builds the dense rows of a batch when training or scoring reads them, as serving builds them
 for a slice of situations (recommender.assignment.engine.count_inputs), so memory grows with
-the examples' purchases, not with examples x offers.
+the examples' purchases, not with examples x offers; a training run holds them built whole
+only when they fit HELD_BYTES.
 """
 
 from __future__ import annotations
@@ -21,37 +22,12 @@ from recommender.ml.affinity import (
     AFFINITY_FEATURES,
     COUNT_FEATURES,
     LIFECYCLE_FEATURES,
+    LifecycleCounts,
     OfferIncidence,
     PopularityCounts,
     Purchases,
     affinity_features,
-    offer_lifecycle,
 )
-
-
-@dataclass(frozen=True)
-class LifecycleCounts:
-    """Where each offer (valid `start`..`end`, datetime64[D], applying to `sizes` items)
-    stands in its life on each example's `day`."""
-
-    day: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    sizes: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.day)
-
-    def rows(self, rows: np.ndarray) -> np.ndarray:
-        """[len(rows), offer, LIFECYCLE_FEATURES] float32."""
-        return offer_lifecycle(day=self.day[rows], start=self.start, end=self.end, sizes=self.sizes)
-
-    def take(self, rows: np.ndarray) -> LifecycleCounts:
-        return replace(self, day=self.day[rows])
-
-    def concat(self, other: LifecycleCounts) -> LifecycleCounts:
-        return replace(self, day=np.concatenate([self.day, other.day]))
-
 
 HELD_BYTES = 2 << 30
 """The most a training run holds of built count inputs (2 GiB: the real grocery history's

@@ -32,12 +32,13 @@ from offers.models import Item, Offer, Store
 from recommender.ml import spark_examples
 from recommender.ml.affinity import (
     PURCHASE_MEASURES,
+    LifecycleCounts,
     OfferIncidence,
     PopularityCounts,
     Purchases,
     incidence_build,
 )
-from recommender.ml.count_inputs import CountInputs, LifecycleCounts
+from recommender.ml.count_inputs import CountInputs
 from segments.selectors import membership_files, segmentation_active
 from segments.spark.combine import month_shift
 from segments.spark.features import scratch_remove

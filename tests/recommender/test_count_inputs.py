@@ -17,11 +17,12 @@ from recommender.ml.affinity import (
     COUNT_FEATURES,
     LIFECYCLE_FEATURES,
     PURCHASE_MEASURES,
+    LifecycleCounts,
     Popularity,
     Purchases,
     incidence_build,
 )
-from recommender.ml.count_inputs import CountInputs, LifecycleCounts, candidate_moments
+from recommender.ml.count_inputs import CountInputs, candidate_moments
 from recommender.ml.training_data import Examples, _concat
 from recommender.ml.txt import TxT, TxTConfig, model_train
 
