@@ -56,12 +56,14 @@ _KIND_SCALES = {"items": 1.0, "items, any": 100.0, "category": 1.0}
 
 @dataclass(frozen=True)
 class OfferIncidence:
-    """[item, offer] 0/1 matrices over `items`: the offer applies to the item; the item is in
-    the offer's category."""
+    """Over `items`: which items each offer applies to ([item, offer] 0/1), which category
+    each item is in ([item, category] 0/1, the categories offers have) and each offer's
+    category (its column there; -1: none)."""
 
     items: list[str]
     by_item: sparse.csr_matrix
-    by_category: sparse.csr_matrix
+    item_category: sparse.csr_matrix
+    offer_category: np.ndarray
 
     @property
     def offers(self) -> int:
@@ -84,22 +86,24 @@ def incidence_build(
     """The incidence of `items` (in that order) with offers (in `offer_items` order); an
     offer without a category has no category feature."""
     position = {item: i for i, item in enumerate(items)}
-    shape = (len(items), len(offer_items))
     on_item = [
         (position[item], offer)
         for offer, listed in enumerate(offer_items)
         for item in set(listed) & position.keys()
     ]
-    members: dict[str, list[int]] = {}
-    for item, i in position.items():
-        members.setdefault(item_categories.get(item) or "", []).append(i)
+    categories = sorted({category for category in offer_categories if category})
+    column = {category: c for c, category in enumerate(categories)}
     in_category = [
-        (i, offer)
-        for offer, category in enumerate(offer_categories)
-        if category
-        for i in members.get(category, [])
+        (i, column[category])
+        for item, i in position.items()
+        if (category := item_categories.get(item) or "") in column
     ]
-    return OfferIncidence(items, _incidence(on_item, shape), _incidence(in_category, shape))
+    return OfferIncidence(
+        items,
+        _incidence(on_item, (len(items), len(offer_items))),
+        _incidence(in_category, (len(items), len(categories))),
+        np.array([column.get(category, -1) for category in offer_categories], np.int64),
+    )
 
 
 def affinity_of(purchases: Purchases, incidence: OfferIncidence, measure: str) -> np.ndarray:
@@ -117,16 +121,21 @@ def affinity_features(purchases: Purchases, incidence: OfferIncidence) -> np.nda
     # kind and measure (a real-time request's fifteen products were most of its scoring).
     stacked = sparse.vstack([aligned.matrices[m] for m in PURCHASE_MEASURES], format="csr")
     features = np.zeros((rows, incidence.offers, AFFINITY_FEATURES), np.float32)
-    bought = {
-        "items": (stacked @ incidence.by_item).tocsr(),
-        "category": (stacked @ incidence.by_category).tocsr(),
-    }
     for k, kind in enumerate(AFFINITY_KINDS):
-        product = bought["category" if kind == "category" else "items"].copy()
-        # log1p(0) is 0: only what was bought needs the arithmetic.
-        product.data = np.log1p(_KIND_SCALES[kind] * np.maximum(product.data, 0.0))
-        scaled = product.toarray().reshape(measures, rows, incidence.offers)
-        features[:, :, k * measures : (k + 1) * measures] = np.moveaxis(scaled, 0, -1)
+        scale = _KIND_SCALES[kind]
+        if kind == "category":
+            # Per category, then each offer reads its category's column: far fewer products
+            # than offers x rows (a zero column last, for offers without a category: -1).
+            per_category = np.maximum((stacked @ incidence.item_category).toarray(), 0.0)
+            padded = np.hstack([np.log1p(scale * per_category), np.zeros((len(per_category), 1))])
+            scaled = padded[:, incidence.offer_category]
+        else:
+            product = (stacked @ incidence.by_item).tocsr()
+            # log1p(0) is 0: only what was bought needs the arithmetic.
+            product.data = np.log1p(scale * np.maximum(product.data, 0.0))
+            scaled = product.toarray()
+        shaped = scaled.reshape(measures, rows, incidence.offers)
+        features[:, :, k * measures : (k + 1) * measures] = np.moveaxis(shaped, 0, -1)
     return features
 
 

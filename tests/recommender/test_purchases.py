@@ -27,11 +27,11 @@ AT = dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC)
 ITEMS = ["cola", "fries", "muffin", "shake"]
 CATEGORIES = {"cola": "drinks", "shake": "drinks", "fries": "sides", "muffin": "breakfast"}
 # offer 0: fries; offer 1: cola or shake; offer 2: a new breakfast offer on an item nobody
-# bought yet; offer 3: no items, category drinks.
+# bought yet; offer 3: no items, category drinks; offer 4: fries, no category.
 INCIDENCE = incidence_build(
     items=ITEMS,
-    offer_items=[["fries"], ["cola", "shake"], ["bagel"], []],
-    offer_categories=["sides", "drinks", "breakfast", "drinks"],
+    offer_items=[["fries"], ["cola", "shake"], ["bagel"], [], ["fries"]],
+    offer_categories=["sides", "drinks", "breakfast", "drinks", ""],
     item_categories=CATEGORIES,
 )
 
@@ -53,13 +53,13 @@ def _purchases(rows: list[dict[str, float]]) -> Purchases:
 def test_each_offer_reads_purchases_of_its_items_and_of_its_category() -> None:
     features = affinity_features(_purchases([{"cola": 3, "shake": 1, "fries": 2}]), INCIDENCE)
 
-    assert features.shape == (1, 4, AFFINITY_FEATURES)
+    assert features.shape == (1, 5, AFFINITY_FEATURES)
     plain, any_, category = (
         AFFINITY_KINDS.index(k) * len(PURCHASE_MEASURES) for k in AFFINITY_KINDS
     )
-    assert features[0, :, plain] == pytest.approx(np.log1p([2, 4, 0, 0]))
-    assert features[0, :, any_] == pytest.approx(np.log1p([200, 400, 0, 0]))
-    assert features[0, :, category] == pytest.approx(np.log1p([2, 4, 0, 4]))
+    assert features[0, :, plain] == pytest.approx(np.log1p([2, 4, 0, 0, 2]))
+    assert features[0, :, any_] == pytest.approx(np.log1p([200, 400, 0, 0, 200]))
+    assert features[0, :, category] == pytest.approx(np.log1p([2, 4, 0, 4, 0]))
     assert features[0, 1, plain + 1] == pytest.approx(math.log1p(2.0))  # decayed: half
 
 
