@@ -211,9 +211,6 @@ class LifecycleCounts:
     end: np.ndarray
     sizes: np.ndarray
 
-    def __len__(self) -> int:
-        return len(self.day)
-
     def rows(self, rows: np.ndarray) -> np.ndarray:
         """[len(rows), offer, LIFECYCLE_FEATURES] float32."""
         return offer_lifecycle(day=self.day[rows], start=self.start, end=self.end, sizes=self.sizes)
@@ -264,9 +261,6 @@ class PopularityCounts:
     """[state, offer] days listed."""
     state: np.ndarray
     segment: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.state)
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
         """[len(rows), offer, POPULARITY_FEATURES] float32."""

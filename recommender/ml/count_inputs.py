@@ -73,10 +73,6 @@ class CountInputs:
         if self.width not in MODEL_WIDTHS:
             raise ValueError(f"no model reads {self.width} count inputs")
 
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return (self.examples, self.offers, self.width)
-
     def to(self, device: torch.device) -> CountInputs:
         return replace(self, device=device)
 
