@@ -121,6 +121,7 @@ def affinity_features(purchases: Purchases, incidence: OfferIncidence) -> np.nda
     # kind and measure (a real-time request's fifteen products were most of its scoring).
     stacked = sparse.vstack([aligned.matrices[m] for m in PURCHASE_MEASURES], format="csr")
     features = np.zeros((rows, incidence.offers, AFFINITY_FEATURES), np.float32)
+    on_items = (stacked @ incidence.by_item).tocsr()  # both item kinds read this product
     for k, kind in enumerate(AFFINITY_KINDS):
         scale = _KIND_SCALES[kind]
         if kind == "category":
@@ -130,7 +131,7 @@ def affinity_features(purchases: Purchases, incidence: OfferIncidence) -> np.nda
             padded = np.hstack([np.log1p(scale * per_category), np.zeros((len(per_category), 1))])
             scaled = padded[:, incidence.offer_category]
         else:
-            product = (stacked @ incidence.by_item).tocsr()
+            product = on_items.copy()
             # log1p(0) is 0: only what was bought needs the arithmetic.
             product.data = np.log1p(scale * np.maximum(product.data, 0.0))
             scaled = product.toarray()
