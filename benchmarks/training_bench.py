@@ -14,12 +14,14 @@ COUNT_FEATURES] (recommender.ml.affinity) are built from: each example's custome
 half-life), each offer applies to 1..3 of them in one of 6 categories, and the redemption
 counts of 365 days per segment give each example's popularities.
 
-- pipeline: `recommender.ml.txt.model_train` on the CPU (what training runs with the default
-  TRAINING_PROCESSES=1) with the model `recommender.ml.training.neural_fit` builds for TxT and
-  `recommender_train`'s defaults (d_model 64, 2 layers, dropout 0.3, the long-horizon inputs,
-  learning rate 1e-3, batch 256) on the training sample,
-  scoring a validation set after every epoch (3 validation weeks per 45 training weeks, as the
-  default split); its own samples/s (training loop only) and the wall time with validation;
+- pipeline: `recommender.ml.distributed.model_train` on the CPU with TRAINING_PROCESSES
+  `--processes` (1: `recommender.ml.txt.model_train` in this process; 2: two data-parallel
+  processes of one thread, what `auto` chooses for 1M customers on 2 or more cores), with the
+  model `recommender.ml.training.neural_fit` builds for TxT and `recommender_train`'s
+  defaults (d_model 64, 2 layers, dropout 0.3, the long-horizon inputs, learning rate 1e-3,
+  batch 256) on the training sample, scoring a validation set after every epoch (3 validation
+  weeks per 45 training weeks, as the default split); its own samples/s (training loop only)
+  and the epoch's time with validation (the processes' start, once a run, apart);
 - bare: the same model (same config, same seed, the same long-horizon inputs) in a plain loop
   on in-memory tensors: one permutation per epoch, contiguous slices, forward, cross-entropy,
   AdamW step; no validity mask, no gradient clipping, no validation. The time ratio
@@ -47,6 +49,7 @@ the time ratio pipeline / bare includes building them per batch.
     python benchmarks/training_bench.py
     python benchmarks/training_bench.py --offers 981
     python benchmarks/training_bench.py --customers 1000000 --full-epoch
+    python benchmarks/training_bench.py --processes 2 --full-epoch
 """
 
 from __future__ import annotations
@@ -98,8 +101,11 @@ class Measured:
     train_seconds: float
     """The training loop alone (no validation)."""
     wall_seconds: float
-    """Everything the call took, validation scoring included."""
+    """The epoch with its validation scoring."""
     loss: float
+    start_seconds: float = 0.0
+    """What the call took beyond the epoch: the training processes' start and their result's
+    return (paid once a training run, not once an epoch)."""
 
     @property
     def samples_per_second(self) -> float:
@@ -122,6 +128,13 @@ def main() -> None:
         "--epochs", type=int, default=10, help="epochs for the extrapolated total (early stop)"
     )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="TRAINING_PROCESSES for the pipeline: above 1, data-parallel torch processes of "
+        "one thread each (recommender.ml.distributed); the bare loop stays one process",
+    )
     parser.add_argument(
         "--repeats", type=int, default=1, help="pipeline and bare epochs, alternated; best kept"
     )
@@ -161,10 +174,14 @@ def main() -> None:
     total = round(args.customers * args.examples_per_customer)
     print(train_as_the_full_run(args.offers, total))
     warm_up(vectors, train)
+    if args.processes > 1:
+        from deepflame_web.core.spark import spark_session
+
+        spark_session()  # the worker's warm session; not part of any measured figure
 
     pipelines, bares = [], []
     for run in range(1, args.repeats + 1):
-        pipelines.append(pipeline_epoch(vectors, train, validation))
+        pipelines.append(pipeline_epoch(vectors, train, validation, args.processes))
         print(f"run {run}: pipeline epoch {pipelines[-1].wall_seconds:.1f} s", end="", flush=True)
         bares.append(bare_epoch(vectors, train))
         print(f", bare epoch {bares[-1].train_seconds:.1f} s", flush=True)
@@ -178,6 +195,7 @@ def main() -> None:
             vectors,
             synthetic_examples(total, offers=args.offers, seed=3),
             synthetic_examples(round(total * VALIDATION_SHARE), offers=args.offers, seed=4),
+            args.processes,
         )
         print(f"full pipeline epoch: {full.wall_seconds:.1f} s", flush=True)
     ranker = ranker_epoch(vectors.shape[1], train, validation)
@@ -426,9 +444,14 @@ def warm_up(vectors: np.ndarray, train: Examples) -> None:
         optimizer.step()
 
 
-def pipeline_epoch(vectors: np.ndarray, train: Examples, validation: Examples) -> Measured:
-    """One epoch of `model_train` as `recommender_train` calls it."""
-    return _one_epoch(new_model(vectors), train, validation, learning_rate=1e-3)
+def pipeline_epoch(
+    vectors: np.ndarray, train: Examples, validation: Examples, processes: int = 1
+) -> Measured:
+    """One epoch of `model_train` as `recommender_train` calls it with TRAINING_PROCESSES
+    `processes`."""
+    return _one_epoch(
+        new_model(vectors), train, validation, processes=processes, learning_rate=1e-3
+    )
 
 
 def ranker_epoch(offer_dim: int, train: Examples, validation: Examples) -> Measured:
@@ -442,15 +465,32 @@ def ranker_epoch(offer_dim: int, train: Examples, validation: Examples) -> Measu
     return _one_epoch(ranker, train, validation, **RANKER_TRAINING)
 
 
-def _one_epoch(model: nn.Module, train: Examples, validation: Examples, **options: Any) -> Measured:
-    from recommender.ml.txt import model_train
+def _one_epoch(
+    model: nn.Module, train: Examples, validation: Examples, *, processes: int = 1, **options: Any
+) -> Measured:
+    from recommender.ml.distributed import model_train
 
+    if processes == 1:
+        options["device"] = "cpu"
     started = time.perf_counter()
     result = model_train(
-        model, train=train, validation=validation, epochs=1, seed=SEED, device="cpu", **options
+        model,
+        train=train,
+        validation=validation,
+        processes=processes,
+        epochs=1,
+        seed=SEED,
+        **options,
     )
-    wall = time.perf_counter() - started
-    return Measured(len(train), len(train) / result.samples_per_second, wall, result.epochs[0].loss)
+    call = time.perf_counter() - started
+    epoch = result.epochs[0]
+    return Measured(
+        len(train),
+        len(train) / result.samples_per_second,
+        epoch.seconds,
+        epoch.loss,
+        start_seconds=call - epoch.seconds,
+    )
 
 
 def report_ranker(args: argparse.Namespace, ranker: Measured, total: int) -> None:
@@ -508,10 +548,16 @@ def report(
 ) -> None:
     print()
     print(f"{'one epoch, ' + f'{pipeline.examples:,} examples':<44}{'s':>8}{'samples/s':>11}")
+    pipeline_label = "pipeline model_train"
+    if args.processes > 1:
+        pipeline_label += f" ({args.processes} processes)"
     rows = [
-        ("pipeline model_train, training loop", pipeline.train_seconds),
-        ("pipeline model_train, with validation", pipeline.wall_seconds),
-        ("bare PyTorch loop", bare.train_seconds),
+        (f"{pipeline_label}, training loop", pipeline.train_seconds),
+        (f"{pipeline_label}, with validation", pipeline.wall_seconds),
+        (
+            f"bare PyTorch loop ({args.threads} thread{'s' if args.threads > 1 else ''})",
+            bare.train_seconds,
+        ),
     ]
     for label, seconds in rows:
         print(f"{label:<44}{seconds:>8.1f}{pipeline.examples / seconds:>11,.0f}")
@@ -521,6 +567,11 @@ def report(
         f"epoch loss {pipeline.loss:.3f} / {bare.loss:.3f} (random targets; the pipeline "
         f"leaves out offers not valid on the date, the bare loop scores all {args.offers})"
     )
+    if args.processes > 1:
+        print(
+            f"the {args.processes} processes' start and their result's return: "
+            f"{pipeline.start_seconds:.1f} s, once a training run (not in the figures above)"
+        )
     per_epoch = pipeline.wall_seconds * total / pipeline.examples
     print(
         f"\n{args.customers:,} customers x {args.examples_per_customer} examples = "

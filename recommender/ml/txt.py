@@ -83,7 +83,10 @@ class Dropout(nn.Module):
             self.draw = np.random.default_rng(int(torch.randint(1 << 62, ()).item()))
         bits = np.frombuffer(self.draw.bytes(2 * values.numel()), np.uint16)
         keep = torch.from_numpy(bits.reshape(values.shape) < self.keep_below)
-        return values * keep * (1.0 / (1.0 - self.p))
+        # One float mask, scaled once: multiplying by the boolean and then the scale made
+        # autograd convert the boolean and multiply twice each way (the same numbers).
+        scaled = torch.empty(values.shape, dtype=values.dtype).copy_(keep)
+        return values * scaled.mul_(1.0 / (1.0 - self.p))
 
 
 class SelfAttention(nn.Module):
@@ -105,7 +108,11 @@ class SelfAttention(nn.Module):
         batch, length, d = x.shape
         width = d // self.heads
         qkv = nn.functional.linear(x, self.in_proj_weight, self.in_proj_bias)
-        q, k, v = qkv.view(batch, length, 3, self.heads, width).permute(2, 0, 3, 1, 4)
+        # unbind, not a permute of all three: its backward stacks the gradients in qkv's own
+        # layout instead of copying them back from a permuted one.
+        q, k, v = (
+            t.transpose(1, 2) for t in qkv.view(batch, length, 3, self.heads, width).unbind(2)
+        )
         # Not torch's fused scaled_dot_product_attention: its CPU kernel's sums depend on the
         # batch, so a customer's scores would change with who else is decided in the same
         # batch, and it was no faster for one request.

@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from django.core.exceptions import ImproperlyConfigured
 
 from deepflame_web.core.spark import spark_stop
-from recommender.ml.distributed import DistributedTrainResult, model_train
+from deepflame_web.settings.base import env_processes
+from recommender.ml.distributed import DistributedTrainResult, model_train, training_processes
 from recommender.ml.training_data import Examples
 from recommender.ml.txt import EpochReport, TrainResult, TxT, TxTConfig, model_scores
 
@@ -159,3 +161,46 @@ def test_process_zero_stops_both_early_on_one_barrier_task_each() -> None:
     scores = torch.as_tensor(model_scores(model, validation)).clamp(min=-1e9)
     loss = torch.nn.functional.cross_entropy(scores, torch.as_tensor(validation.target))
     assert float(loss) == pytest.approx(result.epochs[result.best_epoch - 1].validation_loss)
+
+
+@pytest.mark.parametrize(
+    ("setting", "examples", "cores", "gpu", "processes"),
+    [
+        ("auto", 1_700_000, 2, False, 2),  # a large chain on a 2-core CPU machine
+        ("auto", 99_999, 2, False, 1),  # the processes' start would cost more than they save
+        ("auto", 1_700_000, 1, False, 1),
+        ("auto", 1_700_000, 16, True, 1),  # one GPU: one process
+        (1, 1_700_000, 2, False, 1),
+        (3, 10, 2, False, 3),  # a number is obeyed
+    ],
+)
+def test_training_processes_auto_and_numbers(
+    setting: int | str, examples: int, cores: int, gpu: bool, processes: int
+) -> None:
+    assert training_processes(setting, examples=examples, cores=cores, gpu=gpu) == processes
+
+
+def test_auto_trains_a_small_run_in_this_process(settings: Any) -> None:
+    settings.TRAINING_PROCESSES = "auto"
+    train, validation = synthetic_examples(128, seed=1), synthetic_examples(32, seed=2)
+
+    result = model_train(a_model(), train=train, validation=validation, epochs=1, seed=0)
+
+    assert type(result) is TrainResult and result.epochs[0].epoch == 1
+
+
+@pytest.mark.parametrize(("value", "parsed"), [("auto", "auto"), ("", "auto"), ("2", 2)])
+def test_training_processes_setting_parses(
+    monkeypatch: pytest.MonkeyPatch, value: str, parsed: int | str
+) -> None:
+    monkeypatch.setenv("TRAINING_PROCESSES", value)
+    assert env_processes("TRAINING_PROCESSES") == parsed
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_bad_training_processes_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TRAINING_PROCESSES", value)
+    with pytest.raises(ImproperlyConfigured, match=f"TRAINING_PROCESSES must be auto .*{value!r}"):
+        env_processes("TRAINING_PROCESSES")
