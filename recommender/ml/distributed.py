@@ -109,9 +109,10 @@ AUTO_MIN_EXAMPLES = 100_000
 def training_processes(setting: int | str, *, examples: int, cores: int, gpu: bool) -> int:
     """TRAINING_PROCESSES as a count for a run on `examples` training examples, on a machine
     of `cores` CPU cores (and a GPU or not). `auto`: two processes of one thread on a CPU
-    machine of two or more cores, from AUTO_MIN_EXAMPLES examples (on 2 cores 1.4-1.6x the
-    samples/s of one process's two threads, whose small operations keep each other waiting;
-    docs/benchmarks.md, "Training"), else one; on a GPU one (a number uses more GPUs)."""
+    machine of two or more cores, from AUTO_MIN_EXAMPLES examples, else one; on a GPU one (a
+    number uses more GPUs). On 2 cores two processes ran 1.9x the samples/s of one process's
+    two threads with the worker's OMP_WAIT_POLICY=PASSIVE, as fast as two spinning threads on
+    an idle machine (docs/benchmarks.md, "Two training processes on 2 cores")."""
     if setting != "auto":
         return int(setting)
     return 2 if not gpu and cores >= 2 and examples >= AUTO_MIN_EXAMPLES else 1
