@@ -81,8 +81,8 @@ def model_train(
     TorchDistributor; `options` are model_train's (epochs, batch_size, learning_rate, ...)."""
     from django.conf import settings
 
-    count = processes or training_processes(
-        settings.TRAINING_PROCESSES,
+    count = training_processes(
+        settings.TRAINING_PROCESSES if processes is None else processes,
         examples=len(train),
         cores=_cores(),
         gpu=torch.cuda.is_available(),
