@@ -27,12 +27,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from scipy import sparse
 from torch import nn
 
 from deepflame_web.core.spark import spark_session
@@ -86,6 +87,8 @@ def model_train(
         examples=len(train),
         cores=_cores(),
         gpu=torch.cuda.is_available(),
+        copied_bytes=array_bytes((train, validation)),
+        free_bytes=_free_memory(),
     )
     if count <= 1:
         return model_train_here(
@@ -106,16 +109,47 @@ AUTO_MIN_EXAMPLES = 100_000
 10 s) costs more than they save."""
 
 
-def training_processes(setting: int | str, *, examples: int, cores: int, gpu: bool) -> int:
+def training_processes(
+    setting: int | str,
+    *,
+    examples: int,
+    cores: int,
+    gpu: bool,
+    copied_bytes: int = 0,
+    free_bytes: int | None = None,
+) -> int:
     """TRAINING_PROCESSES as a count for a run on `examples` training examples, on a machine
     of `cores` CPU cores (and a GPU or not). `auto`: two processes of one thread on a CPU
-    machine of two or more cores, from AUTO_MIN_EXAMPLES examples, else one; on a GPU one (a
-    number uses more GPUs). On 2 cores two processes ran 1.9x the samples/s of one process's
-    two threads with the worker's OMP_WAIT_POLICY=PASSIVE, as fast as two spinning threads on
-    an idle machine (docs/benchmarks.md, "Two training processes on 2 cores")."""
+    machine of two or more cores, from AUTO_MIN_EXAMPLES examples, when the two copies of
+    the examples (`copied_bytes` each: every process holds them all) take at most half of the
+    `free_bytes` of memory; else one. On a GPU one (a number uses more GPUs). On 2 cores two
+    processes ran 1.9x the samples/s of one process's two threads with the worker's
+    OMP_WAIT_POLICY=PASSIVE, as fast as two spinning threads on an idle machine
+    (docs/benchmarks.md, "Two training processes on 2 cores")."""
     if setting != "auto":
         return int(setting)
-    return 2 if not gpu and cores >= 2 and examples >= AUTO_MIN_EXAMPLES else 1
+    fits = free_bytes is None or 2 * copied_bytes <= free_bytes // 2
+    return 2 if not gpu and cores >= 2 and examples >= AUTO_MIN_EXAMPLES and fits else 1
+
+
+def array_bytes(value: object) -> int:
+    """The bytes of the numpy arrays and sparse matrices in `value` (through dataclasses,
+    dicts, lists and tuples): about what a training process receives a copy of."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if sparse.issparse(value):
+        return sum(
+            int(getattr(value, part).nbytes)
+            for part in ("data", "indices", "indptr", "row", "col")
+            if hasattr(value, part)
+        )
+    if is_dataclass(value) and not isinstance(value, type):
+        return sum(array_bytes(getattr(value, f.name)) for f in fields(value))
+    if isinstance(value, dict):
+        return sum(array_bytes(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(array_bytes(v) for v in value)
+    return 0
 
 
 def _cores() -> int:
@@ -123,6 +157,18 @@ def _cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def _free_memory() -> int | None:
+    """The memory the machine can still give (Linux's MemAvailable), None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def model_train_distributed(

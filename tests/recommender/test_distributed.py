@@ -19,10 +19,16 @@ import numpy as np
 import pytest
 import torch
 from django.core.exceptions import ImproperlyConfigured
+from scipy import sparse
 
 from deepflame_web.core.spark import spark_stop
 from deepflame_web.settings.base import env_processes
-from recommender.ml.distributed import DistributedTrainResult, model_train, training_processes
+from recommender.ml.distributed import (
+    DistributedTrainResult,
+    array_bytes,
+    model_train,
+    training_processes,
+)
 from recommender.ml.training_data import Examples
 from recommender.ml.txt import EpochReport, TrainResult, TxT, TxTConfig, model_scores
 
@@ -163,21 +169,41 @@ def test_process_zero_stops_both_early_on_one_barrier_task_each() -> None:
     assert float(loss) == pytest.approx(result.epochs[result.best_epoch - 1].validation_loss)
 
 
+GIB = 1 << 30
+
+
 @pytest.mark.parametrize(
-    ("setting", "examples", "cores", "gpu", "processes"),
+    ("setting", "examples", "cores", "gpu", "copied", "free", "processes"),
     [
-        ("auto", 1_700_000, 2, False, 2),  # a large chain on a 2-core CPU machine
-        ("auto", 99_999, 2, False, 1),  # the processes' start would cost more than they save
-        ("auto", 1_700_000, 1, False, 1),
-        ("auto", 1_700_000, 16, True, 1),  # one GPU: one process
-        (1, 1_700_000, 2, False, 1),
-        (3, 10, 2, False, 3),  # a number is obeyed
+        ("auto", 1_700_000, 2, False, 2 * GIB, 16 * GIB, 2),  # 1M customers, 2 cores
+        ("auto", 99_999, 2, False, 1, 16 * GIB, 1),  # the start would cost more than it saves
+        ("auto", 1_700_000, 1, False, 2 * GIB, 16 * GIB, 1),
+        ("auto", 1_700_000, 16, True, 2 * GIB, 16 * GIB, 1),  # one GPU: one process
+        ("auto", 4_000_000, 2, False, 5 * GIB, 16 * GIB, 1),  # two copies would not fit
+        (1, 1_700_000, 2, False, 2 * GIB, 16 * GIB, 1),
+        (3, 10, 2, False, 5 * GIB, 1 * GIB, 3),  # a number is obeyed
     ],
 )
 def test_training_processes_auto_and_numbers(
-    setting: int | str, examples: int, cores: int, gpu: bool, processes: int
+    setting: int | str, examples: int, cores: int, gpu: bool, copied: int, free: int, processes: int
 ) -> None:
-    assert training_processes(setting, examples=examples, cores=cores, gpu=gpu) == processes
+    chosen = training_processes(
+        setting, examples=examples, cores=cores, gpu=gpu, copied_bytes=copied, free_bytes=free
+    )
+    assert chosen == processes
+
+
+def test_array_bytes_counts_what_a_process_is_sent() -> None:
+    examples = synthetic_examples(100, seed=1)
+    purchases = sparse.csr_matrix(np.eye(100, 30, dtype=np.float32))
+    plain = sum(
+        getattr(examples, name).nbytes
+        for name in ("customer_id", "at", "history", "history_at", "context", "target", "valid")
+    )
+    stored = purchases.data.nbytes + purchases.indices.nbytes + purchases.indptr.nbytes
+
+    assert array_bytes(examples) == plain
+    assert array_bytes((examples, {"bought": purchases}, [purchases])) == plain + 2 * stored
 
 
 def test_auto_trains_a_small_run_in_this_process(settings: Any) -> None:
